@@ -1,0 +1,1 @@
+"""The discrete-event simulation: a kernel model (SimPy) and the IO-model programs."""

@@ -1,0 +1,99 @@
+"""The cost profile: what each kernel operation costs, in µs (copy bandwidth in GB/s).
+
+Defaults are the figures measured on a 2-vCPU VM with Python 3.11 (DESIGN.md) and fitted to
+Kerrisk's TLPI Table 63-9 per-call times, so select and poll grow with the number of descriptors
+and epoll stays flat. A scenario overrides any key in its ``[costs]`` table; ``iosim calibrate``
+writes a file of this machine's figures that ``--costs`` or ``costs = "file"`` loads.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from iosim.errors import UserError
+
+
+class CostsError(UserError):
+    """A cost file or table that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Costs:
+    syscall_us: float = 1.8
+    wakeup_us: float = 100.0
+    network_us: float = 40.0
+    copy_gb_per_s: float = 1.6
+    signal_us: float = 120.0
+    select_base_us: float = 1.5
+    select_per_fd_us: float = 0.4
+    poll_base_us: float = 0.3
+    poll_per_fd_us: float = 0.4
+    epoll_base_us: float = 2.0
+    epoll_per_ready_us: float = 0.3
+    epoll_ctl_us: float = 1.5
+
+    def copy_us(self, nbytes: int) -> float:
+        return nbytes / (self.copy_gb_per_s * 1000.0)
+
+    def select_us(self, nfds: int) -> float:
+        return self.select_base_us + self.select_per_fd_us * nfds
+
+    def poll_us(self, nfds: int) -> float:
+        return self.poll_base_us + self.poll_per_fd_us * nfds
+
+    def epoll_us(self, ready: int) -> float:
+        return self.epoll_base_us + self.epoll_per_ready_us * ready
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def zero(cls, copy_gb_per_s: float = 4.0) -> Costs:
+        """Every cost 0 but the copy: the timeline becomes exact arithmetic."""
+        return cls(**{f.name: 0.0 for f in fields(cls)}).with_overrides(
+            {"copy_gb_per_s": copy_gb_per_s}, "zero costs")
+
+    def with_overrides(self, table: dict[str, object], where: str) -> Costs:
+        return replace(self, **check_table(table, where))
+
+
+COST_KEYS = tuple(f.name for f in fields(Costs))
+
+
+def check_table(table: dict[str, object], where: str) -> dict[str, float]:
+    """Validate a table of cost overrides: known keys, numbers, not negative, bandwidth > 0."""
+    out: dict[str, float] = {}
+    for key, value in table.items():
+        if key not in COST_KEYS:
+            raise CostsError(f"{where}: unknown cost key {key!r} (known: {', '.join(COST_KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CostsError(f"{where}: cost {key!r} must be a number, not {value!r}")
+        if value < 0 or (key == "copy_gb_per_s" and value == 0):
+            raise CostsError(f"{where}: cost {key!r} must be {'> 0' if value == 0 else '>= 0'}")
+        out[key] = float(value)
+    return out
+
+
+def load_costs(path: str | Path, base: Costs | None = None) -> Costs:
+    """Read a costs file: a ``[costs]`` table (as calibrate writes) or bare top-level keys."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CostsError(f"{path}: no such costs file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CostsError(f"{path}: cannot read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CostsError(f"{path}: {exc}") from None
+    table = data.get("costs", data)
+    if not isinstance(table, dict):
+        raise CostsError(f"{path}: 'costs' must be a table")
+    return (base or Costs()).with_overrides(table, str(path))
+
+
+def dump_costs(costs: Costs, comment: str = "") -> str:
+    lines = [f"# {line}" for line in comment.splitlines()] + ["[costs]"]
+    lines += [f"{k} = {v!r}" for k, v in costs.to_dict().items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,215 @@
+"""The kernel side of the simulation: sockets with receive queues, readiness, wait queues,
+signals and asynchronous copies, driven by SimPy.
+
+Data arrives ``network_us`` after it is sent. Arrivals are scheduled URGENT so that a call made
+at the very instant data arrives sees it ("the first poll at or after ready").
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+
+import simpy
+from simpy.core import URGENT
+
+from iosim.scenario import Scenario
+from iosim.sim.costs import Costs
+from iosim.trace import Kind, RunRecorder
+
+FD_SETSIZE = 1024
+FIRST_FD = 3  # 0, 1 and 2 are stdin, stdout and stderr
+
+
+@dataclass
+class Chunk:
+    """Bytes of one message still in a receive queue."""
+
+    msg: int
+    remaining: int
+
+
+@dataclass
+class Socket:
+    fd: int
+    conn: int
+    lane: int  # the kernel lane of this connection in the trace (0 when it has none)
+    queue: deque[Chunk] = field(default_factory=deque)
+    eof: bool = False  # the peer closed (TCP FIN; for UDP the client's empty goodbye datagram)
+    waiter: simpy.Event | None = None
+    async_io: bool = False  # F_SETOWN + O_ASYNC: an arrival raises SIGIO
+    aio_buffer: int = 0  # an outstanding aio_read of this many bytes (0: none)
+    aio_busy: bool = False
+
+    @property
+    def readable(self) -> bool:
+        return bool(self.queue) or self.eof
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What one read took from a queue: whole or partial messages, and which it completed."""
+
+    nbytes: int
+    copy_us: float
+    completed: list[int]
+    eof: bool = False
+
+
+def _arrivals(scenario: Scenario, costs: Costs) -> Iterator[tuple[float, int, int, int]]:
+    """(ready_us, order, conn, nbytes) sorted by time; nbytes 0 is the peer's close."""
+    def per_conn(conn: int) -> Iterator[tuple[float, int, int, int]]:
+        sends = scenario.connections[conn]
+        for s in sends:
+            yield (s.at_ms * 1000.0 + costs.network_us, 0, conn, s.nbytes)
+        yield (sends[-1].at_ms * 1000.0 + costs.network_us, 1, conn, 0)
+    return heapq.merge(*(per_conn(c) for c in range(scenario.active_connections)))
+
+
+class Kernel:
+    """Sockets of one server process and what happens to them while the process runs."""
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario, costs: Costs,
+                 rec: RunRecorder, kernel_lanes: dict[int, int]) -> None:
+        self.env = env
+        self.costs = costs
+        self.rec = rec
+        self.protocol = scenario.protocol
+        self.buffer_bytes = scenario.process.buffer_bytes
+        self.sockets = [Socket(FIRST_FD + c, c, kernel_lanes.get(c, 0))
+                        for c in range(scenario.total_connections)]
+        self.ready: set[int] = set()  # indexes of readable sockets
+        self.any_waiter: simpy.Event | None = None
+        self.signal_waiter: simpy.Event | None = None
+        self.signal_pending = False
+        self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
+        self.on_aio_complete: Callable[[], None] = self.raise_signal
+        arrivals = []
+        for ready_us, _, conn, nbytes in _arrivals(scenario, costs):
+            msg = rec.message(conn, nbytes, ready_us - costs.network_us, ready_us) if nbytes \
+                else -1
+            arrivals.append((ready_us, conn, nbytes, msg))
+        env.process(self._network(arrivals))
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def urgent(self, delay: float) -> simpy.Event:
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = None
+        self.env.schedule(event, URGENT, delay)
+        return event
+
+    def _network(self, arrivals: list[tuple[float, int, int, int]]
+                 ) -> Generator[simpy.Event, None, None]:
+        """Deliver each message (and each peer's close) to its socket at its ready time."""
+        ready_word = "datagram ready" if self.protocol == "udp" else "data ready"
+        for ready_us, conn, nbytes, msg in arrivals:
+            if ready_us > self.env.now:
+                yield self.urgent(ready_us - self.env.now)
+            sock = self.sockets[conn]
+            if nbytes:
+                sock.queue.append(Chunk(msg, nbytes))
+                self.rec.instant(Kind.ARRIVAL, sock.lane, ready_us, ready_word, conn, msg)
+            else:
+                sock.eof = True
+            self._became_readable(sock)
+
+    def _became_readable(self, sock: Socket) -> None:
+        self.ready.add(sock.conn)
+        if sock.waiter is not None and not sock.waiter.triggered:
+            sock.waiter.succeed()
+        if self.any_waiter is not None and not self.any_waiter.triggered:
+            self.any_waiter.succeed()
+        if sock.aio_buffer and not sock.aio_busy and sock.queue:
+            self._start_aio_copy(sock)
+        if sock.async_io:
+            self.raise_signal()
+
+    def wait_readable(self, sock: Socket) -> simpy.Event:
+        sock.waiter = self.env.event()
+        return sock.waiter
+
+    def wait_any(self) -> simpy.Event:
+        self.any_waiter = self.env.event()
+        return self.any_waiter
+
+    def readable(self, watched: set[int] | None = None) -> list[Socket]:
+        """Readable sockets in descriptor order, among ``watched`` (all when None)."""
+        conns = self.ready if watched is None else self.ready & watched
+        return [self.sockets[c] for c in sorted(conns)]
+
+    def take(self, sock: Socket, limit: int) -> CopyResult:
+        """Dequeue what one read copies: one datagram (UDP) or up to ``limit`` bytes (TCP)."""
+        if not sock.queue:
+            return CopyResult(0, 0.0, [], eof=sock.eof)
+        now = self.env.now
+        if self.protocol == "udp":
+            chunk = sock.queue.popleft()
+            parts = [(chunk.msg, chunk.remaining, True)]
+        else:
+            parts = []
+            room = limit
+            while sock.queue and room > 0:
+                chunk = sock.queue[0]
+                n = min(room, chunk.remaining)
+                chunk.remaining -= n
+                room -= n
+                done = chunk.remaining == 0
+                if done:
+                    sock.queue.popleft()
+                parts.append((chunk.msg, n, done))
+        if not sock.readable:
+            self.ready.discard(sock.conn)
+        run = self.rec.run
+        t = now
+        completed = []
+        for msg, n, done in parts:
+            if run.m_copy_start[msg] != run.m_copy_start[msg]:  # NaN: first bytes of this message
+                run.m_copy_start[msg] = t
+            copy_us = self.costs.copy_us(n)
+            self.rec.span(Kind.COPY, sock.lane, t, t + copy_us, "copy data from kernel to user",
+                          sock.conn, msg)
+            t += copy_us
+            if done:
+                run.m_copy_end[msg] = t
+                completed.append(msg)
+        return CopyResult(sum(n for _, n, _ in parts), t - now, completed)
+
+    def raise_signal(self) -> None:
+        """SIGIO (or the aio completion signal): standard signals are not queued."""
+        if self.signal_waiter is not None and not self.signal_waiter.triggered:
+            self.signal_waiter.succeed()
+        else:
+            self.signal_pending = True
+
+    def wait_signal(self) -> simpy.Event:
+        self.signal_waiter = self.env.event()
+        if self.signal_pending:
+            self.signal_pending = False
+            self.signal_waiter.succeed()
+        return self.signal_waiter
+
+    def aio_read(self, sock: Socket, nbytes: int) -> None:
+        sock.aio_buffer = nbytes
+        if sock.queue and not sock.aio_busy:
+            self._start_aio_copy(sock)
+
+    def _start_aio_copy(self, sock: Socket) -> None:
+        sock.aio_busy = True
+        self.env.process(self._aio_copy(sock))
+
+    def _aio_copy(self, sock: Socket) -> Generator[simpy.Event, None, None]:
+        """The kernel copies into the buffer given to aio_read, then signals completion."""
+        result = self.take(sock, sock.aio_buffer)
+        yield self.env.timeout(result.copy_us)
+        sock.aio_busy = False
+        sock.aio_buffer = 0
+        self.rec.instant(Kind.COMPLETE, sock.lane, self.env.now, "copy complete", sock.conn,
+                         result.completed[-1] if result.completed else -1)
+        self.aio_done.append((sock, result))
+        self.on_aio_complete()

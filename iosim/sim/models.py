@@ -1,0 +1,176 @@
+"""The application side of each IO model: one short program each, as in Stevens §6.2.
+
+Every program runs until its last message is handled (the run ends there). A read that
+returns 0 means the peer closed: that socket is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from iosim.sim.kernel import FD_SETSIZE, Socket
+from iosim.sim.process import RunError, Steps, Thread
+from iosim.trace import Kind
+
+
+def blocking(t: Thread) -> Steps:
+    """recvfrom on each socket in turn: an idle socket holds up every other one."""
+    socks = list(t.sockets)
+    while socks:
+        for sock in list(socks):
+            result = yield from t.recv(sock, blocking=True)
+            if result.eof:
+                socks.remove(sock)
+            else:
+                yield from t.handle(result, sock)
+
+
+def nonblocking(t: Thread) -> Steps:
+    """Poll every socket with recvfrom; after a pass that found nothing, do own work."""
+    socks = list(t.sockets)
+    while socks:
+        found = False
+        for sock in list(socks):
+            result = yield from t.recv(sock, blocking=False)
+            if result.eof:
+                socks.remove(sock)
+                found = True
+            elif result.nbytes:
+                found = True
+                yield from t.handle(result, sock)
+        if not found:
+            yield from t.own_work(t.proc.poll_interval_us)
+
+
+def _multiplexer(name: str, cost: Callable[[Thread, set[int]], Callable[[int], float]]
+                 ) -> Callable[[Thread], Steps]:
+    def program(t: Thread) -> Steps:
+        watched = {s.conn for s in t.sockets}
+        by_conn = t.sockets
+        if name == "select":
+            highest = max(by_conn[c].fd for c in watched)
+            if highest >= FD_SETSIZE:
+                raise RunError(f"select: descriptor {highest} >= FD_SETSIZE ({FD_SETSIZE}); "
+                               "select cannot watch it (use poll or epoll)")
+        if name == "epoll_wait":
+            yield from t.call("epoll_create")
+            for sock in by_conn:
+                yield from t.call("epoll_ctl", t.costs.epoll_ctl_us, sock.conn,
+                                  "epoll_ctl EPOLL_CTL_ADD")
+        while watched:
+            ready = yield from t.wait_ready(name, cost(t, watched), watched)
+            for sock in ready:
+                result = yield from t.recv(sock, blocking=True)
+                if result.eof:
+                    watched.discard(sock.conn)
+                else:
+                    yield from t.handle(result, sock)
+    program.__name__ = name
+    program.__doc__ = f"Block in {name} until a socket is readable, then recvfrom it."
+    return program
+
+
+def _select_cost(t: Thread, watched: set[int]) -> Callable[[int], float]:
+    nfds = max(t.sockets[c].fd for c in watched) + 1
+    return lambda _ready: t.costs.select_us(nfds)
+
+
+def _poll_cost(t: Thread, watched: set[int]) -> Callable[[int], float]:
+    nfds = len(watched)
+    return lambda _ready: t.costs.poll_us(nfds)
+
+
+def _epoll_cost(t: Thread, _watched: set[int]) -> Callable[[int], float]:
+    return t.costs.epoll_us
+
+
+select = _multiplexer("select", _select_cost)
+poll = _multiplexer("poll", _poll_cost)
+epoll = _multiplexer("epoll_wait", _epoll_cost)
+
+
+def sigio(t: Thread) -> Steps:
+    """Establish a SIGIO handler and keep working; the handler drains every socket."""
+    yield from t.call("sigaction", label="establish SIGIO signal handler")
+    for sock in t.sockets:
+        yield from t.call("fcntl F_SETOWN", conn=sock.conn)
+        yield from t.call("fcntl O_ASYNC", conn=sock.conn)
+        sock.async_io = True
+    if t.kernel.ready:
+        t.kernel.raise_signal()
+    socks = list(t.sockets)
+    while socks:
+        yield from t.work_until_signal()
+        started = t.now
+        try:
+            yield from t.deliver_signal("deliver SIGIO")
+            for sock in list(socks):
+                yield from _drain(t, sock, socks)
+        finally:
+            t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler")
+
+
+def _drain(t: Thread, sock: Socket, socks: list[Socket]) -> Steps:
+    """Read a non-blocking socket until EWOULDBLOCK: SIGIO is not queued, one may stand
+    for many arrivals."""
+    while True:
+        result = yield from t.recv(sock, blocking=False)
+        if result.eof:
+            socks.remove(sock)
+            return
+        if not result.nbytes:
+            return
+        yield from t.handle(result, sock)
+
+
+def aio(t: Thread) -> Steps:
+    """aio_read returns at once; the kernel waits and copies; a signal says it is done."""
+    buffer = t.kernel.buffer_bytes
+    for sock in t.sockets:
+        yield from t.call("aio_read", conn=sock.conn)
+        t.kernel.aio_read(sock, buffer)
+        t.rec.instant(Kind.RETURN, t.lane, t.now, "return", sock.conn)
+    while True:
+        yield from t.work_until_signal()
+        started = t.now
+        try:
+            yield from t.deliver_signal("deliver signal specified in aio_read")
+            while t.kernel.aio_done:
+                sock, result = t.kernel.aio_done.popleft()
+                yield from t.call("aio_return", conn=sock.conn)
+                t.rec.instant(Kind.RETURN, t.lane, t.now, "return OK", sock.conn)
+                yield from t.handle(result, sock)
+                yield from t.call("aio_read", conn=sock.conn)
+                t.kernel.aio_read(sock, buffer)
+                t.rec.instant(Kind.RETURN, t.lane, t.now, "return", sock.conn)
+        finally:
+            t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler")
+
+
+def threaded(t: Thread) -> Steps:
+    """A thread per connection, each blocking in recvfrom: no socket holds up another."""
+    lanes = t.proc.thread_lanes
+    for sock in t.sockets:
+        worker = Thread(t.proc, lanes[sock.conn])
+        t.env.process(t.proc.guard(_serve_one(worker, sock)))
+    yield from ()
+
+
+def _serve_one(t: Thread, sock: Socket) -> Steps:
+    while True:
+        result = yield from t.recv(sock, blocking=True)
+        if result.eof:
+            return
+        yield from t.handle(result, sock)
+
+
+PROGRAMS: dict[str, Callable[[Thread], Steps]] = {
+    "blocking": blocking,
+    "nonblocking": nonblocking,
+    "select": select,
+    "poll": poll,
+    "epoll": epoll,
+    "sigio": sigio,
+    "aio": aio,
+    "threaded": threaded,
+}

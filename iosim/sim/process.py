@@ -1,0 +1,196 @@
+"""The application side's vocabulary: system calls, blocking, copying, processing, own work.
+
+An IO model is a short generator written with these verbs (see models.py). Every verb records
+what the thread does on its lane of the trace, so the application lane is tiled, moment by
+moment, by blocked, in-kernel, own-work and processing time. In the threaded model the threads
+share one CPU (Python's GIL): the process lane then shows what runs, and gaps are the moments
+when every thread was blocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import simpy
+
+from iosim.sim.costs import Costs
+from iosim.sim.kernel import CopyResult, Kernel, Socket
+from iosim.trace import Kind, RunRecorder
+
+Steps = Generator[simpy.Event, None, None]
+
+COPY_LABEL = "process blocks while data copied into application buffer"
+
+
+class AllDone(Exception):
+    """The last message has been handled: the run ends here."""
+
+
+class RunError(Exception):
+    """The run cannot go on (select with a descriptor >= FD_SETSIZE, ...)."""
+
+
+@dataclass
+class OpenBlock:
+    lane: int
+    since: float
+    label: str
+    conn: int
+
+
+class Proc:
+    """State shared by the threads of one server process."""
+
+    def __init__(self, env: simpy.Environment, kernel: Kernel, rec: RunRecorder, costs: Costs,
+                 work_us: float, poll_interval_us: float, messages: int, protocol: str,
+                 thread_lanes: dict[int, int]) -> None:
+        self.env = env
+        self.kernel = kernel
+        self.rec = rec
+        self.costs = costs
+        self.work_us = work_us
+        self.poll_interval_us = poll_interval_us
+        self.thread_lanes = thread_lanes
+        self.remaining = messages
+        self.finished = env.event()
+        self.error: str | None = None
+        self.cpu = simpy.Resource(env, capacity=1) if thread_lanes else None
+        self.blocks: dict[int, OpenBlock] = {}
+        self.process_label = "process datagram" if protocol == "udp" else "process data"
+
+    def guard(self, steps: Steps) -> Steps:
+        """Run a program (or a thread) and turn its end into the end of the run."""
+        try:
+            yield from steps
+        except AllDone:
+            if not self.finished.triggered:
+                self.finished.succeed()
+        except RunError as exc:
+            if not self.finished.triggered:
+                self.error = str(exc)
+                self.rec.instant(Kind.ERROR, 0, self.env.now, self.error)
+                self.finished.succeed()
+
+
+class Thread:
+    """One thread of control, drawing on its own lane (lane 0 for a single-threaded server)."""
+
+    def __init__(self, proc: Proc, lane: int = 0) -> None:
+        self.proc = proc
+        self.lane = lane
+        self.env = proc.env
+        self.kernel = proc.kernel
+        self.rec = proc.rec
+        self.costs = proc.costs
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    @property
+    def sockets(self) -> list[Socket]:
+        return self.kernel.sockets
+
+    def _record(self, kind: Kind, t0: float, t1: float, label: str, conn: int = -1,
+                msg: int = -1) -> None:
+        self.rec.span(kind, self.lane, t0, t1, label, conn, msg)
+        if self.lane != 0 and kind != Kind.BLOCKED:
+            self.rec.span(kind, 0, t0, t1, label, conn, msg)
+
+    def run_cpu(self, kind: Kind, dur: float, label: str, conn: int = -1,
+                msg: int = -1) -> Steps:
+        """Spend ``dur`` µs running (in the kernel, on own work or on a message)."""
+        cpu = self.proc.cpu
+        if cpu is None:
+            self._record(kind, self.now, self.now + dur, label, conn, msg)
+            if dur:
+                yield self.env.timeout(dur)
+            return
+        with cpu.request() as req:
+            asked = self.now
+            yield req
+            self.rec.span(Kind.BLOCKED, self.lane, asked, self.now, "waiting for the GIL", conn)
+            self._record(kind, self.now, self.now + dur, label, conn, msg)
+            if dur:
+                yield self.env.timeout(dur)
+
+    def blocked_for(self, dur: float, label: str, conn: int = -1) -> Steps:
+        self.rec.span(Kind.BLOCKED, self.lane, self.now, self.now + dur, label, conn)
+        if dur:
+            yield self.env.timeout(dur)
+
+    def call(self, name: str, cost_us: float = 0.0, conn: int = -1,
+             label: str | None = None) -> Steps:
+        """Enter a system call: the "system call" arrow, then its cost inside the kernel."""
+        self.rec.instant(Kind.SYSCALL, self.lane, self.now, name, conn)
+        yield from self.run_cpu(Kind.IN_KERNEL, self.costs.syscall_us + cost_us, label or name,
+                                conn)
+
+    def block(self, event: simpy.Event, label: str, conn: int = -1) -> Steps:
+        """Sleep until ``event``, then pay the wake-up before running again."""
+        since = self.now
+        self.proc.blocks[self.lane] = OpenBlock(self.lane, since, label, conn)
+        yield event
+        del self.proc.blocks[self.lane]
+        self.rec.span(Kind.BLOCKED, self.lane, since, self.now, label, conn)
+        self.rec.instant(Kind.WAKEUP, self.lane, self.now, "wake up", conn)
+        yield from self.blocked_for(self.costs.wakeup_us, label, conn)
+
+    def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
+        """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
+        result = self.kernel.take(sock, limit)
+        if result.nbytes:
+            yield from self.blocked_for(result.copy_us, COPY_LABEL, sock.conn)
+            self.rec.instant(Kind.RETURN, self.lane, self.now, "return OK", sock.conn)
+        elif result.eof:
+            self.rec.instant(Kind.EOF, self.lane, self.now, "return 0 (peer closed)", sock.conn)
+        else:
+            self.rec.instant(Kind.EWOULDBLOCK, self.lane, self.now, "EWOULDBLOCK", sock.conn)
+        return result
+
+    def recv(self, sock: Socket, blocking: bool) -> Generator[simpy.Event, None, CopyResult]:
+        """recvfrom: a blocking one sleeps until data (or the peer's close) arrives."""
+        yield from self.call("recvfrom", conn=sock.conn)
+        if blocking and not sock.readable:
+            yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
+                                  "recvfrom", sock.conn)
+        return (yield from self.copy(sock, self.kernel.buffer_bytes))
+
+    def handle(self, result: CopyResult, sock: Socket) -> Steps:
+        """Process each message the read completed; the last one ends the run."""
+        run = self.rec.run
+        for msg in result.completed:
+            yield from self.run_cpu(Kind.PROCESS, self.proc.work_us, self.proc.process_label,
+                                    sock.conn, msg)
+            run.m_done[msg] = self.now
+            self.proc.remaining -= 1
+            if self.proc.remaining == 0:
+                raise AllDone
+
+    def wait_ready(self, name: str, cost: Callable[[int], float], watched: set[int]
+                   ) -> Generator[simpy.Event, None, list[Socket]]:
+        """select / poll / epoll_wait: scan, sleep until one watched socket is readable, scan
+        again, return the readable ones. ``cost`` maps the number ready to the call's cost."""
+        yield from self.call(name, cost(len(self.kernel.readable(watched))))
+        ready = self.kernel.readable(watched)
+        if not ready:
+            yield from self.block(self.kernel.wait_any(), f"process blocks in call to {name}, "
+                                  "waiting for one of possibly many sockets to become readable")
+            ready = self.kernel.readable(watched)
+            yield from self.run_cpu(Kind.IN_KERNEL, cost(len(ready)), f"{name} scans again")
+        self.rec.instant(Kind.READABLE, self.lane, self.now, "return readable",
+                         ready[0].conn if len(ready) == 1 else -1)
+        return ready
+
+    def own_work(self, dur: float, label: str = "process does its own work") -> Steps:
+        yield from self.run_cpu(Kind.WORK, dur, label)
+
+    def work_until_signal(self) -> Steps:
+        since = self.now
+        yield self.kernel.wait_signal()
+        self.rec.span(Kind.WORK, self.lane, since, self.now, "process continues executing")
+
+    def deliver_signal(self, label: str) -> Steps:
+        self.rec.instant(Kind.SIGNAL, self.lane, self.now, label)
+        yield from self.run_cpu(Kind.IN_KERNEL, self.costs.signal_us, label)

@@ -1,0 +1,128 @@
+"""Run a scenario's IO models on the simulated kernel and collect one Trace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import simpy
+from simpy.core import EmptySchedule
+
+from iosim.scenario import SIM_MODELS, Scenario
+from iosim.sim.costs import Costs
+from iosim.sim.kernel import Kernel
+from iosim.sim.models import PROGRAMS
+from iosim.sim.process import Proc, Thread
+from iosim.trace import Kind, Lane, Run, RunRecorder, Trace
+
+MAX_EVENTS = 50_000_000
+GRACE_US = 60_000_000.0  # a run still going a simulated minute after the last arrival is stuck
+
+
+def simulate(scenario: Scenario, models: Sequence[str] | None = None, costs: Costs | None = None,
+             progress: Callable[[str], None] | None = None) -> Trace:
+    trace = Trace(scenario.name, scenario.title, scenario.protocol)
+    for model in models or scenario.models:
+        if progress:
+            progress(model)
+        trace.runs.append(simulate_run(scenario, model, costs or scenario.costs))
+    return trace
+
+
+def _lanes(scenario: Scenario, model: str) -> tuple[list[Lane], dict[int, int], dict[int, int]]:
+    lanes = [Lane("application", "app")]
+    kernel_lanes: dict[int, int] = {}
+    for conn in range(scenario.active_connections):
+        kernel_lanes[conn] = len(lanes)
+        lanes.append(Lane(f"kernel conn {conn}", "kernel", conn))
+    thread_lanes: dict[int, int] = {}
+    if model == "threaded":
+        for conn in range(scenario.total_connections):
+            thread_lanes[conn] = len(lanes)
+            lanes.append(Lane(f"thread {conn}", "thread", conn))
+    return lanes, kernel_lanes, thread_lanes
+
+
+def simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
+    if model not in PROGRAMS:
+        raise ValueError(f"unknown model {model!r} (known: {', '.join(SIM_MODELS)})")
+    env = simpy.Environment()
+    lanes, kernel_lanes, thread_lanes = _lanes(scenario, model)
+    rec = RunRecorder(model, "sim", lanes, scenario.process.work_us)
+    kernel = Kernel(env, scenario, costs, rec, kernel_lanes)
+    proc = Proc(env, kernel, rec, costs, scenario.process.work_us,
+                scenario.process.poll_interval_us, scenario.message_count, scenario.protocol,
+                thread_lanes)
+    env.process(proc.guard(PROGRAMS[model](Thread(proc))))
+    last_arrival = max(s[-1].at_ms for s in scenario.connections) * 1000.0 + costs.network_us
+    steps, error = _step(env, proc, last_arrival + GRACE_US)
+    end = env.now
+    _close_open_blocks(proc, rec, end)
+    _kernel_phases(rec, kernel_lanes, end)
+    if thread_lanes:
+        _fill_process_blocked(rec, end)
+    return rec.finish(end, error, sim_events=steps, costs=costs.to_dict(),
+                      buffer_bytes=scenario.process.buffer_bytes,
+                      poll_interval_us=scenario.process.poll_interval_us)
+
+
+def _step(env: simpy.Environment, proc: Proc, limit_us: float) -> tuple[int, str | None]:
+    """Step the simulation until the run ends; say why when it cannot end."""
+    finished = proc.finished
+    steps = 0
+    while not finished.triggered:
+        if steps >= MAX_EVENTS or env.now > limit_us:
+            return steps, f"did not finish within {steps} events ({env.now / 1000:.3f} ms)"
+        try:
+            env.step()
+        except EmptySchedule:
+            return steps, _stuck_reason(proc)
+        steps += 1
+    return steps, proc.error
+
+
+def _stuck_reason(proc: Proc) -> str:
+    left = proc.remaining
+    blocks = sorted(proc.blocks.values(), key=lambda b: b.lane)
+    where = ""
+    if blocks:
+        first = blocks[0]
+        who = f" on connection {first.conn}" if first.conn >= 0 else ""
+        where = f": {first.label}{who}, where nothing more arrives"
+    return f"blocked forever{where}; {left} message{'s' if left != 1 else ''} never handled"
+
+
+def _close_open_blocks(proc: Proc, rec: RunRecorder, end: float) -> None:
+    """Threads still asleep when the run ends (or a stuck run's last call) stay blocked."""
+    for block in proc.blocks.values():
+        rec.span(Kind.BLOCKED, block.lane, block.since, end, block.label, block.conn)
+
+
+def _kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) -> None:
+    """Phase 1 (wait for data) on each connection's kernel lane, from the moment the previous
+    message was copied (or t = 0) to this one's arrival; then the time it waited queued."""
+    run = rec.run
+    prev_end: dict[int, float] = {}
+    for msg in range(run.message_count):
+        conn = run.m_conn[msg]
+        lane = kernel_lanes[conn]
+        ready = run.m_ready[msg]
+        start = prev_end.get(conn, 0.0)
+        rec.span(Kind.WAIT, lane, start, min(ready, end), "wait for data", conn, msg)
+        copy_start = run.m_copy_start[msg]
+        copy_start = end if copy_start != copy_start else copy_start
+        rec.span(Kind.QUEUED, lane, ready, min(copy_start, end), "data queued, not yet copied",
+                 conn, msg)
+        copy_end = run.m_copy_end[msg]
+        prev_end[conn] = max(start, end if copy_end != copy_end else copy_end)
+
+
+def _fill_process_blocked(rec: RunRecorder, end: float) -> None:
+    """Threads share one CPU: the process is blocked whenever no thread runs."""
+    run = rec.run
+    busy = sorted((run.t0[i], run.t1[i]) for i in range(len(run))
+                  if run.lane[i] == 0 and run.kind[i] in (Kind.IN_KERNEL, Kind.PROCESS,
+                                                          Kind.WORK))
+    t = 0.0
+    for start, stop in busy + [(end, end)]:
+        rec.span(Kind.BLOCKED, 0, t, start, "all threads blocked")
+        t = max(t, stop)

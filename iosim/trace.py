@@ -1,0 +1,349 @@
+"""The Trace: the one seam between the sources of timelines (simulator, real servers) and
+everything that reads them (view, summary, exporters).
+
+A run's events are stored in columns (``array``) rather than one object per event, so that a
+trace of a million events loads quickly, stays small in memory and can be searched with bisect.
+Every event has a kind, a lane, a start and end time in µs (equal for instants), a label (an
+index into the run's string table), the connection it concerns and the message it belongs to
+(-1 where none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from array import array
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from iosim.errors import UserError
+
+FORMAT = "iosim-trace"
+VERSION = 1
+
+
+class TraceError(UserError):
+    """A trace file that cannot be read: wrong format, wrong version, truncated."""
+
+
+class Kind(IntEnum):
+    """What an event is. Spans first, then instants (``is_span`` tells them apart)."""
+
+    WAIT = 0  # kernel: phase 1, wait for data
+    COPY = 1  # kernel: phase 2, copy data from kernel to user
+    QUEUED = 2  # kernel: data ready in the receive queue, not yet copied
+    BLOCKED = 3  # application: cannot run (waiting in a call, for a wake-up or a copy)
+    IN_KERNEL = 4  # application: running inside a system call (its own cost)
+    WORK = 5  # application: own work while no message is handled
+    PROCESS = 6  # application: processing a received message (work_us)
+    HANDLER = 7  # application: inside a signal handler (drawn over the other spans)
+    SYSCALL = 20  # instant: a system call is made ("system call" arrow)
+    RETURN = 21  # instant: a call returns with data or success ("return OK")
+    EWOULDBLOCK = 22  # instant: a non-blocking call returns EWOULDBLOCK
+    READABLE = 23  # instant: select/poll/epoll returns readable
+    SIGNAL = 24  # instant: SIGIO (or the aio completion signal) is delivered
+    COMPLETE = 25  # instant: the kernel finished an asynchronous copy
+    ARRIVAL = 26  # instant: data arrived in the receive queue ("datagram ready")
+    WAKEUP = 27  # instant: a blocked process or thread is woken
+    ERROR = 28  # instant: the run stopped with an error
+    EOF = 29  # instant: a read returned 0 bytes (the peer closed)
+
+    @property
+    def is_span(self) -> bool:
+        return self < 20
+
+
+SPAN_KINDS = frozenset(k for k in Kind if k.is_span)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A horizontal lane of a run: ``role`` is "app", "thread" or "kernel"."""
+
+    name: str
+    role: str
+    conn: int = -1
+
+
+MESSAGE_FIELDS = ("conn", "bytes", "sent_us", "ready_us", "copy_start_us", "copy_end_us", "done_us")
+NAN = float("nan")
+
+
+@dataclass
+class Run:
+    """One server (IO model) run over one scenario, simulated or captured."""
+
+    model: str
+    source: str  # "sim" or "real"
+    lanes: list[Lane]
+    labels: list[str] = field(default_factory=list)
+    error: str | None = None
+    work_us: float = 0.0
+    sim_events: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    kind: array = field(default_factory=lambda: array("b"))
+    lane: array = field(default_factory=lambda: array("i"))
+    t0: array = field(default_factory=lambda: array("d"))
+    t1: array = field(default_factory=lambda: array("d"))
+    label: array = field(default_factory=lambda: array("i"))
+    conn: array = field(default_factory=lambda: array("i"))
+    msg: array = field(default_factory=lambda: array("i"))
+    # messages, one row each; times are NaN where a message was never copied or handled
+    m_conn: array = field(default_factory=lambda: array("i"))
+    m_bytes: array = field(default_factory=lambda: array("q"))
+    m_sent: array = field(default_factory=lambda: array("d"))
+    m_ready: array = field(default_factory=lambda: array("d"))
+    m_copy_start: array = field(default_factory=lambda: array("d"))
+    m_copy_end: array = field(default_factory=lambda: array("d"))
+    m_done: array = field(default_factory=lambda: array("d"))
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def end_us(self) -> float:
+        return float(self.meta.get("end_us", 0.0))
+
+    def event(self, i: int) -> Event:
+        return Event(
+            Kind(self.kind[i]), self.lane[i], self.t0[i], self.t1[i],
+            self.labels[self.label[i]], self.conn[i], self.msg[i],
+        )
+
+    def events(self) -> list[Event]:
+        return [self.event(i) for i in range(len(self))]
+
+    def message(self, i: int) -> dict[str, float | int | None]:
+        row = (self.m_conn[i], self.m_bytes[i], self.m_sent[i], self.m_ready[i],
+               self.m_copy_start[i], self.m_copy_end[i], self.m_done[i])
+        return {k: (None if isinstance(v, float) and v != v else v)
+                for k, v in zip(MESSAGE_FIELDS, row, strict=True)}
+
+    @property
+    def message_count(self) -> int:
+        return len(self.m_conn)
+
+    def window(self, start_us: float, end_us: float) -> range:
+        """Indexes of the events that may overlap [start_us, end_us]; events are sorted by t0,
+        and ``meta["max_span_us"]`` bounds how far back a long span can start."""
+        back = float(self.meta.get("max_span_us", 0.0))
+        lo = bisect_left(self.t0, start_us - back)
+        hi = bisect_right(self.t0, end_us)
+        return range(lo, hi)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: Kind
+    lane: int
+    t0: float
+    t1: float
+    label: str
+    conn: int = -1
+    msg: int = -1
+
+
+@dataclass
+class Trace:
+    """Runs of one scenario, each from the simulator or from real sockets."""
+
+    scenario: str
+    title: str
+    protocol: str
+    runs: list[Run] = field(default_factory=list)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        save(self, path)
+
+
+class RunRecorder:
+    """Builds a Run event by event; both the simulator and the real capture use it."""
+
+    def __init__(self, model: str, source: str, lanes: list[Lane], work_us: float = 0.0) -> None:
+        self.run = Run(model=model, source=source, lanes=lanes, work_us=work_us)
+        self._label_ids: dict[str, int] = {}
+
+    def _label(self, text: str) -> int:
+        idx = self._label_ids.get(text)
+        if idx is None:
+            idx = self._label_ids[text] = len(self.run.labels)
+            self.run.labels.append(text)
+        return idx
+
+    def add(self, kind: Kind, lane: int, t0: float, t1: float, label: str,
+            conn: int = -1, msg: int = -1) -> None:
+        r = self.run
+        r.kind.append(kind)
+        r.lane.append(lane)
+        r.t0.append(t0)
+        r.t1.append(t1)
+        r.label.append(self._label(label))
+        r.conn.append(conn)
+        r.msg.append(msg)
+
+    def instant(self, kind: Kind, lane: int, t: float, label: str,
+                conn: int = -1, msg: int = -1) -> None:
+        self.add(kind, lane, t, t, label, conn, msg)
+
+    def span(self, kind: Kind, lane: int, t0: float, t1: float, label: str,
+             conn: int = -1, msg: int = -1) -> None:
+        """Spans of zero length carry no time and are left out."""
+        if t1 > t0:
+            self.add(kind, lane, t0, t1, label, conn, msg)
+
+    def message(self, conn: int, nbytes: int, sent_us: float, ready_us: float) -> int:
+        r = self.run
+        r.m_conn.append(conn)
+        r.m_bytes.append(nbytes)
+        r.m_sent.append(sent_us)
+        r.m_ready.append(ready_us)
+        r.m_copy_start.append(NAN)
+        r.m_copy_end.append(NAN)
+        r.m_done.append(NAN)
+        return len(r.m_conn) - 1
+
+    def finish(self, end_us: float, error: str | None = None, sim_events: int = 0,
+               **meta: Any) -> Run:
+        """Clip every span to the end of the run, sort by start time and seal the run."""
+        r = self.run
+        r.error = error
+        r.sim_events = sim_events
+        order = sorted(range(len(r.kind)), key=r.t0.__getitem__)
+        keep = [i for i in order if r.t0[i] <= end_us]
+        for name in ("kind", "lane", "t0", "t1", "label", "conn", "msg"):
+            col = getattr(r, name)
+            setattr(r, name, array(col.typecode, (col[i] for i in keep)))
+        for i in range(len(r.t1)):
+            if r.t1[i] > end_us:
+                r.t1[i] = end_us
+        r.meta.update(meta)
+        r.meta["end_us"] = end_us
+        r.meta["max_span_us"] = max((b - a for a, b in zip(r.t0, r.t1, strict=True)),
+                                    default=0.0)
+        return r
+
+
+_EVENT_COLUMNS = ("kind", "lane", "t0", "t1", "label", "conn", "msg")
+_MESSAGE_COLUMNS = ("m_conn", "m_bytes", "m_sent", "m_ready", "m_copy_start", "m_copy_end",
+                    "m_done")
+
+
+def _float_list(col: array) -> list[float | None]:
+    return [None if v != v else v for v in col]
+
+
+def run_to_json(run: Run) -> dict[str, Any]:
+    return {
+        "model": run.model,
+        "source": run.source,
+        "error": run.error,
+        "work_us": run.work_us,
+        "sim_events": run.sim_events,
+        "meta": run.meta,
+        "lanes": [[ln.name, ln.role, ln.conn] for ln in run.lanes],
+        "labels": run.labels,
+        "events": {name: getattr(run, name).tolist() for name in _EVENT_COLUMNS},
+        "messages": {
+            name: (_float_list(getattr(run, name)) if getattr(run, name).typecode == "d"
+                   else getattr(run, name).tolist())
+            for name in _MESSAGE_COLUMNS
+        },
+    }
+
+
+def _column(typecode: str, values: Any, where: str) -> array:
+    if not isinstance(values, list):
+        raise TraceError(f"{where}: expected a list")
+    try:
+        if typecode == "d":
+            return array("d", (NAN if v is None else v for v in values))
+        return array(typecode, values)
+    except (TypeError, OverflowError) as exc:
+        raise TraceError(f"{where}: {exc}") from None
+
+
+def run_from_json(data: dict[str, Any], where: str) -> Run:
+    try:
+        run = Run(
+            model=str(data["model"]),
+            source=str(data["source"]),
+            lanes=[Lane(str(n), str(r), int(c)) for n, r, c in data["lanes"]],
+            labels=[str(s) for s in data["labels"]],
+            error=data["error"],
+            work_us=float(data["work_us"]),
+            sim_events=int(data["sim_events"]),
+            meta=dict(data["meta"]),
+        )
+        events, messages = data["events"], data["messages"]
+        for name in _EVENT_COLUMNS:
+            setattr(run, name, _column(getattr(run, name).typecode, events[name],
+                                       f"{where}: events.{name}"))
+        for name in _MESSAGE_COLUMNS:
+            setattr(run, name, _column(getattr(run, name).typecode, messages[name],
+                                       f"{where}: messages.{name}"))
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, TraceError):
+            raise
+        raise TraceError(f"{where}: missing or malformed field {exc}") from None
+    if len({len(getattr(run, n)) for n in _EVENT_COLUMNS}) != 1 or \
+            len({len(getattr(run, n)) for n in _MESSAGE_COLUMNS}) != 1:
+        raise TraceError(f"{where}: columns of different lengths (truncated?)")
+    if run.label and (max(run.label) >= len(run.labels) or min(run.label) < 0):
+        raise TraceError(f"{where}: label index out of range")
+    return run
+
+
+def trace_to_json(trace: Trace) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "scenario": trace.scenario,
+        "title": trace.title,
+        "protocol": trace.protocol,
+        "runs": [run_to_json(r) for r in trace.runs],
+    }
+
+
+def save(trace: Trace, path: str | os.PathLike[str]) -> None:
+    """Write atomically: a trace interrupted mid-write never replaces a good one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(trace_to_json(trace), f, separators=(",", ":"))
+    os.replace(tmp, path)
+
+
+def load(path: str | os.PathLike[str]) -> Trace:
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise TraceError(f"{name}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise TraceError(f"{name}: not a complete JSON trace ({exc.msg} at line {exc.lineno})"
+                         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TraceError(f"{name}: cannot read ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise TraceError(f"{name}: not an iosim trace (format is not {FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise TraceError(f"{name}: trace version {data.get('version')!r}, "
+                         f"this iosim reads version {VERSION}")
+    try:
+        runs = [run_from_json(r, f"{name}: run {i}") for i, r in enumerate(data["runs"])]
+        return Trace(str(data["scenario"]), str(data["title"]), str(data["protocol"]), runs)
+    except (KeyError, TypeError) as exc:
+        raise TraceError(f"{name}: missing or malformed field {exc}") from None
+
+
+def looks_like_trace(path: str | os.PathLike[str]) -> bool:
+    """True when the file starts like a trace (JSON) rather than a scenario (TOML)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
