@@ -10,12 +10,16 @@ index into the run's string table), the connection it concerns and the message i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from enum import IntEnum
+from operator import itemgetter, sub
 from pathlib import Path
 from typing import Any
 
@@ -160,69 +164,65 @@ class Trace:
 
 
 class RunRecorder:
-    """Builds a Run event by event; both the simulator and the real capture use it."""
+    """Builds a Run event by event; both the simulator and the real capture use it.
+
+    Events are kept as tuples while recording (one append each) and turned into sorted
+    columns once, in ``finish``."""
 
     def __init__(self, model: str, source: str, lanes: list[Lane], work_us: float = 0.0) -> None:
         self.run = Run(model=model, source=source, lanes=lanes, work_us=work_us)
-        self._label_ids: dict[str, int] = {}
-
-    def _label(self, text: str) -> int:
-        idx = self._label_ids.get(text)
-        if idx is None:
-            idx = self._label_ids[text] = len(self.run.labels)
-            self.run.labels.append(text)
-        return idx
+        self.rows: list[tuple[int, int, float, float, str, int, int]] = []
 
     def add(self, kind: Kind, lane: int, t0: float, t1: float, label: str,
             conn: int = -1, msg: int = -1) -> None:
-        r = self.run
-        r.kind.append(kind)
-        r.lane.append(lane)
-        r.t0.append(t0)
-        r.t1.append(t1)
-        r.label.append(self._label(label))
-        r.conn.append(conn)
-        r.msg.append(msg)
+        self.rows.append((kind, lane, t0, t1, label, conn, msg))
 
     def instant(self, kind: Kind, lane: int, t: float, label: str,
                 conn: int = -1, msg: int = -1) -> None:
-        self.add(kind, lane, t, t, label, conn, msg)
+        self.rows.append((kind, lane, t, t, label, conn, msg))
 
     def span(self, kind: Kind, lane: int, t0: float, t1: float, label: str,
              conn: int = -1, msg: int = -1) -> None:
         """Spans of zero length carry no time and are left out."""
         if t1 > t0:
-            self.add(kind, lane, t0, t1, label, conn, msg)
+            self.rows.append((kind, lane, t0, t1, label, conn, msg))
 
     def message(self, conn: int, nbytes: int, sent_us: float, ready_us: float) -> int:
+        return self.messages([(conn, nbytes, sent_us, ready_us)])
+
+    def messages(self, rows: list[tuple[int, int, float, float]]) -> int:
+        """Add messages (conn, bytes, sent, ready), not yet copied; returns the first's index."""
         r = self.run
-        r.m_conn.append(conn)
-        r.m_bytes.append(nbytes)
-        r.m_sent.append(sent_us)
-        r.m_ready.append(ready_us)
-        r.m_copy_start.append(NAN)
-        r.m_copy_end.append(NAN)
-        r.m_done.append(NAN)
-        return len(r.m_conn) - 1
+        first = len(r.m_conn)
+        for column, values in zip((r.m_conn, r.m_bytes, r.m_sent, r.m_ready),
+                                  zip(*rows, strict=True), strict=True):
+            column.extend(values)
+        for column in (r.m_copy_start, r.m_copy_end, r.m_done):
+            column.extend([NAN] * len(rows))
+        return first
 
     def finish(self, end_us: float, error: str | None = None, sim_events: int = 0,
                **meta: Any) -> Run:
-        """Clip every span to the end of the run, sort by start time and seal the run."""
+        """Drop what starts after the end, clip spans to it, sort by start time, seal the run."""
         r = self.run
         r.error = error
         r.sim_events = sim_events
-        order = sorted(range(len(r.kind)), key=r.t0.__getitem__)
-        keep = [i for i in order if r.t0[i] <= end_us]
-        for name in ("kind", "lane", "t0", "t1", "label", "conn", "msg"):
-            col = getattr(r, name)
-            setattr(r, name, array(col.typecode, (col[i] for i in keep)))
-        for i in range(len(r.t1)):
-            if r.t1[i] > end_us:
-                r.t1[i] = end_us
+        rows = self.rows
+        self.rows = []
+        rows.sort(key=itemgetter(2))
+        del rows[bisect_right(rows, end_us, key=itemgetter(2)):]
+        ids: dict[str, int] = {}
+        if rows:
+            kind, lane, t0, t1, label, conn, msg = zip(*rows, strict=True)
+            r.kind, r.lane, r.conn, r.msg = (array(typecode, col) for typecode, col in
+                                             (("b", kind), ("i", lane), ("i", conn), ("i", msg)))
+            r.t0 = array("d", t0)
+            r.t1 = array("d", [t if t <= end_us else end_us for t in t1])
+            r.label = array("i", [ids.setdefault(text, len(ids)) for text in label])
+        r.labels = list(ids)
         r.meta.update(meta)
         r.meta["end_us"] = end_us
-        r.meta["max_span_us"] = max((b - a for a, b in zip(r.t0, r.t1, strict=True)),
-                                    default=0.0)
+        r.meta["max_span_us"] = max(map(sub, r.t1, r.t0), default=0.0)
         return r
 
 
@@ -231,8 +231,31 @@ _MESSAGE_COLUMNS = ("m_conn", "m_bytes", "m_sent", "m_ready", "m_copy_start", "m
                     "m_done")
 
 
-def _float_list(col: array) -> list[float | None]:
-    return [None if v != v else v for v in col]
+def _encode(col: array) -> dict[str, Any]:
+    """A column as little-endian bytes in base64: exact (NaN included), compact, and read back
+    without making a Python object per value."""
+    if sys.byteorder != "little":
+        col = array(col.typecode, col)
+        col.byteswap()
+    return {"type": col.typecode, "size": col.itemsize, "n": len(col),
+            "b64": base64.b64encode(col.tobytes()).decode("ascii")}
+
+
+def _decode(typecode: str, data: Any, where: str) -> array:
+    col = array(typecode)
+    if not isinstance(data, dict) or data.get("type") != typecode or \
+            data.get("size") != col.itemsize or not isinstance(data.get("b64"), str):
+        raise TraceError(f"{where}: expected a column of type {typecode!r}")
+    try:
+        col.frombytes(base64.b64decode(data["b64"], validate=True))
+    except (ValueError, binascii.Error):
+        raise TraceError(f"{where}: damaged column data") from None
+    if len(col) != data.get("n"):
+        raise TraceError(f"{where}: {len(col)} values where {data.get('n')} were written "
+                         "(truncated?)")
+    if sys.byteorder != "little":
+        col.byteswap()
+    return col
 
 
 def run_to_json(run: Run) -> dict[str, Any]:
@@ -245,24 +268,9 @@ def run_to_json(run: Run) -> dict[str, Any]:
         "meta": run.meta,
         "lanes": [[ln.name, ln.role, ln.conn] for ln in run.lanes],
         "labels": run.labels,
-        "events": {name: getattr(run, name).tolist() for name in _EVENT_COLUMNS},
-        "messages": {
-            name: (_float_list(getattr(run, name)) if getattr(run, name).typecode == "d"
-                   else getattr(run, name).tolist())
-            for name in _MESSAGE_COLUMNS
-        },
+        "events": {name: _encode(getattr(run, name)) for name in _EVENT_COLUMNS},
+        "messages": {name: _encode(getattr(run, name)) for name in _MESSAGE_COLUMNS},
     }
-
-
-def _column(typecode: str, values: Any, where: str) -> array:
-    if not isinstance(values, list):
-        raise TraceError(f"{where}: expected a list")
-    try:
-        if typecode == "d":
-            return array("d", (NAN if v is None else v for v in values))
-        return array(typecode, values)
-    except (TypeError, OverflowError) as exc:
-        raise TraceError(f"{where}: {exc}") from None
 
 
 def run_from_json(data: dict[str, Any], where: str) -> Run:
@@ -279,14 +287,12 @@ def run_from_json(data: dict[str, Any], where: str) -> Run:
         )
         events, messages = data["events"], data["messages"]
         for name in _EVENT_COLUMNS:
-            setattr(run, name, _column(getattr(run, name).typecode, events[name],
+            setattr(run, name, _decode(getattr(run, name).typecode, events[name],
                                        f"{where}: events.{name}"))
         for name in _MESSAGE_COLUMNS:
-            setattr(run, name, _column(getattr(run, name).typecode, messages[name],
+            setattr(run, name, _decode(getattr(run, name).typecode, messages[name],
                                        f"{where}: messages.{name}"))
     except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, TraceError):
-            raise
         raise TraceError(f"{where}: missing or malformed field {exc}") from None
     if len({len(getattr(run, n)) for n in _EVENT_COLUMNS}) != 1 or \
             len({len(getattr(run, n)) for n in _MESSAGE_COLUMNS}) != 1:
@@ -311,8 +317,9 @@ def save(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write atomically: a trace interrupted mid-write never replaces a good one."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
+    text = json.dumps(trace_to_json(trace), separators=(",", ":"))  # C encoder; dump() is not
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(trace_to_json(trace), f, separators=(",", ":"))
+        f.write(text)
     os.replace(tmp, path)
 
 
@@ -324,6 +331,8 @@ def load(path: str | os.PathLike[str]) -> Trace:
     except FileNotFoundError:
         raise TraceError(f"{name}: no such file") from None
     except json.JSONDecodeError as exc:
+        if not looks_like_trace(path):
+            raise TraceError(f"{name}: not an iosim trace (not a JSON file)") from None
         raise TraceError(f"{name}: not a complete JSON trace ({exc.msg} at line {exc.lineno})"
                          ) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
 
 import simpy
 from simpy.core import URGENT
@@ -31,21 +31,54 @@ class Chunk:
     remaining: int
 
 
-@dataclass
 class Socket:
-    fd: int
-    conn: int
-    lane: int  # the kernel lane of this connection in the trace (0 when it has none)
-    queue: deque[Chunk] = field(default_factory=deque)
-    eof: bool = False  # the peer closed (TCP FIN; for UDP the client's empty goodbye datagram)
-    waiter: simpy.Event | None = None
-    async_io: bool = False  # F_SETOWN + O_ASYNC: an arrival raises SIGIO
-    aio_buffer: int = 0  # an outstanding aio_read of this many bytes (0: none)
-    aio_busy: bool = False
+    """One connection's socket on the server (a plain slotted class: c10k makes 10,000)."""
+
+    __slots__ = ("fd", "conn", "lane", "queue", "eof", "waiter", "async_io", "aio_buffer",
+                 "aio_busy")
+
+    def __init__(self, fd: int, conn: int, lane: int) -> None:
+        self.fd = fd
+        self.conn = conn
+        self.lane = lane  # the kernel lane of this connection in the trace (0 when none)
+        self.queue: deque[Chunk] = deque()
+        self.eof = False  # the peer closed (TCP FIN; UDP: the client's empty goodbye datagram)
+        self.waiter: simpy.Event | None = None
+        self.async_io = False  # F_SETOWN + O_ASYNC: an arrival raises SIGIO
+        self.aio_buffer = 0  # an outstanding aio_read of this many bytes (0: none)
+        self.aio_busy = False
 
     @property
     def readable(self) -> bool:
         return bool(self.queue) or self.eof
+
+
+def fd_of(conn: int) -> int:
+    return FIRST_FD + conn
+
+
+class SocketTable(Sequence[Socket]):
+    """The process's sockets by connection, made on first use: an idle socket that no call
+    touches (poll and select watch descriptors, not objects) costs nothing."""
+
+    def __init__(self, total: int, lanes: dict[int, int]) -> None:
+        self._total = total
+        self._lanes = lanes
+        self._made: dict[int, Socket] = {}
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __getitem__(self, conn: int) -> Socket:  # type: ignore[override]
+        sock = self._made.get(conn)
+        if sock is None:
+            if not 0 <= conn < self._total:
+                raise IndexError(conn)
+            sock = self._made[conn] = Socket(fd_of(conn), conn, self._lanes.get(conn, 0))
+        return sock
+
+    def __iter__(self) -> Iterator[Socket]:
+        return (self[c] for c in range(self._total))
 
 
 @dataclass(frozen=True)
@@ -56,6 +89,7 @@ class CopyResult:
     copy_us: float
     completed: list[int]
     eof: bool = False
+    part_us: tuple[float, ...] = ()  # the copy of each message's bytes, one after another
 
 
 def _arrivals(scenario: Scenario, costs: Costs) -> Iterator[tuple[float, int, int, int]]:
@@ -78,8 +112,7 @@ class Kernel:
         self.rec = rec
         self.protocol = scenario.protocol
         self.buffer_bytes = scenario.process.buffer_bytes
-        self.sockets = [Socket(FIRST_FD + c, c, kernel_lanes.get(c, 0))
-                        for c in range(scenario.total_connections)]
+        self.sockets = SocketTable(scenario.total_connections, kernel_lanes)
         self.ready: set[int] = set()  # indexes of readable sockets
         self.any_waiter: simpy.Event | None = None
         self.signal_waiter: simpy.Event | None = None
@@ -87,10 +120,14 @@ class Kernel:
         self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
         self.on_aio_complete: Callable[[], None] = self.raise_signal
         arrivals = []
+        messages = []
         for ready_us, _, conn, nbytes in _arrivals(scenario, costs):
-            msg = rec.message(conn, nbytes, ready_us - costs.network_us, ready_us) if nbytes \
-                else -1
+            msg = -1
+            if nbytes:
+                msg = len(messages)
+                messages.append((conn, nbytes, ready_us - costs.network_us, ready_us))
             arrivals.append((ready_us, conn, nbytes, msg))
+        rec.messages(messages)
         env.process(self._network(arrivals))
 
     @property
@@ -109,8 +146,7 @@ class Kernel:
         """Deliver each message (and each peer's close) to its socket at its ready time."""
         ready_word = "datagram ready" if self.protocol == "udp" else "data ready"
         for ready_us, conn, nbytes, msg in arrivals:
-            if ready_us > self.env.now:
-                yield self.urgent(ready_us - self.env.now)
+            yield self.urgent(max(0.0, ready_us - self.env.now))  # one event per arrival
             sock = self.sockets[conn]
             if nbytes:
                 sock.queue.append(Chunk(msg, nbytes))
@@ -168,17 +204,19 @@ class Kernel:
         run = self.rec.run
         t = now
         completed = []
+        part_us = []
         for msg, n, done in parts:
             if run.m_copy_start[msg] != run.m_copy_start[msg]:  # NaN: first bytes of this message
                 run.m_copy_start[msg] = t
             copy_us = self.costs.copy_us(n)
+            part_us.append(copy_us)
             self.rec.span(Kind.COPY, sock.lane, t, t + copy_us, "copy data from kernel to user",
                           sock.conn, msg)
             t += copy_us
             if done:
                 run.m_copy_end[msg] = t
                 completed.append(msg)
-        return CopyResult(sum(n for _, n, _ in parts), t - now, completed)
+        return CopyResult(sum(n for _, n, _ in parts), t - now, completed, part_us=tuple(part_us))
 
     def raise_signal(self) -> None:
         """SIGIO (or the aio completion signal): standard signals are not queued."""
@@ -206,7 +244,8 @@ class Kernel:
     def _aio_copy(self, sock: Socket) -> Generator[simpy.Event, None, None]:
         """The kernel copies into the buffer given to aio_read, then signals completion."""
         result = self.take(sock, sock.aio_buffer)
-        yield self.env.timeout(result.copy_us)
+        for part_us in result.part_us:
+            yield self.env.timeout(part_us)
         sock.aio_busy = False
         sock.aio_buffer = 0
         self.rec.instant(Kind.COMPLETE, sock.lane, self.env.now, "copy complete", sock.conn,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from iosim.sim.kernel import FD_SETSIZE, Socket
+from iosim.sim.kernel import FD_SETSIZE, Socket, fd_of
 from iosim.sim.process import RunError, Steps, Thread
 from iosim.trace import Kind
 
@@ -45,17 +45,16 @@ def nonblocking(t: Thread) -> Steps:
 def _multiplexer(name: str, cost: Callable[[Thread, set[int]], Callable[[int], float]]
                  ) -> Callable[[Thread], Steps]:
     def program(t: Thread) -> Steps:
-        watched = {s.conn for s in t.sockets}
-        by_conn = t.sockets
+        watched = set(range(len(t.sockets)))
         if name == "select":
-            highest = max(by_conn[c].fd for c in watched)
+            highest = fd_of(max(watched))
             if highest >= FD_SETSIZE:
                 raise RunError(f"select: descriptor {highest} >= FD_SETSIZE ({FD_SETSIZE}); "
                                "select cannot watch it (use poll or epoll)")
         if name == "epoll_wait":
             yield from t.call("epoll_create")
-            for sock in by_conn:
-                yield from t.call("epoll_ctl", t.costs.epoll_ctl_us, sock.conn,
+            for conn in watched:
+                yield from t.call("epoll_ctl", t.costs.epoll_ctl_us, conn,
                                   "epoll_ctl EPOLL_CTL_ADD")
         while watched:
             ready = yield from t.wait_ready(name, cost(t, watched), watched)
@@ -71,7 +70,7 @@ def _multiplexer(name: str, cost: Callable[[Thread, set[int]], Callable[[int], f
 
 
 def _select_cost(t: Thread, watched: set[int]) -> Callable[[int], float]:
-    nfds = max(t.sockets[c].fd for c in watched) + 1
+    nfds = fd_of(max(watched)) + 1
     return lambda _ready: t.costs.select_us(nfds)
 
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import simpy
+from simpy.events import Timeout
 
 from iosim.sim.costs import Costs
-from iosim.sim.kernel import CopyResult, Kernel, Socket
+from iosim.sim.kernel import CopyResult, Kernel, Socket, SocketTable
 from iosim.trace import Kind, RunRecorder
 
 Steps = Generator[simpy.Event, None, None]
@@ -59,9 +60,13 @@ class Proc:
         self.blocks: dict[int, OpenBlock] = {}
         self.process_label = "process datagram" if protocol == "udp" else "process data"
 
-    def guard(self, steps: Steps) -> Steps:
-        """Run a program (or a thread) and turn its end into the end of the run."""
+    def guard(self, steps: Steps, after_arrivals: bool = False) -> Steps:
+        """Run a program (or a thread) and turn its end into the end of the run. Arrivals are
+        URGENT; ``after_arrivals`` starts at normal priority so that a call at t = 0 sees data
+        ready at 0."""
         try:
+            if after_arrivals:
+                yield self.env.timeout(0)
             yield from steps
         except AllDone:
             if not self.finished.triggered:
@@ -89,7 +94,7 @@ class Thread:
         return self.env.now
 
     @property
-    def sockets(self) -> list[Socket]:
+    def sockets(self) -> SocketTable:
         return self.kernel.sockets
 
     def _record(self, kind: Kind, t0: float, t1: float, label: str, conn: int = -1,
@@ -123,9 +128,16 @@ class Thread:
     def call(self, name: str, cost_us: float = 0.0, conn: int = -1,
              label: str | None = None) -> Steps:
         """Enter a system call: the "system call" arrow, then its cost inside the kernel."""
-        self.rec.instant(Kind.SYSCALL, self.lane, self.now, name, conn)
-        yield from self.run_cpu(Kind.IN_KERNEL, self.costs.syscall_us + cost_us, label or name,
-                                conn)
+        env = self.env
+        now = env.now
+        rows = self.rec.rows
+        rows.append((Kind.SYSCALL, self.lane, now, now, name, conn, -1))
+        dur = self.costs.syscall_us + cost_us
+        if self.proc.cpu is not None:
+            yield from self.run_cpu(Kind.IN_KERNEL, dur, label or name, conn)
+        elif dur:  # the single-threaded fast path of run_cpu: calls are most of the events
+            rows.append((Kind.IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1))
+            yield Timeout(env, dur)
 
     def block(self, event: simpy.Event, label: str, conn: int = -1) -> Steps:
         """Sleep until ``event``, then pay the wake-up before running again."""
@@ -141,7 +153,10 @@ class Thread:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
         result = self.kernel.take(sock, limit)
         if result.nbytes:
-            yield from self.blocked_for(result.copy_us, COPY_LABEL, sock.conn)
+            self.rec.span(Kind.BLOCKED, self.lane, self.now, self.now + result.copy_us,
+                          COPY_LABEL, sock.conn)
+            for part_us in result.part_us:  # message by message, as the kernel copies them
+                yield self.env.timeout(part_us)
             self.rec.instant(Kind.RETURN, self.lane, self.now, "return OK", sock.conn)
         elif result.eof:
             self.rec.instant(Kind.EOF, self.lane, self.now, "return 0 (peer closed)", sock.conn)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import simpy
 from simpy.core import EmptySchedule
@@ -42,7 +44,25 @@ def _lanes(scenario: Scenario, model: str) -> tuple[list[Lane], dict[int, int], 
     return lanes, kernel_lanes, thread_lanes
 
 
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """A run keeps every trace row alive until it ends: the cyclic collector would walk them
+    over and over for nothing (nothing is freed), so it waits until the run is over."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
+    with _no_gc_pauses():
+        return _simulate_run(scenario, model, costs)
+
+
+def _simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
     if model not in PROGRAMS:
         raise ValueError(f"unknown model {model!r} (known: {', '.join(SIM_MODELS)})")
     env = simpy.Environment()
@@ -52,7 +72,7 @@ def simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
     proc = Proc(env, kernel, rec, costs, scenario.process.work_us,
                 scenario.process.poll_interval_us, scenario.message_count, scenario.protocol,
                 thread_lanes)
-    env.process(proc.guard(PROGRAMS[model](Thread(proc))))
+    env.process(proc.guard(PROGRAMS[model](Thread(proc)), after_arrivals=True))
     last_arrival = max(s[-1].at_ms for s in scenario.connections) * 1000.0 + costs.network_us
     steps, error = _step(env, proc, last_arrival + GRACE_US)
     end = env.now
@@ -66,17 +86,19 @@ def simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
 
 
 def _step(env: simpy.Environment, proc: Proc, limit_us: float) -> tuple[int, str | None]:
-    """Step the simulation until the run ends; say why when it cannot end."""
+    """Step the simulation until the run ends; say why when it cannot end. This loop runs once
+    per event, so the limits are checked every 1024 steps only."""
     finished = proc.finished
+    step = env.step
     steps = 0
-    while not finished.triggered:
-        if steps >= MAX_EVENTS or env.now > limit_us:
-            return steps, f"did not finish within {steps} events ({env.now / 1000:.3f} ms)"
-        try:
-            env.step()
-        except EmptySchedule:
-            return steps, _stuck_reason(proc)
-        steps += 1
+    try:
+        while not finished.triggered:
+            step()
+            steps += 1
+            if not steps & 1023 and (steps >= MAX_EVENTS or env.now > limit_us):
+                return steps, f"did not finish within {steps} events ({env.now / 1000:.3f} ms)"
+    except EmptySchedule:
+        return steps, _stuck_reason(proc)
     return steps, proc.error
 
 
@@ -118,10 +140,8 @@ def _kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) -
 
 def _fill_process_blocked(rec: RunRecorder, end: float) -> None:
     """Threads share one CPU: the process is blocked whenever no thread runs."""
-    run = rec.run
-    busy = sorted((run.t0[i], run.t1[i]) for i in range(len(run))
-                  if run.lane[i] == 0 and run.kind[i] in (Kind.IN_KERNEL, Kind.PROCESS,
-                                                          Kind.WORK))
+    busy = sorted((t0, t1) for kind, lane, t0, t1, *_ in rec.rows
+                  if lane == 0 and kind in (Kind.IN_KERNEL, Kind.PROCESS, Kind.WORK))
     t = 0.0
     for start, stop in busy + [(end, end)]:
         rec.span(Kind.BLOCKED, 0, t, start, "all threads blocked")

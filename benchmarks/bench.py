@@ -1,0 +1,31 @@
+"""Benchmarks: ``python benchmarks/bench.py NAME``. Each prints its figures and, last, one
+JSON line (DESIGN.md). NAME is one of the ``bench_NAME.py`` modules beside this file."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def available() -> list[str]:
+    return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+
+
+def main(argv: list[str]) -> int:
+    names = available()
+    if len(argv) != 1 or argv[0] not in names:
+        print(f"usage: python benchmarks/bench.py NAME   (NAME: {' | '.join(names)})",
+              file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(HERE))
+    result = importlib.import_module(f"bench_{argv[0]}").run()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
