@@ -7,6 +7,7 @@ import sys
 
 from iosim import scenario, summary
 from iosim import trace as trace_mod
+from iosim.export.summary_csv import write_csv
 from iosim.scenario import SIM_MODELS
 from iosim.sim.costs import load_costs
 from iosim.sim.run import simulate
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", "-m", action="append", choices=SIM_MODELS, metavar="M",
                    help=f"a model to run (repeatable; default: the scenario's models). "
                         f"One of: {', '.join(SIM_MODELS)}")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _output_format(p)
     p.add_argument("--costs", metavar="COSTS.toml",
                    help="a cost profile (as written by iosim calibrate) instead of the "
                         "scenario's costs")
@@ -37,8 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Print the same table or JSON as 'iosim sim' from a trace "
                                    "file, simulated or captured.")
     p.add_argument("trace", metavar="TRACE", help="a trace file (iosim sim -o / iosim capture)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _output_format(p)
     p.set_defaults(func=cmd_summary)
+
+
+def _output_format(p: argparse.ArgumentParser) -> None:
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fmt.add_argument("--csv", action="store_true",
+                     help="print CSV: one row per message and one per run's totals")
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
@@ -64,11 +72,18 @@ def cmd_sim(args: argparse.Namespace) -> int:
     trace = simulate(sc, args.model, costs, progress=_progress)
     if args.output:
         trace_mod.save(trace, args.output)
-    print(summary.to_json(trace) if args.json else summary.table(trace))
+    _print_summary(trace, args)
     return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     trace = trace_mod.load(args.trace)
-    print(summary.to_json(trace) if args.json else summary.table(trace))
+    _print_summary(trace, args)
     return 0
+
+
+def _print_summary(trace: trace_mod.Trace, args: argparse.Namespace) -> None:
+    if args.csv:
+        write_csv(trace, sys.stdout)
+    else:
+        print(summary.to_json(trace) if args.json else summary.table(trace))

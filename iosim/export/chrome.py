@@ -1,0 +1,184 @@
+"""A Trace as Chrome trace event JSON (the "JSON Object Format"), which Perfetto
+(ui.perfetto.dev) and chrome://tracing open.
+
+Each run becomes a process and each lane a thread. The viewers require that complete ("X")
+slices on one thread either nest or do not overlap; iosim's spans may overlap (a signal
+handler runs over the application's other spans; messages of one connection queue in the
+kernel at the same time), so spans are dealt to extra threads of their lane: the signal
+handler gets its own thread, and a span that would overlap one already placed goes to the first
+thread of its lane where it fits ("kernel conn 0 (2)", ...). Every system call is joined to its
+return by a flow arrow. Times are in µs, rounded to the ns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from iosim.trace import Kind, Lane, Run, Trace
+
+DIGITS = 3  # µs to the ns
+TOUCH_US = 10.0 ** -DIGITS  # spans overlapping by less than this are taken as touching
+MAIN, HANDLER = 0, 1  # families of threads of one lane
+RETURN_KINDS = frozenset({Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.EOF, Kind.ERROR})
+CALL_SPANS = frozenset({Kind.IN_KERNEL, Kind.BLOCKED})  # the time a call takes
+OWN_SPANS = frozenset({Kind.WORK, Kind.PROCESS})  # the process is back in its own code
+
+
+def _us(t: float) -> float:
+    return round(t, DIGITS) + 0.0
+
+
+@dataclass(frozen=True)
+class Track:
+    """One Chrome thread: the ``index``-th thread of ``family`` for lane ``lane``."""
+
+    lane: int
+    family: int
+    index: int
+
+    def name(self, lanes: list[Lane]) -> str:
+        base = lanes[self.lane].name + (": signal handler" if self.family == HANDLER else "")
+        return base if self.index == 0 else f"{base} ({self.index + 1})"
+
+
+def _duration(ts: float, end: float) -> float:
+    """end - ts to the ns, never so long that ts + dur passes ``end`` in floating point: the
+    next span on the thread may start exactly there."""
+    dur = max(0.0, _us(end - ts))
+    while ts + dur > end:
+        dur = math.nextafter(dur, 0.0)
+    return dur
+
+
+class _Placer:
+    """Deals spans to threads so that none overlaps another on its thread (first fit)."""
+
+    def __init__(self) -> None:
+        self.ends: dict[tuple[int, int], list[float]] = {}
+
+    def place(self, lane: int, family: int, start: float, end: float
+              ) -> tuple[Track, float, float]:
+        """The track for the span and its (ts, dur); a start within TOUCH_US of the previous
+        span's end is moved onto that end, so rounding never makes a new thread."""
+        ends = self.ends.setdefault((lane, family), [])
+        for index, busy_until in enumerate(ends):
+            if start >= busy_until - TOUCH_US:
+                ts = max(start, busy_until)
+                ends[index] = max(end, ts)
+                return Track(lane, family, index), ts, _duration(ts, ends[index])
+        ends.append(end)
+        return Track(lane, family, len(ends) - 1), start, _duration(start, end)
+
+
+def _args(run: Run, i: int) -> dict[str, Any]:
+    args: dict[str, Any] = {"kind": Kind(run.kind[i]).name.lower()}
+    if run.conn[i] >= 0:
+        args["conn"] = run.conn[i]
+    if run.msg[i] >= 0:
+        args["msg"] = run.msg[i]
+    return args
+
+
+def _calls(run: Run) -> list[tuple[int, float, str, float]]:
+    """(lane, call time, call name, return time) for every system call of the run.
+
+    A call returns at the first return instant (return OK, EWOULDBLOCK, return readable, ...)
+    on its lane before the next call; a call with no such instant (sigaction, fcntl,
+    epoll_ctl, ...) returns when the in-kernel and blocked time that follows it ends."""
+    calls = []
+    pending: dict[int, list[Any]] = {}  # lane -> [call time, name, end of its kernel time]
+    for i in range(len(run)):
+        kind, lane, t0, t1 = Kind(run.kind[i]), run.lane[i], run.t0[i], run.t1[i]
+        call = pending.get(lane)
+        if kind == Kind.SYSCALL:
+            if call:
+                calls.append((lane, call[0], call[1], call[2]))
+            pending[lane] = [t0, run.labels[run.label[i]], t0]
+        elif call is None:
+            continue
+        elif kind in RETURN_KINDS:
+            calls.append((lane, call[0], call[1], t0))
+            del pending[lane]
+        elif kind in CALL_SPANS and t0 <= call[2] + TOUCH_US:
+            call[2] = max(call[2], t1)
+        elif kind in OWN_SPANS:
+            calls.append((lane, call[0], call[1], call[2]))
+            del pending[lane]
+    calls.extend((lane, c[0], c[1], c[2]) for lane, c in pending.items())
+    return calls
+
+
+def run_events(run: Run, pid: int, flow_ids: count) -> list[dict[str, Any]]:
+    """The events of one run as process ``pid``: slices, instants, flows and names."""
+    placer = _Placer()
+    placed: list[tuple[Track, dict[str, Any]]] = []
+    for i in range(len(run)):
+        kind = Kind(run.kind[i])
+        lane = run.lane[i]
+        name = run.labels[run.label[i]]
+        if kind.is_span:
+            family = HANDLER if kind == Kind.HANDLER else MAIN
+            track, ts, dur = placer.place(lane, family, _us(run.t0[i]), _us(run.t1[i]))
+            placed.append((track, {"ph": "X", "name": name, "cat": kind.name.lower(),
+                                   "ts": ts, "dur": dur, "args": _args(run, i)}))
+        else:
+            placed.append((Track(lane, MAIN, 0),
+                           {"ph": "i", "s": "t", "name": name, "cat": kind.name.lower(),
+                            "ts": _us(run.t0[i]), "args": _args(run, i)}))
+    for lane, called, name, returned in _calls(run):
+        flow = {"name": name, "cat": "system call", "id": next(flow_ids)}
+        track = Track(lane, MAIN, 0)
+        placed.append((track, {"ph": "s", "ts": _us(called), **flow}))
+        placed.append((track, {"ph": "f", "bp": "e", "ts": _us(max(called, returned)), **flow}))
+
+    tracks = {Track(lane, MAIN, 0) for lane in range(len(run.lanes))}
+    tracks.update(track for track, _ in placed)
+    tids = {track: tid for tid, track in enumerate(sorted(
+        tracks, key=lambda t: (t.lane, t.family, t.index)), start=1)}
+    title = f"{run.model} ({run.source})"
+    events: list[dict[str, Any]] = [
+        {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": title}},
+        {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}},
+    ]
+    if run.error:
+        events.append({"ph": "M", "name": "process_labels", "pid": pid,
+                       "args": {"labels": f"error: {run.error}"}})
+    for track, tid in tids.items():
+        events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
+                       "args": {"name": track.name(run.lanes)}})
+        events.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
+                       "args": {"sort_index": tid}})
+    events.extend({**event, "pid": pid, "tid": tids[track]} for track, event in placed)
+    return events
+
+
+def chrome_trace(trace: Trace) -> dict[str, Any]:
+    """The whole trace as one JSON object: a process per run, in the trace's order."""
+    flow_ids = count(1)
+    events: list[dict[str, Any]] = []
+    for pid, run in enumerate(trace.runs, start=1):
+        events.extend(run_events(run, pid, flow_ids))
+    return {
+        "traceEvents": events,
+        "displayTimeUnit": "ns",
+        "otherData": {"generator": "iosim", "scenario": trace.scenario, "title": trace.title,
+                      "protocol": trace.protocol},
+    }
+
+
+def write_chrome(trace: Trace, path: str | os.PathLike[str]) -> None:
+    """Write atomically: an interrupted export never leaves half a file under ``path``."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(chrome_trace(trace), f, separators=(",", ":"))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
