@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import simpy
@@ -118,7 +118,6 @@ class Kernel:
         self.signal_waiter: simpy.Event | None = None
         self.signal_pending = False
         self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
-        self.on_aio_complete: Callable[[], None] = self.raise_signal
         arrivals = []
         messages = []
         for ready_us, _, conn, nbytes in _arrivals(scenario, costs):
@@ -251,4 +250,4 @@ class Kernel:
         self.rec.instant(Kind.COMPLETE, sock.lane, self.env.now, "copy complete", sock.conn,
                          result.completed[-1] if result.completed else -1)
         self.aio_done.append((sock, result))
-        self.on_aio_complete()
+        self.raise_signal()  # the completion signal named in aio_read
