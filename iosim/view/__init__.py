@@ -1,0 +1,1 @@
+"""The desktop animation: player, layout, drawing, the window and headless rendering."""

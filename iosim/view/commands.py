@@ -1,0 +1,129 @@
+"""The view's commands: ``show`` (the animation; also what plain ``iosim`` runs) and
+``render`` (one frame as PNG, or the animation as GIF, without a window).
+
+The view modules (and pygame) are imported only when one of these commands runs, so the other
+commands start fast and print no pygame banner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from iosim import scenario
+from iosim import trace as trace_mod
+from iosim.errors import UserError
+from iosim.trace import Trace
+
+NO_DISPLAY = ("iosim: no display (DISPLAY, WAYLAND_DISPLAY and SDL_VIDEODRIVER are unset), so "
+              "there is no window to animate in; draw frames headless instead: "
+              "iosim render SCENARIO -o frame.png (or -o animation.gif)")
+AXES = ("schematic", "scale")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "show", help="animate scenarios or traces in a window (the default command)",
+        description="Open a window that plays the runs of a scenario (simulated now) or of "
+                    "saved traces, all on one time axis, and step through them with the "
+                    "keyboard. Several arguments are shown side by side. Press H in the "
+                    "window for the keys.")
+    p.add_argument("inputs", nargs="*", metavar="SCENARIO|TRACE",
+                   help=f"a built-in scenario, a scenario file or a trace file "
+                        f"(default: {scenario.DEFAULT_SCENARIO})")
+    p.add_argument("--size", default="1280x720", metavar="WxH",
+                   help="window size (default 1280x720; the window is resizable)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "render", help="draw one frame (PNG) or the animation (GIF) without a window",
+        description="Draw what 'iosim show' shows, headless: -o OUT.png draws one frame at "
+                    "--at MS (default: the end, everything drawn); -o OUT.gif records the "
+                    "animation from the start, with progress on stderr.")
+    p.add_argument("inputs", nargs="+", metavar="SCENARIO|TRACE",
+                   help="built-in scenario, scenario file or trace file (several: side by side)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.gif",
+                   help="the image to write; its suffix chooses PNG or GIF")
+    p.add_argument("--at", type=float, metavar="MS", help="PNG: the playhead time in ms")
+    p.add_argument("--view", default="all", metavar="all|compare|N",
+                   help="all runs (default), the comparison of Figure 6.6, or run number N")
+    p.add_argument("--axis", choices=AXES, default="schematic",
+                   help="time axis: schematic (each event its own slot, default) or to scale")
+    p.add_argument("--size", default=None, metavar="WxH",
+                   help="image size (default 1280x720 for PNG, 960x540 for GIF)")
+    p.add_argument("--fps", type=float, default=10.0, help="GIF: frames per second (default 10)")
+    p.add_argument("--seconds", type=float, metavar="S",
+                   help="GIF: length (default: the whole playback at speed x1)")
+    p.set_defaults(func=cmd_render)
+
+
+def has_display(env: Mapping[str, str] | None = None) -> bool:
+    """False only where a window surely cannot appear: X11/Wayland systems with neither set."""
+    env = os.environ if env is None else env
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
+
+
+def _simulate(name: str) -> Trace:
+    from iosim.sim.run import simulate
+
+    return simulate(scenario.load(name))
+
+
+def load_inputs(inputs: Sequence[str]) -> list[Trace]:
+    """A trace file is read as it is; anything else is a scenario, simulated now."""
+    traces = []
+    for item in inputs or [scenario.DEFAULT_SCENARIO]:
+        if trace_mod.looks_like_trace(item):
+            traces.append(trace_mod.load(item))
+        else:
+            traces.append(_simulate(item))
+    return traces
+
+
+def _import_pygame() -> None:
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame  # noqa: F401
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    if not has_display():
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
+    _import_pygame()
+    from iosim.view.app import App
+    from iosim.view.render import parse_size
+
+    size = parse_size(args.size)
+    traces = load_inputs(args.inputs)
+    app = App(traces, loader=_simulate, scenarios=scenario.builtin_names())
+    return app.run(size)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    _import_pygame()
+    from iosim.view import render
+
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".gif"):
+        raise UserError(f"{out}: the output must end in .png or .gif")
+    render.parse_view(args.view)
+    size = render.parse_size(args.size or ("960x540" if suffix == ".gif" else "1280x720"))
+    traces = load_inputs(args.inputs)
+    if suffix == ".png":
+        render.render_png(traces, out, size, args.view, args.axis, args.at)
+        print(f"wrote {out}")
+        return 0
+    if args.fps <= 0 or args.fps > 60:
+        raise UserError(f"--fps {args.fps}: between 0 and 60")
+    if args.seconds is not None and args.seconds <= 0:
+        raise UserError(f"--seconds {args.seconds}: must be positive")
+    count = render.render_gif(traces, out, size, args.view, args.axis, args.fps, args.seconds,
+                              render.stderr_progress)
+    print(f"wrote {out} ({count} frames at {args.fps:g} fps)")
+    return 0

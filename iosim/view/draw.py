@@ -1,0 +1,499 @@
+"""Drawing one frame with pygame: the all-runs view, the one-run view (Figures 6.1-6.5 with their
+braces) and the comparison view (Figure 6.6), plus the header, caption, hints and help.
+
+A frame only touches what is visible: each lane's events come from ``LaneIndex.visible`` and,
+where more events fall in the window than there are pixels, one in every few is drawn.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pygame
+
+from iosim.trace import Kind
+from iosim.view import theme
+from iosim.view.braces import COPY_BRACE
+from iosim.view.caption import caption
+from iosim.view.compare import BOTH_PHASES, HEADINGS, SAME_SECOND_PHASE, Column, column
+from iosim.view.index import RunIndex
+from iosim.view.layout import Band, Screen, Viewport, format_us, nice_step, screen_layout
+from iosim.view.player import SCHEMATIC, Player
+from iosim.view.theme import INK, MUTED, Colour, Text
+
+ALL, ONE, COMPARE = "all", "one", "compare"
+FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Figure 6.3",
+           "poll": "after Figure 6.3", "epoll": "after Figure 6.3", "sigio": "Figure 6.4",
+           "aio": "Figure 6.5", "threaded": "after Figure 6.1"}
+UP_ARROWS = {Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.SIGNAL}
+HINTS = "Space play · ←/→ step · +/- speed · T axis · C compare · 1-9 one run · H help"
+HELP = [
+    ("Space", "play / pause"), ("→ or .", "next event"), ("← or ,", "previous event"),
+    ("Shift+→ / Shift+←", "next / previous message (data ready)"), ("Home / End", "start / end"),
+    ("+ / -", "speed x2 / ÷2"), ("T", "time axis: schematic / to scale"),
+    ("W / S", "zoom in / out around the playhead"), ("A / D", "pan left / right"),
+    ("F", "fit the whole run"), ("0", "all runs"), ("1-9", "one run (Figures 6.1-6.5)"),
+    ("C", "comparison of the models (Figure 6.6)"),
+    ("Tab / Shift+Tab", "next / previous built-in scenario"), ("R", "restart"),
+    ("L", "labels on / off"), ("P", "screenshot (PNG)"), ("H or ?", "this help"),
+    ("Esc or Q", "quit"),
+]
+MAX_PER_PIXEL = 2  # beyond this many events per pixel of a lane, draw one in every few
+
+
+@dataclass
+class Scene:
+    """Everything a frame shows; the app changes it, the renderer only reads it."""
+
+    title: str
+    runs: list[RunIndex]
+    player: Player
+    view: str = ALL
+    focus: int = 0
+    labels: bool = True
+    help: bool = False
+    flash: str = ""
+    cache: dict = field(default_factory=dict)
+
+
+class Renderer:
+    def __init__(self) -> None:
+        self.text = Text()
+        self._fade: pygame.Surface | None = None
+        self._layouts: dict[tuple, Screen] = {}
+
+    # -- the frame ------------------------------------------------------------------------------
+
+    def draw(self, surf: pygame.Surface, scene: Scene) -> None:
+        surf.fill(theme.BACKGROUND)
+        screen = self._layout(surf.get_size(), scene)
+        if scene.view == COMPARE:
+            self._compare(surf, scene, screen)
+        else:
+            self._timeline(surf, scene, screen)
+        self._header(surf, scene, screen)
+        self._caption(surf, scene, screen)
+        self._hints(surf, screen)
+        if scene.help:
+            self._help(surf)
+
+    def _layout(self, size: tuple[int, int], scene: Scene) -> Screen:
+        one = scene.view == ONE
+        key = (size, one, scene.focus if one else -1, id(scene.runs))
+        screen = self._layouts.get(key)
+        if screen is None:
+            if len(self._layouts) > 32:
+                self._layouts.clear()
+            if one:
+                screen = screen_layout(size, [scene.runs[scene.focus].run], [scene.focus], True)
+            else:
+                screen = screen_layout(size, [r.run for r in scene.runs])
+            self._layouts[key] = screen
+        return screen
+
+    def _fade_surface(self, size: tuple[int, int]) -> pygame.Surface:
+        if self._fade is None or self._fade.get_size() != size:
+            self._fade = pygame.Surface(size, pygame.SRCALPHA)
+            self._fade.fill((*theme.BACKGROUND, 185))
+        return self._fade
+
+    def _blit(self, surf: pygame.Surface, text: str, pos: tuple[float, float], size: int = 12,
+              colour: Colour = INK, bold: bool = False, anchor: str = "topleft") -> pygame.Rect:
+        img = self.text.get(text, size, colour, bold)
+        rect = img.get_rect(**{anchor: (int(pos[0]), int(pos[1]))})
+        surf.blit(img, rect)
+        return rect
+
+    # -- header, caption, hints, help -----------------------------------------------------------
+
+    def _header(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
+        x, y, w, h = screen.header
+        surf.fill(theme.BAND_SHADE, screen.header)
+        p = scene.player
+        state = "playing" if p.playing else ("end" if p.t >= p.end else "paused")
+        axis = "schematic" if p.axis.name == SCHEMATIC else "to scale"
+        right = f"t = {p.t / 1000:.3f} ms    {axis}    {p.speed_text()}    {state}"
+        rrect = self._blit(surf, right, (w - 10, y + h // 2), 14, INK, True, "midright")
+        view = ""
+        if scene.view == ONE:
+            model = scene.runs[scene.focus].run.model
+            view = f" · run {scene.focus + 1}: {model} ({FIGURES.get(model, 'one run')})"
+        elif scene.view == COMPARE:
+            view = " · comparison of the IO models (Figure 6.6)"
+        left = self.text.fit(f"iosim · {scene.title}{view}", 15, rrect.left - 30, True)
+        self._blit(surf, left, (10, y + h // 2), 15, INK, True, "midleft")
+
+    def _caption(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
+        x, y, w, h = screen.caption
+        surf.fill((255, 255, 255), screen.caption)
+        pygame.draw.line(surf, theme.GRID, (0, y), (w, y))
+        p = scene.player
+        focus = scene.focus if scene.view == ONE else None
+        line1, line2 = caption(scene.runs, p.t, focus)
+        if scene.flash:
+            line2 = scene.flash
+        self._blit(surf, self.text.fit(line1, 15, w - 20), (10, y + 5), 15, INK)
+        if line2:
+            colour = theme.ARROW_INK if scene.flash else MUTED
+            self._blit(surf, self.text.fit(line2, 13, w - 20), (10, y + 26), 13, colour,
+                       bool(scene.flash))
+
+    def _hints(self, surf: pygame.Surface, screen: Screen) -> None:
+        x, y, w, h = screen.hints
+        surf.fill(theme.BAND_SHADE, screen.hints)
+        hints = self.text.fit(HINTS, 12, max(w // 3, w - 760))
+        rect = self._blit(surf, hints, (10, y + h // 2), 12, MUTED, anchor="midleft")
+        lx = rect.right + 20
+        for colour, name in theme.LEGEND:
+            img = self.text.get(name, 12, INK)
+            if lx + 14 + img.get_width() > w - 6:
+                break
+            surf.fill(colour, (lx, y + h // 2 - 5, 11, 11))
+            surf.blit(img, (lx + 14, y + (h - img.get_height()) // 2))
+            lx += 14 + img.get_width() + 12
+
+    def _help(self, surf: pygame.Surface) -> None:
+        w, h = surf.get_size()
+        box = pygame.Rect(0, 0, min(640, w - 40), min(30 + 21 * len(HELP) + 20, h - 40))
+        box.center = (w // 2, h // 2)
+        shade = pygame.Surface(box.size, pygame.SRCALPHA)
+        shade.fill((255, 255, 255, 240))
+        surf.blit(shade, box)
+        pygame.draw.rect(surf, INK, box, 1)
+        self._blit(surf, "Keys", (box.x + 16, box.y + 10), 16, INK, True)
+        for k, (key, what) in enumerate(HELP):
+            y = box.y + 38 + 21 * k
+            if y + 16 > box.bottom:
+                break
+            self._blit(surf, key, (box.x + 16, y), 14, INK, True)
+            self._blit(surf, what, (box.x + 200, y), 14, INK)
+
+    # -- the timeline views -----------------------------------------------------------------------
+
+    def _timeline(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
+        p = scene.player
+        tx, ty, tw, th = screen.timeline
+        vp = Viewport(p.axis, p.window, tx, tw)
+        self._ruler(surf, screen, vp)
+        for k, band in enumerate(screen.bands):
+            if k % 2 == 1:
+                surf.fill(theme.BAND_SHADE, band.box)
+            self._band(surf, scene, band, vp, scene.view == ONE)
+        head_x = vp.x(p.t)
+        surf.set_clip(screen.timeline)
+        fx = int(max(head_x, tx))
+        if fx < tx + tw:
+            surf.blit(self._fade_surface((tw, th)), (fx, ty), (0, 0, tx + tw - fx, th))
+        surf.set_clip(None)
+        if tx <= head_x <= tx + tw:
+            pygame.draw.line(surf, INK, (head_x, ty - 4), (head_x, ty + th), 2)
+        for band in screen.bands:
+            self._counters(surf, scene, band)
+
+    def _ruler(self, surf: pygame.Surface, screen: Screen, vp: Viewport) -> None:
+        x, y, w, h = screen.ruler
+        top, bottom = screen.timeline[1], screen.timeline[1] + screen.timeline[3]
+        if vp.axis.name == SCHEMATIC:
+            xs = [x + k * 150 for k in range(0, w // 150 + 1)]
+        else:
+            step = nice_step(vp.t_hi - vp.t_lo, max(w // 150, 2))
+            first = int(vp.t_lo // step) + (1 if vp.t_lo % step else 0)
+            xs = [vp.x(k * step) for k in range(first, first + w // 60 + 2)
+                  if k * step <= vp.t_hi]
+        last = -1e9
+        for px in xs:
+            if px < x or px > x + w:
+                continue
+            pygame.draw.line(surf, theme.GRID, (px, top), (px, bottom))
+            pygame.draw.line(surf, MUTED, (px, y + h - 5), (px, y + h))
+            if px > last + 8:
+                rect = self._blit(surf, format_us(vp.time_at(px)), (px + 3, y + 2), 11, MUTED)
+                last = rect.right
+
+    def _band(self, surf: pygame.Surface, scene: Scene, band: Band, vp: Viewport,
+              one_run: bool) -> None:
+        ri = scene.runs[band.number]
+        run = ri.run
+        bx, by, bw, bh = band.box
+        nx, ny, nw, nh = band.name_box
+        name = run.model if run.source == "sim" else f"{run.model} ({run.source})"
+        prefix = f"{band.number + 1} " if len(scene.runs) > 1 else ""
+        name_rect = self._blit(surf, self.text.fit(prefix + name, 14, nw, True),
+                               (nx, by + 3), 14, INK, True)
+        for group in band.groups():
+            gx, gy, gw, gh = group.box
+            size = 11 if gh < 40 else 12
+            img = self.text.get(self.text.fit(group.title, size, nw - 10), size, MUTED)
+            rect = img.get_rect(bottomright=(gx - 6, gy + gh - 1))
+            if gh >= 10 and not rect.colliderect(name_rect):
+                surf.blit(img, rect)
+        surf.set_clip((vp.x0, by, vp.width, bh))
+        t_lo, t_hi = vp.t_lo, vp.t_hi
+        instants: list[tuple[int, float, int]] = []
+        labels: list[tuple[pygame.Rect, str, Colour]] = []
+        for group in band.groups():
+            self._lanes(surf, ri, group, vp, t_lo, t_hi, instants, labels, scene.labels)
+        for rect, text, colour in labels:
+            self._span_label(surf, rect, text, colour)
+        self._arrows(surf, ri, band, vp, instants, scene.labels, one_run)
+        if one_run and band.braces:
+            self._braces(surf, ri, band, vp)
+        if run.error:
+            self._blit(surf, self.text.fit(f"error: {run.error}", 13, vp.width - 20),
+                       (vp.x0 + 10, band.app.box[1] + 2), 13, theme.ERROR, True)
+        surf.set_clip(None)
+
+    def _lanes(self, surf: pygame.Surface, ri: RunIndex, group, vp: Viewport, t_lo: float,
+               t_hi: float, instants: list, labels: list, with_labels: bool) -> None:
+        run = ri.run
+        kinds, t0s, t1s, label_ids = run.kind, run.t0, run.t1, run.label
+        x_of = vp.x
+        x_min, x_max = vp.x0 - 2, vp.x0 + vp.width + 2
+        strips = Counter(group.rows.values())
+        density = group.density
+        if density:
+            gx, gy, gw, gh = group.box
+            end_x = min(x_of(run.end_us), x_max)
+            if end_x > x_min:
+                surf.fill(theme.WAIT, (x_min, gy, end_x - x_min, gh))
+        for lane in group.lanes:
+            row = group.row(lane)
+            _, ry, _, rh = row
+            li = ri.lanes[lane]
+            events = li.events
+            rng = li.visible(t_lo, t_hi)
+            step = max(1, len(rng) // (MAX_PER_PIXEL * vp.width))
+            handler_h = max(2, rh // 3)
+            shared = strips[row] > 1
+            for j in range(rng.start, rng.stop, step):
+                i = events[j]
+                kind = kinds[i]
+                t1 = t1s[i]
+                if t1 < t_lo:
+                    continue
+                if kind >= 20:
+                    instants.append((i, t0s[i], lane))
+                    continue
+                if density and kind == Kind.WAIT:
+                    continue
+                x0 = x_of(t0s[i])
+                x1 = x_of(t1)
+                a = max(x0, x_min)
+                w = min(x1, x_max) - a
+                colour = theme.SPAN_COLOURS[kind]
+                if kind == Kind.HANDLER:
+                    surf.fill(colour, (a, ry, max(w, 1), handler_h))
+                    continue
+                surf.fill(colour, (a, ry, max(w, 1), rh))
+                if with_labels and w > 40 and rh >= 13 and not shared:
+                    labels.append((pygame.Rect(a, ry, w, rh), run.labels[label_ids[i]], colour))
+
+    def _span_label(self, surf: pygame.Surface, rect: pygame.Rect, text: str,
+                    fill: Colour) -> None:
+        colour = (255, 255, 255) if fill in theme.DARK_FILLS else INK
+        size = 13 if rect.h >= 22 else 11
+        img = self.text.get(text, size, colour)
+        if img.get_width() > rect.w - 8:
+            text = self.text.fit(text, size, rect.w - 8)
+            if len(text) < 6:
+                return
+            img = self.text.get(text, size, colour)
+        surf.blit(img, img.get_rect(center=rect.center))
+
+    def _arrows(self, surf: pygame.Surface, ri: RunIndex, band: Band, vp: Viewport,
+                instants: list, with_labels: bool, one_run: bool) -> None:
+        run = ri.run
+        gx, gy, gw, gh = band.gap
+        rows = 2 if gh >= 22 else 1
+        row_h = gh // rows
+        last_end = [-1e9] * rows
+        notes_end = -1e9
+        instants.sort(key=lambda e: e[1])
+        for i, t, lane in instants:
+            kind = Kind(run.kind[i])
+            x = int(vp.x(t))
+            label = run.labels[run.label[i]]
+            lane_row = band.app.row(lane) if run.lanes[lane].role != "kernel" else None
+            k_row = band.kernel_row(run.conn[i]) if band.kernel else None
+            if kind in (Kind.ARRIVAL, Kind.COMPLETE, Kind.EOF) and lane_row is None:
+                ky = band.kernel.row(lane)[1] if band.kernel else gy
+                colour = INK if kind == Kind.ARRIVAL else theme.COPY
+                pygame.draw.polygon(surf, colour, [(x - 4, ky), (x + 4, ky), (x, ky + 6)])
+                if one_run and with_labels and band.kernel:
+                    kb = band.kernel.box
+                    if x + 3 > notes_end + 6:
+                        notes_end = self._blit(surf, label, (x - 3, kb[1] + kb[3] + 4), 12,
+                                               INK).right
+                continue
+            if kind == Kind.ERROR:
+                pygame.draw.line(surf, theme.ERROR, (x, band.box[1] + 2),
+                                 (x, band.box[1] + band.box[3] - 2), 3)
+                continue
+            if lane_row is None or kind == Kind.WAKEUP or k_row is None:
+                if lane_row is not None and kind == Kind.WAKEUP:
+                    pygame.draw.circle(surf, INK, (x, lane_row[1] + lane_row[3] - 3), 2)
+                continue
+            y_app = lane_row[1] + lane_row[3]
+            y_kernel = k_row[1]
+            up = kind in UP_ARROWS
+            colour = theme.HANDLER if kind == Kind.SIGNAL else theme.ARROW
+            pygame.draw.line(surf, colour, (x, y_app), (x, y_kernel), 2)
+            tip = y_app if up else y_kernel
+            d = 6 if up else -6
+            pygame.draw.polygon(surf, colour, [(x - 4, tip + d), (x + 4, tip + d), (x, tip)])
+            if not with_labels or gh < 10:
+                continue
+            text = "system call " + label if (kind == Kind.SYSCALL and one_run) else label
+            r = 0 if (rows == 1 or not up) else 1
+            ink = theme.SIGNAL_INK if kind == Kind.SIGNAL else theme.ARROW_INK
+            size = 12 if one_run else 11
+            img = self.text.get(text, size, ink)
+            if x + 3 > last_end[r] + 4:
+                y = gy + r * row_h + (row_h - img.get_height()) // 2
+                surf.blit(img, (x + 3, y))
+                last_end[r] = x + 3 + img.get_width()
+
+    def _braces(self, surf: pygame.Surface, ri: RunIndex, band: Band, vp: Viewport) -> None:
+        bx, by, bw, bh = band.braces
+        rows = 2
+        row_h = bh // rows
+        last_end = [-1e9] * rows
+        x_min, x_max = vp.x0, vp.x0 + vp.width
+        for t0, t1, label in ri.braces(vp.t_lo, vp.t_hi):
+            x0, x1 = max(vp.x(t0), x_min), min(vp.x(t1), x_max)
+            size = 13
+            img = self.text.get(label, size, INK)
+            centre = (x0 + x1) / 2
+            lx = min(max(centre - img.get_width() / 2, x_min + 2), x_max - img.get_width() - 2)
+            for r in range(rows):
+                if lx > last_end[r] + 10:
+                    break
+            else:
+                continue
+            last_end[r] = lx + img.get_width()
+            y = by + r * row_h
+            surf.blit(img, (lx, y))
+            line_y = y + row_h - 6
+            colour = theme.COPY if label == COPY_BRACE else INK
+            pygame.draw.line(surf, colour, (x0, line_y), (x1, line_y), 2)
+            pygame.draw.line(surf, colour, (x0, line_y), (x0, line_y + 5), 2)
+            pygame.draw.line(surf, colour, (x1, line_y), (x1, line_y + 5), 2)
+            pygame.draw.line(surf, colour, (centre, line_y), (centre, line_y - 4), 2)
+
+    def _counters(self, surf: pygame.Surface, scene: Scene, band: Band) -> None:
+        ri = scene.runs[band.number]
+        c = ri.counters(scene.player.t)
+        cx, cy, cw, ch = band.counters_box
+        lines = [f"calls {c.syscalls} · EWOULDBLOCK {c.ewouldblock}",
+                 f"signals {c.signals} · handled {c.messages_done}/{ri.run.message_count}",
+                 f"blocked {c.blocked_pct:.0f}% · own work {c.work_pct:.0f}%"]
+        size = 12 if ch >= 54 else 11
+        step = size + 4
+        n = max(1, min(len(lines), (ch - 4) // step))
+        y = cy + max(2, (ch - n * step) // 2)
+        for line in lines[:n]:
+            self._blit(surf, self.text.fit(line, size, cw), (cx, y), size, INK)
+            y += step
+
+    # -- the comparison view (Figure 6.6) -------------------------------------------------------
+
+    def _compare(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
+        w, _ = screen.size
+        top = screen.header[3] + 8
+        bottom = screen.caption[1] - 8
+        left = max(110, min(190, w // 7))
+        n = len(scene.runs)
+        col_w = (w - left - 10) / max(n, 1)
+        heading_h = 50
+        brace_h = 64
+        bands_h = bottom - top - heading_h - brace_h
+        b1 = (top + heading_h, int(bands_h * 0.62))
+        b2 = (b1[0] + b1[1], bands_h - b1[1])
+        surf.fill(theme.PALE_WAIT, (left, b1[0], w - left - 10, b1[1]))
+        surf.fill(theme.PALE_COPY, (left, b2[0], w - left - 10, b2[1]))
+        for k, (text, (y, h)) in enumerate((("wait for data", b1),
+                                            ("copy data from kernel to user", b2))):
+            lines = self.text.wrap(text, 15, left - 16, True)
+            for j, line in enumerate(lines):
+                colour = theme.WAIT if k == 0 else theme.COPY
+                self._blit(surf, line, (10, y + h // 2 - 10 * len(lines) + 20 * j), 15,
+                           _darker(colour), True)
+        p = scene.player
+        cols: list[Column] = []
+        for k, ri in enumerate(scene.runs):
+            x = left + col_w * k
+            col = column(ri, k, p.t, scene.cache)
+            cols.append(col)
+            self._compare_column(surf, ri, col, (x, col_w), top, heading_h, b1, b2, p.t)
+        self._compare_braces(surf, cols, left, col_w, b2[0] + b2[1] + 6, brace_h)
+
+    def _compare_column(self, surf: pygame.Surface, ri: RunIndex, col: Column,
+                        xs: tuple[float, float], top: int, heading_h: int,
+                        b1: tuple[int, int], b2: tuple[int, int], t: float) -> None:
+        x, cw = xs
+        cx = int(x + cw * 0.3)
+        heading = HEADINGS.get(col.model, col.model)
+        lines = self.text.wrap(heading, 14, int(cw) - 8, True)[:2]
+        for j, line in enumerate(lines):
+            self._blit(surf, line, (x + cw / 2, top + 2 + 18 * j), 14, INK, True, "midtop")
+        if col.message >= 0:
+            sub = f"message {col.message + 1} of {ri.run.message_count}"
+            self._blit(surf, sub, (x + cw / 2, top + heading_h - 14), 11, MUTED, anchor="midtop")
+        pygame.draw.line(surf, theme.GRID, (x, b1[0]), (x, b2[0] + b2[1]))
+        if col.error is not None:
+            for j, line in enumerate(self.text.wrap(col.error, 12, int(cw) - 12)[:8]):
+                self._blit(surf, line, (x + 6, b1[0] + 8 + 16 * j), 12, theme.ERROR)
+            return
+
+        def y_of(tt: float) -> int:
+            band, f = col.frac(tt)
+            y, h = (b1, b2)[band]
+            return int(y + 6 + f * (h - 12))
+
+        for bar in col.bars:
+            if bar.t0 > t:
+                continue
+            y0, y1 = y_of(bar.t0), y_of(min(bar.t1, t))
+            colour = theme.SPAN_COLOURS[bar.kind]
+            width = {Kind.BLOCKED: 12, Kind.HANDLER: 4}.get(bar.kind, 8)
+            offset = 8 if bar.kind == Kind.HANDLER else 0
+            surf.fill(colour, (cx - width // 2 - offset, y0, width, max(y1 - y0, 2)))
+        last_y = {0: -1e9, 1: -1e9}
+        marks = [m for m in col.marks if m.t <= t]
+        for k, mark in enumerate(marks):
+            y = y_of(mark.t)
+            pygame.draw.line(surf, INK, (cx - 9, y), (cx + 9, y), 2)
+            band = col.frac(mark.t)[0]
+            is_last = k == len(marks) - 1 or marks[k + 1].t > col.copy_start >= mark.t
+            same_moment = k > 0 and marks[k - 1].t == mark.t
+            if same_moment:  # "ready" then "initiate" at one instant: one under the other
+                y = max(y, int(last_y[band]) + 15)
+            if y >= last_y[band] + 16 or ((is_last or same_moment) and y >= last_y[band] + 8):
+                colour = theme.SIGNAL_INK if mark.word == "notification" else INK
+                self._blit(surf, mark.word, (cx + 14, y), 13, colour, anchor="midleft")
+                last_y[band] = y
+        if col.start <= t:
+            y = y_of(min(t, col.copy_end))
+            pygame.draw.polygon(surf, INK, [(cx - 22, y - 5), (cx - 22, y + 5), (cx - 14, y)])
+
+    def _compare_braces(self, surf: pygame.Surface, cols: list[Column], left: int, col_w: float,
+                        y: int, h: int) -> None:
+        groups = [([c for c in cols if c.model != "aio"], SAME_SECOND_PHASE),
+                  ([c for c in cols if c.model == "aio"], BOTH_PHASES)]
+        for members, text in groups:
+            if not members:
+                continue
+            x0 = left + col_w * min(c.number for c in members) + 8
+            x1 = left + col_w * (max(c.number for c in members) + 1) - 8
+            mid = (x0 + x1) / 2
+            pygame.draw.line(surf, INK, (x0, y), (x0, y + 8), 2)
+            pygame.draw.line(surf, INK, (x1, y), (x1, y + 8), 2)
+            pygame.draw.line(surf, INK, (x0, y + 8), (x1, y + 8), 2)
+            pygame.draw.line(surf, INK, (mid, y + 8), (mid, y + 14), 2)
+            for j, line in enumerate(self.text.wrap(text, 14, int(x1 - x0))[:3]):
+                self._blit(surf, line, (mid, y + 18 + 18 * j), 14, INK, True, "midtop")
+
+
+def _darker(colour: Colour) -> Colour:
+    return tuple(int(c * 0.75) for c in colour)  # type: ignore[return-value]

@@ -1,0 +1,207 @@
+"""Where things go on the screen, as pure logic: the bands of the runs and their lanes, and the
+mapping of time to pixels. No pygame here, so it is unit-tested directly.
+
+A band is one run: an application lane (plus one sub-lane per thread for the threaded model)
+over the kernel lanes, one sub-lane per connection when there are at most ``MAX_SUBLANES`` and
+each stays readable, else one *density strip* where all connections are drawn over each other.
+Between the two groups is the gap where the system-call and return arrows run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iosim.trace import Run
+from iosim.view.player import ScaleAxis, SchematicAxis
+
+Box = tuple[int, int, int, int]  # x, y, width, height
+
+MAX_SUBLANES = 16
+MIN_SUBLANE_PX = 4
+HEADER_H, RULER_H, CAPTION_H, HINTS_H = 30, 20, 46, 22
+BRACES_H = 64  # one-run view: room above the application lane for the braces
+
+
+@dataclass
+class LaneGroup:
+    """Lanes of one role in a band: one row each, or a single density strip for all."""
+
+    title: str
+    lanes: list[int]
+    box: Box
+    rows: dict[int, Box] = field(default_factory=dict)
+
+    @property
+    def density(self) -> bool:
+        return len(self.lanes) > 1 and len(set(self.rows.values())) == 1
+
+    def row(self, lane: int) -> Box:
+        return self.rows.get(lane, self.box)
+
+
+@dataclass
+class Band:
+    number: int
+    box: Box
+    name_box: Box
+    counters_box: Box
+    app: LaneGroup
+    kernel: LaneGroup | None
+    gap: Box
+    braces: Box | None = None
+    conn_lane: dict[int, int] = field(default_factory=dict)  # connection -> kernel lane
+
+    def groups(self) -> list[LaneGroup]:
+        return [self.app] + ([self.kernel] if self.kernel else [])
+
+    def kernel_row(self, conn: int) -> Box | None:
+        if self.kernel is None:
+            return None
+        lane = self.conn_lane.get(conn)
+        return self.kernel.box if lane is None else self.kernel.row(lane)
+
+
+@dataclass
+class Screen:
+    size: tuple[int, int]
+    header: Box
+    ruler: Box
+    timeline: Box  # the x extent of the time axis and the y extent of all bands
+    bands: list[Band]
+    caption: Box
+    hints: Box
+
+
+def _columns(width: int) -> tuple[int, int, int]:
+    """x of the timeline, its width, and the width of the counters column."""
+    name_w = max(70, min(175, width // 7))
+    counters_w = max(90, min(190, width // 7))
+    return name_w, width - name_w - counters_w - 8, counters_w
+
+
+def _split_rows(lanes: list[int], box: Box, first_share: float | None = None) -> dict[int, Box]:
+    """One row per lane, the first taking ``first_share`` of the height if given; or, when
+    there are too many lanes or too few pixels, all lanes in one strip."""
+    x, y, w, h = box
+    n = len(lanes)
+    if n == 0:
+        return {}
+    if n == 1:
+        return {lanes[0]: box}
+    if first_share is not None:
+        top = int(h * first_share)
+        rows = {lanes[0]: (x, y, w, top)}
+        rest = _split_rows(lanes[1:], (x, y + top + 1, w, h - top - 1))
+        rows.update(rest)
+        return rows
+    if n > MAX_SUBLANES or h / n < MIN_SUBLANE_PX:
+        return {lane: box for lane in lanes}
+    rows = {}
+    for k, lane in enumerate(lanes):
+        y0 = y + round(k * h / n)
+        y1 = y + round((k + 1) * h / n)
+        rows[lane] = (x, y0, w, max(1, y1 - y0 - (1 if h / n >= 6 else 0)))
+    return rows
+
+
+def band_layout(number: int, run: Run, box: Box, name_w: int, counters_w: int,
+                one_run: bool) -> Band:
+    x, y, w, h = box
+    tl_x, tl_w = x + name_w, w - name_w - counters_w - 8
+    app_lanes = [i for i, ln in enumerate(run.lanes) if ln.role in ("app", "thread")]
+    kernel_lanes = [i for i, ln in enumerate(run.lanes) if ln.role == "kernel"]
+    threads = len(app_lanes) - 1
+    pad = 4 if h > 40 else 2
+    braces_h = min(BRACES_H, h // 4) if one_run else 0
+    gap_h = 44 if one_run else max(10, min(26, int(h * 0.24)))
+    if not kernel_lanes:
+        gap_h = 0
+    avail = h - 2 * pad - gap_h - braces_h
+    app_weight = 1.0 + (1.0 if threads else 0.0)
+    kernel_weight = (1.0 + min(len(kernel_lanes) - 1, 3) * 0.25) if kernel_lanes else 0.0
+    app_h = int(avail * app_weight / (app_weight + kernel_weight))
+    kernel_h = avail - app_h
+    if one_run:  # lanes of a readable height, room below them for the kernel's words
+        app_h = min(app_h, 220 if threads else 110)
+        kernel_h = min(kernel_h, 90 if len(kernel_lanes) <= 1 else 200)
+    top = y + pad + braces_h
+    app_box = (tl_x, top, tl_w, app_h)
+    title = f"app + {threads} threads" if threads else "application"
+    app = LaneGroup(title, app_lanes, app_box,
+                    _split_rows(app_lanes, app_box, 0.45 if threads else None))
+    gap = (tl_x, top + app_h, tl_w, gap_h)
+    kernel = None
+    if kernel_lanes:
+        k_box = (tl_x, top + app_h + gap_h, tl_w, kernel_h)
+        rows = _split_rows(kernel_lanes, k_box)
+        kernel = LaneGroup("kernel", kernel_lanes, k_box, rows)
+        if kernel.density:
+            kernel.title = f"kernel ×{len(kernel_lanes)}"
+    return Band(
+        number=number, box=box, name_box=(x + 6, y, name_w - 10, h),
+        counters_box=(x + w - counters_w, y, counters_w - 6, h), app=app, kernel=kernel,
+        gap=gap, braces=(tl_x, y + pad, tl_w, braces_h) if one_run else None,
+        conn_lane={run.lanes[i].conn: i for i in kernel_lanes},
+    )
+
+
+def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | None = None,
+                  one_run: bool = False) -> Screen:
+    """Bands for ``runs`` (numbered ``numbers``, their places among all shown runs)."""
+    width, height = size
+    name_w, tl_w, counters_w = _columns(width)
+    header = (0, 0, width, HEADER_H)
+    ruler = (name_w, HEADER_H, tl_w, RULER_H)
+    top = HEADER_H + RULER_H
+    bottom = height - CAPTION_H - HINTS_H
+    numbers = numbers if numbers is not None else list(range(len(runs)))
+    n = max(len(runs), 1)
+    bands = []
+    for k, (number, run) in enumerate(zip(numbers, runs, strict=True)):
+        y0 = top + round(k * (bottom - top) / n)
+        y1 = top + round((k + 1) * (bottom - top) / n)
+        bands.append(band_layout(number, run, (0, y0, width, y1 - y0), name_w, counters_w,
+                                 one_run))
+    return Screen(size=size, header=header, ruler=ruler, timeline=(name_w, top, tl_w,
+                                                                     bottom - top),
+                  bands=bands, caption=(0, bottom, width, CAPTION_H),
+                  hints=(0, bottom + CAPTION_H, width, HINTS_H))
+
+
+class Viewport:
+    """Time -> x pixels for the current axis and window."""
+
+    def __init__(self, axis: SchematicAxis | ScaleAxis, window: tuple[float, float], x0: int,
+                 width: int) -> None:
+        self.axis = axis
+        self.lo, hi = window
+        self.x0 = x0
+        self.width = width
+        self.scale = width / (hi - self.lo) if hi > self.lo else 1.0
+        self.t_lo = axis.time(self.lo)
+        self.t_hi = axis.time(hi)
+
+    def x(self, t: float) -> float:
+        return self.x0 + (self.axis.pos(t) - self.lo) * self.scale
+
+    def time_at(self, x: float) -> float:
+        return self.axis.time(self.lo + (x - self.x0) / self.scale)
+
+
+def nice_step(span: float, target_ticks: int) -> float:
+    """A round tick step (1, 2 or 5 times a power of ten) giving about ``target_ticks``."""
+    if span <= 0:
+        return 1.0
+    raw = span / max(target_ticks, 1)
+    power = 10 ** int(f"{raw:e}".split("e")[1])
+    for mult in (1, 2, 5, 10):
+        if raw <= mult * power:
+            return mult * power
+    return 10 * power
+
+
+def format_us(t: float) -> str:
+    """A time as people read it in these figures: ms with µs precision, or µs below 1 ms."""
+    if abs(t) >= 1000.0:
+        return f"{t / 1000.0:.3f} ms"
+    return f"{t:.3g} µs" if t else "0 µs"

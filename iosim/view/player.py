@@ -1,0 +1,236 @@
+"""Playback as pure logic: the playhead, play/pause, speed, stepping, and the visible window.
+
+Two time axes. *Schematic* (the default) gives every distinct event time its own slot, as
+Stevens's figures do, so a 0.3 µs copy and a 20 ms wait are both a slot wide and both visible.
+*To scale* is proportional time. The visible window is kept in the current axis's units (slots or
+µs); the playhead is kept as a time, so switching axes keeps the moment shown.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+
+from iosim.trace import Run
+
+SCHEMATIC, SCALE = "schematic", "scale"
+PLAY_SECONDS = 15.0  # the whole of a small scenario plays in about this long at speed x1
+MIN_SLOTS_PER_S, MAX_SLOTS_PER_S = 2.0, 12.0
+FIT_SLOTS = 160  # a schematic axis with more slots than this opens on a window of WINDOW_SLOTS
+WINDOW_SLOTS = 90.0
+MIN_SPEED, MAX_SPEED = 1 / 64, 1024.0
+FOLLOW_AT = 0.75  # while playing, the playhead stays left of this fraction of the window
+
+
+class SchematicAxis:
+    """Time <-> slot position: slot i is the i-th distinct time, linear in between."""
+
+    name = SCHEMATIC
+
+    def __init__(self, times: array) -> None:
+        self.times = times
+
+    @property
+    def length(self) -> float:
+        return float(max(len(self.times) - 1, 1))
+
+    def pos(self, t: float) -> float:
+        times = self.times
+        i = bisect_right(times, t) - 1
+        if i < 0:
+            return 0.0
+        if i >= len(times) - 1:
+            return float(len(times) - 1)
+        a, b = times[i], times[i + 1]
+        return i + (t - a) / (b - a)
+
+    def time(self, u: float) -> float:
+        times = self.times
+        if u <= 0:
+            return times[0]
+        i = int(u)
+        if i >= len(times) - 1:
+            return times[-1]
+        a, b = times[i], times[i + 1]
+        return a + (u - i) * (b - a)
+
+
+class ScaleAxis:
+    """Proportional time: the position is the time in µs."""
+
+    name = SCALE
+
+    def __init__(self, end_us: float) -> None:
+        self.end = max(end_us, 1.0)
+
+    @property
+    def length(self) -> float:
+        return self.end
+
+    def pos(self, t: float) -> float:
+        return t
+
+    def time(self, u: float) -> float:
+        return u
+
+
+def distinct_times(runs: Iterable[Run]) -> array:
+    """Every start and end time of every event of every run, once, sorted (0 always in)."""
+    seen: set[float] = {0.0}
+    for run in runs:
+        seen.update(run.t0)
+        seen.update(run.t1)
+        seen.add(run.end_us)
+    return array("d", sorted(seen))
+
+
+class Player:
+    """The playhead over the runs of one or more traces shown together on one time axis."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        self.times = distinct_times(runs)
+        self.end = self.times[-1]
+        self.message_times = array("d", sorted({t for r in runs for t in r.m_ready if t == t}))
+        self.axes = {SCHEMATIC: SchematicAxis(self.times), SCALE: ScaleAxis(self.end)}
+        self.axis = self.axes[SCHEMATIC]
+        self.windows = {name: self._default_window(axis) for name, axis in self.axes.items()}
+        self.t = 0.0
+        self.playing = False
+        self.speed = 1.0
+
+    # -- the window ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _default_window(axis: SchematicAxis | ScaleAxis) -> tuple[float, float]:
+        if axis.name == SCHEMATIC and axis.length > FIT_SLOTS:
+            return (0.0, WINDOW_SLOTS)
+        return (0.0, axis.length)
+
+    @property
+    def window(self) -> tuple[float, float]:
+        return self.windows[self.axis.name]
+
+    def _set_window(self, lo: float, hi: float) -> None:
+        self.windows[self.axis.name] = (lo, hi)
+
+    def visible_times(self) -> tuple[float, float]:
+        lo, hi = self.window
+        return self.axis.time(lo), self.axis.time(hi)
+
+    def fit(self) -> None:
+        self._set_window(0.0, self.axis.length)
+
+    def zoom(self, factor: float) -> None:
+        """Zoom around the playhead: factor > 1 shows less time, larger."""
+        lo, hi = self.window
+        head = self.axis.pos(self.t)
+        width = min(max((hi - lo) / factor, self._min_width()), self.axis.length * 1.2)
+        frac = (head - lo) / (hi - lo) if hi > lo else 0.5
+        frac = min(max(frac, 0.0), 1.0)
+        self._set_window(head - frac * width, head + (1 - frac) * width)
+
+    def _min_width(self) -> float:
+        return 4.0 if self.axis.name == SCHEMATIC else 0.05
+
+    def pan(self, fraction: float) -> None:
+        lo, hi = self.window
+        shift = fraction * (hi - lo)
+        self._set_window(lo + shift, hi + shift)
+
+    def _follow(self) -> None:
+        """Keep the playhead inside the window (scrolling, not jumping, while it plays)."""
+        lo, hi = self.window
+        width = hi - lo
+        head = self.axis.pos(self.t)
+        if head > lo + FOLLOW_AT * width:
+            lo = min(head - FOLLOW_AT * width, max(self.axis.length - width, lo))
+            lo = max(lo, head - width)
+        elif head < lo:
+            lo = max(head - (1 - FOLLOW_AT) * width, 0.0)
+        self._set_window(lo, lo + width)
+
+    # -- playback -----------------------------------------------------------------------------
+
+    def rate(self) -> float:
+        """Axis units per second of wall-clock time at the current speed."""
+        if self.axis.name == SCHEMATIC:
+            base = min(max(self.axis.length / PLAY_SECONDS, MIN_SLOTS_PER_S), MAX_SLOTS_PER_S)
+        else:
+            base = self.end / PLAY_SECONDS
+        return base * self.speed
+
+    def tick(self, seconds: float) -> None:
+        if not self.playing:
+            return
+        u = self.axis.pos(self.t) + self.rate() * seconds
+        if u >= self.axis.length:
+            self.t = self.end
+            self.playing = False
+        else:
+            self.t = self.axis.time(u)
+        self._follow()
+
+    def toggle_play(self) -> None:
+        if not self.playing and self.t >= self.end:
+            self.t = 0.0
+        self.playing = not self.playing
+        self._follow()
+
+    def faster(self) -> None:
+        self.speed = min(self.speed * 2, MAX_SPEED)
+
+    def slower(self) -> None:
+        self.speed = max(self.speed / 2, MIN_SPEED)
+
+    def seek(self, t: float) -> None:
+        self.t = min(max(t, 0.0), self.end)
+        self._follow()
+
+    def home(self) -> None:
+        self.playing = False
+        self.seek(0.0)
+
+    def go_end(self) -> None:
+        self.playing = False
+        self.seek(self.end)
+
+    def restart(self) -> None:
+        self.seek(0.0)
+        self.playing = True
+
+    def next_event(self) -> None:
+        self.playing = False
+        i = bisect_right(self.times, self.t)
+        self.seek(self.times[i] if i < len(self.times) else self.end)
+
+    def prev_event(self) -> None:
+        self.playing = False
+        i = bisect_left(self.times, self.t)
+        self.seek(self.times[i - 1] if i > 0 else 0.0)
+
+    def next_message(self) -> None:
+        """To the next moment a message's data is ready (arrives in a receive queue)."""
+        self.playing = False
+        i = bisect_right(self.message_times, self.t)
+        self.seek(self.message_times[i] if i < len(self.message_times) else self.end)
+
+    def prev_message(self) -> None:
+        self.playing = False
+        i = bisect_left(self.message_times, self.t)
+        self.seek(self.message_times[i - 1] if i > 0 else 0.0)
+
+    def toggle_axis(self) -> None:
+        other = SCALE if self.axis.name == SCHEMATIC else SCHEMATIC
+        self.axis = self.axes[other]
+        self._follow()
+
+    def speed_text(self) -> str:
+        if self.speed >= 1:
+            factor = f"x{self.speed:g}"
+        else:
+            factor = f"x1/{1 / self.speed:g}"
+        if self.axis.name == SCHEMATIC:
+            return f"{factor} ({self.rate():.3g} events/s)"
+        wall_per_ms = 1000.0 / self.rate()
+        return f"{factor} (1 ms in {wall_per_ms:.3g} s)"

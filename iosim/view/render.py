@@ -1,0 +1,114 @@
+"""Frames without a window: one PNG at a chosen moment, or the animation as a GIF.
+
+Drawing needs no display at all (only fonts and plain surfaces), so this works on a server or
+in CI; SDL's dummy video driver is selected in case a module asks for the display anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pygame
+
+from iosim.errors import UserError
+from iosim.trace import Trace
+from iosim.view.app import make_scene
+from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
+from iosim.view.player import SCALE
+
+MAX_GIF_FRAMES = 900
+GIF_HOLD_SECONDS = 1.5  # the last frame stays this long before the GIF loops
+
+
+def parse_view(text: str) -> tuple[str, int]:
+    """"all", "compare" or a run number from 1: (view, focus)."""
+    if text in (ALL, COMPARE):
+        return text, 0
+    if text.isdigit() and int(text) >= 1:
+        return ONE, int(text) - 1
+    raise UserError(f"--view {text}: expected all, compare or a run number (1, 2, ...)")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (160 <= w <= 7680 and 120 <= h <= 4320):
+        raise UserError(f"--size {text}: between 160x120 and 7680x4320")
+    return w, h
+
+
+def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float | None
+            ) -> Scene:
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    scene = make_scene(traces)
+    scene.view, scene.focus = parse_view(view)
+    if scene.view == ONE and scene.focus >= len(scene.runs):
+        raise UserError(f"--view {view}: there are {len(scene.runs)} runs")
+    if axis == SCALE:
+        scene.player.toggle_axis()
+    player = scene.player
+    if at_ms is None:
+        player.go_end()
+    else:
+        if at_ms < 0:
+            raise UserError(f"--at {at_ms}: must not be negative")
+        player.seek(at_ms * 1000.0)
+    return scene
+
+
+def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: str = ALL,
+               axis: str | None = None, at_ms: float | None = None) -> Path:
+    scene = prepare(traces, view, axis, at_ms)
+    surf = pygame.Surface(size)
+    Renderer().draw(surf, scene)
+    _save(lambda: pygame.image.save(surf, str(out)), out)
+    return out
+
+
+def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: str = ALL,
+               axis: str | None = None, fps: float = 10.0, seconds: float | None = None,
+               progress: Callable[[int, int], None] | None = None) -> int:
+    """Play from the start at speed x1 and record; returns the number of frames."""
+    from PIL import Image
+
+    scene = prepare(traces, view, axis, 0.0)
+    player = scene.player
+    if seconds is None:
+        seconds = player.axis.length / player.rate() + GIF_HOLD_SECONDS
+    count = max(1, min(MAX_GIF_FRAMES, round(seconds * fps)))
+    surf = pygame.Surface(size)
+    renderer = Renderer()
+    frames = []
+    player.playing = True
+    for k in range(count):
+        if k:
+            player.tick(1.0 / fps)
+        renderer.draw(surf, scene)
+        image = Image.frombytes("RGB", size, pygame.image.tobytes(surf, "RGB"))
+        frames.append(image.quantize(colors=64, method=Image.Quantize.FASTOCTREE))
+        if progress:
+            progress(k + 1, count)
+    _save(lambda: frames[0].save(out, save_all=True, append_images=frames[1:],
+                                 duration=round(1000 / fps), loop=0), out)
+    return count
+
+
+def _save(write: Callable[[], None], out: Path) -> None:
+    try:
+        write()
+    except (OSError, pygame.error, ValueError) as exc:
+        raise UserError(f"{out}: cannot write ({exc})") from None
+
+
+def stderr_progress(done: int, total: int) -> None:
+    """One updating line on a terminal, a line per tenth otherwise."""
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\rrendering frame {done}/{total}", end=end, file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 10) == 0:
+        print(f"rendering frame {done}/{total}", file=sys.stderr, flush=True)

@@ -1,0 +1,248 @@
+"""The view's pure logic: player, axes, layout, lookups, caption, braces, comparison columns."""
+
+import math
+
+import pytest
+
+from iosim import scenario
+from iosim.sim.run import simulate
+from iosim.trace import Kind, Lane, RunRecorder
+from iosim.view import braces, compare, layout
+from iosim.view.caption import caption
+from iosim.view.index import RunIndex
+from iosim.view.player import (
+    FIT_SLOTS,
+    MAX_SPEED,
+    PLAY_SECONDS,
+    SCALE,
+    SCHEMATIC,
+    WINDOW_SLOTS,
+    Player,
+)
+
+
+@pytest.fixture(scope="module")
+def one_datagram():
+    return simulate(scenario.load("one-datagram"))
+
+
+@pytest.fixture(scope="module")
+def indexed(one_datagram):
+    return [RunIndex(r) for r in one_datagram.runs]
+
+
+def by_model(trace, model):
+    return next(r for r in trace.runs if r.model == model)
+
+
+def test_schematic_axis_gives_every_event_time_its_own_slot(one_datagram):
+    p = Player(one_datagram.runs)
+    axis = p.axes[SCHEMATIC]
+    blocking = by_model(one_datagram, "blocking")
+    copy = next(e for e in blocking.events() if e.kind == Kind.COPY)
+    wait = next(e for e in blocking.events() if e.kind == Kind.WAIT)
+    # the 0.64 µs copy and the 20 ms wait both cover at least one whole slot
+    assert axis.pos(copy.t1) - axis.pos(copy.t0) == pytest.approx(1.0)
+    assert axis.pos(wait.t1) - axis.pos(wait.t0) >= 1.0
+    for u in (0.0, 3.5, 17.25, axis.length):
+        assert axis.pos(axis.time(u)) == pytest.approx(u)
+
+
+def test_default_scenario_plays_in_ten_to_twenty_seconds(one_datagram):
+    p = Player(one_datagram.runs)
+    p.toggle_play()
+    frames = 0
+    while p.playing and frames < 60 * 60:
+        p.tick(1 / 60)
+        frames += 1
+    assert 10.0 <= frames / 60 <= 20.0
+    assert p.t == p.end
+
+
+def test_to_scale_axis_plays_in_play_seconds_and_keeps_the_moment(one_datagram):
+    p = Player(one_datagram.runs)
+    p.seek(20040.0)
+    p.toggle_axis()
+    assert p.axis.name == SCALE and p.t == 20040.0
+    assert p.rate() == pytest.approx(p.end / PLAY_SECONDS)
+    p.toggle_axis()
+    assert p.axis.name == SCHEMATIC and p.t == 20040.0
+
+
+def test_stepping_visits_every_distinct_time_in_order(one_datagram):
+    p = Player(one_datagram.runs)
+    seen = [p.t]
+    for _ in range(len(p.times) + 2):
+        p.next_event()
+        seen.append(p.t)
+    assert seen[: len(p.times)] == list(p.times)
+    assert seen[-1] == p.end
+    p.prev_event()
+    assert p.t == p.times[-2]
+    p.home()
+    assert p.t == 0.0 and not p.playing
+
+
+def test_message_stepping_jumps_to_data_ready(one_datagram):
+    p = Player(one_datagram.runs)
+    ready = by_model(one_datagram, "blocking").m_ready[0]
+    p.next_message()
+    assert p.t == ready
+    p.next_message()
+    assert p.t == p.end
+    p.prev_message()
+    assert p.t == ready
+    p.prev_message()
+    assert p.t == 0.0
+
+
+def test_speed_doubles_and_halves_within_bounds(one_datagram):
+    p = Player(one_datagram.runs)
+    base = p.rate()
+    p.faster()
+    assert p.rate() == pytest.approx(2 * base)
+    p.slower()
+    p.slower()
+    assert p.rate() == pytest.approx(base / 2)
+    for _ in range(40):
+        p.faster()
+    assert p.speed == MAX_SPEED
+    assert p.speed_text().startswith("x")
+
+
+def test_zoom_and_pan_keep_the_playhead_and_fit_restores(one_datagram):
+    p = Player(one_datagram.runs)
+    p.seek(20040.0)
+    lo, hi = p.window
+    p.zoom(2.0)
+    zlo, zhi = p.window
+    head = p.axis.pos(p.t)
+    assert zhi - zlo == pytest.approx((hi - lo) / 2)
+    assert zlo <= head <= zhi
+    p.pan(0.5)
+    assert p.window[0] == pytest.approx(zlo + 0.5 * (zhi - zlo))
+    p.fit()
+    assert p.window == (0.0, p.axis.length)
+
+
+def test_window_follows_the_playhead_while_playing():
+    rec = RunRecorder("blocking", "sim", [Lane("application", "app")])
+    for i in range(400):
+        rec.instant(Kind.SYSCALL, 0, i * 10.0, "recvfrom")
+    run = rec.finish(4000.0)
+    p = Player([run])
+    assert p.axis.length > FIT_SLOTS
+    assert p.window == (0.0, WINDOW_SLOTS)
+    p.toggle_play()
+    for _ in range(60 * 30):
+        p.tick(1 / 60)
+        lo, hi = p.window
+        assert lo <= p.axis.pos(p.t) <= hi
+    assert p.window[0] > 0
+
+
+def test_restart_and_play_again_from_the_end(one_datagram):
+    p = Player(one_datagram.runs)
+    p.go_end()
+    p.toggle_play()
+    assert p.playing and p.t == 0.0
+    p.seek(5000.0)
+    p.restart()
+    assert p.t == 0.0 and p.playing
+
+
+def test_lane_index_finds_long_spans_without_scanning_the_run():
+    rec = RunRecorder("blocking", "sim", [Lane("application", "app"),
+                                          Lane("kernel conn 0", "kernel", 0)])
+    rec.span(Kind.WAIT, 1, 0.0, 1_000_000.0, "wait for data", 0)
+    for i in range(1000):
+        rec.span(Kind.WORK, 0, i * 1000.0, i * 1000.0 + 500.0, "work")
+    ri = RunIndex(rec.finish(1_000_000.0))
+    app = ri.lanes[0].visible(500_100.0, 502_000.0)
+    assert len(app) <= 3
+    assert any(ri.run.t0[ri.lanes[0].events[j]] == 501_000.0 for j in app)
+    kernel = ri.lanes[1].visible(500_100.0, 502_000.0)
+    assert [ri.run.kind[ri.lanes[1].events[j]] for j in kernel] == [Kind.WAIT]
+
+
+def test_counters_up_to_the_playhead(one_datagram, indexed):
+    nonblocking = next(r for r in indexed if r.run.model == "nonblocking")
+    at_half = nonblocking.counters(10_000.0)
+    at_end = nonblocking.counters(nonblocking.end_us)
+    assert 0 < at_half.ewouldblock < at_end.ewouldblock
+    assert at_end.syscalls == at_end.ewouldblock + 1
+    assert at_end.messages_done == 1
+    assert at_half.work_pct > 90
+    blocking = next(r for r in indexed if r.run.model == "blocking")
+    assert blocking.counters(10_000.0).blocked_pct > 99
+    sigio = next(r for r in indexed if r.run.model == "sigio")
+    assert sigio.counters(10_000.0).signals == 0 and sigio.counters(sigio.end_us).signals == 1
+
+
+def test_caption_states_the_event_in_words(one_datagram, indexed):
+    select = next(k for k, r in enumerate(indexed) if r.run.model == "select")
+    readable = next(e.t0 for e in indexed[select].run.events() if e.kind == Kind.READABLE)
+    line1, _ = caption(indexed, readable, focus=select)
+    assert line1.startswith(f"t = {readable / 1000:.3f} ms · select · application: ")
+    assert "return readable -> system call recvfrom" in line1
+    ready = by_model(one_datagram, "blocking").m_ready[0]
+    line1, line2 = caption(indexed, ready)
+    assert "kernel: datagram ready" in line1
+    assert "nonblocking" in line2 and "aio" in line2
+    assert "nothing has happened" not in caption(indexed, 0.0)[0]
+
+
+def test_braces_of_figures_6_1_to_6_5(one_datagram):
+    got = {r.model: braces.braces_of(r) for r in one_datagram.runs}
+    ready = by_model(one_datagram, "blocking").m_ready[0]
+    assert [b[2] for b in got["blocking"]] == [braces.BLOCKING_BRACE]
+    assert got["blocking"][0][0] == 0.0 and got["blocking"][0][1] > ready
+    assert [b[2] for b in got["nonblocking"]] == [braces.POLLING_BRACE, braces.COPY_BRACE]
+    assert [b[2] for b in got["select"]] == [braces.mux_brace("select"), braces.COPY_BRACE]
+    assert [b[2] for b in got["sigio"]] == [braces.RUNS_BRACE, braces.COPY_BRACE]
+    assert [b[2] for b in got["aio"]] == [braces.RUNS_BRACE]
+
+
+def test_comparison_columns_follow_figure_6_6(indexed):
+    cache: dict = {}
+    end = max(r.end_us for r in indexed)
+    words = {r.run.model: [m.word for m in compare.column(r, k, end, cache).marks]
+             for k, r in enumerate(indexed)}
+    assert words["blocking"] == ["initiate", "complete"]
+    assert words["nonblocking"][0] == "check" and words["nonblocking"][-2:] == ["initiate",
+                                                                                  "complete"]
+    assert words["select"] == ["check", "ready", "initiate", "complete"]
+    assert words["sigio"] == ["notification", "initiate", "complete"]
+    assert words["aio"] == ["initiate", "notification"]
+    col = compare.column(indexed[0], 0, end, cache)
+    assert col.frac(col.start) == (0, 0.0)
+    assert col.frac(col.copy_start) == (0, 1.0)
+    assert col.frac(col.copy_end) == (1, 1.0)
+
+
+def test_layout_bands_lanes_and_density_strip():
+    c10k = simulate(scenario.load("c10k"), ["poll"])
+    one = simulate(scenario.load("many-clients"), ["threaded"])
+    runs = [one.runs[0], c10k.runs[0]]
+    screen = layout.screen_layout((1280, 720), runs)
+    threaded, poll = screen.bands
+    assert threaded.box[1] + threaded.box[3] == poll.box[1]
+    assert len(set(threaded.kernel.rows.values())) == 4  # a sub-lane per connection
+    assert poll.kernel.density  # 100 connections: one strip
+    assert threaded.app.box[1] + threaded.app.box[3] <= threaded.gap[1]
+    assert threaded.gap[1] + threaded.gap[3] <= threaded.kernel.box[1]
+    for band in screen.bands:
+        assert band.kernel.box[1] + band.kernel.box[3] <= band.box[1] + band.box[3]
+        assert band.name_box[0] + band.name_box[2] <= band.app.box[0]
+        assert band.app.box[0] + band.app.box[2] <= band.counters_box[0]
+
+
+def test_viewport_maps_the_window_onto_the_timeline(one_datagram):
+    p = Player(one_datagram.runs)
+    p.toggle_axis()
+    vp = layout.Viewport(p.axis, (0.0, 10_000.0), 100, 1000)
+    assert vp.x(0.0) == 100 and vp.x(5000.0) == pytest.approx(600)
+    assert vp.time_at(600) == pytest.approx(5000.0)
+    assert layout.nice_step(10_000.0, 5) == 2000.0
+    assert layout.format_us(20040.0) == "20.040 ms" and layout.format_us(0.64) == "0.64 µs"
+    assert not math.isnan(vp.t_hi)

@@ -1,0 +1,218 @@
+"""Frames under SDL's dummy driver: colours where the phases must be, keys changing the state,
+screenshots, ``iosim render`` (PNG and GIF) and ``iosim show`` without a display."""
+
+import os
+import subprocess
+import sys
+
+import pygame
+import pytest
+from PIL import Image
+
+from iosim import scenario
+from iosim import trace as trace_mod
+from iosim.cli import main
+from iosim.sim.run import simulate
+from iosim.trace import Kind
+from iosim.view import theme
+from iosim.view.app import App
+from iosim.view.commands import NO_DISPLAY, has_display, load_inputs
+from iosim.view.draw import ALL, COMPARE, ONE
+from iosim.view.layout import Viewport
+from iosim.view.player import SCALE, SCHEMATIC
+
+SIZE = (1280, 720)
+
+
+@pytest.fixture(scope="module")
+def one_datagram():
+    return simulate(scenario.load("one-datagram"))
+
+
+@pytest.fixture
+def display():
+    pygame.display.init()
+    surface = pygame.display.set_mode(SIZE)
+    yield surface
+    pygame.display.quit()
+
+
+def span(run, kind, lane=None):
+    return next(e for e in run.events() if e.kind == kind and (lane is None or e.lane == lane))
+
+
+def pixel(surface, x, box):
+    """The colour near the top of a lane's row at x (labels are centred, clear of it)."""
+    return tuple(surface.get_at((int(x), box[1] + 3)))[:3]
+
+
+def frame_at(app, surface, t):
+    app.scene.player.seek(t)
+    app.frame(surface, 0.0)
+    screen = app.renderer._layout(surface.get_size(), app.scene)
+    p = app.scene.player
+    return screen, Viewport(p.axis, p.window, screen.timeline[0], screen.timeline[2])
+
+
+@pytest.mark.parametrize("axis", [SCHEMATIC, SCALE])
+def test_phases_are_drawn_in_their_colours(one_datagram, display, axis):
+    app = App([one_datagram])
+    if axis == SCALE:
+        app.scene.player.toggle_axis()
+    end = app.scene.player.end
+    screen, vp = frame_at(app, display, end)
+    for band, run in zip(screen.bands, one_datagram.runs, strict=True):
+        wait = span(run, Kind.WAIT)
+        x = vp.x((wait.t0 + wait.t1) / 2)
+        assert pixel(display, x, band.kernel.box) == theme.WAIT, run.model
+        app_colour = pixel(display, x, band.app.box)
+        expected = theme.WORK if run.model in ("sigio", "aio", "nonblocking") else theme.BLOCKED
+        if run.model != "nonblocking":  # its polls interleave work and calls
+            assert app_colour == expected, run.model
+    blocking = screen.bands[0]
+    copy = span(one_datagram.runs[0], Kind.COPY)
+    x0, x1 = vp.x(copy.t0), vp.x(copy.t1)
+    assert pixel(display, (x0 + x1) / 2, blocking.kernel.box) == theme.COPY
+
+
+def test_after_the_playhead_is_faint(one_datagram, display):
+    app = App([one_datagram])
+    wait = span(one_datagram.runs[0], Kind.WAIT)
+    screen, vp = frame_at(app, display, wait.t0 + 0.25 * (wait.t1 - wait.t0))
+    kernel = screen.bands[0].kernel.box
+    before = vp.x(wait.t0 + 0.1 * (wait.t1 - wait.t0))
+    after = vp.x(wait.t0 + 0.9 * (wait.t1 - wait.t0))
+    assert pixel(display, before, kernel) == theme.WAIT
+    faint = pixel(display, after, kernel)
+    assert faint != theme.WAIT
+    assert sum(faint) > sum(theme.WAIT)  # lighter: blended towards the background
+
+
+def test_comparison_and_one_run_views_draw(one_datagram, display):
+    app = App([one_datagram])
+    app.scene.player.go_end()
+    app.scene.view = COMPARE
+    app.frame(display, 0.0)
+    colours = {tuple(display.get_at((x, y)))[:3] for x in range(0, SIZE[0], 4)
+               for y in range(0, SIZE[1], 4)}
+    assert {theme.PALE_WAIT, theme.PALE_COPY, theme.BLOCKED, theme.WORK} <= colours
+    app.scene.view, app.scene.focus = ONE, 1
+    screen, vp = frame_at(app, display, app.scene.player.end)
+    assert len(screen.bands) == 1 and screen.bands[0].braces is not None
+
+
+def post_key(key, mod=0, char=""):
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=mod, unicode=char))
+
+
+def test_keys_change_the_player_and_the_scene(one_datagram, display, tmp_path):
+    app = App([one_datagram], screenshot_dir=tmp_path)
+    p = app.scene.player
+    pygame.event.clear()
+    post_key(pygame.K_RIGHT)
+    post_key(pygame.K_RIGHT)
+    app.pump(display, 1)
+    assert p.t == p.times[2]
+    post_key(pygame.K_LEFT)
+    app.pump(display, 1)
+    assert p.t == p.times[1]
+    post_key(pygame.K_RIGHT, pygame.KMOD_SHIFT)
+    app.pump(display, 1)
+    assert p.t == one_datagram.runs[0].m_ready[0]
+    post_key(pygame.K_END)
+    app.pump(display, 1)
+    assert p.t == p.end
+    post_key(pygame.K_HOME)
+    post_key(pygame.K_PLUS, char="+")
+    post_key(pygame.K_SPACE)
+    app.pump(display, 3)
+    assert p.playing and p.speed == 2.0 and p.t > 0.0
+    post_key(pygame.K_SPACE)
+    post_key(pygame.K_MINUS, char="-")
+    post_key(pygame.K_t)
+    app.pump(display, 1)
+    assert not p.playing and p.speed == 1.0 and p.axis.name == SCALE
+    window = p.window
+    post_key(pygame.K_w)
+    app.pump(display, 1)
+    assert p.window[1] - p.window[0] < window[1] - window[0]
+    post_key(pygame.K_d)
+    post_key(pygame.K_f)
+    app.pump(display, 1)
+    assert p.window == (0.0, p.axis.length)
+    post_key(pygame.K_c)
+    app.pump(display, 1)
+    assert app.scene.view == COMPARE
+    post_key(pygame.K_3)
+    app.pump(display, 1)
+    assert (app.scene.view, app.scene.focus) == (ONE, 2)
+    post_key(pygame.K_0)
+    post_key(pygame.K_l)
+    post_key(pygame.K_h)
+    app.pump(display, 1)
+    assert app.scene.view == ALL and not app.scene.labels and app.scene.help
+    post_key(pygame.K_ESCAPE)
+    post_key(pygame.K_r)
+    app.pump(display, 1)
+    assert not app.scene.help and p.playing and app.running
+    post_key(pygame.K_p)
+    app.pump(display, 1)
+    assert app.last_screenshot is not None and app.last_screenshot.parent == tmp_path
+    assert pygame.image.load(str(app.last_screenshot)).get_size() == SIZE
+    assert str(app.last_screenshot) in app.scene.flash
+    post_key(pygame.K_q)
+    app.pump(display, 5)
+    assert not app.running
+
+
+def test_tab_loads_the_next_builtin_scenario(one_datagram, display):
+    names = scenario.builtin_names()
+    app = App([one_datagram], loader=lambda n: simulate(scenario.load(n)), scenarios=names)
+    pygame.event.clear()
+    post_key(pygame.K_TAB)
+    app.pump(display, 2)
+    expected = names[(names.index("one-datagram") + 1) % len(names)]
+    assert app.traces[0].scenario == expected
+    post_key(pygame.K_TAB, pygame.KMOD_SHIFT)
+    app.pump(display, 2)
+    assert app.traces[0].scenario == "one-datagram"
+
+
+def test_show_puts_several_inputs_side_by_side(one_datagram, tmp_path):
+    path = tmp_path / "t.json"
+    trace_mod.save(one_datagram, path)
+    traces = load_inputs([str(path), "big-copy"])
+    assert [t.scenario for t in traces] == ["one-datagram", "big-copy"]
+
+
+def test_render_png_and_gif(tmp_path, capsys):
+    png = tmp_path / "frame.png"
+    assert main(["render", "one-datagram", "-o", str(png), "--at", "20.1", "--view", "2"]) == 0
+    with Image.open(png) as img:
+        assert img.size == SIZE
+    gif = tmp_path / "anim.gif"
+    assert main(["render", "one-datagram", "-o", str(gif), "--size", "320x180", "--fps", "4",
+                 "--seconds", "1", "--view", "compare"]) == 0
+    with Image.open(gif) as img:
+        assert img.size == (320, 180) and img.n_frames == 4
+    assert "rendering frame 4/4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["-o", "x.jpg"], ["-o", "x.png", "--view", "9"],
+                                  ["-o", "x.png", "--size", "big"]])
+def test_render_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args):
+    args = [a if not a.startswith("x.") else str(tmp_path / a) for a in args]
+    assert main(["render", "one-datagram", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("iosim: error: ")
+
+
+def test_show_without_a_display_points_to_render():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    assert not has_display(env) or sys.platform in ("darwin", "win32")
+    proc = subprocess.run([sys.executable, "-m", "iosim", "show"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == NO_DISPLAY
+    assert "iosim render" in proc.stderr
