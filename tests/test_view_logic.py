@@ -1,13 +1,16 @@
-"""The view's pure logic: player, axes, layout, lookups, caption, braces, comparison columns."""
+"""The view's pure logic: player, axes, layout, lookups, caption, braces, comparison columns,
+label placement."""
 
 import math
+import random
+from itertools import pairwise
 
 import pytest
 
 from iosim import scenario
 from iosim.sim.run import simulate
 from iosim.trace import Kind, Lane, RunRecorder
-from iosim.view import braces, compare, layout
+from iosim.view import braces, compare, labels, layout
 from iosim.view.caption import caption
 from iosim.view.index import RunIndex
 from iosim.view.player import (
@@ -246,3 +249,59 @@ def test_viewport_maps_the_window_onto_the_timeline(one_datagram):
     assert layout.nice_step(10_000.0, 5) == 2000.0
     assert layout.format_us(20040.0) == "20.040 ms" and layout.format_us(0.64) == "0.64 µs"
     assert not math.isnan(vp.t_hi)
+
+
+def _random_boxes(seed: int, count: int) -> list[labels.Box]:
+    rng = random.Random(seed)
+    return sorted(((rng.uniform(0, 900), rng.choice((0.0, 13.0, 20.0)), rng.uniform(5, 120),
+                    rng.uniform(6, 16)) for _ in range(count)), key=lambda b: b[0])
+
+
+@pytest.mark.parametrize("sweep", [True, False])
+def test_placed_labels_never_overlap_and_only_colliding_ones_are_dropped(sweep):
+    margin = 4.0
+    for seed in range(20):
+        placer = labels.Placer(margin, sweep=sweep)
+        offered = _random_boxes(seed, 300)
+        rejected = [box for box in offered if not placer.offer(box)]
+        placed = placer.placed
+        assert len(placed) + len(rejected) == len(offered) and placed and rejected
+        for k, a in enumerate(placed):
+            assert all(labels.clear_of(a, b, margin) for b in placed[k + 1:])
+        for box in rejected:  # dropped only for a reason
+            assert not all(labels.clear_of(box, b, margin) for b in placed)
+
+
+def test_brace_labels_stay_on_the_plot_and_apart_on_each_row():
+    rng = random.Random(7)
+    x_min, x_max, margin = 175.0, 1090.0, 10.0
+    spans = []
+    for _ in range(60):
+        x0 = rng.uniform(x_min, x_max - 1)
+        spans.append((x0, min(x_max, x0 + rng.uniform(1, 300)),
+                      sorted((rng.uniform(40, 600), rng.uniform(20, 150)), reverse=True)))
+    spans.sort(key=lambda s: s[0])
+    placed = labels.place_braces(spans, 3, x_min, x_max, margin)
+    extents: dict[int, list[tuple[float, float]]] = {}
+    for (x0, x1, widths), (row, variant, lx) in zip(spans, placed, strict=True):
+        if row < 0:
+            continue
+        w = widths[variant] if variant >= 0 else 0.0
+        if w:
+            assert x_min <= lx and lx + w <= x_max  # shifted onto the plot, never off it
+            assert lx <= x1 and lx + w >= x0  # and still over its own bracket
+        extents.setdefault(row, []).append((min(lx, x0), max(lx + w, x1)))
+    assert len(extents) == 3  # crowded: the second and third rows are used
+    for row in extents.values():
+        row.sort()
+        assert all(a[1] + margin <= b[0] for a, b in pairwise(row))
+
+
+def test_a_long_brace_label_moves_up_a_row_instead_of_covering_its_neighbour():
+    # Figure 6.3 at the end of the run: the select brace, then the short copy brace at the
+    # right edge whose long label can only be shifted left, over the select label.
+    spans = [(175.0, 899.0, [585.0]), (912.0, 927.0, [350.0, 160.0])]
+    placed = labels.place_braces(spans, 2, 175.0, 1090.0)
+    assert [p[:2] for p in placed] == [(0, 0), (1, 0)]
+    one_row = labels.place_braces(spans, 1, 175.0, 1090.0)
+    assert one_row[1][0] == 0 and one_row[1][1] == -1  # no second row: the bracket alone

@@ -18,7 +18,16 @@ from iosim.view.braces import COPY_BRACE
 from iosim.view.caption import caption
 from iosim.view.compare import BOTH_PHASES, HEADINGS, SAME_SECOND_PHASE, Column, column
 from iosim.view.index import RunIndex
-from iosim.view.layout import Band, Screen, Viewport, format_us, nice_step, screen_layout
+from iosim.view.labels import Box, Placer, place_braces
+from iosim.view.layout import (
+    BRACE_ROW_H,
+    Band,
+    Screen,
+    Viewport,
+    format_us,
+    nice_step,
+    screen_layout,
+)
 from iosim.view.player import SCHEMATIC, Player
 from iosim.view.theme import INK, MUTED, Colour, Text
 
@@ -40,6 +49,10 @@ HELP = [
     ("Esc or Q", "quit"),
 ]
 MAX_PER_PIXEL = 2  # beyond this many events per pixel of a lane, draw one in every few
+PLATE_ALPHA = 190  # how much of an arrow a label's plate hides: enough to read the text
+REPEAT_GAP_PX = 60  # the same label again on a row: only this far after the last one, so the
+# arrows of a polling loop stay visible between their labels
+MIN_BRACE_TEXT_PX = 160  # a brace label cut to its bracket keeps at least this width
 
 
 @dataclass
@@ -62,6 +75,7 @@ class Renderer:
         self.text = Text()
         self._fade: pygame.Surface | None = None
         self._layouts: dict[tuple, Screen] = {}
+        self._plates: dict[tuple, pygame.Surface] = {}
 
     # -- the frame ------------------------------------------------------------------------------
 
@@ -177,9 +191,10 @@ class Renderer:
         vp = Viewport(p.axis, p.window, tx, tw)
         self._ruler(surf, screen, vp)
         for k, band in enumerate(screen.bands):
+            shade = theme.BAND_SHADE if k % 2 == 1 else theme.BACKGROUND
             if k % 2 == 1:
-                surf.fill(theme.BAND_SHADE, band.box)
-            self._band(surf, scene, band, vp, scene.view == ONE)
+                surf.fill(shade, band.box)
+            self._band(surf, scene, band, vp, scene.view == ONE, shade)
         head_x = vp.x(p.t)
         surf.set_clip(screen.timeline)
         fx = int(max(head_x, tx))
@@ -212,7 +227,7 @@ class Renderer:
                 last = rect.right
 
     def _band(self, surf: pygame.Surface, scene: Scene, band: Band, vp: Viewport,
-              one_run: bool) -> None:
+              one_run: bool, shade: Colour) -> None:
         ri = scene.runs[band.number]
         run = ri.run
         bx, by, bw, bh = band.box
@@ -234,9 +249,10 @@ class Renderer:
         labels: list[tuple[pygame.Rect, str, Colour]] = []
         for group in band.groups():
             self._lanes(surf, ri, group, vp, t_lo, t_hi, instants, labels, scene.labels)
+        span_labels = Placer(6)  # spans of one lane may overlap (messages queued together)
         for rect, text, colour in labels:
-            self._span_label(surf, rect, text, colour)
-        self._arrows(surf, ri, band, vp, instants, scene.labels, one_run)
+            self._span_label(surf, span_labels, rect, text, colour)
+        self._arrows(surf, ri, band, vp, instants, scene.labels, one_run, shade)
         if one_run and band.braces:
             self._braces(surf, ri, band, vp)
         if run.error:
@@ -289,7 +305,7 @@ class Renderer:
                 if with_labels and w > 40 and rh >= 13 and not shared:
                     labels.append((pygame.Rect(a, ry, w, rh), run.labels[label_ids[i]], colour))
 
-    def _span_label(self, surf: pygame.Surface, rect: pygame.Rect, text: str,
+    def _span_label(self, surf: pygame.Surface, placer: Placer, rect: pygame.Rect, text: str,
                     fill: Colour) -> None:
         colour = (255, 255, 255) if fill in theme.DARK_FILLS else INK
         size = 13 if rect.h >= 22 else 11
@@ -299,16 +315,22 @@ class Renderer:
             if len(text) < 6:
                 return
             img = self.text.get(text, size, colour)
-        surf.blit(img, img.get_rect(center=rect.center))
+        pos = img.get_rect(center=rect.center).topleft
+        bx, by, bw, bh = self.text.bounds(text, size)
+        if placer.offer((pos[0] + bx, pos[1] + by, bw, bh)):
+            surf.blit(img, pos)
 
     def _arrows(self, surf: pygame.Surface, ri: RunIndex, band: Band, vp: Viewport,
-                instants: list, with_labels: bool, one_run: bool) -> None:
+                instants: list, with_labels: bool, one_run: bool, shade: Colour) -> None:
+        """All arrows first, then the labels that have room: a label never covers another,
+        and sits on a faint plate so the arrows it crosses stay visible but not in the way."""
         run = ri.run
         gx, gy, gw, gh = band.gap
         rows = 2 if gh >= 22 else 1
         row_h = gh // rows
-        last_end = [-1e9] * rows
-        notes_end = -1e9
+        wanted: list[tuple[int, int, str, Colour]] = []
+        notes = Placer(6, sweep=True)
+        x_end = vp.x0 + vp.width  # past it a label would be cut by the clip
         instants.sort(key=lambda e: e[1])
         for i, t, lane in instants:
             kind = Kind(run.kind[i])
@@ -317,14 +339,15 @@ class Renderer:
             lane_row = band.app.row(lane) if run.lanes[lane].role != "kernel" else None
             k_row = band.kernel_row(run.conn[i]) if band.kernel else None
             if kind in (Kind.ARRIVAL, Kind.COMPLETE, Kind.EOF) and lane_row is None:
-                ky = band.kernel.row(lane)[1] if band.kernel else gy
+                ky, kh = band.kernel.row(lane)[1::2] if band.kernel else (gy, gh)
                 colour = INK if kind == Kind.ARRIVAL else theme.COPY
-                pygame.draw.polygon(surf, colour, [(x - 4, ky), (x + 4, ky), (x, ky + 6)])
+                tip = max(3, min(6, kh))
+                pygame.draw.polygon(surf, colour, [(x - tip * 2 // 3, ky), (x + tip * 2 // 3, ky),
+                                                   (x, ky + tip)])
                 if one_run and with_labels and band.kernel:
                     kb = band.kernel.box
-                    if x + 3 > notes_end + 6:
-                        notes_end = self._blit(surf, label, (x - 3, kb[1] + kb[3] + 4), 12,
-                                               INK).right
+                    self._label(surf, notes, label, 12, INK, (x - 3, kb[1] + kb[3] + 4), None,
+                                x_end)
                 continue
             if kind == Kind.ERROR:
                 pygame.draw.line(surf, theme.ERROR, (x, band.box[1] + 2),
@@ -342,54 +365,96 @@ class Renderer:
             tip = y_app if up else y_kernel
             d = 6 if up else -6
             pygame.draw.polygon(surf, colour, [(x - 4, tip + d), (x + 4, tip + d), (x, tip)])
-            if not with_labels or gh < 10:
+            if with_labels and gh >= 10:
+                text = "system call " + label if (kind == Kind.SYSCALL and one_run) else label
+                ink = theme.SIGNAL_INK if kind == Kind.SIGNAL else theme.ARROW_INK
+                wanted.append((x, 0 if (rows == 1 or not up) else 1, text, ink))
+        size = 12 if one_run else 11
+        placer = Placer(4, sweep=True)
+        frontier = [-1e9] * rows
+        last_text = [""] * rows
+        for x, r, text, ink in wanted:
+            if x + 3 < frontier[r] + (REPEAT_GAP_PX if text == last_text[r] else 0):
                 continue
-            text = "system call " + label if (kind == Kind.SYSCALL and one_run) else label
-            r = 0 if (rows == 1 or not up) else 1
-            ink = theme.SIGNAL_INK if kind == Kind.SIGNAL else theme.ARROW_INK
-            size = 12 if one_run else 11
-            img = self.text.get(text, size, ink)
-            if x + 3 > last_end[r] + 4:
-                y = gy + r * row_h + (row_h - img.get_height()) // 2
-                surf.blit(img, (x + 3, y))
-                last_end[r] = x + 3 + img.get_width()
+            height = self.text.get(text, size, ink).get_height()
+            box = self._label(surf, placer, text, size, ink,
+                              (x + 3, gy + r * row_h + (row_h - height) // 2), shade, x_end)
+            if box is not None:
+                frontier[r] = box[0] + box[2]
+                last_text[r] = text
+
+    def _label(self, surf: pygame.Surface, placer: Placer, text: str, size: int, ink: Colour,
+               pos: tuple[int, int], plate: Colour | None, right: float) -> Box | None:
+        """Draw ``text`` at ``pos`` if it ends before ``right`` and its inked pixels clear
+        every label ``placer`` holds; with ``plate``, over a translucent patch of that colour.
+        Returns the box it took."""
+        img = self.text.get(text, size, ink)
+        bx, by, bw, bh = self.text.bounds(text, size)
+        box = (pos[0] + bx, pos[1] + by, bw, bh)
+        if box[0] + bw > right or not placer.offer(box):
+            return None
+        if plate is not None:
+            surf.blit(self._plate(bw + 2, bh + 2, plate), (box[0] - 1, box[1] - 1))
+        surf.blit(img, pos)
+        return box
+
+    def _plate(self, w: int, h: int, colour: Colour) -> pygame.Surface:
+        key = (w, h, colour)
+        plate = self._plates.get(key)
+        if plate is None:
+            if len(self._plates) > 500:
+                self._plates.clear()
+            plate = self._plates[key] = pygame.Surface((w, h), pygame.SRCALPHA)
+            plate.fill((*colour, PLATE_ALPHA))
+        return plate
 
     def _braces(self, surf: pygame.Surface, ri: RunIndex, band: Band, vp: Viewport) -> None:
+        """Brackets over the application lane, each with its label centred above it; a label
+        that would hit another moves up a row, then is cut, then is left out."""
         bx, by, bw, bh = band.braces
-        rows = 2
-        row_h = bh // rows
-        last_end = [-1e9] * rows
+        rows = max(1, bh // BRACE_ROW_H)
         x_min, x_max = vp.x0, vp.x0 + vp.width
+        size = 13
+        shown = []
+        named: set[str] = set()
         for t0, t1, label in ri.braces(vp.t_lo, vp.t_hi):
             x0, x1 = max(vp.x(t0), x_min), min(vp.x(t1), x_max)
-            size = 13
-            img = self.text.get(label, size, INK)
-            centre = (x0 + x1) / 2
-            lx = min(max(centre - img.get_width() / 2, x_min + 2), x_max - img.get_width() - 2)
-            for r in range(rows):
-                if lx > last_end[r] + 10:
-                    break
-            else:
+            variants: list[str] = []
+            if label not in named:  # a label once a frame; its repeats are brackets alone
+                short = self.text.fit(label, size, int(max(x1 - x0, MIN_BRACE_TEXT_PX)))
+                variants = [label] + ([short] if short != label and len(short) >= 8 else [])
+            shown.append((x0, x1, label, variants))
+            named.add(label)
+        spans = [(x0, x1, [self.text.get(v, size, INK).get_width() for v in variants])
+                 for x0, x1, _, variants in shown]
+        for (x0, x1, label, variants), (row, variant, lx) in zip(
+                shown, place_braces(spans, rows, x_min, x_max), strict=True):
+            if row < 0:
                 continue
-            last_end[r] = lx + img.get_width()
-            y = by + r * row_h
-            surf.blit(img, (lx, y))
-            line_y = y + row_h - 6
+            y = by + bh - (row + 1) * BRACE_ROW_H
+            if variant >= 0:
+                self._blit(surf, variants[variant], (lx, y + 1), size, INK)
+            line_y = y + 21
+            centre = (x0 + x1) / 2
             colour = theme.COPY if label == COPY_BRACE else INK
             pygame.draw.line(surf, colour, (x0, line_y), (x1, line_y), 2)
             pygame.draw.line(surf, colour, (x0, line_y), (x0, line_y + 5), 2)
             pygame.draw.line(surf, colour, (x1, line_y), (x1, line_y + 5), 2)
-            pygame.draw.line(surf, colour, (centre, line_y), (centre, line_y - 4), 2)
+            pygame.draw.line(surf, colour, (centre, line_y), (centre, line_y - 3), 2)
 
     def _counters(self, surf: pygame.Surface, scene: Scene, band: Band) -> None:
         ri = scene.runs[band.number]
         c = ri.counters(scene.player.t)
         cx, cy, cw, ch = band.counters_box
-        lines = [f"calls {c.syscalls} · EWOULDBLOCK {c.ewouldblock}",
-                 f"signals {c.signals} · handled {c.messages_done}/{ri.run.message_count}",
-                 f"blocked {c.blocked_pct:.0f}% · own work {c.work_pct:.0f}%"]
+        pairs = [(f"calls {c.syscalls}", f"EWOULDBLOCK {c.ewouldblock}"),
+                 (f"signals {c.signals}", f"handled {c.messages_done}/{ri.run.message_count}"),
+                 (f"blocked {c.blocked_pct:.0f}%", f"own work {c.work_pct:.0f}%")]
         size = 12 if ch >= 54 else 11
         step = size + 4
+        lines = [f"{a} · {b}" for a, b in pairs]
+        font = self.text.font(size)
+        if ch >= 2 * len(pairs) * step + 4 and any(font.size(ln)[0] > cw for ln in lines):
+            lines = [part for pair in pairs for part in pair]  # one figure a line, not cut
         n = max(1, min(len(lines), (ch - 4) // step))
         y = cy + max(2, (ch - n * step) // 2)
         for line in lines[:n]:

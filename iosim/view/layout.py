@@ -19,7 +19,8 @@ Box = tuple[int, int, int, int]  # x, y, width, height
 MAX_SUBLANES = 16
 MIN_SUBLANE_PX = 4
 HEADER_H, RULER_H, CAPTION_H, HINTS_H = 30, 20, 46, 22
-BRACES_H = 64  # one-run view: room above the application lane for the braces
+BRACE_ROW_H = 30  # one row of braces: a label over its bracket
+BRACES_H = 3 * BRACE_ROW_H + 4  # one-run view: room above the application lane for the braces
 
 
 @dataclass

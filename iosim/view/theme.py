@@ -61,6 +61,7 @@ class Text:
         self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
         self._cache: dict[tuple[str, int, Colour, bool], pygame.Surface] = {}
         self._fitted: dict[tuple[str, int, int, bool], str] = {}
+        self._bounds: dict[tuple[str, int, bool], tuple[int, int, int, int]] = {}
 
     def font(self, size: int, bold: bool = False) -> pygame.font.Font:
         key = (size, bold)
@@ -78,6 +79,18 @@ class Text:
                 self._cache.clear()
             surf = self._cache[key] = self.font(size, bold).render(text, True, colour)
         return surf
+
+    def bounds(self, text: str, size: int, bold: bool = False) -> tuple[int, int, int, int]:
+        """The box of the inked pixels inside the rendered text (x, y, width, height): labels
+        are kept apart by what a reader sees, not by the font's line height."""
+        key = (text, size, bold)
+        box = self._bounds.get(key)
+        if box is None:
+            if len(self._bounds) >= self.MAX_CACHED:
+                self._bounds.clear()
+            rect = self.get(text, size, INK, bold).get_bounding_rect()
+            box = self._bounds[key] = (rect.x, rect.y, rect.w, rect.h)
+        return box
 
     def fit(self, text: str, size: int, width: int, bold: bool = False) -> str:
         """The text, cut with an ellipsis so it is at most ``width`` pixels wide."""
