@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import simpy
 from simpy.core import URGENT
@@ -23,12 +23,14 @@ FD_SETSIZE = 1024
 FIRST_FD = 3  # 0, 1 and 2 are stdin, stdout and stderr
 
 
-@dataclass
 class Chunk:
     """Bytes of one message still in a receive queue."""
 
-    msg: int
-    remaining: int
+    __slots__ = ("msg", "remaining")
+
+    def __init__(self, msg: int, remaining: int) -> None:
+        self.msg = msg
+        self.remaining = remaining
 
 
 class Socket:
@@ -81,8 +83,7 @@ class SocketTable(Sequence[Socket]):
         return (self[c] for c in range(self._total))
 
 
-@dataclass(frozen=True)
-class CopyResult:
+class CopyResult(NamedTuple):
     """What one read took from a queue: whole or partial messages, and which it completed."""
 
     nbytes: int
@@ -90,6 +91,10 @@ class CopyResult:
     completed: list[int]
     eof: bool = False
     part_us: tuple[float, ...] = ()  # the copy of each message's bytes, one after another
+
+
+NOTHING = CopyResult(0, 0.0, [])  # EWOULDBLOCK
+PEER_CLOSED = CopyResult(0, 0.0, [], eof=True)
 
 
 def _arrivals(scenario: Scenario, costs: Costs) -> Iterator[tuple[float, int, int, int]]:
@@ -181,7 +186,7 @@ class Kernel:
     def take(self, sock: Socket, limit: int) -> CopyResult:
         """Dequeue what one read copies: one datagram (UDP) or up to ``limit`` bytes (TCP)."""
         if not sock.queue:
-            return CopyResult(0, 0.0, [], eof=sock.eof)
+            return PEER_CLOSED if sock.eof else NOTHING
         now = self.env.now
         if self.protocol == "udp":
             chunk = sock.queue.popleft()
@@ -215,7 +220,7 @@ class Kernel:
             if done:
                 run.m_copy_end[msg] = t
                 completed.append(msg)
-        return CopyResult(sum(n for _, n, _ in parts), t - now, completed, part_us=tuple(part_us))
+        return CopyResult(sum(n for _, n, _ in parts), t - now, completed, False, tuple(part_us))
 
     def raise_signal(self) -> None:
         """SIGIO (or the aio completion signal): standard signals are not queued."""

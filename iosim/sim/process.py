@@ -97,26 +97,29 @@ class Thread:
     def sockets(self) -> SocketTable:
         return self.kernel.sockets
 
-    def _record(self, kind: Kind, t0: float, t1: float, label: str, conn: int = -1,
-                msg: int = -1) -> None:
-        self.rec.span(kind, self.lane, t0, t1, label, conn, msg)
-        if self.lane != 0 and kind != Kind.BLOCKED:
-            self.rec.span(kind, 0, t0, t1, label, conn, msg)
-
     def run_cpu(self, kind: Kind, dur: float, label: str, conn: int = -1,
                 msg: int = -1) -> Steps:
         """Spend ``dur`` µs running (in the kernel, on own work or on a message)."""
-        cpu = self.proc.cpu
-        if cpu is None:
-            self._record(kind, self.now, self.now + dur, label, conn, msg)
-            if dur:
-                yield self.env.timeout(dur)
-            return
+        if self.proc.cpu is not None:
+            return self._run_on_shared_cpu(self.proc.cpu, kind, dur, label, conn, msg)
+        return self._run(kind, dur, label, conn, msg)
+
+    def _run(self, kind: Kind, dur: float, label: str, conn: int, msg: int) -> Steps:
+        if dur:
+            now = self.env.now
+            self.rec.rows.append((kind, self.lane, now, now + dur, label, conn, msg))
+            yield Timeout(self.env, dur)
+
+    def _run_on_shared_cpu(self, cpu: simpy.Resource, kind: Kind, dur: float, label: str,
+                           conn: int, msg: int) -> Steps:
+        """Threads take turns on the one CPU; the process lane shows whichever runs."""
         with cpu.request() as req:
             asked = self.now
             yield req
-            self.rec.span(Kind.BLOCKED, self.lane, asked, self.now, "waiting for the GIL", conn)
-            self._record(kind, self.now, self.now + dur, label, conn, msg)
+            now = self.now
+            self.rec.span(Kind.BLOCKED, self.lane, asked, now, "waiting for the GIL", conn)
+            self.rec.span(kind, self.lane, now, now + dur, label, conn, msg)
+            self.rec.span(kind, 0, now, now + dur, label, conn, msg)
             if dur:
                 yield self.env.timeout(dur)
 
@@ -134,8 +137,9 @@ class Thread:
         rows.append((Kind.SYSCALL, self.lane, now, now, name, conn, -1))
         dur = self.costs.syscall_us + cost_us
         if self.proc.cpu is not None:
-            yield from self.run_cpu(Kind.IN_KERNEL, dur, label or name, conn)
-        elif dur:  # the single-threaded fast path of run_cpu: calls are most of the events
+            yield from self._run_on_shared_cpu(self.proc.cpu, Kind.IN_KERNEL, dur, label or name,
+                                               conn, -1)
+        elif dur:  # the single-threaded run_cpu, inline: calls are most of the events
             rows.append((Kind.IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1))
             yield Timeout(env, dur)
 
@@ -152,16 +156,21 @@ class Thread:
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
         result = self.kernel.take(sock, limit)
+        env = self.env
+        rows = self.rec.rows
         if result.nbytes:
-            self.rec.span(Kind.BLOCKED, self.lane, self.now, self.now + result.copy_us,
-                          COPY_LABEL, sock.conn)
+            now = env.now
+            self.rec.span(Kind.BLOCKED, self.lane, now, now + result.copy_us, COPY_LABEL,
+                          sock.conn)
             for part_us in result.part_us:  # message by message, as the kernel copies them
-                yield self.env.timeout(part_us)
-            self.rec.instant(Kind.RETURN, self.lane, self.now, "return OK", sock.conn)
+                yield Timeout(env, part_us)
+            rows.append((Kind.RETURN, self.lane, env.now, env.now, "return OK", sock.conn, -1))
         elif result.eof:
-            self.rec.instant(Kind.EOF, self.lane, self.now, "return 0 (peer closed)", sock.conn)
+            rows.append((Kind.EOF, self.lane, env.now, env.now, "return 0 (peer closed)",
+                         sock.conn, -1))
         else:
-            self.rec.instant(Kind.EWOULDBLOCK, self.lane, self.now, "EWOULDBLOCK", sock.conn)
+            rows.append((Kind.EWOULDBLOCK, self.lane, env.now, env.now, "EWOULDBLOCK", sock.conn,
+                         -1))
         return result
 
     def recv(self, sock: Socket, blocking: bool) -> Generator[simpy.Event, None, CopyResult]:
@@ -199,7 +208,7 @@ class Thread:
         return ready
 
     def own_work(self, dur: float, label: str = "process does its own work") -> Steps:
-        yield from self.run_cpu(Kind.WORK, dur, label)
+        return self.run_cpu(Kind.WORK, dur, label)
 
     def work_until_signal(self) -> Steps:
         since = self.now
