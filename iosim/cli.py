@@ -14,6 +14,10 @@ from iosim.errors import UserError
 # Modules with a ``register(subparsers)`` function, in the order their commands are listed.
 COMMAND_MODULES = (
     "iosim.commands",
+    "iosim.view.commands",
+    "iosim.export.commands",
+    "iosim.calibrate",
+    "iosim.real.commands",
 )
 
 

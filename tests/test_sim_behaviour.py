@@ -49,7 +49,7 @@ def test_application_lane_never_double_books() -> None:
         spans = sorted((run.t0[i], run.t1[i]) for i in range(len(run))
                        if run.lane[i] == 0 and run.kind[i] in
                        (Kind.BLOCKED, Kind.IN_KERNEL, Kind.WORK, Kind.PROCESS))
-        for (a0, a1), (b0, _) in zip(spans, spans[1:], strict=False):
+        for (_, a1), (b0, _) in zip(spans, spans[1:], strict=False):
             assert b0 >= a1 - 1e-9, run.model
 
 

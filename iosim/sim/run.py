@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import simpy
 from simpy.core import EmptySchedule
 
+from iosim.derive import fill_process_blocked, kernel_phases
 from iosim.scenario import SIM_MODELS, Scenario
 from iosim.sim.costs import Costs
 from iosim.sim.kernel import Kernel
@@ -77,9 +78,9 @@ def _simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
     steps, error = _step(env, proc, last_arrival + GRACE_US)
     end = env.now
     _close_open_blocks(proc, rec, end)
-    _kernel_phases(rec, kernel_lanes, end)
+    kernel_phases(rec, kernel_lanes, end)
     if thread_lanes:
-        _fill_process_blocked(rec, end)
+        fill_process_blocked(rec, end)
     return rec.finish(end, error, sim_events=steps, costs=costs.to_dict(),
                       buffer_bytes=scenario.process.buffer_bytes,
                       poll_interval_us=scenario.process.poll_interval_us)
@@ -117,32 +118,3 @@ def _close_open_blocks(proc: Proc, rec: RunRecorder, end: float) -> None:
     """Threads still asleep when the run ends (or a stuck run's last call) stay blocked."""
     for block in proc.blocks.values():
         rec.span(Kind.BLOCKED, block.lane, block.since, end, block.label, block.conn)
-
-
-def _kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) -> None:
-    """Phase 1 (wait for data) on each connection's kernel lane, from the moment the previous
-    message was copied (or t = 0) to this one's arrival; then the time it waited queued."""
-    run = rec.run
-    prev_end: dict[int, float] = {}
-    for msg in range(run.message_count):
-        conn = run.m_conn[msg]
-        lane = kernel_lanes[conn]
-        ready = run.m_ready[msg]
-        start = prev_end.get(conn, 0.0)
-        rec.span(Kind.WAIT, lane, start, min(ready, end), "wait for data", conn, msg)
-        copy_start = run.m_copy_start[msg]
-        copy_start = end if copy_start != copy_start else copy_start
-        rec.span(Kind.QUEUED, lane, ready, min(copy_start, end), "data queued, not yet copied",
-                 conn, msg)
-        copy_end = run.m_copy_end[msg]
-        prev_end[conn] = max(start, end if copy_end != copy_end else copy_end)
-
-
-def _fill_process_blocked(rec: RunRecorder, end: float) -> None:
-    """Threads share one CPU: the process is blocked whenever no thread runs."""
-    busy = sorted((t0, t1) for kind, lane, t0, t1, *_ in rec.rows
-                  if lane == 0 and kind in (Kind.IN_KERNEL, Kind.PROCESS, Kind.WORK))
-    t = 0.0
-    for start, stop in busy + [(end, end)]:
-        rec.span(Kind.BLOCKED, 0, t, start, "all threads blocked")
-        t = max(t, stop)

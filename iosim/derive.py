@@ -1,0 +1,35 @@
+"""Spans derived once a run is over, the same way for simulated and captured runs: phase 1
+on each connection's kernel lane, and a threaded process's blocked time."""
+
+from __future__ import annotations
+
+from iosim.trace import Kind, RunRecorder
+
+
+def kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) -> None:
+    """Phase 1 (wait for data) on each connection's kernel lane, from the moment the previous
+    message was copied (or t = 0) to this one's arrival; then the time it waited queued."""
+    run = rec.run
+    prev_end: dict[int, float] = {}
+    for msg in range(run.message_count):
+        conn = run.m_conn[msg]
+        lane = kernel_lanes[conn]
+        ready = run.m_ready[msg]
+        start = prev_end.get(conn, 0.0)
+        rec.span(Kind.WAIT, lane, start, min(ready, end), "wait for data", conn, msg)
+        copy_start = run.m_copy_start[msg]
+        copy_start = end if copy_start != copy_start else copy_start
+        rec.span(Kind.QUEUED, lane, ready, min(copy_start, end), "data queued, not yet copied",
+                 conn, msg)
+        copy_end = run.m_copy_end[msg]
+        prev_end[conn] = max(start, end if copy_end != copy_end else copy_end)
+
+
+def fill_process_blocked(rec: RunRecorder, end: float) -> None:
+    """Threads share one CPU: the process is blocked whenever no thread runs."""
+    busy = sorted((t0, t1) for kind, lane, t0, t1, *_ in rec.rows
+                  if lane == 0 and kind in (Kind.IN_KERNEL, Kind.PROCESS, Kind.WORK))
+    t = 0.0
+    for start, stop in busy + [(end, end)]:
+        rec.span(Kind.BLOCKED, 0, t, start, "all threads blocked")
+        t = max(t, stop)

@@ -1,0 +1,322 @@
+"""Timestamps -> Trace: turn a real server's row log (record.py) into a Run that looks like the
+simulator's, so that the summary, the view and the exporters read it unchanged.
+
+The application lane is tiled as in the simulator: time inside a call waiting for data is
+blocked ("process blocks in call to ..."), the rest of a read is the copy ("process blocks while
+data copied into application buffer"), a call that did not wait is in-kernel time, own work and
+processing are what the server measured. The few microseconds of interpreter time between two
+recorded calls are counted as in-kernel time ("call overhead"), the cost of entering and leaving
+a call from Python; in sigio and aio, the time outside the handler is the process's own work.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from iosim.derive import fill_process_blocked, kernel_phases
+from iosim.real.record import (
+    CALL,
+    ERROR,
+    HANDLER,
+    INTERRUPTED,
+    PROCESS,
+    WORK,
+    WOULDBLOCK,
+    Messages,
+)
+from iosim.sim.process import COPY_LABEL
+from iosim.trace import Kind, Lane, Run, RunRecorder
+
+MULTIPLEXERS = ("select", "poll", "epoll_wait")
+BLOCKING_READS = ("blocking", "threaded", "select", "poll", "epoll")  # sockets in blocking mode
+IN_KERNEL_LABELS = {"sigaction": "establish SIGIO signal handler",
+                    "epoll_ctl": "epoll_ctl EPOLL_CTL_ADD"}
+OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"
+SIGNAL_LABELS = {"sigio": "deliver SIGIO", "aio": "deliver signal specified in aio_read"}
+
+
+def lanes_for(model: str, active: int, total: int) -> tuple[list[Lane], dict[int, int],
+                                                           dict[int, int]]:
+    """The simulator's lanes: application, a kernel lane per active connection, and for the
+    threaded model a thread lane per connection."""
+    lanes = [Lane("application", "app")]
+    kernel_lanes: dict[int, int] = {}
+    for conn in range(active):
+        kernel_lanes[conn] = len(lanes)
+        lanes.append(Lane(f"kernel conn {conn}", "kernel", conn))
+    thread_lanes: dict[int, int] = {}
+    if model == "threaded":
+        for conn in range(total):
+            thread_lanes[conn] = len(lanes)
+            lanes.append(Lane(f"thread {conn}", "thread", conn))
+    return lanes, kernel_lanes, thread_lanes
+
+
+class _Builder:
+    """Replays the rows of one run in time order into a RunRecorder."""
+
+    def __init__(self, model: str, protocol: str, rows: Sequence[tuple], t0_ns: int,
+                 plan: list[list[tuple[int, int]]] | None, sent_ns: Sequence[int] | None,
+                 connections: int, work_us: float) -> None:
+        self.model = model
+        self.protocol = protocol
+        self.t0 = t0_ns
+        self.rows = sorted(rows, key=lambda r: r[4])
+        self.plan = plan
+        self.messages = Messages(plan)
+        self.serving = plan is None
+        active = connections if plan is None else len(plan)
+        lanes, self.kernel_lanes, self.thread_lanes = lanes_for(model, active, connections)
+        self.rec = RunRecorder(model, "real", lanes, work_us)
+        self.blocking = model in BLOCKING_READS
+        self.ready_word = "datagram ready" if protocol == "udp" else "data ready"
+        self.process_label = "process datagram" if protocol == "udp" else "process data"
+        self.app_spans: list[tuple[float, float]] = []
+        self.handlers: list[tuple[float, float]] = []
+        self.own_work_from = math.inf  # sigio, aio: where the main loop starts its own work
+        self.completed: dict[int, deque[int]] = {}
+        if plan is not None:
+            for msg, conn, nbytes in sorted((msg, conn, nbytes) for conn, sends in
+                                            enumerate(plan) for msg, nbytes in sends):
+                sent = math.nan if sent_ns is None else self.us(sent_ns[msg])
+                self.rec.message(conn, nbytes, sent, math.nan)
+        self.read_stamps = sorted((r[4], r[7]) for r in self.rows
+                                  if r[0] == CALL and r[2] == "recvfrom" and r[7])
+        self.next_stamp = self._stamps_after_multiplexer()
+
+    def us(self, t_ns: int) -> float:
+        return (t_ns - self.t0) / 1000.0
+
+    def _stamps_after_multiplexer(self) -> dict[int, int]:
+        """For each select/poll/epoll_wait row: the earliest arrival stamp among the reads it
+        led to (0: none), which tells whether the call found data or waited for it."""
+        out: dict[int, int] = {}
+        earliest = 0
+        for i in range(len(self.rows) - 1, -1, -1):
+            row = self.rows[i]
+            if row[0] != CALL or row[1] != 0:
+                continue
+            if row[2] == "recvfrom" and row[7]:
+                earliest = row[7] if not earliest else min(earliest, row[7])
+            elif row[2] in MULTIPLEXERS:
+                out[i] = earliest
+                earliest = 0
+        return out
+
+    def lane_of(self, lane_code: int, conn: int) -> int:
+        return self.thread_lanes.get(conn, 0) if lane_code else 0
+
+    def span(self, kind: Kind, lane: int, t0: float, t1: float, label: str, conn: int = -1,
+             msg: int = -1) -> None:
+        """A span on a lane; a thread's running time also shows on the process lane."""
+        if t1 <= t0:
+            return
+        self.rec.span(kind, lane, t0, t1, label, conn, msg)
+        if lane != 0 and kind != Kind.BLOCKED:
+            self.rec.span(kind, 0, t0, t1, label, conn, msg)
+        if lane == 0 or kind != Kind.BLOCKED:
+            self.app_spans.append((t0, t1))
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        for i, row in enumerate(self.rows):
+            tag = row[0]
+            if tag == CALL:
+                self.call(i, row)
+            elif tag == WORK:
+                if row[4] == row[5]:
+                    self.own_work_from = self.us(row[4])
+                self.span(Kind.WORK, 0, self.us(row[4]), self.us(row[5]), row[2])
+            elif tag == PROCESS:
+                self.process(row)
+            elif tag == HANDLER:
+                self.handler(row)
+            elif tag == ERROR:
+                self.rec.instant(Kind.ERROR, 0, self.us(row[4]), row[2])
+
+    def call(self, i: int, row: tuple) -> None:
+        _, lane_code, name, conn, enter, ret, result, stamp = row
+        lane = self.lane_of(lane_code, conn)
+        e, r = self.us(enter), self.us(ret)
+        self.rec.instant(Kind.SYSCALL, lane, e, name, conn)
+        if name == "recvfrom":
+            self.read(lane, conn, e, r, result, stamp)
+        elif name == "aio_return":
+            self.span(Kind.IN_KERNEL, lane, e, r, name, conn)
+            self.read(lane, conn, e, r, result, 0)
+        elif name in MULTIPLEXERS:
+            self.multiplexer(i, name, e, r, result)
+        else:
+            self.span(Kind.IN_KERNEL, lane, e, r, IN_KERNEL_LABELS.get(name, name), conn)
+            if name == "aio_read":
+                self.rec.instant(Kind.RETURN, lane, r, "return", conn)
+
+    def read(self, lane: int, conn: int, e: float, r: float, result: int, stamp: int) -> None:
+        aio = self.model == "aio"
+        if result == INTERRUPTED:
+            self.span(Kind.BLOCKED, lane, e, r, "process blocks in call to recvfrom", conn)
+            return
+        if result == WOULDBLOCK:
+            self.span(Kind.IN_KERNEL, lane, e, r, "recvfrom", conn)
+            self.rec.instant(Kind.EWOULDBLOCK, lane, r, "EWOULDBLOCK", conn)
+            return
+        if result == 0 and not (self.serving and self.protocol == "udp"):
+            if not aio:
+                kind = Kind.BLOCKED if self.blocking else Kind.IN_KERNEL
+                self.span(kind, lane, e, r, "process blocks in call to recvfrom"
+                          if self.blocking else "recvfrom", conn)
+            self.rec.instant(Kind.EOF, lane, r, "return 0 (peer closed)", conn)
+            return
+        arrived = self.us(stamp) if stamp else (e if aio or not self.blocking else r)
+        wait_end = e
+        if self.blocking and arrived > e:
+            wait_end = min(arrived, r)
+            self.span(Kind.BLOCKED, lane, e, wait_end, "process blocks in call to recvfrom",
+                      conn)
+            self.rec.instant(Kind.WAKEUP, lane, wait_end, "wake up", conn)
+        if not aio:
+            self.span(Kind.BLOCKED, lane, wait_end, r, COPY_LABEL, conn)
+            self.rec.instant(Kind.RETURN, lane, r, "return OK", conn)
+        parts = self.messages.take(conn, result)
+        total = sum(n for _, n, _ in parts) or 1
+        t = wait_end
+        run = self.rec.run
+        kernel_lane = self.kernel_lanes.get(conn, 0)
+        delay = self._network_delay(parts, arrived, stamp)
+        for msg, n, done in parts:
+            if self.serving:
+                self.rec.message(conn, n, arrived, arrived)
+            if run.m_copy_start[msg] != run.m_copy_start[msg]:  # NaN: first bytes of it
+                sent = run.m_sent[msg]
+                ready = min(arrived, sent + delay) if delay is not None else arrived
+                ready = min(max(ready, sent), r) if sent == sent else min(ready, r)
+                run.m_ready[msg] = ready
+                run.m_copy_start[msg] = max(e, ready)
+                self.rec.instant(Kind.ARRIVAL, kernel_lane, ready, self.ready_word, conn, msg)
+            share = (r - wait_end) * n / total
+            if aio:
+                self.rec.instant(Kind.COMPLETE, kernel_lane, e, "copy complete", conn, msg)
+            else:
+                self.rec.span(Kind.COPY, kernel_lane, t, t + share,
+                              "copy data from kernel to user", conn, msg)
+            t += share
+            if done:
+                run.m_copy_end[msg] = e if aio else r
+                self.completed.setdefault(conn, deque()).append(msg)
+
+    def _network_delay(self, parts: list[tuple[int, int, bool]], arrived: float,
+                       stamp: int) -> float | None:
+        """A TCP read of several messages carries the stamp of its last segment only: the
+        earlier messages are taken to have crossed loopback as fast as the last one did."""
+        if not stamp or len(parts) < 2:
+            return None
+        last_sent = self.rec.run.m_sent[parts[-1][0]]
+        return arrived - last_sent if last_sent == last_sent else None
+
+    def multiplexer(self, i: int, name: str, e: float, r: float, ready: int) -> None:
+        stamp = self.next_stamp.get(i, 0)
+        label = (f"process blocks in call to {name}, waiting for one of possibly many sockets "
+                 "to become readable")
+        if ready == INTERRUPTED:
+            self.span(Kind.BLOCKED, 0, e, r, label)
+            return
+        if ready == 0:
+            self.span(Kind.IN_KERNEL, 0, e, r, name)
+            return
+        arrived = self.us(stamp) if stamp else r
+        if arrived > e:
+            woke = min(arrived, r)
+            self.span(Kind.BLOCKED, 0, e, woke, label)
+            self.rec.instant(Kind.WAKEUP, 0, woke, "wake up")
+            self.span(Kind.BLOCKED, 0, woke, r, label)
+        else:
+            self.span(Kind.IN_KERNEL, 0, e, r, name)
+        self.rec.instant(Kind.READABLE, 0, r, "return readable")
+
+    def process(self, row: tuple) -> None:
+        _, lane_code, _msg, conn, start, end = row
+        queue = self.completed.get(conn)
+        if not queue:
+            return
+        msg = queue.popleft()
+        s, t = self.us(start), self.us(end)
+        self.span(Kind.PROCESS, self.lane_of(lane_code, conn), s, t, self.process_label, conn,
+                  msg)
+        self.rec.run.m_done[msg] = t
+
+    def handler(self, row: tuple) -> None:
+        """A signal handler (sigio) or completion handler (aio): the signal is raised at the
+        kernel's stamp of the first data it reads, delivered when the handler starts."""
+        _, _, label, _, enter, exit_ = row
+        e, x = self.us(enter), self.us(exit_)
+        since = self.handlers[-1][1] if self.handlers else 0.0
+        lo = bisect_left(self.read_stamps, (enter, 0))
+        hi = bisect_right(self.read_stamps, (exit_, 1 << 62))
+        stamps = [s for _, s in self.read_stamps[lo:hi]]
+        raised = self.us(min(stamps)) if stamps else e
+        raised = raised if since <= raised < e else e
+        signal_label = SIGNAL_LABELS.get(self.model, "deliver signal")
+        self.rec.instant(Kind.SIGNAL, 0, raised, signal_label)
+        self.span(Kind.IN_KERNEL, 0, raised, e, signal_label)
+        self.rec.span(Kind.HANDLER, 0, e, x, label)
+        self.handlers.append((e, x))
+
+    # -- the rest of the lanes -------------------------------------------------------------
+
+    def fill_gaps(self, end: float) -> None:
+        """Tile the application lane: what no recorded span covers is call overhead, or, in
+        sigio and aio outside the handler, the process continuing its own work."""
+        handlers = self.handlers
+        t = 0.0
+        for start, stop in sorted(self.app_spans) + [(end, end)]:
+            if start > t:
+                stop_gap = min(start, end)
+                split = min(max(self.own_work_from, t), stop_gap)
+                self._gap(t, split, False, handlers)
+                self._gap(split, stop_gap, True, handlers)
+            t = max(t, stop)
+
+    def _gap(self, t0: float, t1: float, working: bool,
+             handlers: list[tuple[float, float]]) -> None:
+        if not working:
+            self.rec.span(Kind.IN_KERNEL, 0, t0, t1, OVERHEAD_LABEL)
+            return
+        t = t0
+        i = bisect_left(handlers, (t0, t0)) - 1
+        for h0, h1 in handlers[max(i, 0):]:
+            if h0 >= t1:
+                break
+            if h1 <= t:
+                continue
+            self.rec.span(Kind.WORK, 0, t, min(h0, t1), "process continues executing")
+            self.rec.span(Kind.IN_KERNEL, 0, max(h0, t), min(h1, t1), OVERHEAD_LABEL)
+            t = min(h1, t1)
+        self.rec.span(Kind.WORK, 0, t, t1, "process continues executing")
+
+    def finish(self, end_ns: int, error: str | None, **meta: Any) -> Run:
+        run = self.rec.run
+        done = [run.m_done[i] for i in range(run.message_count) if run.m_done[i] == run.m_done[i]]
+        end = max(done) if done and error is None and not self.serving \
+            and len(done) == run.message_count else self.us(end_ns)
+        if self.thread_lanes:
+            fill_process_blocked(self.rec, end)
+        else:
+            self.fill_gaps(end)
+        kernel_phases(self.rec, self.kernel_lanes, end)
+        return self.rec.finish(end, error, sim_events=len(self.rows), **meta)
+
+
+def build_run(model: str, protocol: str, rows: Sequence[tuple], t0_ns: int, end_ns: int, *,
+              plan: list[list[tuple[int, int]]] | None, sent_ns: Sequence[int] | None,
+              connections: int, work_us: float, error: str | None = None,
+              **meta: Any) -> Run:
+    """The Run of one real server: ``plan`` numbers the scenario's messages (None when
+    serving: each read is a message), ``sent_ns`` is when the client sent each one."""
+    builder = _Builder(model, protocol, rows, t0_ns, plan, sent_ns, connections, work_us)
+    builder.build()
+    return builder.finish(end_ns, error, t0_ns=t0_ns, clock="CLOCK_REALTIME", **meta)

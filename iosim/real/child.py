@@ -1,0 +1,97 @@
+"""The server side of a capture, run as a child process: ``python -m iosim.real.child``.
+
+It talks to the parent (capture.py's ``capture``) through one-line JSON messages: it prints the
+ports it listens on, accepts the scenario's connections (TCP), prints how many, reads t = 0
+(an absolute time_ns) from stdin, waits for it, runs the model and pickles its rows to the
+result file. SIGTERM ends a run that cannot finish (a blocked server) with what it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import signal
+import socket
+import sys
+from time import time_ns
+from types import FrameType
+
+from iosim import scenario as scenario_mod
+from iosim.real.client import raise_fd_limit, wait_until
+from iosim.real.record import Messages, enable_stamps, message_plan
+from iosim.real.servers import Conn, Server, Stop, program_of, run
+
+ACCEPT_TIMEOUT_S = 30.0
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise Stop
+
+
+def say(**fields: object) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def open_sockets(sc: scenario_mod.Scenario, host: str
+                 ) -> tuple[socket.socket | None, list[socket.socket]]:
+    if sc.protocol == "tcp":
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((host, 0))
+        listener.listen(min(sc.total_connections, 4096))
+        return listener, []
+    socks = []
+    for _ in range(sc.total_connections):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        socks.append(sock)
+    return None, socks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m iosim.real.child")
+    parser.add_argument("scenario")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
+    raise_fd_limit()
+    sc = scenario_mod.load(args.scenario)
+    listener, socks = open_sockets(sc, args.host)
+    if listener is not None:
+        say(ports=[listener.getsockname()[1]])
+        listener.settimeout(ACCEPT_TIMEOUT_S)
+        for _ in range(sc.total_connections):
+            sock, _ = listener.accept()
+            socks.append(sock)
+        listener.close()
+    else:
+        say(ports=[s.getsockname()[1] for s in socks])
+    for sock in socks:
+        enable_stamps(sock)
+    say(accepted=len(socks))
+    t0_ns = int(sys.stdin.readline())
+    plan = message_plan([[(s.at_ms, s.nbytes) for s in sends] for sends in sc.connections])
+    server = Server(sc.protocol, [Conn(sock, conn) for conn, sock in enumerate(socks)],
+                    Messages(plan), sc.process.work_us, sc.process.poll_interval_us,
+                    sc.process.buffer_bytes)
+    stopped = False
+    program_of(args.model)
+    wait_until(t0_ns)
+    try:
+        run(args.model, server)
+    except Stop:
+        stopped = True
+    end_ns = time_ns()
+    server.close_open_calls(end_ns)
+    rows = list(server.rows)
+    with open(args.result, "wb") as f:
+        pickle.dump({"rows": rows, "error": server.error, "stopped": stopped,
+                     "end_ns": end_ns, "remaining": server.messages.remaining}, f)
+    say(done=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

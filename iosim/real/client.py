@@ -1,0 +1,95 @@
+"""The scripted client: opens a scenario's connections over loopback and plays its sends at
+their times, relative to an agreed t = 0 (an absolute ``time.time_ns()``, the clock of the
+kernel's arrival stamps)."""
+
+from __future__ import annotations
+
+import errno
+import resource
+import socket
+import time
+from time import time_ns
+
+from iosim.errors import UserError
+from iosim.scenario import Scenario
+
+SPIN_NS = 300_000  # sleep until this close to a send time, then spin: sleep alone is late
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's descriptor limit (RLIMIT_NOFILE) to the hard limit; return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
+
+
+def wait_until(deadline_ns: int) -> None:
+    while True:
+        left = deadline_ns - time_ns()
+        if left <= 0:
+            return
+        if left > SPIN_NS:
+            time.sleep((left - SPIN_NS) / 1e9)
+
+
+def open_connections(scenario: Scenario, host: str, ports: list[int]) -> list[socket.socket]:
+    """One socket per connection, active ones first (connection numbers follow this order):
+    TCP connects to the one listening port, UDP connects to the port of its own socket."""
+    tcp = scenario.protocol == "tcp"
+    socks: list[socket.socket] = []
+    try:
+        for conn in range(scenario.total_connections):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+            socks.append(sock)
+            if tcp:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.connect((host, ports[0] if tcp else ports[conn]))
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise UserError(
+                f"{scenario.name}: cannot open {scenario.total_connections} connections: "
+                f"the descriptor limit is {raise_fd_limit()} per process (ulimit -n); "
+                "use fewer idle_connections") from None
+        raise UserError(f"{scenario.name}: connection {len(socks) - 1} failed: {exc}") from None
+    return socks
+
+
+def schedule(scenario: Scenario, plan: list[list[tuple[int, int]]]
+             ) -> list[tuple[float, int, int, int]]:
+    """(at_ms, order, conn, message or -1 for the goodbye) in time order: after its last send
+    each connection says goodbye (TCP: close, a FIN; UDP: an empty datagram)."""
+    events = []
+    for conn, sends in enumerate(scenario.connections):
+        for send, (msg, _) in zip(sends, plan[conn], strict=True):
+            events.append((send.at_ms, 0, conn, msg))
+        events.append((sends[-1].at_ms, 1, conn, -1))
+    return sorted(events)
+
+
+def play(scenario: Scenario, plan: list[list[tuple[int, int]]], socks: list[socket.socket],
+         t0_ns: int) -> list[int]:
+    """Send every message at t0 + its time; return when each was sent (time_ns, by id)."""
+    sizes = {msg: nbytes for sends in plan for msg, nbytes in sends}
+    sent = [0] * len(sizes)
+    payload = b"x" * max(sizes.values(), default=0)
+    view = memoryview(payload)
+    tcp = scenario.protocol == "tcp"
+    for at_ms, _, conn, msg in schedule(scenario, plan):
+        wait_until(t0_ns + int(at_ms * 1_000_000))
+        sock = socks[conn]
+        if msg < 0:
+            if tcp:
+                sock.shutdown(socket.SHUT_WR)
+            else:
+                sock.send(b"")
+            continue
+        sent[msg] = time_ns()
+        if tcp:
+            sock.sendall(view[:sizes[msg]])
+        else:
+            sock.send(view[:sizes[msg]])
+    return sent

@@ -1,0 +1,168 @@
+"""A capture session: a real server in a child process, the scripted client in this one, both
+on loopback, and the Trace made from what they recorded.
+
+Whatever happens (an error, Ctrl-C), the child is stopped and every socket closed before this
+returns: ``try``/``finally`` around everything that was started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from time import time_ns
+from typing import IO, Any
+
+from iosim.errors import UserError
+from iosim.real.capture import build_run
+from iosim.real.client import open_connections, play, raise_fd_limit
+from iosim.real.record import message_plan
+from iosim.real.servers import REAL_MODELS
+from iosim.scenario import Scenario
+from iosim.trace import Run, Trace
+
+HOST = "127.0.0.1"
+START_MARGIN_NS = 30_000_000  # t = 0 lies this far ahead, so that both sides are waiting for it
+SETUP_TIMEOUT_S = 60.0  # opening the connections (10,000 of them take a few seconds)
+GRACE_S = 2.0  # after the last send, how long a server may take to handle what is left
+STOP_TIMEOUT_S = 5.0
+
+
+class CaptureError(UserError):
+    """A capture that could not be made; the message says why."""
+
+
+def check_model(model: str) -> None:
+    if model not in REAL_MODELS:
+        raise CaptureError(f"unknown real model {model!r} (known: {', '.join(REAL_MODELS)})")
+    if model == "aio":
+        try:
+            from iosim.real.aio import unavailable_reason
+        except ImportError as exc:
+            raise CaptureError(f"aio runs on real sockets need io_uring through the liburing "
+                               f"package, which does not import here ({exc})") from None
+        reason = unavailable_reason()
+        if reason:
+            raise CaptureError(f"aio runs on real sockets need io_uring: {reason}")
+
+
+class _Child:
+    """The server process and its line-by-line JSON conversation."""
+
+    def __init__(self, scenario: Scenario, model: str, result: Path, stderr: IO[bytes]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "iosim.real.child", scenario.path, "--model", model,
+             "--host", HOST, "--result", str(result)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+        self.stderr = stderr
+        self.pending = b""
+        self.selector = selectors.DefaultSelector()
+        assert self.proc.stdout is not None
+        self.selector.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def expect(self, key: str, timeout_s: float) -> Any:
+        """Wait (bounded) for the child's next line; it must carry ``key``."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time_ns() + int(timeout_s * 1e9)
+        while b"\n" not in self.pending:
+            if time_ns() >= deadline:
+                raise CaptureError(f"the server process did not answer within {timeout_s:.0f} s")
+            if self.selector.select(timeout=(deadline - time_ns()) / 1e9):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise CaptureError(f"the server process ended early: {self.last_error()}")
+                self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return json.loads(line)[key]
+
+    def tell(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def last_error(self) -> str:
+        self.stderr.flush()
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit status {self.proc.poll()}"
+
+    def stop(self) -> None:
+        """SIGTERM (the server saves what it has), then SIGKILL if it does not go."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.selector.close()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def capture_run(scenario: Scenario, model: str) -> Run:
+    """Play the scenario against the real ``model`` server; return the run it recorded."""
+    check_model(model)
+    raise_fd_limit()
+    plan = message_plan([[(s.at_ms, s.nbytes) for s in sends] for sends in scenario.connections])
+    with tempfile.TemporaryDirectory(prefix="iosim-capture-") as tmp, \
+            open(os.path.join(tmp, "stderr"), "w+b") as stderr:
+        result = Path(tmp) / "rows.pickle"
+        child = _Child(scenario, model, result, stderr)
+        socks = []
+        try:
+            ports = child.expect("ports", SETUP_TIMEOUT_S)
+            socks = open_connections(scenario, HOST, ports)
+            child.expect("accepted", SETUP_TIMEOUT_S)
+            t0_ns = time_ns() + START_MARGIN_NS
+            child.tell(str(t0_ns))
+            sent_ns = play(scenario, plan, socks, t0_ns)
+            try:
+                child.expect("done", GRACE_S + 0.01 * scenario.message_count)
+            except CaptureError:
+                child.stop()
+            if child.proc.wait(STOP_TIMEOUT_S) != 0 or not result.exists():
+                raise CaptureError(f"the {model} server failed: {child.last_error()}")
+        finally:
+            for sock in socks:
+                sock.close()
+            child.close()
+        with open(result, "rb") as f:
+            outcome = pickle.load(f)
+    error = outcome["error"]
+    if error is None and outcome["stopped"]:
+        left = outcome["remaining"]
+        error = (f"stopped {GRACE_S:.0f} s after the last send: blocked, "
+                 f"{left} message{'s' if left != 1 else ''} never handled")
+    return build_run(model, scenario.protocol, outcome["rows"], t0_ns, outcome["end_ns"],
+                     plan=plan, sent_ns=sent_ns, connections=scenario.total_connections,
+                     work_us=scenario.process.work_us, error=error, host=HOST,
+                     buffer_bytes=scenario.process.buffer_bytes,
+                     poll_interval_us=scenario.process.poll_interval_us)
+
+
+def capture(scenario: Scenario, models: Sequence[str],
+            progress: Callable[[str], None] | None = None) -> Trace:
+    """One real run per model, one after the other, in one Trace."""
+    for model in models:
+        check_model(model)
+    trace = Trace(scenario.name, scenario.title, scenario.protocol)
+    for model in models:
+        if progress:
+            progress(model)
+        trace.runs.append(capture_run(scenario, model))
+    return trace

@@ -1,0 +1,165 @@
+"""Captures on real loopback sockets: every byte arrives, every phase is ordered, each model
+shows what it is known for, and nothing is left running afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from iosim import cli, scenario, summary
+from iosim import trace as trace_mod
+from iosim.real.record import Messages, message_plan
+from iosim.real.servers import REAL_MODELS
+from iosim.real.session import capture, capture_run
+from iosim.trace import Kind, Run
+
+TWO_CLIENTS = """
+name = "two-clients"
+protocol = "{protocol}"
+[process]
+poll_interval_us = 300
+work_us = 30
+[[connections]]
+sends = [[1.0, 700], [2.5, 300]]
+[[connections]]
+sends = [[1.5, 1200]]
+"""
+
+
+def write_scenario(tmp_path: Path, text: str, name: str = "s.toml") -> scenario.Scenario:
+    path = tmp_path / name
+    path.write_text(text)
+    return scenario.load(str(path))
+
+
+def children() -> set[int]:
+    """Live child processes of this process (from /proc)."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        text = (task / "children").read_text().split()
+        pids.update(int(p) for p in text)
+    return {p for p in pids if Path(f"/proc/{p}").exists()
+            and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"}
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def kinds(run: Run) -> list[Kind]:
+    return [Kind(k) for k in run.kind]
+
+
+def app_lane_tiled(run: Run) -> float:
+    """blocked + in-kernel + own work + processing on the application lane, over end_us."""
+    used = sum(t1 - t0 for k, lane, t0, t1 in zip(run.kind, run.lane, run.t0, run.t1,
+                                                   strict=True)
+               if lane == 0 and k in (Kind.BLOCKED, Kind.IN_KERNEL, Kind.WORK, Kind.PROCESS))
+    return used / run.end_us
+
+
+@pytest.fixture(scope="module", params=["udp", "tcp"])
+def captured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[scenario.Scenario, dict[str, Run]]:
+    """Every real model on the same small scenario (about 3 ms of sends each)."""
+    sc = write_scenario(tmp_path_factory.mktemp("real"),
+                        TWO_CLIENTS.format(protocol=request.param))
+    before = open_fds()
+    trace = capture(sc, REAL_MODELS)
+    assert children() == set(), "a server process was left running"
+    assert open_fds() == before, "a socket or pipe was left open"
+    return sc, {run.model: run for run in trace.runs}
+
+
+@pytest.mark.parametrize("model", REAL_MODELS)
+def test_every_byte_is_captured_in_order(captured: tuple[scenario.Scenario, dict[str, Run]],
+                                         model: str) -> None:
+    sc, runs = captured
+    run = runs[model]
+    assert run.source == "real" and run.error is None
+    sent_bytes = sorted((c, s.nbytes) for c, sends in enumerate(sc.connections) for s in sends)
+    assert sorted(zip(run.m_conn, run.m_bytes, strict=True)) == sent_bytes
+    for i in range(run.message_count):
+        m = run.message(i)
+        assert None not in m.values(), f"message {i} of {model} not handled: {m}"
+        assert m["sent_us"] <= m["ready_us"] <= m["copy_start_us"] <= m["copy_end_us"] \
+            <= m["done_us"] <= run.end_us
+        assert m["done_us"] - m["copy_end_us"] >= sc.process.work_us
+
+
+@pytest.mark.parametrize("model", REAL_MODELS)
+def test_application_lane_is_tiled(captured: tuple[scenario.Scenario, dict[str, Run]],
+                                   model: str) -> None:
+    run = captured[1][model]
+    assert app_lane_tiled(run) == pytest.approx(1.0, abs=0.01)
+    assert run.end_us == max(run.m_done)
+
+
+def test_each_model_shows_its_calls(captured: tuple[scenario.Scenario, dict[str, Run]]
+                                    ) -> None:
+    runs = captured[1]
+    totals = {m: summary.totals(r) for m, r in runs.items()}
+    assert totals["nonblocking"]["ewouldblock"] > 0
+    assert totals["nonblocking"]["other_work_us"] > 0
+    assert totals["sigio"]["signals"] > 0
+    assert Kind.HANDLER in kinds(runs["sigio"])
+    assert Kind.READABLE in kinds(runs["select"])
+    labels = set(runs["epoll"].labels)
+    assert {"epoll_create", "epoll_ctl", "epoll_wait", "recvfrom"} <= labels
+    assert {"sigaction", "fcntl F_SETOWN", "fcntl O_ASYNC"} <= set(runs["sigio"].labels)
+    assert {"aio_read", "aio_return"} <= set(runs["aio"].labels)
+    assert any(lane.role == "thread" for lane in runs["threaded"].lanes)
+    for model in ("blocking", "select", "poll", "epoll"):
+        assert totals[model]["blocked_us"] > 0.5 * totals[model]["end_us"], model
+    for run in runs.values():
+        arrivals = [i for i, k in enumerate(run.kind) if k == Kind.ARRIVAL]
+        assert len(arrivals) == run.message_count
+        assert all(run.lanes[run.lane[i]].role == "kernel" for i in arrivals)
+
+
+def test_select_refuses_descriptors_past_fd_setsize(tmp_path: Path) -> None:
+    sc = write_scenario(tmp_path, """
+protocol = "tcp"
+idle_connections = 1030
+[[connections]]
+sends = [[1.0, 100]]
+""")
+    run = capture_run(sc, "select")
+    assert run.error is not None and "FD_SETSIZE (1024)" in run.error
+    assert Kind.ERROR in kinds(run)
+    assert Kind.SYSCALL not in kinds(run)
+    assert children() == set()
+
+
+def test_messages_follow_the_bytes_read() -> None:
+    plan = message_plan([[(1.0, 100), (2.0, 50)], [(1.5, 10)]])
+    assert plan == [[(0, 100), (2, 50)], [(1, 10)]]
+    messages = Messages(plan)
+    assert messages.take(0, 60) == [(0, 60, False)]
+    assert messages.take(0, 90) == [(0, 40, True), (2, 50, True)]
+    assert messages.take(1, 10) == [(1, 10, True)]
+    assert messages.remaining == 0
+    serving = Messages(None)
+    assert serving.take(3, 7) == [(0, 7, True)] and serving.take(0, 1) == [(1, 1, True)]
+
+
+def test_capture_command_writes_a_trace_summary_reads(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "t.json"
+    assert cli.main(["capture", "one-datagram", "--model", "select", "-o", str(out),
+                     "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["runs"][0]["source"] == "real"
+    loaded = trace_mod.load(out)
+    assert summary.summarize(loaded) == printed
+    assert cli.main(["summary", str(out)]) == 0
+    assert "select (real)" in capsys.readouterr().out
+
+
+def test_unknown_scenario_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["capture", "no-such-scenario", "--model", "select"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("iosim: error:") and err.count("\n") == 1
