@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import fcntl
+import multiprocessing
 import os
 import platform
 import resource
@@ -28,9 +29,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from iosim.errors import UserError
+from iosim.real.client import wait_until
 from iosim.sim.costs import Costs, dump_costs
 
 SO_TIMESTAMPNS = 35  # Linux; Python 3.11 lacks the constant. cmsg: int64 sec, int64 nsec
@@ -43,6 +46,8 @@ COPY_SIZES = (4096, 65536, 1 << 20)
 BATCHES = 7
 PAUSE_S = 0.002  # between datagrams: the receiver falls asleep, as between a scenario's sends
 GIVE_UP_S = 1.0  # a datagram or signal not seen by then is counted lost
+IDLE_GAPS_MS = (2.0, 20.0)  # sleeps before a datagram: the scale of the scenarios' gaps
+START_S = 0.02  # the first datagram's gap is counted from this far ahead
 
 # Kerrisk, TLPI Table 63-9 (µs per call, one fd ready): fds -> (select, poll, epoll)
 TLPI_US = {10: (7.3, 6.1, 4.1), 100: (30.0, 29.0, 4.2), 1000: (350.0, 350.0, 5.3),
@@ -68,6 +73,8 @@ class Measured:
 
     syscall_us: float = 0.0
     wakeup_us: float | None = None
+    wakeup_per_idle_ms_us: float | None = None
+    signal_cross_us: float | None = None  # another, busy process: stamp -> read in its handler
     network_us: float | None = None
     signal_us: float | None = None  # process asleep when SIGIO comes
     signal_busy_us: float | None = None  # process running Python code when SIGIO comes
@@ -208,35 +215,117 @@ def measure_syscall(seconds: float) -> float:
         return per_call_us(calls, seconds)
 
 
-def measure_wakeup_and_network(samples: int) -> tuple[float | None, float | None]:
-    """Loopback delay (send to kernel arrival stamp) and wake-up (arrival stamp to the return
-    of a recvmsg that was asleep, less the same for data already queued)."""
-    asleep, network, queued = [], [], []
+def _send_after_gaps(tx: socket.socket, gaps_ms: list[float]) -> list[int]:
+    """Send one datagram after each idle gap, as the capture's client does (sleep, then spin
+    the last SPIN_NS, send); the time_ns of each send."""
+    sent = []
+    t = time.time_ns() + int(START_S * 1e9)
+    for gap in gaps_ms:
+        t += int(gap * 1e6)
+        wait_until(t)
+        sent.append(time.time_ns())
+        tx.send(b"x")
+    return sent
+
+
+def _peer_reads(rx: socket.socket, out: Connection, count: int, busy: bool) -> None:
+    """In the peer process: ``count`` reads, blocked in recvmsg (``busy`` False) or in a
+    SIGIO handler while spinning (True); sends back stamp -> return of each read, in ns."""
+    got: list[int] = []
+
+    def read() -> None:
+        try:
+            _, anc, _, _ = rx.recvmsg(16, socket.CMSG_SPACE(16))
+        except BlockingIOError:
+            return
+        returned = time.time_ns()
+        stamp = _stamp_ns(anc)
+        got.append(returned - stamp if stamp else -1)
+
+    try:
+        if busy:
+            signal.signal(signal.SIGIO, lambda _s, _f: read())
+            rx.setblocking(False)
+            fcntl.fcntl(rx, fcntl.F_SETOWN, os.getpid())
+            fcntl.fcntl(rx, fcntl.F_SETFL, fcntl.fcntl(rx, fcntl.F_GETFL) | os.O_ASYNC)
+        else:
+            rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                          struct.pack("ll", int(GIVE_UP_S), 0))
+        out.send("ready")
+        deadline = time.perf_counter() + GIVE_UP_S + count * max(IDLE_GAPS_MS) / 1000
+        while len(got) < count and time.perf_counter() < deadline:
+            if not busy:
+                read()
+    finally:
+        out.send([g for g in got if g >= 0])
+        out.close()
+
+
+def _cross_process(samples: int, busy: bool) -> dict[float, list[float]] | None:
+    """Stamp -> return of reads in another process (the way a capture's server reads: its
+    own process, woken by a datagram another process sends), by idle gap before each, µs."""
+    gaps = [IDLE_GAPS_MS[i % len(IDLE_GAPS_MS)] for i in range(samples)]
+    ctx = multiprocessing.get_context("fork")
     with _udp_pair(stamps=True) as (rx, tx):
-        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(GIVE_UP_S), 0))
-        with _Sender(tx, samples) as sender:
-            for i in range(samples):
-                sender.go.set()
-                try:
-                    _, anc, _, _ = rx.recvmsg(16, socket.CMSG_SPACE(16))
-                except BlockingIOError:
-                    break
-                returned = time.time_ns()
-                stamp = _stamp_ns(anc)
-                if stamp is not None:
-                    asleep.append(returned - stamp)
-                    network.append(stamp - sender.sent_ns[i])
+        here, there = ctx.Pipe()
+        peer = ctx.Process(target=_peer_reads, args=(rx, there, samples, busy), daemon=True)
+        peer.start()
+        try:
+            there.close()
+            if not here.poll(5.0):
+                return None
+            here.recv()
+            _send_after_gaps(tx, gaps)
+            got = here.recv() if here.poll(2 * GIVE_UP_S) else []
+        finally:
+            here.close()
+            peer.join(2 * GIVE_UP_S)
+            if peer.is_alive():
+                peer.kill()
+                peer.join()
+    if len(got) != samples:
+        return None
+    by_gap: dict[float, list[float]] = {}
+    for gap, ns in zip(gaps, got, strict=True):
+        by_gap.setdefault(gap, []).append(ns / 1000.0)
+    return by_gap
+
+
+def measure_wakeup_and_network(samples: int) -> tuple[float | None, float | None,
+                                                      float | None]:
+    """Wake-up of another process asleep in recvmsg, less a read of data already queued, at
+    two idle gaps: (wake-up, its growth per ms asleep, loopback delay send -> stamp)."""
+    by_gap = _cross_process(samples, busy=False)
+    queued, network = [], []
+    with _udp_pair(stamps=True) as (rx, tx):
         for _ in range(samples):
+            sent = time.time_ns()
             tx.send(b"x")
             if not select.select([rx], [], [], GIVE_UP_S)[0]:
                 break
             called = time.time_ns()
-            rx.recvmsg(16, socket.CMSG_SPACE(16))
+            _, anc, _, _ = rx.recvmsg(16, socket.CMSG_SPACE(16))
             queued.append(time.time_ns() - called)
-    if not asleep or not queued:
-        return None, None
-    wakeup = max(0.0, (statistics.median(asleep) - statistics.median(queued)) / 1000.0)
-    return wakeup, statistics.median(network) / 1000.0
+            stamp = _stamp_ns(anc)
+            if stamp is not None:
+                network.append(stamp - sent)
+    if not by_gap or not queued:
+        return None, None, None
+    hot = statistics.median(queued) / 1000.0
+    (short, w_short), (long, w_long) = sorted(
+        (gap, max(0.0, statistics.median(v) - hot)) for gap, v in by_gap.items())
+    per_ms = max(0.0, (w_long - w_short) / (long - short))
+    base = max(0.0, w_short - per_ms * short)
+    return base, per_ms, statistics.median(network) / 1000.0
+
+
+def measure_signal_cross_process(samples: int) -> float | None:
+    """Arrival stamp to the return of the read in the SIGIO handler of another process that
+    is busy (as the sigio server is), less a read of data already queued."""
+    by_gap = _cross_process(samples, busy=True)
+    if not by_gap:
+        return None
+    return statistics.median(v for vs in by_gap.values() for v in vs)
 
 
 class _Delivered(Exception):
@@ -478,10 +567,12 @@ def measure(budget: Budget = Budget(), progress: Progress = _stderr_progress) ->
     progress("system call (recv -> EWOULDBLOCK)")
     m.syscall_us = measure_syscall(budget.seconds)
     progress(f"wake-up and loopback delay ({budget.samples} datagrams)")
-    m.wakeup_us, m.network_us = measure_wakeup_and_network(budget.samples)
+    m.wakeup_us, m.wakeup_per_idle_ms_us, m.network_us = \
+        measure_wakeup_and_network(budget.samples)
     progress(f"SIGIO delivery ({budget.samples} datagrams, asleep and busy)")
     m.signal_us = measure_signal(budget.samples, asleep=True)
     m.signal_busy_us = measure_signal(budget.samples, asleep=False)
+    m.signal_cross_us = measure_signal_cross_process(budget.samples)
     progress("copy into a preallocated buffer (" +
              ", ".join(_size(s) for s in COPY_SIZES) + ")")
     m.copy_us, notes = measure_copy(COPY_SIZES, budget.seconds)
@@ -505,7 +596,8 @@ def to_costs(m: Measured) -> tuple[Costs, list[str]]:
         "wakeup_us": m.wakeup_us,
         "network_us": m.network_us,
         "copy_gb_per_s": copy_gb_per_s(m.copy_us),
-        "signal_us": m.signal_us,
+        "wakeup_per_idle_ms_us": m.wakeup_per_idle_ms_us,
+        "signal_us": m.signal_cross_us if m.signal_cross_us is not None else m.signal_us,
         "epoll_ctl_us": max(0.0, m.epoll_ctl_us - m.syscall_us),
     }
     for name, per_call, key in (("select", m.select_us, "per_fd"), ("poll", m.poll_us, "per_fd"),
@@ -536,10 +628,12 @@ def report(m: Measured, costs: Costs, kept: list[str]) -> str:
     """The measured per-call figures beside TLPI Table 63-9, then the costs written."""
     lines = ["measured per call on this machine (median)"]
     single = [("system call (recv -> EWOULDBLOCK)", m.syscall_us),
-              ("wake-up of a thread asleep in recvmsg", m.wakeup_us),
+              ("wake-up of a process asleep in recvmsg", m.wakeup_us),
+              ("  more per ms asleep", m.wakeup_per_idle_ms_us),
               ("loopback delay (send -> kernel stamp)", m.network_us),
               ("SIGIO: kernel stamp -> handler, asleep", m.signal_us),
               ("SIGIO: kernel stamp -> handler, busy", m.signal_busy_us),
+              ("SIGIO to another busy process: -> read", m.signal_cross_us),
               ("epoll_ctl", m.epoll_ctl_us)]
     single += [(f"recv_into {_size(size)}  ({size / us / 1000:.2f} GB/s)", us)
                for size, us in m.copy_us.items()]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from iosim.errors import UserError
 
+WAKEUP_IDLE_CAP_MS = 50.0  # the longest sleep calibrate measures the growth over
+
 
 class CostsError(UserError):
     """A cost file or table that cannot be used; the message names the file and key."""
@@ -33,6 +35,14 @@ class Costs:
     epoll_base_us: float = 2.0
     epoll_per_ready_us: float = 0.3
     epoll_ctl_us: float = 1.5
+    # A process that slept longer wakes up slower (its CPU idled deeper, its caches went
+    # cold): this much more wake-up per ms asleep, up to WAKEUP_IDLE_CAP_MS. Calibrated.
+    wakeup_per_idle_ms_us: float = 0.0
+
+    def wakeup_after_us(self, asleep_us: float) -> float:
+        """The wake-up of a process that slept ``asleep_us``."""
+        idle_ms = min(asleep_us / 1000.0, WAKEUP_IDLE_CAP_MS)
+        return self.wakeup_us + self.wakeup_per_idle_ms_us * idle_ms
 
     def copy_us(self, nbytes: int) -> float:
         return nbytes / (self.copy_gb_per_s * 1000.0)

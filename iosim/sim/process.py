@@ -151,7 +151,7 @@ class Thread:
         del self.proc.blocks[self.lane]
         self.rec.span(Kind.BLOCKED, self.lane, since, self.now, label, conn)
         self.rec.instant(Kind.WAKEUP, self.lane, self.now, "wake up", conn)
-        yield from self.blocked_for(self.costs.wakeup_us, label, conn)
+        yield from self.blocked_for(self.costs.wakeup_after_us(self.now - since), label, conn)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""

@@ -1,0 +1,56 @@
+"""Agreement: the simulation with this machine's calibrated costs against real captures, for
+one-datagram and many-clients with blocking, select, epoll and sigio. Per case: median latency
+(copy_end - ready, the summary's latency_p50_us) and system calls, each the median of REPS
+captures. Target (DESIGN.md): every sim/real ratio within [0.7, 1.3].
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+
+from iosim import scenario as scenario_mod
+from iosim import summary
+from iosim.calibrate import QUICK, measure, to_costs
+from iosim.real.session import capture_run
+from iosim.sim.run import simulate
+from iosim.trace import Trace
+
+SCENARIOS = ("one-datagram", "many-clients")
+MODELS = ("blocking", "select", "epoll", "sigio")
+REPS = 5
+
+
+def totals(trace: Trace) -> dict:
+    return summary.summarize(trace)["runs"][0]["totals"]
+
+
+def run() -> dict:
+    costs, _ = to_costs(measure(QUICK, lambda text: print(f"calibrate: {text}", file=sys.stderr)))
+    rows = []
+    print(f"{'scenario':13} {'model':9} {'sim p50 µs':>11} {'real p50 µs':>11} {'ratio':>6} "
+          f"{'sim calls':>9} {'real calls':>10} {'ratio':>6}")
+    for name in SCENARIOS:
+        sc = scenario_mod.load(name)
+        for model in MODELS:
+            sim = totals(simulate(sc, [model], costs))
+            reals = []
+            for _ in range(REPS):
+                trace = Trace(sc.name, sc.title, sc.protocol, [capture_run(sc, model)])
+                reals.append(totals(trace))
+            real_lat = statistics.median(t["latency_p50_us"] for t in reals)
+            real_calls = statistics.median(t["syscalls"] for t in reals)
+            row = {"scenario": name, "model": model,
+                   "sim_latency_us": round(sim["latency_p50_us"], 2),
+                   "real_latency_us": round(real_lat, 2),
+                   "latency_ratio": round(sim["latency_p50_us"] / real_lat, 3),
+                   "sim_syscalls": sim["syscalls"], "real_syscalls": real_calls,
+                   "syscalls_ratio": round(sim["syscalls"] / real_calls, 3)}
+            rows.append(row)
+            print(f"{name:13} {model:9} {row['sim_latency_us']:11.1f} {real_lat:11.1f} "
+                  f"{row['latency_ratio']:6.2f} {sim['syscalls']:9d} {real_calls:10.0f} "
+                  f"{row['syscalls_ratio']:6.2f}", flush=True)
+    within = all(0.7 <= r[k] <= 1.3 for r in rows for k in ("latency_ratio", "syscalls_ratio"))
+    print(f"all within 30%: {within}")
+    return {"name": "agreement", "rows": rows, "within_30_percent": within,
+            "costs": costs.to_dict()}
