@@ -2,7 +2,8 @@
 everything that reads them (view, summary, exporters).
 
 A run's events are stored in columns (``array``) rather than one object per event, so that a
-trace of a million events loads quickly, stays small in memory and can be searched with bisect.
+trace of a million events loads quickly, stays small in memory and can be searched with bisect
+(events are sorted by start time).
 Every event has a kind, a lane, a start and end time in µs (equal for instants), a label (an
 index into the run's string table), the connection it concerns and the message it belongs to
 (-1 where none).
@@ -16,10 +17,10 @@ import json
 import os
 import sys
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from enum import IntEnum
-from operator import itemgetter, sub
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,6 @@ class Kind(IntEnum):
     @property
     def is_span(self) -> bool:
         return self < 20
-
-
-SPAN_KINDS = frozenset(k for k in Kind if k.is_span)
 
 
 @dataclass(frozen=True)
@@ -130,14 +128,6 @@ class Run:
     def message_count(self) -> int:
         return len(self.m_conn)
 
-    def window(self, start_us: float, end_us: float) -> range:
-        """Indexes of the events that may overlap [start_us, end_us]; events are sorted by t0,
-        and ``meta["max_span_us"]`` bounds how far back a long span can start."""
-        back = float(self.meta.get("max_span_us", 0.0))
-        lo = bisect_left(self.t0, start_us - back)
-        hi = bisect_right(self.t0, end_us)
-        return range(lo, hi)
-
 
 @dataclass(frozen=True)
 class Event:
@@ -158,9 +148,6 @@ class Trace:
     title: str
     protocol: str
     runs: list[Run] = field(default_factory=list)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        save(self, path)
 
 
 class RunRecorder:
@@ -222,7 +209,6 @@ class RunRecorder:
         r.labels = list(ids)
         r.meta.update(meta)
         r.meta["end_us"] = end_us
-        r.meta["max_span_us"] = max(map(sub, r.t1, r.t0), default=0.0)
         return r
 
 

@@ -9,7 +9,6 @@ union of both; a cell that does not apply to a row, or a time that never happene
 from __future__ import annotations
 
 import csv
-import io
 from typing import Any, TextIO
 
 from iosim.summary import summarize
@@ -51,8 +50,3 @@ def write_csv(trace: Trace, out: TextIO) -> None:
     for row in rows(trace):
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
-
-def to_csv(trace: Trace) -> str:
-    buffer = io.StringIO()
-    write_csv(trace, buffer)
-    return buffer.getvalue()

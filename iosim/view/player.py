@@ -114,10 +114,6 @@ class Player:
     def _set_window(self, lo: float, hi: float) -> None:
         self.windows[self.axis.name] = (lo, hi)
 
-    def visible_times(self) -> tuple[float, float]:
-        lo, hi = self.window
-        return self.axis.time(lo), self.axis.time(hi)
-
     def fit(self) -> None:
         self._set_window(0.0, self.axis.length)
 
