@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         stopped = True
     end_ns = time_ns()
     server.close_open_calls(end_ns)
-    rows = list(server.rows)
+    rows = server.finished_rows()
     with open(args.result, "wb") as f:
         pickle.dump({"rows": rows, "error": server.error, "stopped": stopped,
                      "end_ns": end_ns, "remaining": server.messages.remaining}, f)

@@ -9,8 +9,10 @@ Row layouts (the first field says which):
 
 - ``(CALL, lane, name, conn, enter_ns, return_ns, result, stamp_ns)``: a system call. For
   ``recvfrom`` the result is the byte count, 0 for end of file, ``WOULDBLOCK`` for EWOULDBLOCK,
-  and the stamp is the kernel's arrival stamp of the data read (0: none). For select / poll /
-  epoll_wait the result is the number of readable descriptors. ``INTERRUPTED``: the call was
+  and the stamp is the kernel's arrival stamp of the data read (0: none); while the server
+  runs, a read's row holds recvmsg's control data instead, decoded by ``finished_rows``.
+  For select / poll / epoll_wait the result is the number of readable descriptors.
+  ``INTERRUPTED``: the call was
   still waiting when the run was stopped (its return time is the stop).
 - ``(WORK, lane, label, -1, start_ns, end_ns)``: the process's own work.
 - ``(PROCESS, lane, msg, conn, start_ns, end_ns)``: processing a received message.

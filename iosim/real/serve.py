@@ -85,7 +85,7 @@ def serve(model: str, protocol: str, host: str, port: int, duration_s: float | N
             c.sock.close()
         sock.close()
     bound = f"{host}:{port}"
-    result = build_run(model, protocol, list(server.rows), t0_ns, end_ns, plan=None,
+    result = build_run(model, protocol, server.finished_rows(), t0_ns, end_ns, plan=None,
                        sent_ns=None, connections=len(server.conns), work_us=0.0,
                        error=server.error,
                        host=host, port=port)
