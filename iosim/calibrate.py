@@ -7,6 +7,12 @@ per-call cost of the call as Python makes it, with one descriptor ready, as in K
 Table 63-9; a line through them gives base + per-descriptor cost. The simulator charges
 ``syscall_us`` on every call on top of a call's own cost, so ``syscall_us`` is taken off the
 fitted bases (and off epoll_ctl) before they are written.
+
+The latency terms (wake-up and its growth with the time asleep, SIGIO delivery, the call after
+a multiplexer's wake-up, the cold first reads) are fitted on the real servers themselves: short
+captures of a synthetic probe scenario (calibrate_servers.py), simulated back with the fitted
+terms. The socket-pair wake-up and SIGIO figures stay in the report, and are used when the
+servers cannot be probed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import fcntl
+import math
 import multiprocessing
 import os
 import platform
@@ -32,9 +39,17 @@ from dataclasses import dataclass, field, fields, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from iosim.calibrate_servers import (
+    PROBE_MODELS,
+    SLEEPING_MODELS,
+    WARM_FROM,
+    ServerLatencies,
+    probe_servers,
+)
 from iosim.errors import UserError
 from iosim.real.client import wait_until
 from iosim.sim.costs import Costs, dump_costs
+from iosim.sim.run import simulate
 
 SO_TIMESTAMPNS = 35  # Linux; Python 3.11 lacks the constant. cmsg: int64 sec, int64 nsec
 F_SETOWN_EX = 15  # Linux; fcntl lacks it. Aims SIGIO at one thread (the main one)
@@ -48,6 +63,7 @@ PAUSE_S = 0.002  # between datagrams: the receiver falls asleep, as between a sc
 GIVE_UP_S = 1.0  # a datagram or signal not seen by then is counted lost
 IDLE_GAPS_MS = (2.0, 20.0)  # sleeps before a datagram: the scale of the scenarios' gaps
 START_S = 0.02  # the first datagram's gap is counted from this far ahead
+MAX_COLD_DECAY = 0.9  # the first reads' extra fades at least this fast, read after read
 
 # Kerrisk, TLPI Table 63-9 (µs per call, one fd ready): fds -> (select, poll, epoll)
 TLPI_US = {10: (7.3, 6.1, 4.1), 100: (30.0, 29.0, 4.2), 1000: (350.0, 350.0, 5.3),
@@ -57,14 +73,16 @@ TLPI_US = {10: (7.3, 6.1, 4.1), 100: (30.0, 29.0, 4.2), 1000: (350.0, 350.0, 5.3
 @dataclass(frozen=True)
 class Budget:
     """How long calibration runs: ``seconds`` per call-cost measurement, ``samples`` round
-    trips for each latency (wake-up, network, signal)."""
+    trips for each latency (wake-up, network, signal), ``probes`` captures of the probe
+    scenario per real server."""
 
     seconds: float = 1.0
     samples: int = 300
     fd_counts: tuple[int, ...] = FD_COUNTS
+    probes: int = 10
 
 
-QUICK = Budget(seconds=0.03, samples=25, fd_counts=(10, 100, 1000))
+QUICK = Budget(seconds=0.03, samples=25, fd_counts=(10, 100, 1000), probes=4)
 
 
 @dataclass
@@ -84,6 +102,7 @@ class Measured:
     epoll_us: dict[int, float] = field(default_factory=dict)
     epoll_ready_us: dict[int, float] = field(default_factory=dict)
     epoll_ctl_us: float = 0.0
+    servers: ServerLatencies | None = None  # the probe captured on the real servers
     notes: list[str] = field(default_factory=list)
 
 
@@ -578,6 +597,13 @@ def measure(budget: Budget = Budget(), progress: Progress = _stderr_progress) ->
     m.copy_us, notes = measure_copy(COPY_SIZES, budget.seconds)
     m.notes.extend(notes)
     measure_multiplexers(budget, m, progress)
+    progress(f"latency of the real servers ({', '.join(PROBE_MODELS)}: {budget.probes} "
+             "captures each of a probe scenario)")
+    try:
+        m.servers = probe_servers(budget.probes)
+    except UserError as exc:
+        m.notes.append(f"the real servers could not be probed ({exc}): wake-up and SIGIO "
+                       "come from the socket pairs alone")
     return m
 
 
@@ -607,11 +633,69 @@ def to_costs(m: Measured) -> tuple[Costs, list[str]]:
                                    floor=m.syscall_us)
             values[f"{name}_base_us"] = max(0.0, base - m.syscall_us)
             values[f"{name}_{key}_us"] = slope
+    if m.servers is not None:
+        values.update(server_terms(m.servers, m.syscall_us))
     measured = {k: _sig(v) for k, v in values.items() if v is not None}
     if measured.get("copy_gb_per_s") == 0.0:
         del measured["copy_gb_per_s"]
+    costs = replace(Costs(), **measured)
+    if m.servers is not None:
+        cold = cold_terms(m.servers, costs)
+        if cold is not None:
+            measured["cold_start_us"], measured["cold_decay"] = map(_sig, cold)
+            costs = replace(costs, cold_start_us=measured["cold_start_us"],
+                            cold_decay=measured["cold_decay"])
     kept = [f.name for f in fields(Costs) if f.name not in measured]
-    return replace(Costs(), **measured), kept
+    return costs, kept
+
+
+def server_terms(servers: ServerLatencies, syscall_us: float) -> dict[str, float | None]:
+    """The latency terms as the real servers pay them (probe captures), warm messages only:
+    the blocking server's stamp -> return against the time it slept gives the wake-up (a
+    line: base + per ms asleep); select's return -> recvfrom's return, less a hot call, the
+    call after a multiplexer's wake-up; the sigio server's stamp -> read, less a hot call,
+    the signal's delivery to a busy process."""
+    out: dict[str, float | None] = {}
+    by_gap = servers.blocking_by_gap()
+    if len(by_gap) >= 2:
+        base, per_ms = fit_line([ms for ms, _ in by_gap], [us for _, us in by_gap])
+        out["wakeup_us"], out["wakeup_per_idle_ms_us"] = base, per_ms
+    after = [s.after_wake_us for s in servers.warm("select") if not math.isnan(s.after_wake_us)]
+    if after:
+        out["call_after_wake_us"] = max(0.0, statistics.median(after) - syscall_us)
+    signalled = servers.warm("sigio")
+    if signalled:
+        out["signal_us"] = max(0.0, statistics.median(s.latency_us for s in signalled)
+                               - syscall_us)
+    return out
+
+
+def cold_terms(servers: ServerLatencies, warm_costs: Costs) -> tuple[float, float] | None:
+    """The first reads' extra (cold_start_us, cold_decay): each probe run's first messages
+    against the simulation of the probe with every other term fitted (which predicts warm
+    reads). The first read's extra is the median over the servers; its decay, read after
+    read, comes from the servers that sleep between reads (blocking, select): the median
+    extra of their k-th read, k < WARM_FROM, taken as C * decay ** k."""
+    if servers.scenario is None:
+        return None
+    extra: dict[str, dict[int, list[float]]] = {}
+    for model in PROBE_MODELS:
+        cold = servers.cold(model)
+        if not cold:
+            continue
+        run = simulate(servers.scenario, [model], warm_costs).runs[0]
+        for s in cold:
+            predicted = run.m_copy_end[s.index] - run.m_ready[s.index]
+            extra.setdefault(model, {}).setdefault(s.index, []).append(s.latency_us - predicted)
+    firsts = [x for by_read in extra.values() for x in by_read.get(0, [])]
+    if not firsts:
+        return None
+    sleepers = [by_read for model, by_read in extra.items() if model in SLEEPING_MODELS]
+    by_read = [max(0.0, statistics.median(x for b in sleepers for x in b.get(k, [])))
+               for k in range(WARM_FROM) if any(k in b for b in sleepers)]
+    earlier, later = sum(by_read[:-1]), sum(by_read[1:])
+    decay = min(MAX_COLD_DECAY, later / earlier) if earlier > 0 else 0.0
+    return max(0.0, statistics.median(firsts)), decay
 
 
 def _size(nbytes: int) -> str:
@@ -637,6 +721,8 @@ def report(m: Measured, costs: Costs, kept: list[str]) -> str:
               ("epoll_ctl", m.epoll_ctl_us)]
     single += [(f"recv_into {_size(size)}  ({size / us / 1000:.2f} GB/s)", us)
                for size, us in m.copy_us.items()]
+    if m.servers is not None:
+        single += m.servers.figures()
     width = max(len(name) for name, _ in single)
     lines += [f"  {name.ljust(width)}  {_us(value)}" for name, value in single]
     lines += ["", "  one descriptor ready     this machine                        "
@@ -698,19 +784,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "calibrate", help="measure this machine's costs (system call, wake-up, copy, select, "
                           "poll, epoll, signals)",
-        description="Measure, in about 25 s, what each kernel operation costs on this machine "
+        description="Measure, in about 35 s, what each kernel operation costs on this machine "
                     "when made from Python: a system call, waking a blocked thread, the "
                     "loopback delay, copying into a buffer, select/poll/epoll with 10 to "
-                    "10,000 descriptors, SIGIO delivery. Prints the figures beside Kerrisk's "
-                    "(TLPI Table 63-9) and writes a costs file for 'iosim sim --costs' or a "
-                    "scenario's costs = \"FILE\". Progress goes to stderr.")
+                    "10,000 descriptors, SIGIO delivery; then fit the latency terms (wake-up "
+                    "after an idle gap, SIGIO, cold first reads) on short captures of a "
+                    "probe scenario against iosim's real servers. Prints the figures beside "
+                    "Kerrisk's (TLPI Table 63-9) and writes a costs file for 'iosim sim "
+                    "--costs' or a scenario's costs = \"FILE\". Progress goes to stderr.")
     p.add_argument("-o", "--output", metavar="COSTS.toml",
                    help="write the costs file here and print the table on stdout; without it "
                         "the costs file (TOML, the table in its comments) goes to stdout and "
                         "the table to stderr")
     p.add_argument("--quick", action="store_true",
-                   help="a rough profile in about 2 s (fewer repetitions, up to 1,000 "
-                        "descriptors)")
+                   help="a rough profile in about 5 s (fewer repetitions and probe captures, "
+                        "up to 1,000 descriptors)")
     p.set_defaults(func=cmd_calibrate)
 
 

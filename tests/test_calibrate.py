@@ -7,15 +7,16 @@ from __future__ import annotations
 import os
 import resource
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from iosim import calibrate, scenario
+from iosim import calibrate, calibrate_servers, scenario
 from iosim import trace as trace_mod
 from iosim.cli import main
 from iosim.sim.costs import COST_KEYS, Costs, dump_costs, load_costs
+from iosim.sim.run import simulate
 
 
 def _open_fds() -> set[str]:
@@ -56,6 +57,40 @@ def test_quick_measurement_covers_every_cost(quick: Quick) -> None:
     assert m.poll_us[1000] > m.poll_us[10] > 0
     assert m.poll_us[1000] > m.epoll_us[1000]  # linear against flat
     assert m.epoll_ready_us[100] > m.epoll_ready_us[1]
+
+
+def test_quick_measurement_probes_every_real_server(quick: Quick) -> None:
+    servers = quick.measured.servers
+    assert servers is not None
+    for model in calibrate_servers.PROBE_MODELS:
+        assert servers.warm(model) and servers.cold(model), model
+        assert all(s.latency_us > 0 and s.asleep_us > 0 for s in servers.samples[model])
+    assert all(s.after_wake_us > 0 for s in servers.warm("select"))
+    assert len(servers.blocking_by_gap()) == len(set(calibrate_servers.PROBE_GAPS_MS[1:]))
+
+
+def test_latency_terms_fitted_on_a_simulated_probe_are_the_costs_it_ran_with() -> None:
+    """The fit is a model: runs of the probe simulated with known latency terms give them
+    back (as closely as the probe's timing allows)."""
+    known = replace(Costs.zero(copy_gb_per_s=20.0), syscall_us=1.0, wakeup_us=10.0,
+                    wakeup_per_idle_ms_us=1.5, signal_us=18.0, call_after_wake_us=6.0,
+                    cold_start_us=45.0, cold_decay=0.4)
+    probe = scenario.parse(calibrate_servers.probe_scenario_text())
+    servers = calibrate_servers.ServerLatencies(scenario=probe)
+    for model in calibrate_servers.PROBE_MODELS:
+        run = simulate(probe, [model], known).runs[0]
+        servers.samples[model] = calibrate_servers.samples_of(run)
+    fitted = calibrate.server_terms(servers, known.syscall_us)
+    assert fitted["wakeup_us"] == pytest.approx(known.wakeup_us, abs=0.1)
+    assert fitted["wakeup_per_idle_ms_us"] == pytest.approx(known.wakeup_per_idle_ms_us,
+                                                           rel=0.02)
+    assert fitted["signal_us"] == pytest.approx(known.signal_us, abs=0.1)
+    assert fitted["call_after_wake_us"] == pytest.approx(known.call_after_wake_us, abs=0.1)
+    warm = replace(known, cold_start_us=0.0, cold_decay=0.0)
+    cold = calibrate.cold_terms(servers, warm)
+    assert cold is not None
+    assert cold[0] == pytest.approx(known.cold_start_us, abs=0.5)
+    assert cold[1] == pytest.approx(known.cold_decay, abs=0.02)
 
 
 def test_measurement_leaves_sockets_signals_and_limits_as_they_were(quick: Quick) -> None:

@@ -38,6 +38,18 @@ class Costs:
     # A process that slept longer wakes up slower (its CPU idled deeper, its caches went
     # cold): this much more wake-up per ms asleep, up to WAKEUP_IDLE_CAP_MS. Calibrated.
     wakeup_per_idle_ms_us: float = 0.0
+    # A process's first reads of a run are slow: its code and data are cold (the first recvmsg
+    # of a fresh Python process takes ~10 µs instead of 2; after a first wake-up, 30-60 µs;
+    # a server that sleeps between reads pays part of it again on the next few wake-ups, one
+    # that keeps running does not). The first read that finds data pays cold_start_us more;
+    # each read right after a later wake-up pays cold_decay times what the cold read before it
+    # paid (a ratio, 0 <= cold_decay < 1). Calibrated on real servers.
+    cold_start_us: float = 0.0
+    cold_decay: float = 0.0
+    # The call a multiplexer's caller makes right after select/poll/epoll_wait woke it (the
+    # recvfrom of the ready socket): back to user space and into the kernel again on a CPU
+    # that just left idle, slower than a hot call. Calibrated on real servers.
+    call_after_wake_us: float = 0.0
 
     def wakeup_after_us(self, asleep_us: float) -> float:
         """The wake-up of a process that slept ``asleep_us``."""
@@ -82,6 +94,8 @@ def check_table(table: dict[str, object], where: str) -> dict[str, float]:
             raise CostsError(f"{where}: cost {key!r} must be a number, not {value!r}")
         if value < 0 or (key == "copy_gb_per_s" and value == 0):
             raise CostsError(f"{where}: cost {key!r} must be {'> 0' if value == 0 else '>= 0'}")
+        if key == "cold_decay" and value >= 1:
+            raise CostsError(f"{where}: cost 'cold_decay' is a ratio, must be < 1")
         out[key] = float(value)
     return out
 

@@ -22,6 +22,8 @@ from iosim.trace import Kind, RunRecorder
 Steps = Generator[simpy.Event, None, None]
 
 COPY_LABEL = "process blocks while data copied into application buffer"
+COLD_LABEL = "first reads: cold code and caches"
+COLD_FLOOR_US = 0.01  # a read's cold extra below this is the last one charged
 
 
 class AllDone(Exception):
@@ -58,6 +60,8 @@ class Proc:
         self.error: str | None = None
         self.cpu = simpy.Resource(env, capacity=1) if thread_lanes else None
         self.blocks: dict[int, OpenBlock] = {}
+        self.cold_us = costs.cold_start_us  # what the next cold read pays more (cold_read)
+        self.read_once = False
         self.process_label = "process datagram" if protocol == "udp" else "process data"
 
     def guard(self, steps: Steps, after_arrivals: bool = False) -> Steps:
@@ -88,6 +92,7 @@ class Thread:
         self.kernel = proc.kernel
         self.rec = proc.rec
         self.costs = proc.costs
+        self.woken_by_multiplexer = False  # see Costs.call_after_wake_us
 
     @property
     def now(self) -> float:
@@ -175,11 +180,29 @@ class Thread:
 
     def recv(self, sock: Socket, blocking: bool) -> Generator[simpy.Event, None, CopyResult]:
         """recvfrom: a blocking one sleeps until data (or the peer's close) arrives."""
-        yield from self.call("recvfrom", conn=sock.conn)
+        woken = self.woken_by_multiplexer
+        self.woken_by_multiplexer = False
+        yield from self.call("recvfrom", self.costs.call_after_wake_us if woken else 0.0,
+                             conn=sock.conn)
         if blocking and not sock.readable:
             yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
                                   "recvfrom", sock.conn)
+            woken = True
+        if sock.queue and self.proc.cold_us:
+            yield from self.cold_read(sock, woken)
         return (yield from self.copy(sock, self.kernel.buffer_bytes))
+
+    def cold_read(self, sock: Socket, woken: bool) -> Steps:
+        """The run's first read that finds data, and the reads right after the next few
+        wake-ups, pay for cold code and caches (Costs.cold_start_us, cold_decay); a process
+        that keeps running between reads (sigio) stays warm after its first."""
+        proc = self.proc
+        if proc.read_once and not woken:
+            return
+        proc.read_once = True
+        cold = proc.cold_us
+        proc.cold_us = cold * self.costs.cold_decay if cold > COLD_FLOOR_US else 0.0
+        yield from self.run_cpu(Kind.IN_KERNEL, cold, COLD_LABEL, sock.conn)
 
     def handle(self, result: CopyResult, sock: Socket) -> Steps:
         """Process each message the read completed; the last one ends the run."""
@@ -203,6 +226,7 @@ class Thread:
                                   "waiting for one of possibly many sockets to become readable")
             ready = self.kernel.readable(watched)
             yield from self.run_cpu(Kind.IN_KERNEL, cost(len(ready)), f"{name} scans again")
+            self.woken_by_multiplexer = True
         self.rec.instant(Kind.READABLE, self.lane, self.now, "return readable",
                          ready[0].conn if len(ready) == 1 else -1)
         return ready
