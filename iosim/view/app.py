@@ -21,9 +21,12 @@ PAN_STEP = 0.2
 
 
 def scene_title(traces: Sequence[Trace]) -> str:
-    if len(traces) == 1:
-        return f"{traces[0].scenario} · {traces[0].title}"
-    return " + ".join(dict.fromkeys(t.scenario for t in traces))
+    names = list(dict.fromkeys(t.scenario for t in traces))
+    if len(names) > 1:
+        return " + ".join(names)
+    sources = dict.fromkeys(run.source for t in traces for run in t.runs)
+    title = f"{traces[0].scenario} · {traces[0].title}"
+    return title if len(sources) < 2 else f"{title} · {' + '.join(sources)}"
 
 
 def make_scene(traces: Sequence[Trace]) -> Scene:

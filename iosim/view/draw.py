@@ -238,6 +238,16 @@ class Renderer:
                                (nx, by + 3), 14, INK, True)
         for group in band.groups():
             gx, gy, gw, gh = group.box
+            named = group.labelled_rows()
+            if len(named) == len(group.lanes):  # each sub-lane says whose it is
+                for lane in named:
+                    lx, ly, lw, lh = group.row(lane)
+                    img = self.text.get(self.text.fit(run.lanes[lane].name, 11, nw - 10), 11,
+                                        MUTED)
+                    rect = img.get_rect(midright=(lx - 6, ly + lh // 2))
+                    if not rect.colliderect(name_rect):
+                        surf.blit(img, rect)
+                continue
             size = 11 if gh < 40 else 12
             img = self.text.get(self.text.fit(group.title, size, nw - 10), size, MUTED)
             rect = img.get_rect(bottomright=(gx - 6, gy + gh - 1))

@@ -39,6 +39,12 @@ class LaneGroup:
     def row(self, lane: int) -> Box:
         return self.rows.get(lane, self.box)
 
+    def labelled_rows(self, min_height: int = 14) -> list[int]:
+        """The lanes tall enough to carry their own name (none when they share one strip)."""
+        if self.density or len(self.lanes) < 2:
+            return []
+        return [lane for lane in self.lanes if self.row(lane)[3] >= min_height]
+
 
 @dataclass
 class Band:
