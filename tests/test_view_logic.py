@@ -240,6 +240,18 @@ def test_layout_bands_lanes_and_density_strip():
         assert band.app.box[0] + band.app.box[2] <= band.counters_box[0]
 
 
+def test_sub_lanes_are_named_only_when_each_has_room():
+    many = simulate(scenario.load("many-clients"), ["blocking"]).runs[0]
+    c10k = simulate(scenario.load("c10k"), ["poll"]).runs[0]
+    one_run = layout.screen_layout((1280, 720), [many], one_run=True).bands[0]
+    assert one_run.kernel.labelled_rows() == one_run.kernel.lanes  # 4 rows, each tall enough
+    assert one_run.app.labelled_rows() == []  # a single lane keeps the group's title
+    strip = layout.screen_layout((1280, 720), [c10k]).bands[0]
+    assert strip.kernel.labelled_rows() == []  # 100 connections share one density strip
+    squeezed = layout.screen_layout((1280, 300), [many] * 4).bands[0]
+    assert squeezed.kernel.labelled_rows(min_height=1000) == []
+
+
 def test_viewport_maps_the_window_onto_the_timeline(one_datagram):
     p = Player(one_datagram.runs)
     p.toggle_axis()
