@@ -3,28 +3,33 @@ one-datagram and many-clients with blocking, select, epoll and sigio. Per case: 
 (copy_end - ready, the summary's latency_p50_us) and system calls, each the median of REPS
 captures. Target (DESIGN.md): every sim/real ratio within [0.7, 1.3].
 
-The costs come from ``iosim calibrate``: its quick profile for the call costs, with the full
-number of probe captures on the real servers (the latency terms: wake-up, the call after a
-multiplexer's wake-up, SIGIO, the first reads' cold extra), so that the fit is not at the mercy
-of one slow spell of a shared machine.
+The costs come from ``iosim calibrate``: its quick profile for the call costs; the latency
+terms (wake-up, the call after a multiplexer's wake-up, SIGIO, the first reads' cold extra) are
+fitted on captures of calibrate's synthetic probe on the real servers, one round of them in
+each round of the agreement's captures, so that the calibration and the captures it is
+compared with see the same spells of a shared machine (this VM drifts by tens of % over a
+minute).
 """
 
 from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 from iosim import scenario as scenario_mod
 from iosim import summary
-from iosim.calibrate import QUICK, Budget, measure, to_costs
+from iosim.calibrate import QUICK, measure, to_costs
+from iosim.calibrate_servers import ServerLatencies, probe_round, probe_scenario
 from iosim.real.session import capture_run
 from iosim.sim.run import simulate
 from iosim.trace import Trace
 
 SCENARIOS = ("one-datagram", "many-clients")
 MODELS = ("blocking", "select", "epoll", "sigio")
-REPS = 9
+REPS = 10
 
 
 def totals(trace: Trace) -> dict:
@@ -32,15 +37,19 @@ def totals(trace: Trace) -> dict:
 
 
 def run() -> dict:
-    budget = replace(QUICK, probes=Budget().probes)
-    costs, _ = to_costs(measure(budget, lambda text: print(f"calibrate: {text}",
-                                                          file=sys.stderr)))
+    measured = measure(replace(QUICK, probes=0),
+                       lambda text: print(f"calibrate: {text}", file=sys.stderr))
     cases = [(scenario_mod.load(name), model) for name in SCENARIOS for model in MODELS]
     reals: list[list[dict]] = [[] for _ in cases]
-    for rep in range(REPS):  # the cases take turns: a slow spell falls on all of them
-        print(f"captures, round {rep + 1} of {REPS}", file=sys.stderr, flush=True)
-        for (sc, model), got in zip(cases, reals, strict=True):
-            got.append(totals(Trace(sc.name, sc.title, sc.protocol, [capture_run(sc, model)])))
+    with tempfile.TemporaryDirectory(prefix="iosim-agreement-") as tmp:
+        measured.servers = ServerLatencies(scenario=probe_scenario(Path(tmp)))
+        for rep in range(REPS):  # the cases take turns: a slow spell falls on all of them
+            print(f"probe and captures, round {rep + 1} of {REPS}", file=sys.stderr, flush=True)
+            probe_round(measured.servers)
+            for (sc, model), got in zip(cases, reals, strict=True):
+                got.append(totals(Trace(sc.name, sc.title, sc.protocol,
+                                        [capture_run(sc, model)])))
+    costs, _ = to_costs(measured)
     rows = []
     print(f"{'scenario':13} {'model':9} {'sim p50 µs':>11} {'real p50 µs':>11} {'ratio':>6} "
           f"{'sim calls':>9} {'real calls':>10} {'ratio':>6}")

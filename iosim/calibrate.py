@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import fcntl
-import math
 import multiprocessing
 import os
 import platform
@@ -652,21 +651,23 @@ def to_costs(m: Measured) -> tuple[Costs, list[str]]:
 def server_terms(servers: ServerLatencies, syscall_us: float) -> dict[str, float | None]:
     """The latency terms as the real servers pay them (probe captures), warm messages only:
     the blocking server's stamp -> return against the time it slept gives the wake-up (a
-    line: base + per ms asleep); select's return -> recvfrom's return, less a hot call, the
-    call after a multiplexer's wake-up; the sigio server's stamp -> read, less a hot call,
-    the signal's delivery to a busy process."""
+    line: base + per ms asleep); the sigio server's stamp -> read, less a hot call, against
+    the time since its last handler, the signal's delivery (a line too); select's return ->
+    recvfrom's return, less a hot call, the call after a multiplexer's wake-up."""
     out: dict[str, float | None] = {}
-    by_gap = servers.blocking_by_gap()
+    by_gap = servers.by_gap("blocking")
     if len(by_gap) >= 2:
         base, per_ms = fit_line([ms for ms, _ in by_gap], [us for _, us in by_gap])
         out["wakeup_us"], out["wakeup_per_idle_ms_us"] = base, per_ms
-    after = [s.after_wake_us for s in servers.warm("select") if not math.isnan(s.after_wake_us)]
-    if after:
-        out["call_after_wake_us"] = max(0.0, statistics.median(after) - syscall_us)
-    signalled = servers.warm("sigio")
-    if signalled:
-        out["signal_us"] = max(0.0, statistics.median(s.latency_us for s in signalled)
-                               - syscall_us)
+    by_gap = servers.by_gap("select", after_wake=True)
+    if len(by_gap) >= 2:
+        base, per_ms = fit_line([ms for ms, _ in by_gap], [us for _, us in by_gap])
+        out["call_after_wake_us"] = max(0.0, base - syscall_us)
+        out["call_after_wake_per_idle_ms_us"] = per_ms
+    by_gap = servers.by_gap("sigio")
+    if len(by_gap) >= 2:
+        base, per_ms = fit_line([ms for ms, _ in by_gap], [us for _, us in by_gap])
+        out["signal_us"], out["signal_per_idle_ms_us"] = max(0.0, base - syscall_us), per_ms
     return out
 
 
@@ -675,7 +676,9 @@ def cold_terms(servers: ServerLatencies, warm_costs: Costs) -> tuple[float, floa
     against the simulation of the probe with every other term fitted (which predicts warm
     reads). The first read's extra is the median over the servers; its decay, read after
     read, comes from the servers that sleep between reads (blocking, select): the median
-    extra of their k-th read, k < WARM_FROM, taken as C * decay ** k."""
+    extra of their k-th read, k < WARM_FROM, taken as C * decay ** k. The first read after a
+    wake-up pays only what the wake-up's idle part did not (Thread.cold_read): that part is
+    added back to the first read's extra."""
     if servers.scenario is None:
         return None
     extra: dict[str, dict[int, list[float]]] = {}
@@ -686,7 +689,10 @@ def cold_terms(servers: ServerLatencies, warm_costs: Costs) -> tuple[float, floa
         run = simulate(servers.scenario, [model], warm_costs).runs[0]
         for s in cold:
             predicted = run.m_copy_end[s.index] - run.m_ready[s.index]
-            extra.setdefault(model, {}).setdefault(s.index, []).append(s.latency_us - predicted)
+            got = s.latency_us - predicted
+            if s.index == 0 and model in SLEEPING_MODELS and got > 0:
+                got += warm_costs.wakeup_after_us(s.asleep_us) - warm_costs.wakeup_us  # absorbed
+            extra.setdefault(model, {}).setdefault(s.index, []).append(got)
     firsts = [x for by_read in extra.values() for x in by_read.get(0, [])]
     if not firsts:
         return None

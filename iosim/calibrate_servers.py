@@ -68,33 +68,44 @@ class ServerLatencies:
     def cold(self, model: str) -> list[Sample]:
         return [s for s in self.samples.get(model, []) if s.index < WARM_FROM]
 
-    def blocking_by_gap(self) -> list[tuple[float, float]]:
-        """(median ms asleep, median latency µs) of the blocking server, per nominal gap."""
+    def by_gap(self, model: str, after_wake: bool = False) -> list[tuple[float, float]]:
+        """(typical ms asleep, typical latency µs) of a server's warm messages, per nominal
+        gap. Typical is the interquartile mean: after long gaps this VM's wake-ups are
+        bimodal (~15 or ~50 µs), and a median jumps from one mode to the other between
+        calibrations where the mean of the middle half moves with their proportion.
+        ``after_wake``: select's return -> recvfrom's return instead of the latency."""
         groups: dict[float, list[Sample]] = {}
         gaps = PROBE_GAPS_MS[1:]
-        for s in self.warm("blocking"):
+        for s in self.warm(model):
+            if after_wake and math.isnan(s.after_wake_us):
+                continue
             nearest = min(gaps, key=lambda g: abs(g * 1000 - s.asleep_us))
             groups.setdefault(nearest, []).append(s)
-        return [(statistics.median(s.asleep_us for s in group) / 1000.0,
-                 statistics.median(s.latency_us for s in group))
+        return [(interquartile_mean([s.asleep_us for s in group]) / 1000.0,
+                 interquartile_mean([s.after_wake_us if after_wake else s.latency_us
+                                     for s in group]))
                 for _, group in sorted(groups.items())]
 
     def figures(self) -> list[tuple[str, float]]:
-        """What the report shows: medians of the warm messages, and of the first ones."""
-        out = [(f"blocking server, {ms:.0f} ms asleep: stamp -> return", us)
-               for ms, us in self.blocking_by_gap()]
-        after = [s.after_wake_us for s in self.warm("select") if not math.isnan(s.after_wake_us)]
-        if after:
-            out.append(("select server: select -> recvfrom returns", statistics.median(after)))
-        if self.warm("sigio"):
-            out.append(("sigio server (busy): stamp -> read returns",
-                        statistics.median(s.latency_us for s in self.warm("sigio"))))
+        """What the report shows: typical figures of the warm messages, and of the first."""
+        out = [(f"{model} server, {ms:.0f} ms idle: stamp -> read returns", us)
+               for model in ("blocking", "sigio") for ms, us in self.by_gap(model)]
+        out += [(f"select server, {ms:.0f} ms asleep: select -> recvfrom returns", us)
+                for ms, us in self.by_gap("select", after_wake=True)]
         firsts = [s.latency_us for model in PROBE_MODELS for s in self.cold(model)
                   if s.index == 0]
         if firsts:
             out.append(("first message of a run: stamp -> read returns",
                         statistics.median(firsts)))
         return out
+
+
+def interquartile_mean(xs: list[float]) -> float:
+    """The mean of the middle half (all of them when there are fewer than four)."""
+    xs = sorted(xs)
+    cut = len(xs) // 4
+    middle = xs[cut:len(xs) - cut]
+    return statistics.fmean(middle)
 
 
 def samples_of(run: Run) -> list[Sample]:
@@ -115,15 +126,24 @@ def samples_of(run: Run) -> list[Sample]:
 def probe_servers(repetitions: int) -> ServerLatencies:
     """``repetitions`` captures of the probe per model, the models taking turns (so that a
     slow spell of a shared machine falls on all of them)."""
-    out = ServerLatencies()
     with tempfile.TemporaryDirectory(prefix="iosim-calibrate-") as tmp:
-        path = Path(tmp) / "calibration-probe.toml"
-        path.write_text(probe_scenario_text(), encoding="utf-8")
-        sc = scenario_mod.load(str(path))
-        out.scenario = sc
+        out = ServerLatencies(scenario=probe_scenario(Path(tmp)))
         for _ in range(repetitions):
-            for model in PROBE_MODELS:
-                run = capture_run(sc, model)
-                if run.error is None:
-                    out.samples.setdefault(model, []).extend(samples_of(run))
+            probe_round(out)
     return out
+
+
+def probe_scenario(folder: Path) -> scenario_mod.Scenario:
+    """The probe, written to ``folder`` (the capture's server process loads it from there)."""
+    path = folder / "calibration-probe.toml"
+    path.write_text(probe_scenario_text(), encoding="utf-8")
+    return scenario_mod.load(str(path))
+
+
+def probe_round(out: ServerLatencies) -> None:
+    """One capture of the probe per model, added to ``out`` (whose scenario is the probe)."""
+    assert out.scenario is not None
+    for model in PROBE_MODELS:
+        run = capture_run(out.scenario, model)
+        if run.error is None:
+            out.samples.setdefault(model, []).extend(samples_of(run))

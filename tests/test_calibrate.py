@@ -66,14 +66,16 @@ def test_quick_measurement_probes_every_real_server(quick: Quick) -> None:
         assert servers.warm(model) and servers.cold(model), model
         assert all(s.latency_us > 0 and s.asleep_us > 0 for s in servers.samples[model])
     assert all(s.after_wake_us > 0 for s in servers.warm("select"))
-    assert len(servers.blocking_by_gap()) == len(set(calibrate_servers.PROBE_GAPS_MS[1:]))
+    for model in ("blocking", "sigio"):
+        assert len(servers.by_gap(model)) == len(set(calibrate_servers.PROBE_GAPS_MS[1:]))
 
 
 def test_latency_terms_fitted_on_a_simulated_probe_are_the_costs_it_ran_with() -> None:
     """The fit is a model: runs of the probe simulated with known latency terms give them
     back (as closely as the probe's timing allows)."""
     known = replace(Costs.zero(copy_gb_per_s=20.0), syscall_us=1.0, wakeup_us=10.0,
-                    wakeup_per_idle_ms_us=1.5, signal_us=18.0, call_after_wake_us=6.0,
+                    wakeup_per_idle_ms_us=1.5, signal_us=18.0, signal_per_idle_ms_us=0.5,
+                    call_after_wake_us=6.0, call_after_wake_per_idle_ms_us=0.8,
                     cold_start_us=45.0, cold_decay=0.4)
     probe = scenario.parse(calibrate_servers.probe_scenario_text())
     servers = calibrate_servers.ServerLatencies(scenario=probe)
@@ -81,11 +83,16 @@ def test_latency_terms_fitted_on_a_simulated_probe_are_the_costs_it_ran_with() -
         run = simulate(probe, [model], known).runs[0]
         servers.samples[model] = calibrate_servers.samples_of(run)
     fitted = calibrate.server_terms(servers, known.syscall_us)
-    assert fitted["wakeup_us"] == pytest.approx(known.wakeup_us, abs=0.1)
+    # abs=0.2: the tail of the cold extra (~1 µs on the first warm read) is in the mean
+    assert fitted["wakeup_us"] == pytest.approx(known.wakeup_us, abs=0.2)
     assert fitted["wakeup_per_idle_ms_us"] == pytest.approx(known.wakeup_per_idle_ms_us,
                                                            rel=0.02)
     assert fitted["signal_us"] == pytest.approx(known.signal_us, abs=0.1)
-    assert fitted["call_after_wake_us"] == pytest.approx(known.call_after_wake_us, abs=0.1)
+    assert fitted["signal_per_idle_ms_us"] == pytest.approx(known.signal_per_idle_ms_us,
+                                                           rel=0.02)
+    assert fitted["call_after_wake_us"] == pytest.approx(known.call_after_wake_us, abs=0.2)
+    assert fitted["call_after_wake_per_idle_ms_us"] == pytest.approx(
+        known.call_after_wake_per_idle_ms_us, rel=0.02)
     warm = replace(known, cold_start_us=0.0, cold_decay=0.0)
     cold = calibrate.cold_terms(servers, warm)
     assert cold is not None

@@ -48,13 +48,27 @@ class Costs:
     cold_decay: float = 0.0
     # The call a multiplexer's caller makes right after select/poll/epoll_wait woke it (the
     # recvfrom of the ready socket): back to user space and into the kernel again on a CPU
-    # that just left idle, slower than a hot call. Calibrated on real servers.
+    # that just left idle, slower than a hot call; the longer it slept, the slower (this much
+    # more per ms asleep, up to WAKEUP_IDLE_CAP_MS). Calibrated on real servers.
     call_after_wake_us: float = 0.0
+    call_after_wake_per_idle_ms_us: float = 0.0
+    # A signal to a process that has not handled one for a while is slower, as a wake-up is
+    # (its handler's code and data went cold): this much more per ms since its last handler
+    # ended (or since it started), up to WAKEUP_IDLE_CAP_MS. Calibrated on real servers.
+    signal_per_idle_ms_us: float = 0.0
 
     def wakeup_after_us(self, asleep_us: float) -> float:
         """The wake-up of a process that slept ``asleep_us``."""
-        idle_ms = min(asleep_us / 1000.0, WAKEUP_IDLE_CAP_MS)
-        return self.wakeup_us + self.wakeup_per_idle_ms_us * idle_ms
+        return self.wakeup_us + self.wakeup_per_idle_ms_us * _idle_ms(asleep_us)
+
+    def call_after_wake_after_us(self, asleep_us: float) -> float:
+        """The extra of the call right after a multiplexer woke a process that slept
+        ``asleep_us``."""
+        return self.call_after_wake_us + self.call_after_wake_per_idle_ms_us * _idle_ms(asleep_us)
+
+    def signal_after_us(self, unsignalled_us: float) -> float:
+        """The delivery of a signal ``unsignalled_us`` after the last handler ended."""
+        return self.signal_us + self.signal_per_idle_ms_us * _idle_ms(unsignalled_us)
 
     def copy_us(self, nbytes: int) -> float:
         return nbytes / (self.copy_gb_per_s * 1000.0)
@@ -79,6 +93,10 @@ class Costs:
 
     def with_overrides(self, table: dict[str, object], where: str) -> Costs:
         return replace(self, **check_table(table, where))
+
+
+def _idle_ms(us: float) -> float:
+    return min(us / 1000.0, WAKEUP_IDLE_CAP_MS)
 
 
 COST_KEYS = tuple(f.name for f in fields(Costs))

@@ -93,6 +93,8 @@ class Thread:
         self.rec = proc.rec
         self.costs = proc.costs
         self.woken_by_multiplexer = False  # see Costs.call_after_wake_us
+        self.asleep_us = 0.0  # in the last block (Costs.call_after_wake_after_us)
+        self.unsignalled_us = 0.0  # before the signal now delivered (Costs.signal_after_us)
 
     @property
     def now(self) -> float:
@@ -156,7 +158,8 @@ class Thread:
         del self.proc.blocks[self.lane]
         self.rec.span(Kind.BLOCKED, self.lane, since, self.now, label, conn)
         self.rec.instant(Kind.WAKEUP, self.lane, self.now, "wake up", conn)
-        yield from self.blocked_for(self.costs.wakeup_after_us(self.now - since), label, conn)
+        self.asleep_us = self.now - since
+        yield from self.blocked_for(self.costs.wakeup_after_us(self.asleep_us), label, conn)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
@@ -182,8 +185,8 @@ class Thread:
         """recvfrom: a blocking one sleeps until data (or the peer's close) arrives."""
         woken = self.woken_by_multiplexer
         self.woken_by_multiplexer = False
-        yield from self.call("recvfrom", self.costs.call_after_wake_us if woken else 0.0,
-                             conn=sock.conn)
+        yield from self.call("recvfrom", self.costs.call_after_wake_after_us(self.asleep_us)
+                             if woken else 0.0, conn=sock.conn)
         if blocking and not sock.readable:
             yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
                                   "recvfrom", sock.conn)
@@ -195,13 +198,18 @@ class Thread:
     def cold_read(self, sock: Socket, woken: bool) -> Steps:
         """The run's first read that finds data, and the reads right after the next few
         wake-ups, pay for cold code and caches (Costs.cold_start_us, cold_decay); a process
-        that keeps running between reads (sigio) stays warm after its first."""
+        that keeps running between reads (sigio) stays warm after its first. The first read
+        after a wake-up pays what the wake-up's idle part (Costs.wakeup_per_idle_ms_us: caches
+        going cold while asleep) did not already pay: caches are cold only once."""
         proc = self.proc
         if proc.read_once and not woken:
             return
-        proc.read_once = True
         cold = proc.cold_us
         proc.cold_us = cold * self.costs.cold_decay if cold > COLD_FLOOR_US else 0.0
+        if not proc.read_once and woken:
+            cold = max(0.0, cold - self.costs.wakeup_after_us(self.asleep_us)
+                       + self.costs.wakeup_us)
+        proc.read_once = True
         yield from self.run_cpu(Kind.IN_KERNEL, cold, COLD_LABEL, sock.conn)
 
     def handle(self, result: CopyResult, sock: Socket) -> Steps:
@@ -238,7 +246,9 @@ class Thread:
         since = self.now
         yield self.kernel.wait_signal()
         self.rec.span(Kind.WORK, self.lane, since, self.now, "process continues executing")
+        self.unsignalled_us = self.now - since
 
     def deliver_signal(self, label: str) -> Steps:
         self.rec.instant(Kind.SIGNAL, self.lane, self.now, label)
-        yield from self.run_cpu(Kind.IN_KERNEL, self.costs.signal_us, label)
+        yield from self.run_cpu(Kind.IN_KERNEL, self.costs.signal_after_us(self.unsignalled_us),
+                                label)
