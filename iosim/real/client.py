@@ -14,6 +14,7 @@ from iosim.errors import UserError
 from iosim.scenario import Scenario
 
 SPIN_NS = 300_000  # sleep until this close to a send time, then spin: sleep alone is late
+SERVER_GONE = (errno.ENOTCONN, errno.ECONNRESET, errno.EPIPE, errno.ECONNREFUSED)
 
 
 def raise_fd_limit() -> int:
@@ -72,7 +73,9 @@ def schedule(scenario: Scenario, plan: list[list[tuple[int, int]]]
 
 def play(scenario: Scenario, plan: list[list[tuple[int, int]]], socks: list[socket.socket],
          t0_ns: int) -> list[int]:
-    """Send every message at t0 + its time; return when each was sent (time_ns, by id)."""
+    """Send every message at t0 + its time; return when each was sent (time_ns, by id). A
+    server that has already stopped (select refusing its descriptors, say) has reset its
+    connections: what is left to send to it is dropped, the server's run says why."""
     sizes = {msg: nbytes for sends in plan for msg, nbytes in sends}
     sent = [0] * len(sizes)
     payload = b"x" * max(sizes.values(), default=0)
@@ -81,15 +84,19 @@ def play(scenario: Scenario, plan: list[list[tuple[int, int]]], socks: list[sock
     for at_ms, _, conn, msg in schedule(scenario, plan):
         wait_until(t0_ns + int(at_ms * 1_000_000))
         sock = socks[conn]
-        if msg < 0:
+        try:
+            if msg < 0:
+                if tcp:
+                    sock.shutdown(socket.SHUT_WR)
+                else:
+                    sock.send(b"")
+                continue
+            sent[msg] = time_ns()
             if tcp:
-                sock.shutdown(socket.SHUT_WR)
+                sock.sendall(view[:sizes[msg]])
             else:
-                sock.send(b"")
-            continue
-        sent[msg] = time_ns()
-        if tcp:
-            sock.sendall(view[:sizes[msg]])
-        else:
-            sock.send(view[:sizes[msg]])
+                sock.send(view[:sizes[msg]])
+        except OSError as exc:
+            if exc.errno not in SERVER_GONE:
+                raise
     return sent

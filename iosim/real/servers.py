@@ -89,7 +89,9 @@ class Server:
                  listener: socket.socket | None = None) -> None:
         self.protocol = protocol
         self.conns = conns
-        self.open = list(conns)
+        # the connections still open, in order (a dict: membership tests cost O(1) with
+        # 10,000 idle connections)
+        self.open: dict[Conn, None] = dict.fromkeys(conns)
         self.messages = messages
         self.work_ns = int(work_us * 1000)
         self.poll_ns = int(poll_interval_us * 1000)
@@ -179,8 +181,7 @@ class Server:
         return self.protocol == "tcp" or not self.serving
 
     def drop(self, c: Conn) -> None:
-        if c in self.open:
-            self.open.remove(c)
+        self.open.pop(c, None)
         if self.serving:
             c.sock.close()
 
@@ -198,7 +199,7 @@ class Server:
         enable_stamps(sock)
         c = Conn(sock, len(self.conns))
         self.conns.append(c)
-        self.open.append(c)
+        self.open[c] = None
         try:
             sock.sendall(GREETING)
         except OSError:
