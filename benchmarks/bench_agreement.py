@@ -22,7 +22,7 @@ from pathlib import Path
 from iosim import scenario as scenario_mod
 from iosim import summary
 from iosim.calibrate import QUICK, measure, to_costs
-from iosim.calibrate_servers import ServerLatencies, probe_round, probe_scenario
+from iosim.calibrate.probes import ServerLatencies, probe_round, probe_scenario
 from iosim.real.session import capture_run
 from iosim.sim.run import simulate
 from iosim.trace import Trace

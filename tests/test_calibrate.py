@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from iosim import calibrate, calibrate_servers, scenario
+from iosim import calibrate, scenario
 from iosim import trace as trace_mod
+from iosim.calibrate import probes
 from iosim.cli import main
 from iosim.sim.costs import COST_KEYS, Costs, dump_costs, load_costs
 from iosim.sim.run import simulate
@@ -62,12 +63,12 @@ def test_quick_measurement_covers_every_cost(quick: Quick) -> None:
 def test_quick_measurement_probes_every_real_server(quick: Quick) -> None:
     servers = quick.measured.servers
     assert servers is not None
-    for model in calibrate_servers.PROBE_MODELS:
+    for model in probes.PROBE_MODELS:
         assert servers.warm(model) and servers.cold(model), model
         assert all(s.latency_us > 0 and s.asleep_us > 0 for s in servers.samples[model])
     assert all(s.after_wake_us > 0 for s in servers.warm("select"))
     for model in ("blocking", "sigio"):
-        assert len(servers.by_gap(model)) == len(set(calibrate_servers.PROBE_GAPS_MS[1:]))
+        assert len(servers.by_gap(model)) == len(set(probes.PROBE_GAPS_MS[1:]))
 
 
 def test_latency_terms_fitted_on_a_simulated_probe_are_the_costs_it_ran_with() -> None:
@@ -77,11 +78,11 @@ def test_latency_terms_fitted_on_a_simulated_probe_are_the_costs_it_ran_with() -
                     wakeup_per_idle_ms_us=1.5, signal_us=18.0, signal_per_idle_ms_us=0.5,
                     call_after_wake_us=6.0, call_after_wake_per_idle_ms_us=0.8,
                     cold_start_us=45.0, cold_decay=0.4)
-    probe = scenario.parse(calibrate_servers.probe_scenario_text())
-    servers = calibrate_servers.ServerLatencies(scenario=probe)
-    for model in calibrate_servers.PROBE_MODELS:
+    probe = scenario.parse(probes.probe_scenario_text())
+    servers = probes.ServerLatencies(scenario=probe)
+    for model in probes.PROBE_MODELS:
         run = simulate(probe, [model], known).runs[0]
-        servers.samples[model] = calibrate_servers.samples_of(run)
+        servers.samples[model] = probes.samples_of(run)
     fitted = calibrate.server_terms(servers, known.syscall_us)
     # abs=0.2: the tail of the cold extra (~1 µs on the first warm read) is in the mean
     assert fitted["wakeup_us"] == pytest.approx(known.wakeup_us, abs=0.2)
@@ -168,7 +169,7 @@ def test_interrupted_calibration_leaves_the_old_file_untouched(
         capsys: pytest.CaptureFixture[str]) -> None:
     def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt
-    monkeypatch.setattr(calibrate, "measure", interrupted)
+    monkeypatch.setattr("iosim.calibrate.run.measure", interrupted)
     costs_file = tmp_path / "costs.toml"
     costs_file.write_text("[costs]\nsyscall_us = 3.0\n", encoding="utf-8")
     assert main(["calibrate", "-o", str(costs_file)]) == 130

@@ -6,7 +6,7 @@ read of a run is cold. So calibration also plays a small probe scenario (one UDP
 a few datagrams after idle gaps of 2 to 20 ms; none of the built-in scenarios) against the real
 blocking, select and sigio servers, and keeps, per message, what the capture's timeline says:
 how long the server slept, and how the latency splits (kernel stamp -> select returns ->
-recvfrom returns; stamp -> handler -> read). ``calibrate.to_costs`` fits the cost model's
+recvfrom returns; stamp -> handler -> read). ``fit.to_costs`` fits the cost model's
 latency terms on these figures. The probe's last message is left out: right after it the
 capturing client winds up its own work on this machine, which is the harness, not the server.
 """
