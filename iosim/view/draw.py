@@ -514,6 +514,8 @@ class Renderer:
             self._blit(surf, line, (x + cw / 2, top + 2 + 18 * j), 14, INK, True, "midtop")
         if col.message >= 0:
             sub = f"message {col.message + 1} of {ri.run.message_count}"
+            if ri.run.source != "sim":
+                sub = f"{ri.run.source} · {sub}"
             self._blit(surf, sub, (x + cw / 2, top + heading_h - 14), 11, MUTED, anchor="midtop")
         pygame.draw.line(surf, theme.GRID, (x, b1[0]), (x, b2[0] + b2[1]))
         if col.error is not None:
