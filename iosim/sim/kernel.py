@@ -7,9 +7,9 @@ at the very instant data arrives sees it ("the first poll at or after ready").
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 import simpy
@@ -18,6 +18,9 @@ from simpy.core import URGENT
 from iosim.scenario import Scenario
 from iosim.sim.costs import Costs
 from iosim.trace import Kind, RunRecorder
+
+# Kinds recorded on every arrival and copy, bound once: each ``Kind.X`` is slow on Python 3.11.
+ARRIVAL, COPY = Kind.ARRIVAL, Kind.COPY
 
 FD_SETSIZE = 1024
 FIRST_FD = 3  # 0, 1 and 2 are stdin, stdout and stderr
@@ -97,14 +100,17 @@ NOTHING = CopyResult(0, 0.0, [])  # EWOULDBLOCK
 PEER_CLOSED = CopyResult(0, 0.0, [], eof=True)
 
 
-def _arrivals(scenario: Scenario, costs: Costs) -> Iterator[tuple[float, int, int, int]]:
-    """(ready_us, order, conn, nbytes) sorted by time; nbytes 0 is the peer's close."""
-    def per_conn(conn: int) -> Iterator[tuple[float, int, int, int]]:
-        sends = scenario.connections[conn]
-        for s in sends:
-            yield (s.at_ms * 1000.0 + costs.network_us, 0, conn, s.nbytes)
-        yield (sends[-1].at_ms * 1000.0 + costs.network_us, 1, conn, 0)
-    return heapq.merge(*(per_conn(c) for c in range(scenario.active_connections)))
+def _arrivals(scenario: Scenario, costs: Costs) -> list[tuple[float, int, int, int]]:
+    """(ready_us, order, conn, nbytes) sorted by time, then closes after sends, then by
+    connection; nbytes 0 is the peer's close. One sort of a flat list: a scenario's sends are
+    sorted by time on each connection already (the scenario loader checks it)."""
+    network_us = costs.network_us
+    arrivals = []
+    for conn, sends in enumerate(scenario.connections):
+        arrivals += [(s.at_ms * 1000.0 + network_us, 0, conn, s.nbytes) for s in sends]
+        arrivals.append((sends[-1].at_ms * 1000.0 + network_us, 1, conn, 0))
+    arrivals.sort(key=itemgetter(0, 1, 2))  # stable: a connection's sends keep their order
+    return arrivals
 
 
 class Kernel:
@@ -123,15 +129,9 @@ class Kernel:
         self.signal_waiter: simpy.Event | None = None
         self.signal_pending = False
         self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
-        arrivals = []
-        messages = []
-        for ready_us, _, conn, nbytes in _arrivals(scenario, costs):
-            msg = -1
-            if nbytes:
-                msg = len(messages)
-                messages.append((conn, nbytes, ready_us - costs.network_us, ready_us))
-            arrivals.append((ready_us, conn, nbytes, msg))
-        rec.messages(messages)
+        arrivals = _arrivals(scenario, costs)
+        rec.messages([(conn, nbytes, ready_us - costs.network_us, ready_us)
+                      for ready_us, _, conn, nbytes in arrivals if nbytes])
         env.process(self._network(arrivals))
 
     @property
@@ -147,14 +147,17 @@ class Kernel:
 
     def _network(self, arrivals: list[tuple[float, int, int, int]]
                  ) -> Generator[simpy.Event, None, None]:
-        """Deliver each message (and each peer's close) to its socket at its ready time."""
+        """Deliver each message (and each peer's close) to its socket at its ready time.
+        Messages are numbered in the order they arrive."""
         ready_word = "datagram ready" if self.protocol == "udp" else "data ready"
-        for ready_us, conn, nbytes, msg in arrivals:
+        msg = 0
+        for ready_us, _, conn, nbytes in arrivals:
             yield self.urgent(max(0.0, ready_us - self.env.now))  # one event per arrival
             sock = self.sockets[conn]
             if nbytes:
                 sock.queue.append(Chunk(msg, nbytes))
-                self.rec.instant(Kind.ARRIVAL, sock.lane, ready_us, ready_word, conn, msg)
+                self.rec.instant(ARRIVAL, sock.lane, ready_us, ready_word, conn, msg)
+                msg += 1
             else:
                 sock.eof = True
             self._became_readable(sock)
@@ -214,7 +217,7 @@ class Kernel:
                 run.m_copy_start[msg] = t
             copy_us = self.costs.copy_us(n)
             part_us.append(copy_us)
-            self.rec.span(Kind.COPY, sock.lane, t, t + copy_us, "copy data from kernel to user",
+            self.rec.span(COPY, sock.lane, t, t + copy_us, "copy data from kernel to user",
                           sock.conn, msg)
             t += copy_us
             if done:

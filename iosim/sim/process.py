@@ -25,6 +25,11 @@ COPY_LABEL = "process blocks while data copied into application buffer"
 COLD_LABEL = "first reads: cold code and caches"
 COLD_FLOOR_US = 0.01  # a read's cold extra below this is the last one charged
 
+# The kinds recorded on every event, bound once: on Python 3.11 each ``Kind.X`` goes through
+# EnumType.__getattr__, four times the cost of a plain attribute.
+SYSCALL, IN_KERNEL, BLOCKED, RETURN = Kind.SYSCALL, Kind.IN_KERNEL, Kind.BLOCKED, Kind.RETURN
+WAKEUP, READABLE, PROCESS = Kind.WAKEUP, Kind.READABLE, Kind.PROCESS
+
 
 class AllDone(Exception):
     """The last message has been handled: the run ends here."""
@@ -56,7 +61,7 @@ class Proc:
         self.poll_interval_us = poll_interval_us
         self.thread_lanes = thread_lanes
         self.remaining = messages
-        self.finished = env.event()
+        self.done = False  # a plain flag, not an event: the stepping loop reads it every step
         self.error: str | None = None
         self.cpu = simpy.Resource(env, capacity=1) if thread_lanes else None
         self.blocks: dict[int, OpenBlock] = {}
@@ -73,13 +78,12 @@ class Proc:
                 yield self.env.timeout(0)
             yield from steps
         except AllDone:
-            if not self.finished.triggered:
-                self.finished.succeed()
+            self.done = True
         except RunError as exc:
-            if not self.finished.triggered:
+            if not self.done:
                 self.error = str(exc)
                 self.rec.instant(Kind.ERROR, 0, self.env.now, self.error)
-                self.finished.succeed()
+                self.done = True
 
 
 class Thread:
@@ -91,7 +95,10 @@ class Thread:
         self.env = proc.env
         self.kernel = proc.kernel
         self.rec = proc.rec
+        self.rows = proc.rec.rows  # the recorder's list: the hot verbs append to it directly
         self.costs = proc.costs
+        self.syscall_us = proc.costs.syscall_us
+        self.cpu = proc.cpu  # None for a single-threaded server
         self.woken_by_multiplexer = False  # see Costs.call_after_wake_us
         self.asleep_us = 0.0  # in the last block (Costs.call_after_wake_after_us)
         self.unsignalled_us = 0.0  # before the signal now delivered (Costs.signal_after_us)
@@ -107,15 +114,16 @@ class Thread:
     def run_cpu(self, kind: Kind, dur: float, label: str, conn: int = -1,
                 msg: int = -1) -> Steps:
         """Spend ``dur`` µs running (in the kernel, on own work or on a message)."""
-        if self.proc.cpu is not None:
-            return self._run_on_shared_cpu(self.proc.cpu, kind, dur, label, conn, msg)
+        if self.cpu is not None:
+            return self._run_on_shared_cpu(self.cpu, kind, dur, label, conn, msg)
         return self._run(kind, dur, label, conn, msg)
 
     def _run(self, kind: Kind, dur: float, label: str, conn: int, msg: int) -> Steps:
         if dur:
-            now = self.env.now
-            self.rec.rows.append((kind, self.lane, now, now + dur, label, conn, msg))
-            yield Timeout(self.env, dur)
+            env = self.env
+            now = env.now
+            self.rows.append((kind, self.lane, now, now + dur, label, conn, msg))
+            yield Timeout(env, dur)
 
     def _run_on_shared_cpu(self, cpu: simpy.Resource, kind: Kind, dur: float, label: str,
                            conn: int, msg: int) -> Steps:
@@ -131,48 +139,54 @@ class Thread:
                 yield self.env.timeout(dur)
 
     def blocked_for(self, dur: float, label: str, conn: int = -1) -> Steps:
-        self.rec.span(Kind.BLOCKED, self.lane, self.now, self.now + dur, label, conn)
         if dur:
-            yield self.env.timeout(dur)
+            env = self.env
+            now = env.now
+            self.rec.span(BLOCKED, self.lane, now, now + dur, label, conn)
+            yield Timeout(env, dur)
 
     def call(self, name: str, cost_us: float = 0.0, conn: int = -1,
              label: str | None = None) -> Steps:
         """Enter a system call: the "system call" arrow, then its cost inside the kernel."""
         env = self.env
         now = env.now
-        rows = self.rec.rows
-        rows.append((Kind.SYSCALL, self.lane, now, now, name, conn, -1))
-        dur = self.costs.syscall_us + cost_us
-        if self.proc.cpu is not None:
-            yield from self._run_on_shared_cpu(self.proc.cpu, Kind.IN_KERNEL, dur, label or name,
-                                               conn, -1)
+        rows = self.rows
+        rows.append((SYSCALL, self.lane, now, now, name, conn, -1))
+        dur = self.syscall_us + cost_us
+        if self.cpu is not None:
+            yield from self._run_on_shared_cpu(self.cpu, IN_KERNEL, dur, label or name, conn, -1)
         elif dur:  # the single-threaded run_cpu, inline: calls are most of the events
-            rows.append((Kind.IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1))
+            rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1))
             yield Timeout(env, dur)
 
     def block(self, event: simpy.Event, label: str, conn: int = -1) -> Steps:
         """Sleep until ``event``, then pay the wake-up before running again."""
-        since = self.now
-        self.proc.blocks[self.lane] = OpenBlock(self.lane, since, label, conn)
+        env = self.env
+        lane = self.lane
+        blocks = self.proc.blocks
+        since = env.now
+        blocks[lane] = OpenBlock(lane, since, label, conn)
         yield event
-        del self.proc.blocks[self.lane]
-        self.rec.span(Kind.BLOCKED, self.lane, since, self.now, label, conn)
-        self.rec.instant(Kind.WAKEUP, self.lane, self.now, "wake up", conn)
-        self.asleep_us = self.now - since
+        del blocks[lane]
+        now = env.now
+        if now > since:
+            self.rows.append((BLOCKED, lane, since, now, label, conn, -1))
+        self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1))
+        self.asleep_us = now - since
         yield from self.blocked_for(self.costs.wakeup_after_us(self.asleep_us), label, conn)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
         result = self.kernel.take(sock, limit)
         env = self.env
-        rows = self.rec.rows
+        rows = self.rows
         if result.nbytes:
             now = env.now
-            self.rec.span(Kind.BLOCKED, self.lane, now, now + result.copy_us, COPY_LABEL,
-                          sock.conn)
+            self.rec.span(BLOCKED, self.lane, now, now + result.copy_us, COPY_LABEL, sock.conn)
             for part_us in result.part_us:  # message by message, as the kernel copies them
                 yield Timeout(env, part_us)
-            rows.append((Kind.RETURN, self.lane, env.now, env.now, "return OK", sock.conn, -1))
+            now = env.now
+            rows.append((RETURN, self.lane, now, now, "return OK", sock.conn, -1))
         elif result.eof:
             rows.append((Kind.EOF, self.lane, env.now, env.now, "return 0 (peer closed)",
                          sock.conn, -1))
@@ -214,13 +228,13 @@ class Thread:
 
     def handle(self, result: CopyResult, sock: Socket) -> Steps:
         """Process each message the read completed; the last one ends the run."""
-        run = self.rec.run
+        proc = self.proc
+        m_done = self.rec.run.m_done
         for msg in result.completed:
-            yield from self.run_cpu(Kind.PROCESS, self.proc.work_us, self.proc.process_label,
-                                    sock.conn, msg)
-            run.m_done[msg] = self.now
-            self.proc.remaining -= 1
-            if self.proc.remaining == 0:
+            yield from self.run_cpu(PROCESS, proc.work_us, proc.process_label, sock.conn, msg)
+            m_done[msg] = self.env.now
+            proc.remaining -= 1
+            if proc.remaining == 0:
                 raise AllDone
 
     def wait_ready(self, name: str, cost: Callable[[int], float], watched: set[int]
@@ -233,10 +247,11 @@ class Thread:
             yield from self.block(self.kernel.wait_any(), f"process blocks in call to {name}, "
                                   "waiting for one of possibly many sockets to become readable")
             ready = self.kernel.readable(watched)
-            yield from self.run_cpu(Kind.IN_KERNEL, cost(len(ready)), f"{name} scans again")
+            yield from self.run_cpu(IN_KERNEL, cost(len(ready)), f"{name} scans again")
             self.woken_by_multiplexer = True
-        self.rec.instant(Kind.READABLE, self.lane, self.now, "return readable",
-                         ready[0].conn if len(ready) == 1 else -1)
+        now = self.env.now
+        self.rows.append((READABLE, self.lane, now, now, "return readable",
+                          ready[0].conn if len(ready) == 1 else -1, -1))
         return ready
 
     def own_work(self, dur: float, label: str = "process does its own work") -> Steps:

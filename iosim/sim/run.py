@@ -18,6 +18,7 @@ from iosim.sim.process import Proc, Thread
 from iosim.trace import Kind, Lane, Run, RunRecorder, Trace
 
 MAX_EVENTS = 50_000_000
+CHECK_EVERY = 1024  # steps between two checks of the limits
 GRACE_US = 60_000_000.0  # a run still going a simulated minute after the last arrival is stuck
 
 
@@ -87,20 +88,21 @@ def _simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
 
 
 def _step(env: simpy.Environment, proc: Proc, limit_us: float) -> tuple[int, str | None]:
-    """Step the simulation until the run ends; say why when it cannot end. This loop runs once
-    per event, so the limits are checked every 1024 steps only."""
-    finished = proc.finished
+    """Step the simulation until the run ends; say why when it cannot end. The inner loop runs
+    once per event, so it does nothing else: the limits are checked every CHECK_EVERY steps."""
     step = env.step
     steps = 0
     try:
-        while not finished.triggered:
-            step()
-            steps += 1
-            if not steps & 1023 and (steps >= MAX_EVENTS or env.now > limit_us):
+        while True:
+            for n in range(CHECK_EVERY):
+                if proc.done:
+                    return steps + n, proc.error
+                step()
+            steps += CHECK_EVERY
+            if steps >= MAX_EVENTS or env.now > limit_us:
                 return steps, f"did not finish within {steps} events ({env.now / 1000:.3f} ms)"
     except EmptySchedule:
-        return steps, _stuck_reason(proc)
-    return steps, proc.error
+        return steps + n, _stuck_reason(proc)
 
 
 def _stuck_reason(proc: Proc) -> str:
