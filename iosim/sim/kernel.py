@@ -48,7 +48,7 @@ class Socket:
         self.lane = lane  # the kernel lane of this connection in the trace (0 when none)
         self.queue: deque[Chunk] = deque()
         self.eof = False  # the peer closed (TCP FIN; UDP: the client's empty goodbye datagram)
-        self.waiter: simpy.Event | None = None
+        self.waiter: simpy.Event | None = None  # until woken: a waiter is woken once
         self.async_io = False  # F_SETOWN + O_ASYNC: an arrival raises SIGIO
         self.aio_buffer = 0  # an outstanding aio_read of this many bytes (0: none)
         self.aio_busy = False
@@ -125,6 +125,7 @@ class Kernel:
         self.buffer_bytes = scenario.process.buffer_bytes
         self.sockets = SocketTable(scenario.total_connections, kernel_lanes)
         self.ready: set[int] = set()  # indexes of readable sockets
+        # Waiters not yet woken (None once woken: each is woken once, so no triggered check)
         self.any_waiter: simpy.Event | None = None
         self.signal_waiter: simpy.Event | None = None
         self.signal_pending = False
@@ -164,10 +165,12 @@ class Kernel:
 
     def _became_readable(self, sock: Socket) -> None:
         self.ready.add(sock.conn)
-        if sock.waiter is not None and not sock.waiter.triggered:
+        if sock.waiter is not None:
             sock.waiter.succeed()
-        if self.any_waiter is not None and not self.any_waiter.triggered:
+            sock.waiter = None
+        if self.any_waiter is not None:
             self.any_waiter.succeed()
+            self.any_waiter = None
         if sock.aio_buffer and not sock.aio_busy and sock.queue:
             self._start_aio_copy(sock)
         if sock.async_io:
@@ -227,17 +230,20 @@ class Kernel:
 
     def raise_signal(self) -> None:
         """SIGIO (or the aio completion signal): standard signals are not queued."""
-        if self.signal_waiter is not None and not self.signal_waiter.triggered:
+        if self.signal_waiter is not None:
             self.signal_waiter.succeed()
+            self.signal_waiter = None
         else:
             self.signal_pending = True
 
     def wait_signal(self) -> simpy.Event:
-        self.signal_waiter = self.env.event()
+        waiter = self.env.event()
         if self.signal_pending:
             self.signal_pending = False
-            self.signal_waiter.succeed()
-        return self.signal_waiter
+            waiter.succeed()
+        else:
+            self.signal_waiter = waiter
+        return waiter
 
     def aio_read(self, sock: Socket, nbytes: int) -> None:
         sock.aio_buffer = nbytes
