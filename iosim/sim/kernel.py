@@ -190,43 +190,43 @@ class Kernel:
         return [self.sockets[c] for c in sorted(conns)]
 
     def take(self, sock: Socket, limit: int) -> CopyResult:
-        """Dequeue what one read copies: one datagram (UDP) or up to ``limit`` bytes (TCP)."""
-        if not sock.queue:
+        """Dequeue what one read copies: one datagram (UDP) or up to ``limit`` bytes (TCP),
+        and record the copy of each message's bytes. One pass: every read of a run comes here."""
+        queue = sock.queue
+        if not queue:
             return PEER_CLOSED if sock.eof else NOTHING
-        now = self.env.now
-        if self.protocol == "udp":
-            chunk = sock.queue.popleft()
-            parts = [(chunk.msg, chunk.remaining, True)]
-        else:
-            parts = []
-            room = limit
-            while sock.queue and room > 0:
-                chunk = sock.queue[0]
-                n = min(room, chunk.remaining)
-                chunk.remaining -= n
-                room -= n
-                done = chunk.remaining == 0
-                if done:
-                    sock.queue.popleft()
-                parts.append((chunk.msg, n, done))
-        if not sock.readable:
-            self.ready.discard(sock.conn)
+        udp = self.protocol == "udp"
         run = self.rec.run
-        t = now
+        copy_start, copy_end = run.m_copy_start, run.m_copy_end
+        rows = self.rec.rows
+        copy_us = self.costs.copy_us
+        start = t = self.env.now
+        nbytes = 0
         completed = []
         part_us = []
-        for msg, n, done in parts:
-            if run.m_copy_start[msg] != run.m_copy_start[msg]:  # NaN: first bytes of this message
-                run.m_copy_start[msg] = t
-            copy_us = self.costs.copy_us(n)
-            part_us.append(copy_us)
-            self.rec.span(COPY, sock.lane, t, t + copy_us, "copy data from kernel to user",
-                          sock.conn, msg)
-            t += copy_us
-            if done:
-                run.m_copy_end[msg] = t
+        while queue and nbytes < limit:
+            chunk = queue[0]
+            msg = chunk.msg
+            n = chunk.remaining if udp else min(limit - nbytes, chunk.remaining)
+            chunk.remaining -= n
+            nbytes += n
+            if copy_start[msg] != copy_start[msg]:  # NaN: first bytes of this message
+                copy_start[msg] = t
+            part = copy_us(n)
+            part_us.append(part)
+            if t + part > t:  # as RunRecorder.span: a copy of zero length is left out
+                rows.append((COPY, sock.lane, t, t + part, "copy data from kernel to user",
+                             sock.conn, msg))
+            t += part
+            if not chunk.remaining:
+                queue.popleft()
+                copy_end[msg] = t
                 completed.append(msg)
-        return CopyResult(sum(n for _, n, _ in parts), t - now, completed, False, tuple(part_us))
+            if udp:  # one datagram per read, whole
+                break
+        if not queue and not sock.eof:
+            self.ready.discard(sock.conn)
+        return CopyResult(nbytes, t - start, completed, False, tuple(part_us))
 
     def raise_signal(self) -> None:
         """SIGIO (or the aio completion signal): standard signals are not queued."""

@@ -10,7 +10,6 @@ when every thread was blocked.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 
 import simpy
 from simpy.events import Timeout
@@ -39,14 +38,6 @@ class RunError(Exception):
     """The run cannot go on (select with a descriptor >= FD_SETSIZE, ...)."""
 
 
-@dataclass
-class OpenBlock:
-    lane: int
-    since: float
-    label: str
-    conn: int
-
-
 class Proc:
     """State shared by the threads of one server process."""
 
@@ -64,7 +55,8 @@ class Proc:
         self.done = False  # a plain flag, not an event: the stepping loop reads it every step
         self.error: str | None = None
         self.cpu = simpy.Resource(env, capacity=1) if thread_lanes else None
-        self.blocks: dict[int, OpenBlock] = {}
+        # lane -> (since, label, conn) of each thread asleep now: a plain tuple, made per block
+        self.blocks: dict[int, tuple[float, str, int]] = {}
         self.cold_us = costs.cold_start_us  # what the next cold read pays more (cold_read)
         self.read_once = False
         self.process_label = "process datagram" if protocol == "udp" else "process data"
@@ -165,7 +157,7 @@ class Thread:
         lane = self.lane
         blocks = self.proc.blocks
         since = env.now
-        blocks[lane] = OpenBlock(lane, since, label, conn)
+        blocks[lane] = (since, label, conn)
         yield event
         del blocks[lane]
         now = env.now

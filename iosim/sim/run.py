@@ -107,16 +107,15 @@ def _step(env: simpy.Environment, proc: Proc, limit_us: float) -> tuple[int, str
 
 def _stuck_reason(proc: Proc) -> str:
     left = proc.remaining
-    blocks = sorted(proc.blocks.values(), key=lambda b: b.lane)
     where = ""
-    if blocks:
-        first = blocks[0]
-        who = f" on connection {first.conn}" if first.conn >= 0 else ""
-        where = f": {first.label}{who}, where nothing more arrives"
+    if proc.blocks:
+        _since, label, conn = proc.blocks[min(proc.blocks)]  # the lowest lane's
+        who = f" on connection {conn}" if conn >= 0 else ""
+        where = f": {label}{who}, where nothing more arrives"
     return f"blocked forever{where}; {left} message{'s' if left != 1 else ''} never handled"
 
 
 def _close_open_blocks(proc: Proc, rec: RunRecorder, end: float) -> None:
     """Threads still asleep when the run ends (or a stuck run's last call) stay blocked."""
-    for block in proc.blocks.values():
-        rec.span(Kind.BLOCKED, block.lane, block.since, end, block.label, block.conn)
+    for lane, (since, label, conn) in proc.blocks.items():
+        rec.span(Kind.BLOCKED, lane, since, end, label, conn)
