@@ -9,20 +9,24 @@ from iosim.trace import Kind, RunRecorder
 def kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) -> None:
     """Phase 1 (wait for data) on each connection's kernel lane, from the moment the previous
     message was copied (or t = 0) to this one's arrival; then the time it waited queued.
-    One pass over the message columns: c10k has a thousand messages per run."""
+    One pass over the message columns, appending to the recorder's rows directly (as
+    RunRecorder.span, spans of zero length are left out): c10k has a thousand messages per run."""
     run = rec.run
-    span = rec.span
+    rows = rec.rows
     wait, queued = Kind.WAIT, Kind.QUEUED  # each Kind.X is a slow lookup on Python 3.11
     prev_end: dict[int, float] = {}
     for msg, (conn, ready, copy_start, copy_end) in enumerate(zip(
             run.m_conn, run.m_ready, run.m_copy_start, run.m_copy_end, strict=True)):
         lane = kernel_lanes[conn]
         start = prev_end.get(conn, 0.0)
-        span(wait, lane, start, min(ready, end), "wait for data", conn, msg)
-        if copy_start != copy_start:  # NaN: never copied
+        stop = min(ready, end)
+        if stop > start:
+            rows.append((wait, lane, start, stop, "wait for data", conn, msg))
+        if copy_start != copy_start or copy_start > end:  # NaN: never copied; or after the end
             copy_start = end
-        span(queued, lane, ready, min(copy_start, end), "data queued, not yet copied",
-             conn, msg)
+        if copy_start > ready:
+            rows.append((queued, lane, ready, copy_start, "data queued, not yet copied",
+                         conn, msg))
         prev_end[conn] = max(start, end if copy_end != copy_end else copy_end)
 
 

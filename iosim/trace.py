@@ -185,9 +185,10 @@ class RunRecorder:
         first = len(r.m_conn)
         for column, values in zip((r.m_conn, r.m_bytes, r.m_sent, r.m_ready),
                                   zip(*rows, strict=True), strict=True):
-            column.extend(values)
+            column.extend(_column(column.typecode, values))  # array to array: one copy
+        not_yet = array("d", [NAN]) * len(rows)
         for column in (r.m_copy_start, r.m_copy_end, r.m_done):
-            column.extend([NAN] * len(rows))
+            column.extend(not_yet)
         return first
 
     def finish(self, end_us: float, error: str | None = None, sim_events: int = 0,
