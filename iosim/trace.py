@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 from iosim.errors import UserError
+from iosim.files import atomic_open
 
 FORMAT = "iosim-trace"
 VERSION = 1
@@ -312,12 +312,9 @@ def trace_to_json(trace: Trace) -> dict[str, Any]:
 
 def save(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write atomically: a trace interrupted mid-write never replaces a good one."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     text = json.dumps(trace_to_json(trace), separators=(",", ":"))  # C encoder; dump() is not
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 def load(path: str | os.PathLike[str]) -> Trace:

@@ -4,22 +4,13 @@ writes the costs file atomically, so that an interrupted run leaves the old file
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from iosim.calibrate.measured import FULL, QUICK
 from iosim.calibrate.run import calibrate
 from iosim.errors import UserError
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+from iosim.files import atomic_open
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +45,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     try:
-        write_atomically(out, text)
+        with atomic_open(out) as f:
+            f.write(text)
     except OSError as exc:
         raise UserError(f"{out}: cannot write ({exc.strerror})") from None
     print(table)

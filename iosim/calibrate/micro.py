@@ -19,8 +19,8 @@ from contextlib import ExitStack, contextmanager
 from multiprocessing.connection import Connection
 
 from iosim.real.client import wait_until
+from iosim.real.record import enable_stamps, stamp_ns
 
-SO_TIMESTAMPNS = 35  # Linux; Python 3.11 lacks the constant. cmsg: int64 sec, int64 nsec
 F_SETOWN_EX = 15  # Linux; fcntl lacks it. Aims SIGIO at one thread (the main one)
 F_OWNER_TID = 0
 COPY_SIZES = (4096, 65536, 1 << 20)
@@ -53,14 +53,6 @@ def per_call_us(calls: Callable[[int], None], seconds: float, max_batch: int = 2
     return statistics.median(means)
 
 
-def _stamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
-    for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
-            sec, nsec = struct.unpack("qq", data[:16])
-            return sec * 1_000_000_000 + nsec
-    return None
-
-
 @contextmanager
 def _udp_pair(stamps: bool = False) -> Iterator[tuple[socket.socket, socket.socket]]:
     """A receiver bound on 127.0.0.1 (kernel arrival stamps on request) and a sender
@@ -69,7 +61,7 @@ def _udp_pair(stamps: bool = False) -> Iterator[tuple[socket.socket, socket.sock
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         rx.bind(("127.0.0.1", 0))
         if stamps:
-            rx.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            enable_stamps(rx)
         tx.connect(rx.getsockname())
         yield rx, tx
 
@@ -150,7 +142,7 @@ def _peer_reads(rx: socket.socket, out: Connection, count: int, busy: bool) -> N
         except BlockingIOError:
             return
         returned = time.time_ns()
-        stamp = _stamp_ns(anc)
+        stamp = stamp_ns(anc)
         got.append(returned - stamp if stamp else -1)
 
     try:
@@ -217,8 +209,8 @@ def measure_wakeup_and_network(samples: int) -> tuple[float | None, float | None
             called = time.time_ns()
             _, anc, _, _ = rx.recvmsg(16, socket.CMSG_SPACE(16))
             queued.append(time.time_ns() - called)
-            stamp = _stamp_ns(anc)
-            if stamp is not None:
+            stamp = stamp_ns(anc)
+            if stamp:
                 network.append(stamp - sent)
     if not by_gap or not queued:
         return None, None, None
@@ -282,8 +274,8 @@ def measure_signal(samples: int, asleep: bool) -> float | None:
                     _, anc, _, _ = rx.recvmsg(16, socket.CMSG_SPACE(16))
                 except BlockingIOError:
                     break
-                stamp = _stamp_ns(anc)
-                if seen and stamp is not None:
+                stamp = stamp_ns(anc)
+                if seen and stamp:
                     latencies.append(seen[0] - stamp)
     return statistics.median(latencies) / 1000.0 if latencies else None
 

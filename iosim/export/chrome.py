@@ -17,9 +17,9 @@ import math
 import os
 from dataclasses import dataclass
 from itertools import count
-from pathlib import Path
 from typing import Any
 
+from iosim.files import atomic_open
 from iosim.trace import Kind, Lane, Run, Trace
 
 DIGITS = 3  # µs to the ns
@@ -174,11 +174,5 @@ def chrome_trace(trace: Trace) -> dict[str, Any]:
 
 def write_chrome(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write atomically: an interrupted export never leaves half a file under ``path``."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(chrome_trace(trace), f, separators=(",", ":"))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as f:
+        json.dump(chrome_trace(trace), f, separators=(",", ":"))

@@ -4,15 +4,14 @@ people already use — Chrome trace JSON for Perfetto / chrome://tracing, CSV fo
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from iosim import scenario
 from iosim import trace as trace_mod
 from iosim.errors import UserError
 from iosim.export.chrome import write_chrome
 from iosim.export.summary_csv import write_csv
+from iosim.files import atomic_open
 from iosim.scenario import SIM_MODELS
 from iosim.sim.costs import load_costs
 from iosim.sim.run import simulate
@@ -52,14 +51,8 @@ def _load(args: argparse.Namespace) -> trace_mod.Trace:
 
 def _write_csv(trace: trace_mod.Trace, path: str) -> None:
     """Atomically, like every file iosim writes."""
-    out = Path(path)
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            write_csv(trace, f)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path, newline="") as f:
+        write_csv(trace, f)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
