@@ -216,3 +216,22 @@ def test_show_without_a_display_points_to_render():
     assert proc.returncode == 2
     assert proc.stderr.strip() == NO_DISPLAY
     assert "iosim render" in proc.stderr
+
+
+def test_a_lane_title_moves_under_the_run_name_rather_than_vanish(display):
+    from iosim.view.draw import Renderer
+
+    title = pygame.Surface((40, 10))
+    title.fill((1, 2, 3))
+    name = pygame.Rect(0, 0, 100, 20)
+    at_group_bottom = title.get_rect(bottomright=(120, 25))  # under the run's name
+    under_name = title.get_rect(topright=(120, name.bottom + 1))
+    taken = [name]
+    display.fill((255, 255, 255))
+    Renderer._lane_title(display, title, [at_group_bottom, under_name], taken, (0, 60))
+    assert tuple(display.get_at(under_name.center))[:3] == (1, 2, 3)
+    assert tuple(display.get_at((at_group_bottom.centerx, at_group_bottom.top + 1)))[:3] \
+        == (255, 255, 255)
+    assert taken == [name, under_name]
+    Renderer._lane_title(display, title, [at_group_bottom, under_name], taken, (0, 60))
+    assert len(taken) == 2  # nowhere left: left out, not drawn over another title

@@ -236,6 +236,7 @@ class Renderer:
         prefix = f"{band.number + 1} " if len(scene.runs) > 1 else ""
         name_rect = self._blit(surf, self.text.fit(prefix + name, 14, nw, True),
                                (nx, by + 3), 14, INK, True)
+        taken = [name_rect]
         for group in band.groups():
             gx, gy, gw, gh = group.box
             named = group.labelled_rows()
@@ -244,15 +245,16 @@ class Renderer:
                     lx, ly, lw, lh = group.row(lane)
                     img = self.text.get(self.text.fit(run.lanes[lane].name, 11, nw - 10), 11,
                                         MUTED)
-                    rect = img.get_rect(midright=(lx - 6, ly + lh // 2))
-                    if not rect.colliderect(name_rect):
-                        surf.blit(img, rect)
+                    self._lane_title(surf, img, [img.get_rect(midright=(lx - 6, ly + lh // 2))],
+                                     taken)
+                continue
+            if gh < 10:
                 continue
             size = 11 if gh < 40 else 12
             img = self.text.get(self.text.fit(group.title, size, nw - 10), size, MUTED)
-            rect = img.get_rect(bottomright=(gx - 6, gy + gh - 1))
-            if gh >= 10 and not rect.colliderect(name_rect):
-                surf.blit(img, rect)
+            under_name = img.get_rect(topright=(gx - 6, name_rect.bottom + 1))
+            self._lane_title(surf, img, [img.get_rect(bottomright=(gx - 6, gy + gh - 1)),
+                                         under_name], taken, (by, by + bh))
         surf.set_clip((vp.x0, by, vp.width, bh))
         t_lo, t_hi = vp.t_lo, vp.t_hi
         instants: list[tuple[int, float, int]] = []
@@ -314,6 +316,18 @@ class Renderer:
                 surf.fill(colour, (a, ry, max(w, 1), rh))
                 if with_labels and w > 40 and rh >= 13 and not shared:
                     labels.append((pygame.Rect(a, ry, w, rh), run.labels[label_ids[i]], colour))
+
+    @staticmethod
+    def _lane_title(surf: pygame.Surface, img: pygame.Surface, places: list[pygame.Rect],
+                    taken: list[pygame.Rect], within: tuple[int, int] | None = None) -> None:
+        """A lane's title at the first of its places that covers no other title (the run's
+        name first of all) and stays inside the band; left out when none does."""
+        for rect in places:
+            inside = within is None or within[0] <= rect.top and rect.bottom <= within[1]
+            if inside and rect.collidelist(taken) < 0:
+                surf.blit(img, rect)
+                taken.append(rect)
+                return
 
     def _span_label(self, surf: pygame.Surface, placer: Placer, rect: pygame.Rect, text: str,
                     fill: Colour) -> None:
