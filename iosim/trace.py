@@ -72,6 +72,10 @@ class Lane:
     conn: int = -1
 
 
+# The label of a read's phase 2 on the application's lane, whoever records it (simulator, real
+# capture) and whoever finds it again (the comparison view, the braces).
+COPY_LABEL = "process blocks while data copied into application buffer"
+
 MESSAGE_FIELDS = ("conn", "bytes", "sent_us", "ready_us", "copy_start_us", "copy_end_us", "done_us")
 NAN = float("nan")
 

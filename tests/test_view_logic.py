@@ -9,7 +9,7 @@ import pytest
 
 from iosim import scenario
 from iosim.sim.run import simulate
-from iosim.trace import Kind, Lane, RunRecorder
+from iosim.trace import COPY_LABEL, Kind, Lane, RunRecorder
 from iosim.view import braces, compare, labels, layout
 from iosim.view.caption import caption
 from iosim.view.index import RunIndex
@@ -221,6 +221,22 @@ def test_comparison_columns_follow_figure_6_6(indexed):
     assert col.frac(col.start) == (0, 0.0)
     assert col.frac(col.copy_start) == (0, 1.0)
     assert col.frac(col.copy_end) == (1, 1.0)
+
+
+def test_a_read_of_several_messages_is_one_phase_2_in_the_comparison():
+    """burst's TCP reads take several queued messages at once: the column of the first of them
+    shows the read's whole copy as phase 2, up to its "complete", not its own bytes only."""
+    run = simulate(scenario.load("burst"), ["select"]).runs[0]
+    copies = [e for e in run.events() if e.lane == 0 and e.label == COPY_LABEL]
+    read = next(e for e in copies if sum(e.t0 <= run.m_copy_start[m] <= e.t1
+                                         for m in range(run.message_count)) > 1)
+    m = min(m for m in range(run.message_count) if read.t0 <= run.m_copy_start[m] <= read.t1)
+    assert run.m_copy_end[m] < read.t1  # its own bytes are copied before the others'
+    col = compare.column(RunIndex(run), 0, run.m_done[m] - 1e-6, {})
+    assert col.message == m
+    assert (col.copy_start, col.copy_end) == (read.t0, read.t1)
+    assert col.marks[-1] == compare.Mark(read.t1, "complete")
+    assert col.frac(read.t0) == (0, 1.0) and col.frac(read.t1) == (1, 1.0)
 
 
 def test_layout_bands_lanes_and_density_strip():

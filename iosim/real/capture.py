@@ -28,8 +28,7 @@ from iosim.real.record import (
     WOULDBLOCK,
     Messages,
 )
-from iosim.sim.process import COPY_LABEL
-from iosim.trace import Kind, Lane, Run, RunRecorder
+from iosim.trace import COPY_LABEL, Kind, Lane, Run, RunRecorder
 
 MULTIPLEXERS = ("select", "poll", "epoll_wait")
 BLOCKING_READS = ("blocking", "threaded", "select", "poll", "epoll")  # sockets in blocking mode

@@ -16,11 +16,10 @@ from simpy.events import Timeout
 
 from iosim.sim.costs import Costs
 from iosim.sim.kernel import CopyResult, Kernel, Socket, SocketTable
-from iosim.trace import Kind, RunRecorder
+from iosim.trace import COPY_LABEL, Kind, RunRecorder
 
 Steps = Generator[simpy.Event, None, None]
 
-COPY_LABEL = "process blocks while data copied into application buffer"
 COLD_LABEL = "first reads: cold code and caches"
 COLD_FLOOR_US = 0.01  # a read's cold extra below this is the last one charged
 

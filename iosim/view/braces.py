@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from iosim.trace import Kind, Run
+from iosim.trace import COPY_LABEL, Kind, Run
 
-COPY_BRACE = "process blocks while data copied into application buffer"
+COPY_BRACE = COPY_LABEL  # the brace of phase 2 says what the copy span says
 BLOCKING_BRACE = "process blocks in call to recvfrom"
 POLLING_BRACE = "process repeatedly calls recvfrom, waiting for an OK return (polling)"
 RUNS_BRACE = "process continues executing"

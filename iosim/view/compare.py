@@ -5,7 +5,9 @@ phase 2 into the lower band ("copy data from kernel to user").
 Inside phase 1 the position is mostly proportional to time (a long wait looks long) and partly
 the rank of the column's labelled moments, so that moments microseconds apart (ready, then
 initiate) stay apart; phase 2 is proportional. A column follows the message
-being handled at the playhead (the first one not yet done).
+being handled at the playhead (the first one not yet done). Phase 2 is the read that copied it,
+as the process lives it: a TCP read that takes several queued messages blocks for the copy of
+them all and returns once, so the column's phase 2 runs from that read's copy to its return.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from iosim.trace import Kind
+from iosim.trace import COPY_LABEL, Kind
 from iosim.view.index import RunIndex
 
 HEADINGS = {
@@ -127,6 +129,7 @@ def column(ri: RunIndex, number: int, t: float, cache: dict) -> Column:
     if key in cache:
         return cache[key]
     conn = run.m_conn[m]
+    lanes = [0] + [i for i, ln in enumerate(run.lanes) if ln.role == "thread" and ln.conn == conn]
     copy_start, copy_end = run.m_copy_start[m], run.m_copy_end[m]
     start = _cycle_start(ri, m)
     end = copy_end
@@ -134,7 +137,8 @@ def column(ri: RunIndex, number: int, t: float, cache: dict) -> Column:
         signals = ri.instants["signals"]
         k = bisect_left(signals, copy_end)
         end = signals[k] if k < len(signals) else copy_end
-    lanes = [0] + [i for i, ln in enumerate(run.lanes) if ln.role == "thread" and ln.conn == conn]
+    else:
+        copy_start, end = _read_copy(ri, lanes, copy_start, copy_end)
     marks: list[Mark] = []
     bars: list[Bar] = []
     steps = {start, copy_start}
@@ -165,6 +169,22 @@ def column(ri: RunIndex, number: int, t: float, cache: dict) -> Column:
                  sorted(marks, key=lambda mk: mk.t), bars, None)
     cache[key] = col
     return col
+
+
+def _read_copy(ri: RunIndex, lanes: list[int], copy_start: float, copy_end: float
+               ) -> tuple[float, float]:
+    """The span of the read whose copy holds [copy_start, copy_end]: when the process began to
+    block for that copy and when the read returned. The message's own copy where no such span
+    was recorded."""
+    run = ri.run
+    for lane in lanes:
+        li = ri.lanes[lane]
+        for j in li.visible(copy_start, copy_end):
+            i = li.events[j]
+            if run.kind[i] == Kind.BLOCKED and run.labels[run.label[i]] == COPY_LABEL and \
+                    run.t0[i] <= copy_start and copy_end <= run.t1[i]:
+                return run.t0[i], run.t1[i]
+    return copy_start, copy_end
 
 
 def _cycle_start(ri: RunIndex, m: int) -> float:
