@@ -239,6 +239,21 @@ def test_a_read_of_several_messages_is_one_phase_2_in_the_comparison():
     assert col.frac(read.t0) == (0, 1.0) and col.frac(read.t1) == (1, 1.0)
 
 
+def test_a_run_stopped_at_once_gets_a_thinner_band():
+    runs = simulate(scenario.load("c10k")).runs
+    assert [r.model for r in runs] == ["select", "poll", "epoll"]
+    assert layout.stopped_at_once(runs[0]) and not layout.stopped_at_once(runs[1])
+    screen = layout.screen_layout((1280, 720), runs)
+    select, poll, epoll = (b.box for b in screen.bands)
+    assert select[3] == pytest.approx(layout.STOPPED_WEIGHT * poll[3], abs=1)
+    assert poll[3] == pytest.approx(epoll[3], abs=1)
+    assert select[1] == screen.timeline[1]  # the bands still tile the timeline, top to bottom
+    assert select[1] + select[3] == poll[1] and poll[1] + poll[3] == epoll[1]
+    assert epoll[1] + epoll[3] == screen.timeline[1] + screen.timeline[3]
+    alone = layout.screen_layout((1280, 720), runs[:1]).bands[0].box
+    assert alone[3] == screen.timeline[3]  # shown alone, it has the whole height
+
+
 def test_layout_bands_lanes_and_density_strip():
     c10k = simulate(scenario.load("c10k"), ["poll"])
     one = simulate(scenario.load("many-clients"), ["threaded"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iosim.trace import Run
+from iosim.trace import Kind, Run
 from iosim.view.player import ScaleAxis, SchematicAxis
 
 Box = tuple[int, int, int, int]  # x, y, width, height
@@ -21,6 +21,7 @@ MIN_SUBLANE_PX = 4
 HEADER_H, RULER_H, CAPTION_H, HINTS_H = 30, 20, 46, 22
 BRACE_ROW_H = 30  # one row of braces: a label over its bracket
 BRACES_H = 3 * BRACE_ROW_H + 4  # one-run view: room above the application lane for the braces
+STOPPED_WEIGHT = 0.4  # the share of a band's height left to a run stopped before it began
 
 
 @dataclass
@@ -162,17 +163,27 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
     top = HEADER_H + RULER_H
     bottom = height - CAPTION_H - HINTS_H
     numbers = numbers if numbers is not None else list(range(len(runs)))
-    n = max(len(runs), 1)
+    weights = [STOPPED_WEIGHT if stopped_at_once(run) and len(runs) > 1 else 1.0
+               for run in runs]
+    total = sum(weights) or 1.0
     bands = []
-    for k, (number, run) in enumerate(zip(numbers, runs, strict=True)):
-        y0 = top + round(k * (bottom - top) / n)
-        y1 = top + round((k + 1) * (bottom - top) / n)
+    above = 0.0
+    for number, run, weight in zip(numbers, runs, weights, strict=True):
+        y0 = top + round(above / total * (bottom - top))
+        above += weight
+        y1 = top + round(above / total * (bottom - top))
         bands.append(band_layout(number, run, (0, y0, width, y1 - y0), name_w, counters_w,
                                  one_run))
     return Screen(size=size, header=header, ruler=ruler, timeline=(name_w, top, tl_w,
                                                                      bottom - top),
                   bands=bands, caption=(0, bottom, width, CAPTION_H),
                   hints=(0, bottom + CAPTION_H, width, HINTS_H))
+
+
+def stopped_at_once(run: Run) -> bool:
+    """A run that stopped with an error before anything took time (select refusing a
+    descriptor >= FD_SETSIZE): its band needs room for its name, error and counters only."""
+    return run.error is not None and all(k >= Kind.SYSCALL for k in run.kind)
 
 
 class Viewport:
