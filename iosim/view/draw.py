@@ -1,5 +1,6 @@
-"""Drawing one frame with pygame: the all-runs view, the one-run view (Figures 6.1-6.5 with their
-braces) and the comparison view (Figure 6.6), plus the header, caption, hints and help.
+"""Drawing one frame with pygame: the all-runs view and the one-run view (Figures 6.1-6.5 with
+their braces), the header, caption, hints and help; the comparison view (Figure 6.6) is drawn by
+draw_compare.py.
 
 A frame only touches what is visible: each lane's events come from ``LaneIndex.visible`` and,
 where more events fall in the window than there are pixels, one in every few is drawn.
@@ -16,7 +17,7 @@ from iosim.trace import Kind
 from iosim.view import theme
 from iosim.view.braces import COPY_BRACE
 from iosim.view.caption import caption
-from iosim.view.compare import BOTH_PHASES, HEADINGS, SAME_SECOND_PHASE, Column, column
+from iosim.view.draw_compare import draw_compare
 from iosim.view.index import RunIndex
 from iosim.view.labels import Box, Placer, place_braces
 from iosim.view.layout import (
@@ -83,7 +84,7 @@ class Renderer:
         surf.fill(theme.BACKGROUND)
         screen = self._layout(surf.get_size(), scene)
         if scene.view == COMPARE:
-            self._compare(surf, scene, screen)
+            draw_compare(surf, self.text, scene.runs, scene.player.t, scene.cache, screen)
         else:
             self._timeline(surf, scene, screen)
         self._header(surf, scene, screen)
@@ -112,13 +113,6 @@ class Renderer:
             self._fade.fill((*theme.BACKGROUND, 185))
         return self._fade
 
-    def _blit(self, surf: pygame.Surface, text: str, pos: tuple[float, float], size: int = 12,
-              colour: Colour = INK, bold: bool = False, anchor: str = "topleft") -> pygame.Rect:
-        img = self.text.get(text, size, colour, bold)
-        rect = img.get_rect(**{anchor: (int(pos[0]), int(pos[1]))})
-        surf.blit(img, rect)
-        return rect
-
     # -- header, caption, hints, help -----------------------------------------------------------
 
     def _header(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
@@ -128,7 +122,7 @@ class Renderer:
         state = "playing" if p.playing else ("end" if p.t >= p.end else "paused")
         axis = "schematic" if p.axis.name == SCHEMATIC else "to scale"
         right = f"t = {p.t / 1000:.3f} ms    {axis}    {p.speed_text()}    {state}"
-        rrect = self._blit(surf, right, (w - 10, y + h // 2), 14, INK, True, "midright")
+        rrect = self.text.blit(surf, right, (w - 10, y + h // 2), 14, INK, True, "midright")
         view = ""
         if scene.view == ONE:
             model = scene.runs[scene.focus].run.model
@@ -136,7 +130,7 @@ class Renderer:
         elif scene.view == COMPARE:
             view = " · comparison of the IO models (Figure 6.6)"
         left = self.text.fit(f"iosim · {scene.title}{view}", 15, rrect.left - 30, True)
-        self._blit(surf, left, (10, y + h // 2), 15, INK, True, "midleft")
+        self.text.blit(surf, left, (10, y + h // 2), 15, INK, True, "midleft")
 
     def _caption(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
         x, y, w, h = screen.caption
@@ -147,17 +141,17 @@ class Renderer:
         line1, line2 = caption(scene.runs, p.t, focus)
         if scene.flash:
             line2 = scene.flash
-        self._blit(surf, self.text.fit(line1, 15, w - 20), (10, y + 5), 15, INK)
+        self.text.blit(surf, self.text.fit(line1, 15, w - 20), (10, y + 5), 15, INK)
         if line2:
             colour = theme.ARROW_INK if scene.flash else MUTED
-            self._blit(surf, self.text.fit(line2, 13, w - 20), (10, y + 26), 13, colour,
-                       bool(scene.flash))
+            self.text.blit(surf, self.text.fit(line2, 13, w - 20), (10, y + 26), 13, colour,
+                           bool(scene.flash))
 
     def _hints(self, surf: pygame.Surface, screen: Screen) -> None:
         x, y, w, h = screen.hints
         surf.fill(theme.BAND_SHADE, screen.hints)
         hints = self.text.fit(HINTS, 12, max(w // 3, w - 760))
-        rect = self._blit(surf, hints, (10, y + h // 2), 12, MUTED, anchor="midleft")
+        rect = self.text.blit(surf, hints, (10, y + h // 2), 12, MUTED, anchor="midleft")
         lx = rect.right + 20
         for colour, name in theme.LEGEND:
             img = self.text.get(name, 12, INK)
@@ -175,13 +169,13 @@ class Renderer:
         shade.fill((255, 255, 255, 240))
         surf.blit(shade, box)
         pygame.draw.rect(surf, INK, box, 1)
-        self._blit(surf, "Keys", (box.x + 16, box.y + 10), 16, INK, True)
+        self.text.blit(surf, "Keys", (box.x + 16, box.y + 10), 16, INK, True)
         for k, (key, what) in enumerate(HELP):
             y = box.y + 38 + 21 * k
             if y + 16 > box.bottom:
                 break
-            self._blit(surf, key, (box.x + 16, y), 14, INK, True)
-            self._blit(surf, what, (box.x + 200, y), 14, INK)
+            self.text.blit(surf, key, (box.x + 16, y), 14, INK, True)
+            self.text.blit(surf, what, (box.x + 200, y), 14, INK)
 
     # -- the timeline views -----------------------------------------------------------------------
 
@@ -223,7 +217,7 @@ class Renderer:
             pygame.draw.line(surf, theme.GRID, (px, top), (px, bottom))
             pygame.draw.line(surf, MUTED, (px, y + h - 5), (px, y + h))
             if px > last + 8:
-                rect = self._blit(surf, format_us(vp.time_at(px)), (px + 3, y + 2), 11, MUTED)
+                rect = self.text.blit(surf, format_us(vp.time_at(px)), (px + 3, y + 2), 11, MUTED)
                 last = rect.right
 
     def _band(self, surf: pygame.Surface, scene: Scene, band: Band, vp: Viewport,
@@ -234,8 +228,8 @@ class Renderer:
         nx, ny, nw, nh = band.name_box
         name = run.model if run.source == "sim" else f"{run.model} ({run.source})"
         prefix = f"{band.number + 1} " if len(scene.runs) > 1 else ""
-        name_rect = self._blit(surf, self.text.fit(prefix + name, 14, nw, True),
-                               (nx, by + 3), 14, INK, True)
+        name_rect = self.text.blit(surf, self.text.fit(prefix + name, 14, nw, True),
+                                   (nx, by + 3), 14, INK, True)
         taken = [name_rect]
         for group in band.groups():
             gx, gy, gw, gh = group.box
@@ -268,8 +262,8 @@ class Renderer:
         if one_run and band.braces:
             self._braces(surf, ri, band, vp)
         if run.error:
-            self._blit(surf, self.text.fit(f"error: {run.error}", 13, vp.width - 20),
-                       (vp.x0 + 10, band.app.box[1] + 2), 13, theme.ERROR, True)
+            self.text.blit(surf, self.text.fit(f"error: {run.error}", 13, vp.width - 20),
+                           (vp.x0 + 10, band.app.box[1] + 2), 13, theme.ERROR, True)
         surf.set_clip(None)
 
     def _lanes(self, surf: pygame.Surface, ri: RunIndex, group, vp: Viewport, t_lo: float,
@@ -457,7 +451,7 @@ class Renderer:
                 continue
             y = by + bh - (row + 1) * BRACE_ROW_H
             if variant >= 0:
-                self._blit(surf, variants[variant], (lx, y + 1), size, INK)
+                self.text.blit(surf, variants[variant], (lx, y + 1), size, INK)
             line_y = y + 21
             centre = (x0 + x1) / 2
             colour = theme.COPY if label == COPY_BRACE else INK
@@ -482,109 +476,5 @@ class Renderer:
         n = max(1, min(len(lines), (ch - 4) // step))
         y = cy + max(2, (ch - n * step) // 2)
         for line in lines[:n]:
-            self._blit(surf, self.text.fit(line, size, cw), (cx, y), size, INK)
+            self.text.blit(surf, self.text.fit(line, size, cw), (cx, y), size, INK)
             y += step
-
-    # -- the comparison view (Figure 6.6) -------------------------------------------------------
-
-    def _compare(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
-        w, _ = screen.size
-        top = screen.header[3] + 8
-        bottom = screen.caption[1] - 8
-        left = max(110, min(190, w // 7))
-        n = len(scene.runs)
-        col_w = (w - left - 10) / max(n, 1)
-        heading_h = 50
-        brace_h = 64
-        bands_h = bottom - top - heading_h - brace_h
-        b1 = (top + heading_h, int(bands_h * 0.62))
-        b2 = (b1[0] + b1[1], bands_h - b1[1])
-        surf.fill(theme.PALE_WAIT, (left, b1[0], w - left - 10, b1[1]))
-        surf.fill(theme.PALE_COPY, (left, b2[0], w - left - 10, b2[1]))
-        for k, (text, (y, h)) in enumerate((("wait for data", b1),
-                                            ("copy data from kernel to user", b2))):
-            lines = self.text.wrap(text, 15, left - 16, True)
-            for j, line in enumerate(lines):
-                colour = theme.WAIT if k == 0 else theme.COPY
-                self._blit(surf, line, (10, y + h // 2 - 10 * len(lines) + 20 * j), 15,
-                           _darker(colour), True)
-        p = scene.player
-        cols: list[Column] = []
-        for k, ri in enumerate(scene.runs):
-            x = left + col_w * k
-            col = column(ri, k, p.t, scene.cache)
-            cols.append(col)
-            self._compare_column(surf, ri, col, (x, col_w), top, heading_h, b1, b2, p.t)
-        self._compare_braces(surf, cols, left, col_w, b2[0] + b2[1] + 6, brace_h)
-
-    def _compare_column(self, surf: pygame.Surface, ri: RunIndex, col: Column,
-                        xs: tuple[float, float], top: int, heading_h: int,
-                        b1: tuple[int, int], b2: tuple[int, int], t: float) -> None:
-        x, cw = xs
-        cx = int(x + cw * 0.3)
-        heading = HEADINGS.get(col.model, col.model)
-        lines = self.text.wrap(heading, 14, int(cw) - 8, True)[:2]
-        for j, line in enumerate(lines):
-            self._blit(surf, line, (x + cw / 2, top + 2 + 18 * j), 14, INK, True, "midtop")
-        if col.message >= 0:
-            sub = f"message {col.message + 1} of {ri.run.message_count}"
-            if ri.run.source != "sim":
-                sub = f"{ri.run.source} · {sub}"
-            self._blit(surf, sub, (x + cw / 2, top + heading_h - 14), 11, MUTED, anchor="midtop")
-        pygame.draw.line(surf, theme.GRID, (x, b1[0]), (x, b2[0] + b2[1]))
-        if col.error is not None:
-            for j, line in enumerate(self.text.wrap(col.error, 12, int(cw) - 12)[:8]):
-                self._blit(surf, line, (x + 6, b1[0] + 8 + 16 * j), 12, theme.ERROR)
-            return
-
-        def y_of(tt: float) -> int:
-            band, f = col.frac(tt)
-            y, h = (b1, b2)[band]
-            return int(y + 6 + f * (h - 12))
-
-        for bar in col.bars:
-            if bar.t0 > t:
-                continue
-            y0, y1 = y_of(bar.t0), y_of(min(bar.t1, t))
-            colour = theme.SPAN_COLOURS[bar.kind]
-            width = {Kind.BLOCKED: 12, Kind.HANDLER: 4}.get(bar.kind, 8)
-            offset = 8 if bar.kind == Kind.HANDLER else 0
-            surf.fill(colour, (cx - width // 2 - offset, y0, width, max(y1 - y0, 2)))
-        last_y = {0: -1e9, 1: -1e9}
-        marks = [m for m in col.marks if m.t <= t]
-        for k, mark in enumerate(marks):
-            y = y_of(mark.t)
-            pygame.draw.line(surf, INK, (cx - 9, y), (cx + 9, y), 2)
-            band = col.frac(mark.t)[0]
-            is_last = k == len(marks) - 1 or marks[k + 1].t > col.copy_start >= mark.t
-            same_moment = k > 0 and marks[k - 1].t == mark.t
-            if same_moment:  # "ready" then "initiate" at one instant: one under the other
-                y = max(y, int(last_y[band]) + 15)
-            if y >= last_y[band] + 16 or ((is_last or same_moment) and y >= last_y[band] + 8):
-                colour = theme.SIGNAL_INK if mark.word == "notification" else INK
-                self._blit(surf, mark.word, (cx + 14, y), 13, colour, anchor="midleft")
-                last_y[band] = y
-        if col.start <= t:
-            y = y_of(min(t, col.copy_end))
-            pygame.draw.polygon(surf, INK, [(cx - 22, y - 5), (cx - 22, y + 5), (cx - 14, y)])
-
-    def _compare_braces(self, surf: pygame.Surface, cols: list[Column], left: int, col_w: float,
-                        y: int, h: int) -> None:
-        groups = [([c for c in cols if c.model != "aio"], SAME_SECOND_PHASE),
-                  ([c for c in cols if c.model == "aio"], BOTH_PHASES)]
-        for members, text in groups:
-            if not members:
-                continue
-            x0 = left + col_w * min(c.number for c in members) + 8
-            x1 = left + col_w * (max(c.number for c in members) + 1) - 8
-            mid = (x0 + x1) / 2
-            pygame.draw.line(surf, INK, (x0, y), (x0, y + 8), 2)
-            pygame.draw.line(surf, INK, (x1, y), (x1, y + 8), 2)
-            pygame.draw.line(surf, INK, (x0, y + 8), (x1, y + 8), 2)
-            pygame.draw.line(surf, INK, (mid, y + 8), (mid, y + 14), 2)
-            for j, line in enumerate(self.text.wrap(text, 14, int(x1 - x0))[:3]):
-                self._blit(surf, line, (mid, y + 18 + 18 * j), 14, INK, True, "midtop")
-
-
-def _darker(colour: Colour) -> Colour:
-    return tuple(int(c * 0.75) for c in colour)  # type: ignore[return-value]

@@ -80,6 +80,14 @@ class Text:
             surf = self._cache[key] = self.font(size, bold).render(text, True, colour)
         return surf
 
+    def blit(self, surf: pygame.Surface, text: str, pos: tuple[float, float], size: int = 12,
+             colour: Colour = INK, bold: bool = False, anchor: str = "topleft") -> pygame.Rect:
+        """Draw ``text`` with its ``anchor`` point (a pygame.Rect attribute) at ``pos``."""
+        img = self.get(text, size, colour, bold)
+        rect = img.get_rect(**{anchor: (int(pos[0]), int(pos[1]))})
+        surf.blit(img, rect)
+        return rect
+
     def bounds(self, text: str, size: int, bold: bool = False) -> tuple[int, int, int, int]:
         """The box of the inked pixels inside the rendered text (x, y, width, height): labels
         are kept apart by what a reader sees, not by the font's line height."""

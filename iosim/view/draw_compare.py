@@ -1,0 +1,118 @@
+"""Drawing the comparison view (Stevens's Figure 6.6) with pygame: a column per run, time
+flowing down through the "wait for data" band into the "copy data from kernel to user" band,
+the braces underneath. What goes where is decided in compare.py; this only draws it.
+"""
+
+from __future__ import annotations
+
+import pygame
+
+from iosim.trace import Kind
+from iosim.view import theme
+from iosim.view.compare import BOTH_PHASES, HEADINGS, SAME_SECOND_PHASE, Column, column
+from iosim.view.index import RunIndex
+from iosim.view.layout import Screen
+from iosim.view.theme import INK, MUTED, Colour, Text
+
+HEADING_H = 50
+BRACE_H = 64
+WAIT_SHARE = 0.62  # of the height of the two bands, the upper one's
+
+
+def draw_compare(surf: pygame.Surface, text: Text, runs: list[RunIndex], t: float, cache: dict,
+                 screen: Screen) -> None:
+    w, _ = screen.size
+    top = screen.header[3] + 8
+    bottom = screen.caption[1] - 8
+    left = max(110, min(190, w // 7))
+    col_w = (w - left - 10) / max(len(runs), 1)
+    bands_h = bottom - top - HEADING_H - BRACE_H
+    b1 = (top + HEADING_H, int(bands_h * WAIT_SHARE))
+    b2 = (b1[0] + b1[1], bands_h - b1[1])
+    surf.fill(theme.PALE_WAIT, (left, b1[0], w - left - 10, b1[1]))
+    surf.fill(theme.PALE_COPY, (left, b2[0], w - left - 10, b2[1]))
+    for words, (y, h), colour in (("wait for data", b1, theme.WAIT),
+                                  ("copy data from kernel to user", b2, theme.COPY)):
+        lines = text.wrap(words, 15, left - 16, True)
+        for j, line in enumerate(lines):
+            text.blit(surf, line, (10, y + h // 2 - 10 * len(lines) + 20 * j), 15,
+                      _darker(colour), True)
+    cols: list[Column] = []
+    for k, ri in enumerate(runs):
+        col = column(ri, k, t, cache)
+        cols.append(col)
+        _column(surf, text, ri, col, (left + col_w * k, col_w), top, b1, b2, t)
+    _braces(surf, text, cols, left, col_w, b2[0] + b2[1] + 6)
+
+
+def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
+            xs: tuple[float, float], top: int, b1: tuple[int, int], b2: tuple[int, int],
+            t: float) -> None:
+    x, cw = xs
+    cx = int(x + cw * 0.3)
+    heading = HEADINGS.get(col.model, col.model)
+    for j, line in enumerate(text.wrap(heading, 14, int(cw) - 8, True)[:2]):
+        text.blit(surf, line, (x + cw / 2, top + 2 + 18 * j), 14, INK, True, "midtop")
+    if col.message >= 0:
+        sub = f"message {col.message + 1} of {ri.run.message_count}"
+        if ri.run.source != "sim":
+            sub = f"{ri.run.source} · {sub}"
+        text.blit(surf, sub, (x + cw / 2, top + HEADING_H - 14), 11, MUTED, anchor="midtop")
+    pygame.draw.line(surf, theme.GRID, (x, b1[0]), (x, b2[0] + b2[1]))
+    if col.error is not None:
+        for j, line in enumerate(text.wrap(col.error, 12, int(cw) - 12)[:8]):
+            text.blit(surf, line, (x + 6, b1[0] + 8 + 16 * j), 12, theme.ERROR)
+        return
+
+    def y_of(tt: float) -> int:
+        band, f = col.frac(tt)
+        y, h = (b1, b2)[band]
+        return int(y + 6 + f * (h - 12))
+
+    for bar in col.bars:
+        if bar.t0 > t:
+            continue
+        y0, y1 = y_of(bar.t0), y_of(min(bar.t1, t))
+        width = {Kind.BLOCKED: 12, Kind.HANDLER: 4}.get(bar.kind, 8)
+        offset = 8 if bar.kind == Kind.HANDLER else 0
+        surf.fill(theme.SPAN_COLOURS[bar.kind], (cx - width // 2 - offset, y0, width,
+                                                 max(y1 - y0, 2)))
+    last_y = {0: -1e9, 1: -1e9}
+    marks = [m for m in col.marks if m.t <= t]
+    for k, mark in enumerate(marks):
+        y = y_of(mark.t)
+        pygame.draw.line(surf, INK, (cx - 9, y), (cx + 9, y), 2)
+        band = col.frac(mark.t)[0]
+        is_last = k == len(marks) - 1 or marks[k + 1].t > col.copy_start >= mark.t
+        same_moment = k > 0 and marks[k - 1].t == mark.t
+        if same_moment:  # "ready" then "initiate" at one instant: one under the other
+            y = max(y, int(last_y[band]) + 15)
+        if y >= last_y[band] + 16 or ((is_last or same_moment) and y >= last_y[band] + 8):
+            colour = theme.SIGNAL_INK if mark.word == "notification" else INK
+            text.blit(surf, mark.word, (cx + 14, y), 13, colour, anchor="midleft")
+            last_y[band] = y
+    if col.start <= t:  # the playhead: where this column's message is now
+        y = y_of(min(t, col.copy_end))
+        pygame.draw.polygon(surf, INK, [(cx - 22, y - 5), (cx - 22, y + 5), (cx - 14, y)])
+
+
+def _braces(surf: pygame.Surface, text: Text, cols: list[Column], left: int, col_w: float,
+            y: int) -> None:
+    groups = [([c for c in cols if c.model != "aio"], SAME_SECOND_PHASE),
+              ([c for c in cols if c.model == "aio"], BOTH_PHASES)]
+    for members, words in groups:
+        if not members:
+            continue
+        x0 = left + col_w * min(c.number for c in members) + 8
+        x1 = left + col_w * (max(c.number for c in members) + 1) - 8
+        mid = (x0 + x1) / 2
+        pygame.draw.line(surf, INK, (x0, y), (x0, y + 8), 2)
+        pygame.draw.line(surf, INK, (x1, y), (x1, y + 8), 2)
+        pygame.draw.line(surf, INK, (x0, y + 8), (x1, y + 8), 2)
+        pygame.draw.line(surf, INK, (mid, y + 8), (mid, y + 14), 2)
+        for j, line in enumerate(text.wrap(words, 14, int(x1 - x0))[:3]):
+            text.blit(surf, line, (mid, y + 18 + 18 * j), 14, INK, True, "midtop")
+
+
+def _darker(colour: Colour) -> Colour:
+    return tuple(int(c * 0.75) for c in colour)  # type: ignore[return-value]
