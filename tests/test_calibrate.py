@@ -101,6 +101,27 @@ def test_latency_terms_fitted_on_a_simulated_probe_are_the_costs_it_ran_with() -
     assert cold[1] == pytest.approx(known.cold_decay, abs=0.02)
 
 
+def test_a_probe_message_the_server_was_late_for_is_not_a_sample() -> None:
+    """The second datagram is ready while the server still processes the first (a busy
+    machine does that to the real probe): the server never slept for it."""
+    work_us = 500
+    late = scenario.parse(f'''name = "late"
+title = "A datagram while the server is busy"
+protocol = "udp"
+models = ["blocking"]
+[process]
+work_us = {work_us}
+[[connections]]
+sends = [[1.0, 64], [1.2, 64], [5.0, 64], [9.0, 64]]
+''')
+    run = simulate(late, ["blocking"]).runs[0]
+    assert run.m_ready[1] < run.m_done[0]  # ready while the first is being processed
+    samples = probes.samples_of(run)
+    assert [s.index for s in samples] == [0, 2]  # not 1; the last is never a sample
+    assert all(s.asleep_us > 0 and s.latency_us > 0 for s in samples)
+    assert samples[1].asleep_us == pytest.approx(run.m_ready[2] - run.m_done[1])
+
+
 def test_measurement_leaves_sockets_signals_and_limits_as_they_were(quick: Quick) -> None:
     assert _open_fds() <= quick.fds_before
     assert signal.getsignal(signal.SIGIO) == quick.handler_before

@@ -109,14 +109,16 @@ def interquartile_mean(xs: list[float]) -> float:
 
 
 def samples_of(run: Run) -> list[Sample]:
-    """Per message (but the last) of a captured probe run."""
+    """Per message (but the last) of a captured probe run. A message that was ready before the
+    server was done with the previous one is left out: the server never went to sleep for it
+    (a busy machine made it late), so its latency says nothing of a wake-up."""
     readable = sorted(e.t0 for e in run.events() if e.kind == Kind.READABLE)
     out = []
     for i in range(run.message_count - 1):
         ready, start, end = run.m_ready[i], run.m_copy_start[i], run.m_copy_end[i]
-        if math.isnan(end) or math.isnan(ready):
-            continue
         before = 0.0 if i == 0 else run.m_done[i - 1]
+        if math.isnan(end) or math.isnan(ready) or ready <= before:
+            continue
         woke = [t for t in readable if ready <= t <= start]
         out.append(Sample(i, ready - before, end - ready,
                           end - woke[0] if woke else math.nan))
