@@ -3,6 +3,7 @@ protocol, clients that reset, SIGTERM, and the trace it leaves behind."""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import selectors
 import signal
@@ -18,7 +19,9 @@ import pytest
 
 from iosim import cli
 from iosim import trace as trace_mod
-from iosim.real.servers import REAL_MODELS
+from iosim.real import servers
+from iosim.real.record import Messages
+from iosim.real.servers import REAL_MODELS, Server
 
 STARTUP_S = 20.0
 
@@ -120,6 +123,33 @@ def test_reset_client_does_not_stop_the_server_and_sigterm_writes_the_trace(
     assert run.source == "real" and run.model == model
     assert sorted(run.m_bytes) == sorted([len(b"before reset"), 3, 3])
     assert all(run.m_ready[i] <= run.m_copy_end[i] for i in range(run.message_count))
+
+
+def _serve_sigio(listener: socket.socket) -> None:
+    servers.run("sigio", Server("tcp", [], Messages(None), 0.0, 1000.0, 4096,
+                                listener=listener))
+
+
+def test_sigio_serves_a_client_that_connected_before_its_signals_were_set() -> None:
+    """A client that connects between listen() and O_ASYNC raises no SIGIO: the server must
+    notice it waiting all the same (a busy machine makes that window wide)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname(), timeout=STARTUP_S) as early:
+            server = multiprocessing.get_context("fork").Process(
+                target=_serve_sigio, args=(listener,), daemon=True)
+            server.start()
+            try:
+                assert recv_exact(early, 5) == b"hello"
+                early.sendall(b"ping")
+                assert recv_exact(early, 5) == b"hello"
+            finally:
+                server.terminate()
+                server.join(STARTUP_S)
+                if server.is_alive():
+                    server.kill()
+                    server.join()
 
 
 def test_udp_serve_answers_every_datagram(serve_process: Callable[..., ServeProcess],

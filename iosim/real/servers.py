@@ -424,7 +424,7 @@ def sigio(s: Server) -> None:
             arm(None)
         for c in s.conns:
             arm(c)
-        if _any_readable(s):  # data that came before O_ASYNC was set raised no signal
+        if _any_readable(s):  # data or a client that came before O_ASYNC raised no signal
             signal.raise_signal(signal.SIGIO)
         s.own_work_begins()
         while s.open or s.listener is not None:
@@ -434,9 +434,12 @@ def sigio(s: Server) -> None:
 
 
 def _any_readable(s: Server) -> bool:
+    """Data queued on a socket, or a connection waiting on the listening socket."""
     poller = select.poll()
     for c in s.open:
         poller.register(c.fd, select.POLLIN)
+    if s.listener is not None:
+        poller.register(s.listener.fileno(), select.POLLIN)
     return bool(poller.poll(0))
 
 
