@@ -23,9 +23,9 @@ protocol = "{protocol}"
 poll_interval_us = 300
 work_us = 30
 [[connections]]
-sends = [[1.0, 700], [2.5, 300]]
+sends = [[2.0, 700], [8.0, 300]]
 [[connections]]
-sends = [[1.5, 1200]]
+sends = [[5.0, 1200]]
 """
 
 
@@ -64,7 +64,7 @@ def app_lane_tiled(run: Run) -> float:
 @pytest.fixture(scope="module", params=["udp", "tcp"])
 def captured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> tuple[scenario.Scenario, dict[str, Run]]:
-    """Every real model on the same small scenario (about 3 ms of sends each)."""
+    """Every real model on the same small scenario (about 8 ms of sends each)."""
     sc = write_scenario(tmp_path_factory.mktemp("real"),
                         TWO_CLIENTS.format(protocol=request.param))
     before = open_fds()
