@@ -127,5 +127,5 @@ def table(trace: Trace) -> str:
             c.rjust(w) for c, w in zip(cells, widths, strict=True)))
     for r in runs:
         if r["error"]:
-            lines.append(f"{r['model']}: error: {r['error']}")
+            lines.append(f"the {r['model']} run stopped: {r['error']}")
     return "\n".join(lines)

@@ -49,6 +49,15 @@ def test_sim_default_scenario_shows_five_models(capsys: pytest.CaptureFixture[st
         assert row in out
 
 
+def test_a_run_that_stopped_says_why_under_the_table(capsys: pytest.CaptureFixture[str]
+                                                    ) -> None:
+    code, out, _ = run_cli(["sim", "c10k", "--model", "select", "--model", "poll"], capsys)
+    assert code == 0  # one run's error is that run's, not the command's
+    last = out.splitlines()[-1]
+    assert last.startswith("the select run stopped: select: descriptor ")
+    assert "FD_SETSIZE (1024)" in last and "poll run" not in out
+
+
 def test_sim_json_has_the_design_shape(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["sim", "one-datagram", "--model", "blocking", "--json"], capsys)
     assert code == 0
