@@ -17,8 +17,8 @@ import statistics
 import time
 
 from iosim.real import servers
+from iosim.real.process import GREETING, Server
 from iosim.real.record import STAMP_SPACE, Messages, enable_stamps
-from iosim.real.servers import GREETING, Server
 
 ROUND_TRIPS = 20_000
 ROUNDS = 5

@@ -20,8 +20,9 @@ import pytest
 from iosim import cli
 from iosim import trace as trace_mod
 from iosim.real import servers
+from iosim.real.process import Server
 from iosim.real.record import Messages
-from iosim.real.servers import REAL_MODELS, Server
+from iosim.real.servers import REAL_MODELS
 
 STARTUP_S = 20.0
 

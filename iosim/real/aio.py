@@ -17,8 +17,8 @@ from time import time_ns
 
 import liburing as u
 
+from iosim.real.process import Conn, Server
 from iosim.real.record import CALL, HANDLER
-from iosim.real.servers import Conn, Server
 
 ACCEPT = 0xFFFF_FFFF  # user_data of the listening socket's accept request
 

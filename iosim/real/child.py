@@ -19,8 +19,9 @@ from types import FrameType
 
 from iosim import scenario as scenario_mod
 from iosim.real.client import raise_fd_limit, wait_until
+from iosim.real.process import Conn, Server, Stop
 from iosim.real.record import Messages, enable_stamps, message_plan
-from iosim.real.servers import Conn, Server, Stop, program_of, run
+from iosim.real.servers import program_of, run
 
 ACCEPT_TIMEOUT_S = 30.0
 

@@ -18,8 +18,9 @@ from types import FrameType
 from iosim.errors import UserError
 from iosim.real.capture import build_run
 from iosim.real.client import raise_fd_limit
+from iosim.real.process import Conn, Server, Stop
 from iosim.real.record import Messages, enable_stamps
-from iosim.real.servers import Conn, Server, Stop, run
+from iosim.real.servers import run
 from iosim.trace import Trace, save
 
 
