@@ -165,6 +165,27 @@ def test_keys_change_the_player_and_the_scene(one_datagram, display, tmp_path):
     assert not app.running
 
 
+def test_a_paused_window_waits_for_keys_instead_of_drawing(one_datagram, display):
+    """Paused, the window draws a frame only when something happens (a key, the window
+    uncovered), not 60 a second; no frame's playback step includes the time spent waiting."""
+    app = App([one_datagram])
+    ticks: list[float] = []
+    draw = app.frame
+
+    def counted(surface, seconds):
+        ticks.append(seconds)
+        draw(surface, seconds)
+
+    app.frame = counted
+    pygame.event.clear()
+    post_key(pygame.K_SPACE)  # run() starts playing: this pauses it
+    pygame.time.set_timer(pygame.event.Event(pygame.QUIT), 600, loops=1)
+    assert app.run() == 0
+    assert 1 <= len(ticks) <= 4  # 600 ms: 36 frames at 60 a second
+    assert not app.scene.player.playing and app.idle
+    assert max(ticks) < 0.1  # never the 250 ms spent waiting
+
+
 def test_tab_loads_the_next_builtin_scenario(one_datagram, display):
     names = scenario.builtin_names()
     app = App([one_datagram], loader=lambda n: simulate(scenario.load(n)), scenarios=names)

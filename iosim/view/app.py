@@ -16,6 +16,7 @@ from iosim.view.player import Player
 
 FLASH_SECONDS = 5.0
 FPS = 60
+IDLE_WAIT_MS = 250  # paused: how long one wait for an event lasts (a bound, not a delay)
 ZOOM_STEP = 1.5
 PAN_STEP = 0.2
 
@@ -153,6 +154,11 @@ class App:
 
     # -- frames -------------------------------------------------------------------------------
 
+    @property
+    def idle(self) -> bool:
+        """Nothing moves until a key is pressed: paused, no message fading, nothing loading."""
+        return not self.scene.player.playing and self._flash_left <= 0 and self._pending is None
+
     def frame(self, surface: pygame.Surface, seconds: float) -> None:
         """Advance the playback by ``seconds`` of wall-clock time and draw one frame."""
         self.surface = surface
@@ -196,13 +202,20 @@ class App:
             self.scene.player.playing = True
             seconds = 0.0
             while self.running:
+                was_idle = self.idle
+                if was_idle:  # a paused window sleeps instead of drawing 60 frames a second
+                    event = pygame.event.wait(IDLE_WAIT_MS)
+                    if event.type == pygame.NOEVENT:
+                        continue  # nothing happened: the frame on the screen still holds
+                    self.handle(event)
                 for event in pygame.event.get():
                     self.handle(event)
                 if not self.running:
                     break
                 self.frame(pygame.display.get_surface() or window, seconds)
                 pygame.display.flip()
-                seconds = clock.tick(FPS) / 1000.0
+                elapsed = clock.tick(FPS) / 1000.0
+                seconds = 0.0 if was_idle else elapsed  # playing again: no jump by the wait
         except KeyboardInterrupt:
             print("iosim: interrupted", file=sys.stderr)
             return 130
