@@ -1,6 +1,7 @@
 """Micro-measurements on socket pairs: a system call, a wake-up, the loopback delay, SIGIO
-delivery and a copy, each as Python pays for it. Each figure is a median (of batches of calls,
-or of single round trips), so a stray interruption by the scheduler does not move it."""
+delivery and a copy, each as Python pays for it. A per-call cost is the least of batch means,
+a latency the median of single round trips, so that the scheduler's interruptions do not move
+them."""
 
 from __future__ import annotations
 
