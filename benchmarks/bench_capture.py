@@ -21,7 +21,7 @@ from iosim.real.process import GREETING, Server
 from iosim.real.record import STAMP_SPACE, Messages, enable_stamps
 
 ROUND_TRIPS = 20_000
-ROUNDS = 5
+ROUNDS = 9  # pairs: the median of more moves less between runs of the bench
 
 
 def bare_select_server(listener: socket.socket) -> None:
