@@ -196,25 +196,29 @@ class Player:
         self.playing = True
 
     def next_event(self) -> None:
-        self.playing = False
-        i = bisect_right(self.times, self.t)
-        self.seek(self.times[i] if i < len(self.times) else self.end)
+        self._pause_at_next(self.times)
 
     def prev_event(self) -> None:
-        self.playing = False
-        i = bisect_left(self.times, self.t)
-        self.seek(self.times[i - 1] if i > 0 else 0.0)
+        self._pause_at_previous(self.times)
 
     def next_message(self) -> None:
         """To the next moment a message's data is ready (arrives in a receive queue)."""
-        self.playing = False
-        i = bisect_right(self.message_times, self.t)
-        self.seek(self.message_times[i] if i < len(self.message_times) else self.end)
+        self._pause_at_next(self.message_times)
 
     def prev_message(self) -> None:
+        self._pause_at_previous(self.message_times)
+
+    def _pause_at_next(self, times: array) -> None:
+        """Pause on the first of ``times`` after the playhead (the end when there is none)."""
         self.playing = False
-        i = bisect_left(self.message_times, self.t)
-        self.seek(self.message_times[i - 1] if i > 0 else 0.0)
+        i = bisect_right(times, self.t)
+        self.seek(times[i] if i < len(times) else self.end)
+
+    def _pause_at_previous(self, times: array) -> None:
+        """Pause on the last of ``times`` before the playhead (the start when there is none)."""
+        self.playing = False
+        i = bisect_left(times, self.t)
+        self.seek(times[i - 1] if i > 0 else 0.0)
 
     def toggle_axis(self) -> None:
         other = SCALE if self.axis.name == SCHEMATIC else SCHEMATIC
