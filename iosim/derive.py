@@ -3,7 +3,7 @@ on each connection's kernel lane, and a threaded process's blocked time."""
 
 from __future__ import annotations
 
-from iosim.trace import Kind, RunRecorder
+from iosim.trace import IN_KERNEL_KINDS, Kind, RunRecorder
 
 
 def kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) -> None:
@@ -21,19 +21,19 @@ def kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) ->
         start = prev_end.get(conn, 0.0)
         stop = min(ready, end)
         if stop > start:
-            rows.append((wait, lane, start, stop, "wait for data", conn, msg))
+            rows.append((wait, lane, start, stop, "wait for data", conn, msg, ""))
         if copy_start != copy_start or copy_start > end:  # NaN: never copied; or after the end
             copy_start = end
         if copy_start > ready:
             rows.append((queued, lane, ready, copy_start, "data queued, not yet copied",
-                         conn, msg))
+                         conn, msg, ""))
         prev_end[conn] = max(start, end if copy_end != copy_end else copy_end)
 
 
 def fill_process_blocked(rec: RunRecorder, end: float) -> None:
     """Threads share one CPU: the process is blocked whenever no thread runs."""
     busy = sorted((t0, t1) for kind, lane, t0, t1, *_ in rec.rows
-                  if lane == 0 and kind in (Kind.IN_KERNEL, Kind.PROCESS, Kind.WORK))
+                  if lane == 0 and (kind in IN_KERNEL_KINDS or kind in (Kind.PROCESS, Kind.WORK)))
     t = 0.0
     for start, stop in busy + [(end, end)]:
         rec.span(Kind.BLOCKED, 0, t, start, "all threads blocked")

@@ -5,8 +5,10 @@ A run's events are stored in columns (``array``) rather than one object per even
 trace of a million events loads quickly, stays small in memory and can be searched with bisect
 (events are sorted by start time).
 Every event has a kind, a lane, a start and end time in µs (equal for instants), a label (an
-index into the run's string table), the connection it concerns and the message it belongs to
-(-1 where none).
+index into the run's string table), the connection it concerns, the message it belongs to and
+the line of the model's program it belongs to (an index into the run's table of line keys; -1
+where none). The line keys are written by the source of the run (simulator, real server), so the
+code pane lights a line from data, never from a guess of the view.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from iosim.errors import UserError
 from iosim.files import atomic_open
 
 FORMAT = "iosim-trace"
-VERSION = 1
+VERSION = 2
+READS_VERSIONS = (1, 2)  # version 1 has no line keys and no message flags
+SOURCES = ("sim", "real", "traced")
 
 
 class TraceError(UserError):
@@ -47,6 +51,8 @@ class Kind(IntEnum):
     WORK = 5  # application: own work while no message is handled
     PROCESS = 6  # application: processing a received message (work_us)
     HANDLER = 7  # application: inside a signal handler (drawn over the other spans)
+    DELIVERY = 8  # application: the kernel delivering a signal (in-kernel time)
+    OVERHEAD = 9  # application: a real run's time between two recorded calls (in-kernel time)
     SYSCALL = 20  # instant: a system call is made ("system call" arrow)
     RETURN = 21  # instant: a call returns with data or success ("return OK")
     EWOULDBLOCK = 22  # instant: a non-blocking call returns EWOULDBLOCK
@@ -61,6 +67,13 @@ class Kind(IntEnum):
     @property
     def is_span(self) -> bool:
         return self < 20
+
+
+# Spans that count as time the process spent running inside the kernel (summary's in_kernel_us)
+IN_KERNEL_KINDS = frozenset({Kind.IN_KERNEL, Kind.DELIVERY, Kind.OVERHEAD})
+
+# Message flags (the m_flags column)
+READY_ESTIMATED = 1  # the ready time is bracketed from system calls, not a kernel stamp
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,7 @@ class Run:
     source: str  # "sim" or "real"
     lanes: list[Lane]
     labels: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)  # line keys, indexed by the line column
     error: str | None = None
     work_us: float = 0.0
     sim_events: int = 0
@@ -99,6 +113,7 @@ class Run:
     label: array = field(default_factory=lambda: array("i"))
     conn: array = field(default_factory=lambda: array("i"))
     msg: array = field(default_factory=lambda: array("i"))
+    line: array = field(default_factory=lambda: array("i"))
     # messages, one row each; times are NaN where a message was never copied or handled
     m_conn: array = field(default_factory=lambda: array("i"))
     m_bytes: array = field(default_factory=lambda: array("q"))
@@ -107,6 +122,7 @@ class Run:
     m_copy_start: array = field(default_factory=lambda: array("d"))
     m_copy_end: array = field(default_factory=lambda: array("d"))
     m_done: array = field(default_factory=lambda: array("d"))
+    m_flags: array = field(default_factory=lambda: array("b"))
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -116,9 +132,11 @@ class Run:
         return float(self.meta.get("end_us", 0.0))
 
     def event(self, i: int) -> Event:
+        line = self.line[i]
         return Event(
             Kind(self.kind[i]), self.lane[i], self.t0[i], self.t1[i],
             self.labels[self.label[i]], self.conn[i], self.msg[i],
+            self.code[line] if line >= 0 else "",
         )
 
     def events(self) -> list[Event]:
@@ -144,6 +162,7 @@ class Event:
     label: str
     conn: int = -1
     msg: int = -1
+    line: str = ""
 
 
 @dataclass
@@ -159,26 +178,27 @@ class Trace:
 class RunRecorder:
     """Builds a Run event by event; both the simulator and the real capture use it.
 
-    Events are kept as tuples while recording (one append each) and turned into sorted
-    columns once, in ``finish``."""
+    Events are kept as tuples (kind, lane, t0, t1, label, conn, msg, line key) while recording
+    (one append each) and turned into sorted columns once, in ``finish``. The line key is the
+    line of the model's program the event belongs to ("" where none)."""
 
     def __init__(self, model: str, source: str, lanes: list[Lane], work_us: float = 0.0) -> None:
         self.run = Run(model=model, source=source, lanes=lanes, work_us=work_us)
-        self.rows: list[tuple[int, int, float, float, str, int, int]] = []
+        self.rows: list[tuple[int, int, float, float, str, int, int, str]] = []
 
     def add(self, kind: Kind, lane: int, t0: float, t1: float, label: str,
-            conn: int = -1, msg: int = -1) -> None:
-        self.rows.append((kind, lane, t0, t1, label, conn, msg))
+            conn: int = -1, msg: int = -1, line: str = "") -> None:
+        self.rows.append((kind, lane, t0, t1, label, conn, msg, line))
 
     def instant(self, kind: Kind, lane: int, t: float, label: str,
-                conn: int = -1, msg: int = -1) -> None:
-        self.rows.append((kind, lane, t, t, label, conn, msg))
+                conn: int = -1, msg: int = -1, line: str = "") -> None:
+        self.rows.append((kind, lane, t, t, label, conn, msg, line))
 
     def span(self, kind: Kind, lane: int, t0: float, t1: float, label: str,
-             conn: int = -1, msg: int = -1) -> None:
+             conn: int = -1, msg: int = -1, line: str = "") -> None:
         """Spans of zero length carry no time and are left out."""
         if t1 > t0:
-            self.rows.append((kind, lane, t0, t1, label, conn, msg))
+            self.rows.append((kind, lane, t0, t1, label, conn, msg, line))
 
     def message(self, conn: int, nbytes: int, sent_us: float, ready_us: float) -> int:
         return self.messages([(conn, nbytes, sent_us, ready_us)])
@@ -193,6 +213,7 @@ class RunRecorder:
         not_yet = array("d", [NAN]) * len(rows)
         for column in (r.m_copy_start, r.m_copy_end, r.m_done):
             column.extend(not_yet)
+        r.m_flags.extend(bytes(len(rows)))
         return first
 
     def finish(self, end_us: float, error: str | None = None, sim_events: int = 0,
@@ -206,16 +227,21 @@ class RunRecorder:
         rows.sort(key=itemgetter(2))
         del rows[bisect_right(rows, end_us, key=itemgetter(2)):]
         ids: dict[str, int] = {}
+        keys: dict[str, int] = {"": -1}
         if rows:
-            kind, lane, t0, t1, label, conn, msg = zip(*rows, strict=True)
+            kind, lane, t0, t1, label, conn, msg, line = zip(*rows, strict=True)
             if max(t1) > end_us:
                 t1 = [t if t <= end_us else end_us for t in t1]
             ids = {text: i for i, text in enumerate(dict.fromkeys(label))}  # by first use
-            r.kind, r.lane, r.t0, r.t1, r.label, r.conn, r.msg = (
+            for key in dict.fromkeys(line):
+                keys.setdefault(key, len(keys) - 1)
+            r.kind, r.lane, r.t0, r.t1, r.label, r.conn, r.msg, r.line = (
                 _column(typecode, col) for typecode, col in
                 (("b", kind), ("i", lane), ("d", t0), ("d", t1),
-                 ("i", list(map(ids.__getitem__, label))), ("i", conn), ("i", msg)))
+                 ("i", list(map(ids.__getitem__, label))), ("i", conn), ("i", msg),
+                 ("i", list(map(keys.__getitem__, line)))))
         r.labels = list(ids)
+        r.code = [key for key in keys if key]
         r.meta.update(meta)
         r.meta["end_us"] = end_us
         return r
@@ -227,9 +253,10 @@ def _column(typecode: str, values: Sequence[float]) -> array:
     return array(typecode, struct.pack(f"{len(values)}{typecode}", *values))
 
 
-_EVENT_COLUMNS = ("kind", "lane", "t0", "t1", "label", "conn", "msg")
+_EVENT_COLUMNS = ("kind", "lane", "t0", "t1", "label", "conn", "msg", "line")
 _MESSAGE_COLUMNS = ("m_conn", "m_bytes", "m_sent", "m_ready", "m_copy_start", "m_copy_end",
-                    "m_done")
+                    "m_done", "m_flags")
+_ADDED_IN_2 = ("line", "m_flags")  # a version 1 file has none: -1 lines, no flags
 
 
 def _encode(col: array) -> dict[str, Any]:
@@ -269,30 +296,36 @@ def run_to_json(run: Run) -> dict[str, Any]:
         "meta": run.meta,
         "lanes": [[ln.name, ln.role, ln.conn] for ln in run.lanes],
         "labels": run.labels,
+        "code": run.code,
         "events": {name: _encode(getattr(run, name)) for name in _EVENT_COLUMNS},
         "messages": {name: _encode(getattr(run, name)) for name in _MESSAGE_COLUMNS},
     }
 
 
-def run_from_json(data: dict[str, Any], where: str) -> Run:
+def run_from_json(data: dict[str, Any], where: str, version: int = VERSION) -> Run:
     try:
         run = Run(
             model=str(data["model"]),
             source=str(data["source"]),
             lanes=[Lane(str(n), str(r), int(c)) for n, r, c in data["lanes"]],
             labels=[str(s) for s in data["labels"]],
+            code=[str(s) for s in data["code"]] if version >= 2 else [],
             error=data["error"],
             work_us=float(data["work_us"]),
             sim_events=int(data["sim_events"]),
             meta=dict(data["meta"]),
         )
         events, messages = data["events"], data["messages"]
-        for name in _EVENT_COLUMNS:
-            setattr(run, name, _decode(getattr(run, name).typecode, events[name],
-                                       f"{where}: events.{name}"))
-        for name in _MESSAGE_COLUMNS:
-            setattr(run, name, _decode(getattr(run, name).typecode, messages[name],
-                                       f"{where}: messages.{name}"))
+        for part, group, names in (("events", events, _EVENT_COLUMNS),
+                                   ("messages", messages, _MESSAGE_COLUMNS)):
+            for name in names:
+                if version < 2 and name in _ADDED_IN_2:
+                    continue
+                setattr(run, name, _decode(getattr(run, name).typecode, group[name],
+                                           f"{where}: {part}.{name}"))
+        if version < 2:
+            run.line = array("i", [-1]) * len(run.kind)
+            run.m_flags = array("b", bytes(len(run.m_conn)))
     except (KeyError, TypeError, ValueError) as exc:
         raise TraceError(f"{where}: missing or malformed field {exc}") from None
     if len({len(getattr(run, n)) for n in _EVENT_COLUMNS}) != 1 or \
@@ -300,6 +333,8 @@ def run_from_json(data: dict[str, Any], where: str) -> Run:
         raise TraceError(f"{where}: columns of different lengths (truncated?)")
     if run.label and (max(run.label) >= len(run.labels) or min(run.label) < 0):
         raise TraceError(f"{where}: label index out of range")
+    if run.line and (max(run.line) >= len(run.code) or min(run.line) < -1):
+        raise TraceError(f"{where}: line index out of range")
     return run
 
 
@@ -337,11 +372,13 @@ def load(path: str | os.PathLike[str]) -> Trace:
         raise TraceError(f"{name}: cannot read ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TraceError(f"{name}: not an iosim trace (format is not {FORMAT!r})")
-    if data.get("version") != VERSION:
-        raise TraceError(f"{name}: trace version {data.get('version')!r}, "
-                         f"this iosim reads version {VERSION}")
+    version = data.get("version")
+    if version not in READS_VERSIONS:
+        raise TraceError(f"{name}: trace version {version!r}, this iosim reads versions "
+                         f"{', '.join(map(str, READS_VERSIONS))}")
     try:
-        runs = [run_from_json(r, f"{name}: run {i}") for i, r in enumerate(data["runs"])]
+        runs = [run_from_json(r, f"{name}: run {i}", version)
+                for i, r in enumerate(data["runs"])]
         return Trace(str(data["scenario"]), str(data["title"]), str(data["protocol"]), runs)
     except (KeyError, TypeError) as exc:
         raise TraceError(f"{name}: missing or malformed field {exc}") from None

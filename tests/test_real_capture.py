@@ -14,7 +14,7 @@ from iosim import trace as trace_mod
 from iosim.real.record import Messages, message_plan
 from iosim.real.servers import REAL_MODELS
 from iosim.real.session import capture, capture_run
-from iosim.trace import Kind, Run
+from iosim.trace import IN_KERNEL_KINDS, Kind, Run
 
 TWO_CLIENTS = """
 name = "two-clients"
@@ -57,7 +57,7 @@ def app_lane_tiled(run: Run) -> float:
     """blocked + in-kernel + own work + processing on the application lane, over end_us."""
     used = sum(t1 - t0 for k, lane, t0, t1 in zip(run.kind, run.lane, run.t0, run.t1,
                                                    strict=True)
-               if lane == 0 and k in (Kind.BLOCKED, Kind.IN_KERNEL, Kind.WORK, Kind.PROCESS))
+               if lane == 0 and k in (Kind.BLOCKED, *IN_KERNEL_KINDS, Kind.WORK, Kind.PROCESS))
     return used / run.end_us
 
 

@@ -12,7 +12,7 @@ from iosim import scenario
 from iosim.scenario import SIM_MODELS
 from iosim.sim.run import simulate
 from iosim.summary import summarize
-from iosim.trace import Kind, Trace
+from iosim.trace import IN_KERNEL_KINDS, Kind, Trace
 
 
 @cache
@@ -48,7 +48,7 @@ def test_application_lane_never_double_books() -> None:
     for run in builtin("many-clients").runs:
         spans = sorted((run.t0[i], run.t1[i]) for i in range(len(run))
                        if run.lane[i] == 0 and run.kind[i] in
-                       (Kind.BLOCKED, Kind.IN_KERNEL, Kind.WORK, Kind.PROCESS))
+                       (Kind.BLOCKED, *IN_KERNEL_KINDS, Kind.WORK, Kind.PROCESS))
         for (_, a1), (b0, _) in zip(spans, spans[1:], strict=False):
             assert b0 >= a1 - 1e-9, run.model
 

@@ -13,8 +13,8 @@ from iosim.sim.run import simulate
 from iosim.summary import summarize
 from iosim.trace import TraceError
 
-COLUMNS = ("kind", "lane", "t0", "t1", "label", "conn", "msg", "m_conn", "m_bytes", "m_sent",
-           "m_ready", "m_copy_start", "m_copy_end", "m_done")
+COLUMNS = ("kind", "lane", "t0", "t1", "label", "conn", "msg", "line", "m_conn", "m_bytes",
+           "m_sent", "m_ready", "m_copy_start", "m_copy_end", "m_done", "m_flags")
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,8 @@ def test_round_trip(saved: tuple[trace_mod.Trace, Path]) -> None:
     assert (back.scenario, back.title, back.protocol) == \
         (trace.scenario, trace.title, trace.protocol)
     for a, b in zip(trace.runs, back.runs, strict=True):
-        assert (a.model, a.source, a.error, a.lanes, a.labels, a.meta) == \
-            (b.model, b.source, b.error, b.lanes, b.labels, b.meta)
+        assert (a.model, a.source, a.error, a.lanes, a.labels, a.code, a.meta) == \
+            (b.model, b.source, b.error, b.lanes, b.labels, b.code, b.meta)
         for col in COLUMNS:
             left, right = getattr(a, col).tolist(), getattr(b, col).tolist()
             assert [x if x == x else None for x in left] == \
@@ -89,3 +89,37 @@ def test_refuses_damaged_column_data(saved: tuple[trace_mod.Trace, Path],
     path.write_text(json.dumps(data))
     with pytest.raises(TraceError, match="events.t0"):
         trace_mod.load(path)
+
+
+def test_a_version_1_file_reads_without_line_keys(saved: tuple[trace_mod.Trace, Path],
+                                                  tmp_path: Path) -> None:
+    """A trace written before line keys and message flags existed still loads: no event
+    belongs to a line, no message is flagged, everything else is as saved."""
+    data = json.loads(saved[1].read_text())
+    data["version"] = 1
+    for run in data["runs"]:
+        del run["code"], run["events"]["line"], run["messages"]["m_flags"]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(data))
+    old = trace_mod.load(path)
+    new = trace_mod.load(saved[1])
+    for a, b in zip(old.runs, new.runs, strict=True):
+        assert a.code == [] and set(a.line) == {-1} and len(a.line) == len(b.line)
+        assert set(a.m_flags) <= {0} and len(a.m_flags) == len(b.m_flags)
+        assert a.t0 == b.t0 and a.labels == b.labels
+    assert summarize(old) == summarize(new)
+
+
+def test_simulated_events_carry_their_program_line(saved: tuple[trace_mod.Trace, Path]
+                                                   ) -> None:
+    """Each application event names the line of its model's program; kernel events none."""
+    for run in saved[0].runs:
+        for i in range(len(run)):
+            event = run.event(i)
+            role = run.lanes[event.lane].role
+            if role == "kernel":
+                assert event.line == "", (run.model, event)
+            elif event.kind == trace_mod.Kind.SYSCALL:
+                assert event.line == event.label, (run.model, event)
+        keys = {run.event(i).line for i in range(len(run))}
+        assert "recvfrom" in keys and "process" in keys, run.model

@@ -15,17 +15,19 @@ from iosim.summary import summarize
 from iosim.trace import MESSAGE_FIELDS, Trace
 
 RUN_COLUMNS = ("row_type", "scenario", "protocol", "run", "model", "source")
-MESSAGE_COLUMNS = ("msg", *MESSAGE_FIELDS, "latency_us")
+MESSAGE_COLUMNS = ("msg", *MESSAGE_FIELDS, "latency_us", "handled_us")
 TOTALS_COLUMNS = ("messages", "handled", "syscalls", "ewouldblock", "signals", "wakeups",
                   "blocked_us", "in_kernel_us", "other_work_us", "end_us", "sim_events",
-                  "latency_p50_us", "latency_max_us", "error")
+                  "latency_p50_us", "latency_max_us", "handled_p50_us", "handled_max_us",
+                  "error")
 COLUMNS = RUN_COLUMNS + MESSAGE_COLUMNS + TOTALS_COLUMNS
 
 
-def _latency(message: dict[str, Any]) -> float | None:
-    if message["copy_end_us"] is None or message["ready_us"] is None:
+def _since_ready(message: dict[str, Any], key: str) -> float | None:
+    """``key``'s time less the ready time: latency (copy end), handled (processing done)."""
+    if message[key] is None or message["ready_us"] is None:
         return None
-    return round(message["copy_end_us"] - message["ready_us"], 6) + 0.0
+    return round(message[key] - message["ready_us"], 6) + 0.0
 
 
 def rows(trace: Trace) -> list[dict[str, Any]]:
@@ -37,7 +39,8 @@ def rows(trace: Trace) -> list[dict[str, Any]]:
                 "model": run["model"], "source": run["source"]}
         for msg, message in enumerate(run["messages"]):
             out.append({"row_type": "message", **head, "msg": msg, **message,
-                        "latency_us": _latency(message)})
+                        "latency_us": _since_ready(message, "copy_end_us"),
+                        "handled_us": _since_ready(message, "done_us")})
         handled = sum(m["done_us"] is not None for m in run["messages"])
         out.append({"row_type": "totals", **head, "messages": len(run["messages"]),
                     "handled": handled, **run["totals"], "error": run["error"]})

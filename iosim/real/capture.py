@@ -36,6 +36,8 @@ IN_KERNEL_LABELS = {"sigaction": "establish SIGIO signal handler",
                     "epoll_ctl": "epoll_ctl EPOLL_CTL_ADD"}
 OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"
 SIGNAL_LABELS = {"sigio": "deliver SIGIO", "aio": "deliver signal specified in aio_read"}
+# Line keys of what is not a system call (a call's key is its name), as the simulator has them
+PROCESS_LINE, WORK_LINE, HANDLER_LINE = "process", "work", "handler"
 
 
 def lanes_for(model: str, active: int, total: int) -> tuple[list[Lane], dict[int, int],
@@ -110,13 +112,13 @@ class _Builder:
         return self.thread_lanes.get(conn, 0) if lane_code else 0
 
     def span(self, kind: Kind, lane: int, t0: float, t1: float, label: str, conn: int = -1,
-             msg: int = -1) -> None:
+             msg: int = -1, line: str = "") -> None:
         """A span on a lane; a thread's running time also shows on the process lane."""
         if t1 <= t0:
             return
-        self.rec.span(kind, lane, t0, t1, label, conn, msg)
+        self.rec.span(kind, lane, t0, t1, label, conn, msg, line)
         if lane != 0 and kind != Kind.BLOCKED:
-            self.rec.span(kind, 0, t0, t1, label, conn, msg)
+            self.rec.span(kind, 0, t0, t1, label, conn, msg, line)
         if lane == 0 or kind != Kind.BLOCKED:
             self.app_spans.append((t0, t1))
 
@@ -130,7 +132,8 @@ class _Builder:
             elif tag == WORK:
                 if row[4] == row[5]:
                     self.own_work_from = self.us(row[4])
-                self.span(Kind.WORK, 0, self.us(row[4]), self.us(row[5]), row[2])
+                self.span(Kind.WORK, 0, self.us(row[4]), self.us(row[5]), row[2],
+                          line=WORK_LINE)
             elif tag == PROCESS:
                 self.process(row)
             elif tag == HANDLER:
@@ -139,48 +142,52 @@ class _Builder:
                 self.rec.instant(Kind.ERROR, 0, self.us(row[4]), row[2])
 
     def call(self, i: int, row: tuple) -> None:
+        """A system call; its line key is its name (as in the simulator)."""
         _, lane_code, name, conn, enter, ret, result, stamp = row
         lane = self.lane_of(lane_code, conn)
         e, r = self.us(enter), self.us(ret)
-        self.rec.instant(Kind.SYSCALL, lane, e, name, conn)
+        self.rec.instant(Kind.SYSCALL, lane, e, name, conn, line=name)
         if name == "recvfrom":
-            self.read(lane, conn, e, r, result, stamp)
+            self.read(lane, conn, e, r, result, stamp, name)
         elif name == "aio_return":
-            self.span(Kind.IN_KERNEL, lane, e, r, name, conn)
-            self.read(lane, conn, e, r, result, 0)
+            self.span(Kind.IN_KERNEL, lane, e, r, name, conn, line=name)
+            self.read(lane, conn, e, r, result, 0, name)
         elif name in MULTIPLEXERS:
             self.multiplexer(i, name, e, r, result)
         else:
-            self.span(Kind.IN_KERNEL, lane, e, r, IN_KERNEL_LABELS.get(name, name), conn)
+            self.span(Kind.IN_KERNEL, lane, e, r, IN_KERNEL_LABELS.get(name, name), conn,
+                      line=name)
             if name == "aio_read":
-                self.rec.instant(Kind.RETURN, lane, r, "return", conn)
+                self.rec.instant(Kind.RETURN, lane, r, "return", conn, line=name)
 
-    def read(self, lane: int, conn: int, e: float, r: float, result: int, stamp: int) -> None:
+    def read(self, lane: int, conn: int, e: float, r: float, result: int, stamp: int,
+             line: str) -> None:
         aio = self.model == "aio"
         if result == INTERRUPTED:
-            self.span(Kind.BLOCKED, lane, e, r, "process blocks in call to recvfrom", conn)
+            self.span(Kind.BLOCKED, lane, e, r, "process blocks in call to recvfrom", conn,
+                      line=line)
             return
         if result == WOULDBLOCK:
-            self.span(Kind.IN_KERNEL, lane, e, r, "recvfrom", conn)
-            self.rec.instant(Kind.EWOULDBLOCK, lane, r, "EWOULDBLOCK", conn)
+            self.span(Kind.IN_KERNEL, lane, e, r, "recvfrom", conn, line=line)
+            self.rec.instant(Kind.EWOULDBLOCK, lane, r, "EWOULDBLOCK", conn, line=line)
             return
         if result == 0 and not (self.serving and self.protocol == "udp"):
             if not aio:
                 kind = Kind.BLOCKED if self.blocking else Kind.IN_KERNEL
                 self.span(kind, lane, e, r, "process blocks in call to recvfrom"
-                          if self.blocking else "recvfrom", conn)
-            self.rec.instant(Kind.EOF, lane, r, "return 0 (peer closed)", conn)
+                          if self.blocking else "recvfrom", conn, line=line)
+            self.rec.instant(Kind.EOF, lane, r, "return 0 (peer closed)", conn, line=line)
             return
         arrived = self.us(stamp) if stamp else (e if aio or not self.blocking else r)
         wait_end = e
         if self.blocking and arrived > e:
             wait_end = min(arrived, r)
             self.span(Kind.BLOCKED, lane, e, wait_end, "process blocks in call to recvfrom",
-                      conn)
-            self.rec.instant(Kind.WAKEUP, lane, wait_end, "wake up", conn)
+                      conn, line=line)
+            self.rec.instant(Kind.WAKEUP, lane, wait_end, "wake up", conn, line=line)
         if not aio:
-            self.span(Kind.BLOCKED, lane, wait_end, r, COPY_LABEL, conn)
-            self.rec.instant(Kind.RETURN, lane, r, "return OK", conn)
+            self.span(Kind.BLOCKED, lane, wait_end, r, COPY_LABEL, conn, line=line)
+            self.rec.instant(Kind.RETURN, lane, r, "return OK", conn, line=line)
         parts = self.messages.take(conn, result)
         total = sum(n for _, n, _ in parts) or 1
         t = wait_end
@@ -222,20 +229,20 @@ class _Builder:
         label = (f"process blocks in call to {name}, waiting for one of possibly many sockets "
                  "to become readable")
         if ready == INTERRUPTED:
-            self.span(Kind.BLOCKED, 0, e, r, label)
+            self.span(Kind.BLOCKED, 0, e, r, label, line=name)
             return
         if ready == 0:
-            self.span(Kind.IN_KERNEL, 0, e, r, name)
+            self.span(Kind.IN_KERNEL, 0, e, r, name, line=name)
             return
         arrived = self.us(stamp) if stamp else r
         if arrived > e:
             woke = min(arrived, r)
-            self.span(Kind.BLOCKED, 0, e, woke, label)
-            self.rec.instant(Kind.WAKEUP, 0, woke, "wake up")
-            self.span(Kind.BLOCKED, 0, woke, r, label)
+            self.span(Kind.BLOCKED, 0, e, woke, label, line=name)
+            self.rec.instant(Kind.WAKEUP, 0, woke, "wake up", line=name)
+            self.span(Kind.BLOCKED, 0, woke, r, label, line=name)
         else:
-            self.span(Kind.IN_KERNEL, 0, e, r, name)
-        self.rec.instant(Kind.READABLE, 0, r, "return readable")
+            self.span(Kind.IN_KERNEL, 0, e, r, name, line=name)
+        self.rec.instant(Kind.READABLE, 0, r, "return readable", line=name)
 
     def process(self, row: tuple) -> None:
         _, lane_code, _msg, conn, start, end = row
@@ -245,7 +252,7 @@ class _Builder:
         msg = queue.popleft()
         s, t = self.us(start), self.us(end)
         self.span(Kind.PROCESS, self.lane_of(lane_code, conn), s, t, self.process_label, conn,
-                  msg)
+                  msg, PROCESS_LINE)
         self.rec.run.m_done[msg] = t
 
     def handler(self, row: tuple) -> None:
@@ -260,9 +267,9 @@ class _Builder:
         raised = self.us(min(stamps)) if stamps else e
         raised = raised if since <= raised < e else e
         signal_label = SIGNAL_LABELS.get(self.model, "deliver signal")
-        self.rec.instant(Kind.SIGNAL, 0, raised, signal_label)
-        self.span(Kind.IN_KERNEL, 0, raised, e, signal_label)
-        self.rec.span(Kind.HANDLER, 0, e, x, label)
+        self.rec.instant(Kind.SIGNAL, 0, raised, signal_label, line=HANDLER_LINE)
+        self.span(Kind.DELIVERY, 0, raised, e, signal_label, line=HANDLER_LINE)
+        self.rec.span(Kind.HANDLER, 0, e, x, label, line=HANDLER_LINE)
         self.handlers.append((e, x))
 
     # -- the rest of the lanes -------------------------------------------------------------
@@ -283,7 +290,7 @@ class _Builder:
     def _gap(self, t0: float, t1: float, working: bool,
              handlers: list[tuple[float, float]]) -> None:
         if not working:
-            self.rec.span(Kind.IN_KERNEL, 0, t0, t1, OVERHEAD_LABEL)
+            self.rec.span(Kind.OVERHEAD, 0, t0, t1, OVERHEAD_LABEL)
             return
         t = t0
         i = bisect_left(handlers, (t0, t0)) - 1
@@ -292,10 +299,11 @@ class _Builder:
                 break
             if h1 <= t:
                 continue
-            self.rec.span(Kind.WORK, 0, t, min(h0, t1), "process continues executing")
-            self.rec.span(Kind.IN_KERNEL, 0, max(h0, t), min(h1, t1), OVERHEAD_LABEL)
+            self.rec.span(Kind.WORK, 0, t, min(h0, t1), "process continues executing",
+                          line=WORK_LINE)
+            self.rec.span(Kind.OVERHEAD, 0, max(h0, t), min(h1, t1), OVERHEAD_LABEL)
             t = min(h1, t1)
-        self.rec.span(Kind.WORK, 0, t, t1, "process continues executing")
+        self.rec.span(Kind.WORK, 0, t, t1, "process continues executing", line=WORK_LINE)
 
     def finish(self, end_ns: int, error: str | None, **meta: Any) -> Run:
         run = self.rec.run

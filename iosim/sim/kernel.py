@@ -216,7 +216,7 @@ class Kernel:
             part_us.append(part)
             if t + part > t:  # as RunRecorder.span: a copy of zero length is left out
                 rows.append((COPY, sock.lane, t, t + part, "copy data from kernel to user",
-                             sock.conn, msg))
+                             sock.conn, msg, ""))
             t += part
             if not chunk.remaining:
                 queue.popleft()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from iosim.sim.kernel import FD_SETSIZE, Socket, fd_of
-from iosim.sim.process import RunError, Steps, Thread
+from iosim.sim.process import HANDLER_LINE, RunError, Steps, Thread
 from iosim.trace import Kind
 
 
@@ -106,7 +106,8 @@ def sigio(t: Thread) -> Steps:
             for sock in list(socks):
                 yield from _drain(t, sock, socks)
         finally:
-            t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler")
+            t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler",
+                       line=HANDLER_LINE)
 
 
 def _drain(t: Thread, sock: Socket, socks: list[Socket]) -> Steps:
@@ -128,7 +129,7 @@ def aio(t: Thread) -> Steps:
     for sock in t.sockets:
         yield from t.call("aio_read", conn=sock.conn)
         t.kernel.aio_read(sock, buffer)
-        t.rec.instant(Kind.RETURN, t.lane, t.now, "return", sock.conn)
+        t.rec.instant(Kind.RETURN, t.lane, t.now, "return", sock.conn, line="aio_read")
     while True:
         yield from t.work_until_signal()
         started = t.now
@@ -137,13 +138,15 @@ def aio(t: Thread) -> Steps:
             while t.kernel.aio_done:
                 sock, result = t.kernel.aio_done.popleft()
                 yield from t.call("aio_return", conn=sock.conn)
-                t.rec.instant(Kind.RETURN, t.lane, t.now, "return OK", sock.conn)
+                t.rec.instant(Kind.RETURN, t.lane, t.now, "return OK", sock.conn,
+                              line="aio_return")
                 yield from t.handle(result, sock)
                 yield from t.call("aio_read", conn=sock.conn)
                 t.kernel.aio_read(sock, buffer)
-                t.rec.instant(Kind.RETURN, t.lane, t.now, "return", sock.conn)
+                t.rec.instant(Kind.RETURN, t.lane, t.now, "return", sock.conn, line="aio_read")
         finally:
-            t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler")
+            t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler",
+                       line=HANDLER_LINE)
 
 
 def threaded(t: Thread) -> Steps:

@@ -28,6 +28,10 @@ COLD_FLOOR_US = 0.01  # a read's cold extra below this is the last one charged
 SYSCALL, IN_KERNEL, BLOCKED, RETURN = Kind.SYSCALL, Kind.IN_KERNEL, Kind.BLOCKED, Kind.RETURN
 WAKEUP, READABLE, PROCESS = Kind.WAKEUP, Kind.READABLE, Kind.PROCESS
 
+# Line keys: the line of the model's program (iosim/assets/code/<model>.py) an event belongs to.
+# A system call's key is its name; the rest are these.
+RECV, PROCESS_LINE, WORK_LINE, HANDLER_LINE = "recvfrom", "process", "work", "handler"
+
 
 class AllDone(Exception):
     """The last message has been handled: the run ends here."""
@@ -54,8 +58,8 @@ class Proc:
         self.done = False  # a plain flag, not an event: the stepping loop reads it every step
         self.error: str | None = None
         self.cpu = simpy.Resource(env, capacity=1) if thread_lanes else None
-        # lane -> (since, label, conn) of each thread asleep now: a plain tuple, made per block
-        self.blocks: dict[int, tuple[float, str, int]] = {}
+        # lane -> (since, label, conn, line) of each thread asleep now: a tuple, made per block
+        self.blocks: dict[int, tuple[float, str, int, str]] = {}
         self.cold_us = costs.cold_start_us  # what the next cold read pays more (cold_read)
         self.read_once = False
         self.process_label = "process datagram" if protocol == "udp" else "process data"
@@ -103,68 +107,73 @@ class Thread:
         return self.kernel.sockets
 
     def run_cpu(self, kind: Kind, dur: float, label: str, conn: int = -1,
-                msg: int = -1) -> Steps:
+                msg: int = -1, line: str = "") -> Steps:
         """Spend ``dur`` µs running (in the kernel, on own work or on a message)."""
         if self.cpu is not None:
-            return self._run_on_shared_cpu(self.cpu, kind, dur, label, conn, msg)
-        return self._run(kind, dur, label, conn, msg)
+            return self._run_on_shared_cpu(self.cpu, kind, dur, label, conn, msg, line)
+        return self._run(kind, dur, label, conn, msg, line)
 
-    def _run(self, kind: Kind, dur: float, label: str, conn: int, msg: int) -> Steps:
+    def _run(self, kind: Kind, dur: float, label: str, conn: int, msg: int,
+             line: str) -> Steps:
         if dur:
             env = self.env
             now = env.now
-            self.rows.append((kind, self.lane, now, now + dur, label, conn, msg))
+            self.rows.append((kind, self.lane, now, now + dur, label, conn, msg, line))
             yield Timeout(env, dur)
 
     def _run_on_shared_cpu(self, cpu: simpy.Resource, kind: Kind, dur: float, label: str,
-                           conn: int, msg: int) -> Steps:
+                           conn: int, msg: int, line: str) -> Steps:
         """Threads take turns on the one CPU; the process lane shows whichever runs."""
         with cpu.request() as req:
             asked = self.now
             yield req
             now = self.now
-            self.rec.span(Kind.BLOCKED, self.lane, asked, now, "waiting for the GIL", conn)
-            self.rec.span(kind, self.lane, now, now + dur, label, conn, msg)
-            self.rec.span(kind, 0, now, now + dur, label, conn, msg)
+            self.rec.span(Kind.BLOCKED, self.lane, asked, now, "waiting for the GIL", conn,
+                          line=line)
+            self.rec.span(kind, self.lane, now, now + dur, label, conn, msg, line)
+            self.rec.span(kind, 0, now, now + dur, label, conn, msg, line)
             if dur:
                 yield self.env.timeout(dur)
 
-    def blocked_for(self, dur: float, label: str, conn: int = -1) -> Steps:
+    def blocked_for(self, dur: float, label: str, conn: int = -1, line: str = "") -> Steps:
         if dur:
             env = self.env
             now = env.now
-            self.rec.span(BLOCKED, self.lane, now, now + dur, label, conn)
+            self.rec.span(BLOCKED, self.lane, now, now + dur, label, conn, line=line)
             yield Timeout(env, dur)
 
     def call(self, name: str, cost_us: float = 0.0, conn: int = -1,
              label: str | None = None) -> Steps:
-        """Enter a system call: the "system call" arrow, then its cost inside the kernel."""
+        """Enter a system call: the "system call" arrow, then its cost inside the kernel. The
+        call's line key is its name."""
         env = self.env
         now = env.now
         rows = self.rows
-        rows.append((SYSCALL, self.lane, now, now, name, conn, -1))
+        rows.append((SYSCALL, self.lane, now, now, name, conn, -1, name))
         dur = self.syscall_us + cost_us
         if self.cpu is not None:
-            yield from self._run_on_shared_cpu(self.cpu, IN_KERNEL, dur, label or name, conn, -1)
+            yield from self._run_on_shared_cpu(self.cpu, IN_KERNEL, dur, label or name, conn, -1,
+                                               name)
         elif dur:  # the single-threaded run_cpu, inline: calls are most of the events
-            rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1))
+            rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1, name))
             yield Timeout(env, dur)
 
-    def block(self, event: simpy.Event, label: str, conn: int = -1) -> Steps:
+    def block(self, event: simpy.Event, label: str, conn: int, line: str) -> Steps:
         """Sleep until ``event``, then pay the wake-up before running again."""
         env = self.env
         lane = self.lane
         blocks = self.proc.blocks
         since = env.now
-        blocks[lane] = (since, label, conn)
+        blocks[lane] = (since, label, conn, line)
         yield event
         del blocks[lane]
         now = env.now
         if now > since:
-            self.rows.append((BLOCKED, lane, since, now, label, conn, -1))
-        self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1))
+            self.rows.append((BLOCKED, lane, since, now, label, conn, -1, line))
+        self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1, line))
         self.asleep_us = now - since
-        yield from self.blocked_for(self.costs.wakeup_after_us(self.asleep_us), label, conn)
+        yield from self.blocked_for(self.costs.wakeup_after_us(self.asleep_us), label, conn,
+                                    line)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
@@ -173,28 +182,29 @@ class Thread:
         rows = self.rows
         if result.nbytes:
             now = env.now
-            self.rec.span(BLOCKED, self.lane, now, now + result.copy_us, COPY_LABEL, sock.conn)
+            self.rec.span(BLOCKED, self.lane, now, now + result.copy_us, COPY_LABEL, sock.conn,
+                          line=RECV)
             for part_us in result.part_us:  # message by message, as the kernel copies them
                 yield Timeout(env, part_us)
             now = env.now
-            rows.append((RETURN, self.lane, now, now, "return OK", sock.conn, -1))
+            rows.append((RETURN, self.lane, now, now, "return OK", sock.conn, -1, RECV))
         elif result.eof:
             rows.append((Kind.EOF, self.lane, env.now, env.now, "return 0 (peer closed)",
-                         sock.conn, -1))
+                         sock.conn, -1, RECV))
         else:
             rows.append((Kind.EWOULDBLOCK, self.lane, env.now, env.now, "EWOULDBLOCK", sock.conn,
-                         -1))
+                         -1, RECV))
         return result
 
     def recv(self, sock: Socket, blocking: bool) -> Generator[simpy.Event, None, CopyResult]:
         """recvfrom: a blocking one sleeps until data (or the peer's close) arrives."""
         woken = self.woken_by_multiplexer
         self.woken_by_multiplexer = False
-        yield from self.call("recvfrom", self.costs.call_after_wake_after_us(self.asleep_us)
+        yield from self.call(RECV, self.costs.call_after_wake_after_us(self.asleep_us)
                              if woken else 0.0, conn=sock.conn)
         if blocking and not sock.readable:
             yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
-                                  "recvfrom", sock.conn)
+                                  "recvfrom", sock.conn, RECV)
             woken = True
         if sock.queue and self.proc.cold_us:
             yield from self.cold_read(sock, woken)
@@ -215,14 +225,15 @@ class Thread:
             cold = max(0.0, cold - self.costs.wakeup_after_us(self.asleep_us)
                        + self.costs.wakeup_us)
         proc.read_once = True
-        yield from self.run_cpu(Kind.IN_KERNEL, cold, COLD_LABEL, sock.conn)
+        yield from self.run_cpu(Kind.IN_KERNEL, cold, COLD_LABEL, sock.conn, line=RECV)
 
     def handle(self, result: CopyResult, sock: Socket) -> Steps:
         """Process each message the read completed; the last one ends the run."""
         proc = self.proc
         m_done = self.rec.run.m_done
         for msg in result.completed:
-            yield from self.run_cpu(PROCESS, proc.work_us, proc.process_label, sock.conn, msg)
+            yield from self.run_cpu(PROCESS, proc.work_us, proc.process_label, sock.conn, msg,
+                                    PROCESS_LINE)
             m_done[msg] = self.env.now
             proc.remaining -= 1
             if proc.remaining == 0:
@@ -236,25 +247,28 @@ class Thread:
         ready = self.kernel.readable(watched)
         if not ready:
             yield from self.block(self.kernel.wait_any(), f"process blocks in call to {name}, "
-                                  "waiting for one of possibly many sockets to become readable")
+                                  "waiting for one of possibly many sockets to become readable",
+                                  -1, name)
             ready = self.kernel.readable(watched)
-            yield from self.run_cpu(IN_KERNEL, cost(len(ready)), f"{name} scans again")
+            yield from self.run_cpu(IN_KERNEL, cost(len(ready)), f"{name} scans again",
+                                    line=name)
             self.woken_by_multiplexer = True
         now = self.env.now
         self.rows.append((READABLE, self.lane, now, now, "return readable",
-                          ready[0].conn if len(ready) == 1 else -1, -1))
+                          ready[0].conn if len(ready) == 1 else -1, -1, name))
         return ready
 
     def own_work(self, dur: float, label: str = "process does its own work") -> Steps:
-        return self.run_cpu(Kind.WORK, dur, label)
+        return self.run_cpu(Kind.WORK, dur, label, line=WORK_LINE)
 
     def work_until_signal(self) -> Steps:
         since = self.now
         yield self.kernel.wait_signal()
-        self.rec.span(Kind.WORK, self.lane, since, self.now, "process continues executing")
+        self.rec.span(Kind.WORK, self.lane, since, self.now, "process continues executing",
+                      line=WORK_LINE)
         self.unsignalled_us = self.now - since
 
     def deliver_signal(self, label: str) -> Steps:
-        self.rec.instant(Kind.SIGNAL, self.lane, self.now, label)
-        yield from self.run_cpu(Kind.IN_KERNEL, self.costs.signal_after_us(self.unsignalled_us),
-                                label)
+        self.rec.instant(Kind.SIGNAL, self.lane, self.now, label, line=HANDLER_LINE)
+        yield from self.run_cpu(Kind.DELIVERY, self.costs.signal_after_us(self.unsignalled_us),
+                                label, line=HANDLER_LINE)

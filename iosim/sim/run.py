@@ -109,7 +109,7 @@ def _stuck_reason(proc: Proc) -> str:
     left = proc.remaining
     where = ""
     if proc.blocks:
-        _since, label, conn = proc.blocks[min(proc.blocks)]  # the lowest lane's
+        _since, label, conn, _line = proc.blocks[min(proc.blocks)]  # the lowest lane's
         who = f" on connection {conn}" if conn >= 0 else ""
         where = f": {label}{who}, where nothing more arrives"
     return f"blocked forever{where}; {left} message{'s' if left != 1 else ''} never handled"
@@ -117,5 +117,5 @@ def _stuck_reason(proc: Proc) -> str:
 
 def _close_open_blocks(proc: Proc, rec: RunRecorder, end: float) -> None:
     """Threads still asleep when the run ends (or a stuck run's last call) stay blocked."""
-    for lane, (since, label, conn) in proc.blocks.items():
-        rec.span(Kind.BLOCKED, lane, since, end, label, conn)
+    for lane, (since, label, conn, line) in proc.blocks.items():
+        rec.span(Kind.BLOCKED, lane, since, end, label, conn, line=line)

@@ -153,7 +153,8 @@ def column(ri: RunIndex, number: int, t: float, cache: dict) -> Column:
                 continue
             kind = Kind(run.kind[i])
             if kind.is_span:
-                if kind in (Kind.BLOCKED, Kind.IN_KERNEL, Kind.WORK, Kind.HANDLER, Kind.PROCESS):
+                if kind in (Kind.BLOCKED, Kind.IN_KERNEL, Kind.WORK, Kind.HANDLER, Kind.PROCESS,
+                            Kind.DELIVERY, Kind.OVERHEAD):
                     bars.append(Bar(max(t0, start), min(t1, end), kind))
                 continue
             if run.conn[i] not in (-1, conn) and kind != Kind.SIGNAL:

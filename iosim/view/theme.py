@@ -20,6 +20,8 @@ HANDLER: Colour = (0xCC, 0x79, 0xA7)  # signal handler
 ARROW: Colour = (0x56, 0xB4, 0xE9)  # system calls and returns
 QUEUED: Colour = (0xF0, 0xE4, 0x42)  # data ready in the receive queue, not yet copied
 PROCESS: Colour = (0x00, 0x66, 0x4A)  # processing a received message
+DELIVERY: Colour = (0xE6, 0xB8, 0xD2)  # the kernel delivering a signal: the handler's colour, pale
+OVERHEAD: Colour = (0xA8, 0xA8, 0xA0)  # a real run's time between two recorded calls: grey
 ERROR: Colour = (0xB0, 0x20, 0x20)
 
 BACKGROUND: Colour = (250, 250, 247)
@@ -35,6 +37,7 @@ PALE_COPY: Colour = (200, 225, 240)
 SPAN_COLOURS: dict[int, Colour] = {
     Kind.WAIT: WAIT, Kind.COPY: COPY, Kind.QUEUED: QUEUED, Kind.BLOCKED: BLOCKED,
     Kind.IN_KERNEL: ARROW, Kind.WORK: WORK, Kind.PROCESS: PROCESS, Kind.HANDLER: HANDLER,
+    Kind.DELIVERY: DELIVERY, Kind.OVERHEAD: OVERHEAD,
 }
 DARK_FILLS = {COPY, BLOCKED, WORK, PROCESS, ERROR}
 
