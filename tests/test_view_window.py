@@ -49,7 +49,7 @@ def pixel(surface, x, box):
 def frame_at(app, surface, t):
     app.scene.player.seek(t)
     app.frame(surface, 0.0)
-    screen = app.renderer._layout(surface.get_size(), app.scene)
+    screen = app.renderer.layout(surface.get_size(), app.scene)
     p = app.scene.player
     return screen, Viewport(p.axis, p.window, screen.timeline[0], screen.timeline[2])
 
@@ -249,10 +249,11 @@ def test_a_lane_title_moves_under_the_run_name_rather_than_vanish(display):
     under_name = title.get_rect(topright=(120, name.bottom + 1))
     taken = [name]
     display.fill((255, 255, 255))
-    Renderer._lane_title(display, title, [at_group_bottom, under_name], taken, (0, 60))
+    column = pygame.Rect(0, 0, 200, 60)
+    Renderer()._lane_title(display, "t", title, [at_group_bottom, under_name], taken, column)
     assert tuple(display.get_at(under_name.center))[:3] == (1, 2, 3)
     assert tuple(display.get_at((at_group_bottom.centerx, at_group_bottom.top + 1)))[:3] \
         == (255, 255, 255)
     assert taken == [name, under_name]
-    Renderer._lane_title(display, title, [at_group_bottom, under_name], taken, (0, 60))
+    Renderer()._lane_title(display, "t", title, [at_group_bottom, under_name], taken, column)
     assert len(taken) == 2  # nowhere left: left out, not drawn over another title

@@ -10,10 +10,15 @@ from pathlib import Path
 import pygame
 
 from iosim.trace import Trace
+from iosim.view.caption import caption, run_name
 from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
+from iosim.view.hit import hit
 from iosim.view.index import RunIndex
+from iosim.view.layout import Screen, Viewport
 from iosim.view.player import Player
+from iosim.view.predict_mode import PredictMode
 
+DEFAULT_SIZE = (1280, 720)
 FLASH_SECONDS = 5.0
 FPS = 60
 IDLE_WAIT_MS = 250  # paused: how long one wait for an event lasts (a bound, not a delay)
@@ -35,14 +40,24 @@ def make_scene(traces: Sequence[Trace]) -> Scene:
     return Scene(scene_title(traces), runs, Player([r.run for r in runs]))
 
 
+def _digit(key: int) -> int | None:
+    """0 for the key 1, ... 8 for the key 9 (top row or keypad); None for another key."""
+    if pygame.K_1 <= key <= pygame.K_9:
+        return key - pygame.K_1
+    if pygame.K_KP1 <= key <= pygame.K_KP9:
+        return key - pygame.K_KP1
+    return None
+
+
 class App:
     """Holds the scene and reacts to keys; ``loader`` turns a built-in scenario's name into a
     Trace (Tab / Shift+Tab), so the view itself never runs the simulator."""
 
     def __init__(self, traces: Sequence[Trace], loader: Callable[[str], Trace] | None = None,
-                 scenarios: Sequence[str] = (), screenshot_dir: Path | None = None) -> None:
+                 scenarios: Sequence[str] = (), screenshot_dir: Path | None = None,
+                 scene: Scene | None = None) -> None:
         self.traces = list(traces)
-        self.scene = make_scene(self.traces)
+        self.scene = scene or make_scene(self.traces)
         self.loader = loader
         self.scenarios = list(scenarios)
         self.screenshot_dir = screenshot_dir or Path.cwd()
@@ -51,6 +66,8 @@ class App:
         self.surface: pygame.Surface | None = None
         self._flash_left = 0.0
         self._pending: str | None = None
+        self.drag: str | None = None  # "seek", "overview" or "pan" while a button is held
+        self._drag_from: tuple[int, tuple[float, float]] = (0, (0.0, 1.0))
         self.last_screenshot: Path | None = None
 
     # -- state changes ------------------------------------------------------------------------
@@ -95,19 +112,104 @@ class App:
             self.running = False
         elif event.type == pygame.KEYDOWN:
             self.key(event.key, event.mod, getattr(event, "unicode", ""))
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button in (1, 3):
+            shift = bool(pygame.key.get_mods() & pygame.KMOD_SHIFT)
+            self.press(event.pos, pan=event.button == 3 or shift)
+        elif event.type == pygame.MOUSEBUTTONUP and event.button in (1, 3):
+            self.drag = None
+        elif event.type == pygame.MOUSEMOTION:
+            self.motion(event.pos)
+        elif event.type == pygame.MOUSEWHEEL:
+            self.wheel(event.y)
+
+    # -- the mouse ----------------------------------------------------------------------------
+
+    def _where(self) -> tuple[Screen, Viewport]:
+        size = self.surface.get_size() if self.surface is not None else DEFAULT_SIZE
+        screen = self.renderer.layout(size, self.scene)
+        p = self.scene.player
+        return screen, Viewport(p.axis, p.window, screen.timeline[0], screen.timeline[2])
+
+    def _time_at(self, screen: Screen, vp: Viewport, x: float) -> float:
+        """The time under x: on the overview strip, to scale over the whole run."""
+        ox, _, ow, _ = screen.overview
+        if self.drag == "overview" and ow > 0:
+            return (x - ox) / ow * self.scene.player.end
+        return vp.time_at(min(max(x, vp.x0), vp.x0 + vp.width))
+
+    def press(self, pos: tuple[int, int], pan: bool = False) -> None:
+        """A click: on a run's name, its one-run view; on an arrival mark, follow that
+        message; on the time axis or a lane, the playhead goes there (and follows a drag);
+        with the right button or Shift, a drag pans."""
+        if self.scene.view == COMPARE:
+            return
+        screen, vp = self._where()
+        x, y = pos
+        h = hit(screen, self.scene.runs, vp, x, y)
+        if pan and h.what in ("axis", "lane"):
+            self.drag = "pan"
+            self._drag_from = (x, self.scene.player.window)
+        elif h.what == "name" and self.scene.view == ALL:
+            self.show(ONE, h.run)
+        elif h.message >= 0:
+            self.follow_message(h.message)
+        elif h.on_time:
+            on_overview = screen.overview[1] <= y < screen.overview[1] + screen.overview[3]
+            self.drag = "overview" if on_overview else "seek"
+            self.scene.player.playing = False
+            self.scene.player.seek(self._time_at(screen, vp, x))
+
+    def motion(self, pos: tuple[int, int]) -> None:
+        """Dragging seeks or pans; otherwise the span or instant under the pointer shows its
+        details."""
+        scene = self.scene
+        scene.pointer = pos
+        if scene.view == COMPARE:
+            scene.hover = None
+            return
+        screen, vp = self._where()
+        x, y = pos
+        if self.drag in ("seek", "overview"):
+            scene.player.seek(self._time_at(screen, vp, x))
+        elif self.drag == "pan":
+            x0, (lo, hi) = self._drag_from
+            shift = (x0 - x) / vp.scale
+            scene.player.set_window(lo + shift, hi + shift)
+        h = hit(screen, scene.runs, vp, x, y)
+        scene.hover = (h.run, h.event) if h.event >= 0 and self.drag is None else None
+
+    def wheel(self, clicks: int) -> None:
+        """The wheel zooms around the time under the pointer (up: in)."""
+        if not clicks or self.scene.view == COMPARE:
+            return
+        screen, vp = self._where()
+        x = self.scene.pointer[0]
+        anchor = None
+        if vp.x0 <= x <= vp.x0 + vp.width:
+            anchor = vp.lo + (x - vp.x0) / vp.scale
+        factor = ZOOM_STEP ** max(-5, min(5, clicks))
+        self.scene.player.zoom(factor, anchor)
 
     def key(self, key: int, mod: int = 0, char: str = "") -> None:
         p = self.scene.player
         scene = self.scene
         shift = bool(mod & pygame.KMOD_SHIFT)
-        if key in (pygame.K_ESCAPE, pygame.K_q):
-            if scene.help and key == pygame.K_ESCAPE:
-                scene.help = False
-            else:
-                self.running = False
+        mode = scene.predict
+        if mode is not None and self._predict_key(mode, key, char):
+            return
+        if key == pygame.K_ESCAPE:
+            self.escape()
+        elif key == pygame.K_q:
+            self.running = False
         elif key == pygame.K_SPACE:
+            if mode is not None:
+                mode.moving_on()
             p.toggle_play()
         elif key in (pygame.K_RIGHT, pygame.K_PERIOD):
+            if mode is not None:
+                mode.moving_on()
+                if mode.step(p):
+                    return
             p.next_message() if shift and key == pygame.K_RIGHT else p.next_event()
         elif key in (pygame.K_LEFT, pygame.K_COMMA):
             p.prev_message() if shift and key == pygame.K_LEFT else p.prev_event()
@@ -130,17 +232,25 @@ class App:
         elif key == pygame.K_f:
             p.fit()
         elif key in (pygame.K_0, pygame.K_KP0):
-            scene.view = ALL
+            self.show(ALL)
         elif pygame.K_1 <= key <= pygame.K_9 or pygame.K_KP1 <= key <= pygame.K_KP9:
             n = key - (pygame.K_1 if key <= pygame.K_9 else pygame.K_KP1)
             if n < len(scene.runs):
-                scene.view, scene.focus = ONE, n
+                self.show(ONE, n)
             else:
                 self.flash(f"there are {len(scene.runs)} runs (keys 1-{len(scene.runs)})")
         elif key == pygame.K_c:
-            scene.view = ALL if scene.view == COMPARE else COMPARE
+            self.show(ALL if scene.view == COMPARE else COMPARE)
         elif key == pygame.K_t:
             p.toggle_axis()
+        elif key == pygame.K_k:
+            self.toggle_predict()
+        elif key == pygame.K_v:
+            scene.code = not scene.code
+        elif key == pygame.K_RIGHTBRACKET or char == "]":
+            self.follow(+1)
+        elif key == pygame.K_LEFTBRACKET or char == "[":
+            self.follow(-1)
         elif key == pygame.K_TAB:
             self.cycle_scenario(-1 if shift else 1)
         elif key == pygame.K_r:
@@ -151,6 +261,87 @@ class App:
             self.screenshot()
         elif key == pygame.K_h or char == "?" or (key == pygame.K_SLASH and shift):
             scene.help = not scene.help
+
+    def _predict_key(self, mode: PredictMode, key: int, char: str) -> bool:
+        """Keys that mean something else while a question is asked: 1-4 answer it; keys that
+        would skip past the question are held back. True when the key was taken."""
+        if mode.asked is None:
+            return False
+        digit = _digit(key)
+        if digit is not None:
+            if digit < len(mode.asked.choices):
+                mode.answer(digit, self.scene.player)
+            else:
+                self.flash(f"answer with 1-{len(mode.asked.choices)}")
+            return True
+        if key in (pygame.K_SPACE, pygame.K_RIGHT, pygame.K_PERIOD, pygame.K_END):
+            self.flash(f"first answer: what happens next? (1-{len(mode.asked.choices)})")
+            return True
+        return False
+
+    def show(self, view: str, focus: int | None = None) -> None:
+        """Change the view; stepping follows it (the one-run view steps through its run)."""
+        scene = self.scene
+        scene.view = view
+        if focus is not None:
+            scene.focus = focus
+        scene.player.show_run(scene.focus if view == ONE else None)
+        if scene.predict is not None and (view != ONE or scene.predict.run != scene.focus):
+            scene.predict = None
+
+    def toggle_predict(self) -> None:
+        """Predict mode on the shown run (beside all runs: the run the caption speaks of)."""
+        scene = self.scene
+        if scene.predict is not None:
+            scene.predict = None
+            self.flash("predict mode off")
+            return
+        if scene.view != ONE:
+            lead = scene.pane_run() if scene.code else None
+            self.show(ONE, lead if lead is not None else self._caption_run())
+        scene.predict = PredictMode.of(scene.focus, scene.runs[scene.focus].run)
+        scene.player.playing = False
+        self.flash("predict mode: Space or → plays on and stops before each event to ask; "
+                   "K leaves")
+
+    def _caption_run(self) -> int:
+        lead = caption(self.scene.runs, self.scene.player.t).model
+        names = [run_name(ri) for ri in self.scene.runs]
+        return names.index(lead) if lead in names else 0
+
+    def follow(self, step: int) -> None:
+        """Follow the next (+1) or previous (-1) message across every run."""
+        count = self.scene.messages
+        if not count:
+            self.flash("no message to follow")
+            return
+        m = self.scene.follow
+        m = (0 if step > 0 else count - 1) if m is None else min(max(m + step, 0), count - 1)
+        self.follow_message(m)
+
+    def follow_message(self, m: int) -> None:
+        """Light message ``m`` in every run; the playhead goes to the moment its data is
+        ready."""
+        scene = self.scene
+        count = scene.messages
+        scene.follow = m
+        ready = [ri.run.m_ready[m] for ri in scene.runs
+                 if m < ri.run.message_count and ri.run.m_ready[m] == ri.run.m_ready[m]]
+        if ready:
+            scene.player.playing = False
+            scene.player.seek(min(ready))
+        self.flash(f"following message {m + 1} of {count} ([ and ] for another, Esc to stop)")
+
+    def escape(self) -> None:
+        """Esc closes what is open, one thing at a time: help, then following, then predict
+        mode."""
+        scene = self.scene
+        if scene.help:
+            scene.help = False
+        elif scene.follow is not None:
+            scene.follow = None
+        elif scene.predict is not None:
+            scene.predict = None
 
     # -- frames -------------------------------------------------------------------------------
 
@@ -163,6 +354,8 @@ class App:
         """Advance the playback by ``seconds`` of wall-clock time and draw one frame."""
         self.surface = surface
         self.scene.player.tick(seconds)
+        if self.scene.predict is not None:
+            self.scene.predict.hold(self.scene.player)
         if self._flash_left > 0:
             self._flash_left -= seconds
             if self._flash_left <= 0:
@@ -179,7 +372,7 @@ class App:
         except Exception as exc:  # noqa: BLE001 - a scenario that fails must not close the window
             self.flash(f"cannot load {name}: {exc}")
             return
-        self.scene.view = view if view != ONE else ALL
+        self.show(view if view != ONE else ALL)
         self.flash(f"scenario {name}")
 
     def pump(self, surface: pygame.Surface, frames: int, seconds: float = 1 / FPS) -> None:
@@ -192,17 +385,18 @@ class App:
                 return
             self.frame(surface, seconds)
 
-    def run(self, size: tuple[int, int] = (1280, 720)) -> int:
+    def run(self, size: tuple[int, int] = DEFAULT_SIZE, play: bool = True) -> int:
         pygame.display.init()
         try:
             pygame.display.set_caption("iosim")
             window = pygame.display.set_mode(size, pygame.RESIZABLE)
             pygame.key.set_repeat(350, 40)
             clock = pygame.time.Clock()
-            self.scene.player.playing = True
+            self.scene.player.playing = play
             seconds = 0.0
+            drawn = False
             while self.running:
-                was_idle = self.idle
+                was_idle = self.idle and drawn
                 if was_idle:  # a paused window sleeps instead of drawing 60 frames a second
                     event = pygame.event.wait(IDLE_WAIT_MS)
                     if event.type == pygame.NOEVENT:
@@ -214,6 +408,7 @@ class App:
                     break
                 self.frame(pygame.display.get_surface() or window, seconds)
                 pygame.display.flip()
+                drawn = True
                 elapsed = clock.tick(FPS) / 1000.0
                 seconds = 0.0 if was_idle else elapsed  # playing again: no jump by the wait
         except KeyboardInterrupt:

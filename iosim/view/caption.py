@@ -1,15 +1,30 @@
-"""The caption bar: the current event in words, e.g.
-"t = 20.143 ms · select · application: return readable -> system call recvfrom"."""
+"""The caption bar: the event just passed and the next one, in words, e.g.
+"t = 20.145 ms · select · just now: select returns readable; kernel: copy data from kernel to
+user" over "next, at 20.147 ms: recvfrom returns OK · same moment in: blocking".
+
+One phrase per lane and moment (the most telling event there), so a caption never says the same
+thing twice ("system call recvfrom -> recvfrom"). The phrases are parts; the renderer keeps as
+many as fit its width and never cuts one.
+"""
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from iosim.timefmt import format_us
 from iosim.trace import Kind
 from iosim.view.index import RunIndex
-from iosim.view.layout import format_us
 
-MAX_PHRASES = 5
+# Which event of a lane at one moment says most about it, most telling first.
+SIGNIFICANCE = (Kind.ERROR, Kind.SIGNAL, Kind.READABLE, Kind.RETURN, Kind.EWOULDBLOCK, Kind.EOF,
+                Kind.WAKEUP, Kind.SYSCALL, Kind.COMPLETE, Kind.ARRIVAL, Kind.COPY, Kind.BLOCKED,
+                Kind.PROCESS, Kind.HANDLER, Kind.DELIVERY, Kind.WORK, Kind.IN_KERNEL,
+                Kind.QUEUED, Kind.WAIT, Kind.OVERHEAD)
+_RANK = {kind: rank for rank, kind in enumerate(SIGNIFICANCE)}
+_RETURNS = {Kind.RETURN: "returns OK", Kind.EWOULDBLOCK: "returns EWOULDBLOCK",
+            Kind.READABLE: "returns readable", Kind.EOF: "returns 0 (the peer closed)"}
 
 
 def role_of(ri: RunIndex, lane: int) -> str:
@@ -21,58 +36,110 @@ def role_of(ri: RunIndex, lane: int) -> str:
     return "application"
 
 
-def phrases(ri: RunIndex, t: float) -> list[str]:
-    """What happens in this run at exactly ``t``: the events starting then, in their order."""
+def describe(ri: RunIndex, i: int) -> str:
+    """One event in words: a return names its call (its line key) where the trace has it."""
     run = ri.run
-    out: list[str] = []
-    last_role = ""
-    seen: set[tuple[str, str]] = set()
+    kind = Kind(run.kind[i])
+    label = run.labels[run.label[i]]
+    line = run.line[i]
+    call = run.code[line] if line >= 0 else ""
+    if kind == Kind.SYSCALL:
+        return f"system call {label}"
+    if kind in _RETURNS:
+        return f"{call} {_RETURNS[kind]}" if call and call.isidentifier() else label
+    if kind == Kind.WAKEUP:
+        return "the process wakes up" if run.lanes[run.lane[i]].role == "app" else "wakes up"
+    if kind == Kind.ERROR:
+        return f"error: {label}"
+    if kind.is_span:
+        return f"{label} ({format_us(run.t1[i] - run.t0[i])})"
+    return label
+
+
+def phrases(ri: RunIndex, t: float) -> list[str]:
+    """What happens in this run at exactly ``t``: one phrase per lane, the application's
+    lanes first."""
+    run = ri.run
+    best: dict[int, int] = {}
+    calls: dict[int, int] = {}
     for i in ri.events_at(t):
-        kind = Kind(run.kind[i])
-        label = run.labels[run.label[i]]
-        if kind == Kind.WAKEUP:
-            continue
-        text = f"system call {label}" if kind == Kind.SYSCALL else label
-        if kind.is_span:
-            text += f" ({format_us(run.t1[i] - run.t0[i])})"
-        role = role_of(ri, run.lane[i])
-        if (role, text) in seen:
-            continue
-        seen.add((role, text))
-        out.append(f"{role}: {text}" if role != last_role else text)
-        last_role = role
-        if len(out) == MAX_PHRASES:
-            break
+        lane = run.lane[i]
+        kind = run.kind[i]
+        if kind == Kind.SYSCALL:
+            calls.setdefault(lane, i)
+        if lane not in best or _RANK[kind] < _RANK[run.kind[best[lane]]]:
+            best[lane] = i
+    order = sorted(best, key=lambda lane: (run.lanes[lane].role == "kernel", lane))
+    out = []
+    for lane in order:
+        role = role_of(ri, lane)
+        text = describe(ri, best[lane])
+        call = calls.get(lane)
+        if call is not None and call != best[lane]:  # a return, and the next call at once
+            text += f", then {describe(ri, call)}"
+        out.append(text if role == "application" else f"{role}: {text}")
     return out
 
 
-def run_name(ri: RunIndex, numbered: bool = False, number: int = 0) -> str:
-    name = ri.run.model if ri.run.source == "sim" else f"{ri.run.model} ({ri.run.source})"
-    return f"{number + 1} {name}" if numbered else name
+def run_name(ri: RunIndex) -> str:
+    return ri.run.model if ri.run.source == "sim" else f"{ri.run.model} ({ri.run.source})"
 
 
-def last_event_time(ri: RunIndex, t: float) -> float | None:
-    """The start of the run's latest event at or before ``t``."""
-    k = bisect_right(ri.run.t0, t)
-    return ri.run.t0[k - 1] if k else None
+def _moment(ri: RunIndex, t: float, after: bool) -> float | None:
+    """The run's latest event time at or before ``t``, or its first one after ``t``."""
+    t0 = ri.run.t0
+    k = bisect_right(t0, t)
+    if after:
+        return t0[k] if k < len(t0) else None
+    return t0[k - 1] if k else None
 
 
-def caption(runs: list[RunIndex], playhead: float, focus: int | None = None) -> tuple[str, str]:
-    """Two lines: what the focused run (or the run that acted last) did at its latest moment
-    at or before the playhead, and which other runs acted at that same moment."""
+@dataclass
+class Caption:
+    """The parts of the two caption lines; ``lines`` keeps as many as fit."""
+
+    t: float
+    model: str = ""
+    passed_at: float | None = None
+    passed: list[str] = field(default_factory=list)
+    next_at: float | None = None
+    upcoming: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+
+    def first_line(self, fits: Callable[[str], bool]) -> str:
+        head = f"t = {format_us(self.t)}"
+        if not self.model:
+            return f"{head} · nothing has happened yet"
+        when = "just now" if self.passed_at == self.t else f"at {format_us(self.passed_at or 0)}"
+        return _longest(fits, [f"{head} · {self.model} · {when}: {'; '.join(self.passed[:n])}"
+                               for n in range(len(self.passed), 0, -1)]
+                        + [f"{head} · {self.model}", head])
+
+    def second_line(self, fits: Callable[[str], bool]) -> str:
+        nexts = [f"next, at {format_us(self.next_at or 0)}: {'; '.join(self.upcoming[:n])}"
+                 for n in range(len(self.upcoming), 0, -1)] if self.upcoming else \
+            ["next: nothing more, the run is over" if self.model else ""]
+        same = f"same moment in: {', '.join(self.others)}" if self.others else ""
+        variants = [f"{n} · {same}" for n in nexts] if same else []
+        return _longest(fits, variants + nexts + [""])
+
+
+def _longest(fits: Callable[[str], bool], variants: list[str]) -> str:
+    return next((v for v in variants if fits(v)), "")
+
+
+def caption(runs: list[RunIndex], playhead: float, focus: int | None = None) -> Caption:
+    """What the focused run (or the run that acted last) did at its latest moment at or before
+    the playhead, what it does next, and which other runs acted at that same moment."""
     order = [focus] if focus is not None and 0 <= focus < len(runs) else range(len(runs))
-    moments = {k: last_event_time(runs[k], playhead) for k in order}
+    moments = {k: _moment(runs[k], playhead, after=False) for k in order}
     known = [(t, -k) for k, t in moments.items() if t is not None]
     if not known:
-        return f"t = {playhead / 1000:.3f} ms · nothing has happened yet", ""
+        return Caption(playhead)
     t_point, neg_k = max(known)
-    lead = -neg_k
-    words = phrases(runs[lead], t_point)
-    line1 = f"t = {playhead / 1000:.3f} ms · {runs[lead].run.model} · " + " -> ".join(words)
-    others = [run_name(runs[k]) for k, t in moments.items() if t == t_point and k != lead]
-    parts = []
-    if t_point < playhead:
-        parts.append(f"last event at {t_point / 1000:.3f} ms")
-    if others:
-        parts.append("same moment in: " + ", ".join(others))
-    return line1, " · ".join(parts)
+    lead = runs[-neg_k]
+    next_at = _moment(lead, playhead, after=True)
+    return Caption(
+        t=playhead, model=run_name(lead), passed_at=t_point, passed=phrases(lead, t_point),
+        next_at=next_at, upcoming=phrases(lead, next_at) if next_at is not None else [],
+        others=[run_name(runs[k]) for k, t in moments.items() if t == t_point and k != -neg_k])

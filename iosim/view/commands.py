@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(default: {scenario.DEFAULT_SCENARIO})")
     p.add_argument("--size", default="1280x720", metavar="WxH",
                    help="window size (default 1280x720; the window is resizable)")
+    _state_options(p, at_help="the playhead time in ms to open at (default: the start)")
+    p.add_argument("--paused", action="store_true",
+                   help="open paused (default: playing from the start)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
@@ -45,19 +48,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "animation from the start, with progress on stderr.")
     p.add_argument("inputs", nargs="+", metavar="SCENARIO|TRACE",
                    help="built-in scenario, scenario file or trace file (several: side by side)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.gif",
+    p.add_argument("-o", "--output", metavar="OUT.png|OUT.gif",
                    help="the image to write; its suffix chooses PNG or GIF")
-    p.add_argument("--at", type=float, metavar="MS", help="PNG: the playhead time in ms")
-    p.add_argument("--view", default="all", metavar="all|compare|N",
-                   help="all runs (default), the comparison of Figure 6.6, or run number N")
-    p.add_argument("--axis", choices=AXES, default="schematic",
-                   help="time axis: schematic (each event its own slot, default) or to scale")
+    _state_options(p, at_help="PNG: the playhead time in ms (default: the end)")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="image size (default 1280x720 for PNG, 960x540 for GIF)")
+    p.add_argument("--steps", metavar="DIR",
+                   help="instead of one frame, one PNG per event of the shown runs (or per "
+                        "message with --per message), numbered, into DIR (for slides)")
+    p.add_argument("--per", choices=("event", "message"), default="event",
+                   help="with --steps: a picture per event (default) or per message")
     p.add_argument("--fps", type=float, default=10.0, help="GIF: frames per second (default 10)")
     p.add_argument("--seconds", type=float, metavar="S",
                    help="GIF: length (default: the whole playback at speed x1)")
     p.set_defaults(func=cmd_render)
+
+
+def _state_options(p: argparse.ArgumentParser, at_help: str) -> None:
+    """The options that name a prepared state: the same for show and render."""
+    p.add_argument("--view", default="all", metavar="all|compare|N",
+                   help="all runs (default), the comparison of Figure 6.6, or run number N")
+    p.add_argument("--axis", choices=AXES, default=None,
+                   help="time axis: schematic (each event its own slot) or scale (to scale); "
+                        "default: the scenario's, else schematic")
+    p.add_argument("--at", type=float, metavar="MS", help=at_help)
 
 
 def has_display(env: Mapping[str, str] | None = None) -> bool:
@@ -96,25 +110,34 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 2
     _import_pygame()
     from iosim.view.app import App
-    from iosim.view.render import parse_size
+    from iosim.view.render import parse_size, parse_view, prepare
 
     size = parse_size(args.size)
+    parse_view(args.view)
     traces = load_inputs(args.inputs)
-    app = App(traces, loader=_simulate, scenarios=scenario.builtin_names())
-    return app.run(size)
+    scene = prepare(traces, args.view, args.axis, 0.0 if args.at is None else args.at)
+    app = App(traces, loader=_simulate, scenarios=scenario.builtin_names(), scene=scene)
+    return app.run(size, play=not args.paused)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     _import_pygame()
     from iosim.view import render
 
-    out = Path(args.output)
+    if not args.output and not args.steps:
+        raise UserError("render: say where to draw: -o OUT.png|OUT.gif, or --steps DIR")
+    out = Path(args.output or "step.png")
     suffix = out.suffix.lower()
     if suffix not in (".png", ".gif"):
         raise UserError(f"{out}: the output must end in .png or .gif")
     render.parse_view(args.view)
     size = render.parse_size(args.size or ("960x540" if suffix == ".gif" else "1280x720"))
     traces = load_inputs(args.inputs)
+    if args.steps:
+        count = render.render_steps(traces, Path(args.steps), size, args.view, args.axis,
+                                    args.per, render.stderr_progress)
+        print(f"wrote {count} picture{'s' if count != 1 else ''} to {args.steps}")
+        return 0
     if suffix == ".png":
         render.render_png(traces, out, size, args.view, args.axis, args.at)
         print(f"wrote {out}")

@@ -2,12 +2,16 @@
 flowing down, the message's phase 1 mapped into the upper band ("wait for data") and its
 phase 2 into the lower band ("copy data from kernel to user").
 
-Inside phase 1 the position is mostly proportional to time (a long wait looks long) and partly
-the rank of the column's labelled moments, so that moments microseconds apart (ready, then
-initiate) stay apart; phase 2 is proportional. A column follows the message
-being handled at the playhead (the first one not yet done). Phase 2 is the read that copied it,
-as the process lives it: a TCP read that takes several queued messages blocks for the copy of
-them all and returns once, so the column's phase 2 runs from that read's copy to its return.
+On the schematic axis, inside phase 1 the position is mostly proportional to time (a long wait
+looks long) and partly the rank of the column's labelled moments, so that moments microseconds
+apart (ready, then initiate) stay apart; phase 2 is proportional. To scale, both bands are
+proportional with one scale for all columns: the longest wait fills the upper band, the longest
+copy the lower one. A message whose data was already queued when the process made the call
+that took it has no phase 1: its moments before the copy sit at the top of the copy band.
+A column follows the message being handled at the playhead (the first one not yet done).
+Phase 2 is the read that copied it, as the process lives it: a TCP read that takes several
+queued messages blocks for the copy of them all and returns once, so the column's phase 2
+runs from that read's copy to its return.
 """
 
 from __future__ import annotations
@@ -65,9 +69,25 @@ class Column:
     marks: list[Mark]
     bars: list[Bar]
     error: str | None = None
+    queued: bool = False  # the data was queued before the call: no phase 1
 
-    def frac(self, t: float) -> tuple[int, float]:
-        """(band, fraction down that band) of time ``t``: band 0 is phase 1, band 1 phase 2."""
+    @property
+    def wait_us(self) -> float:
+        return 0.0 if self.queued else self.copy_start - self.start
+
+    @property
+    def copy_us(self) -> float:
+        return self.copy_end - self.copy_start
+
+    def frac(self, t: float, scale: tuple[float, float] | None = None) -> tuple[int, float]:
+        """(band, fraction down that band) of time ``t``: band 0 is phase 1, band 1 phase 2.
+        ``scale`` (the µs that fill each band) maps both bands to scale."""
+        if self.queued and t <= self.copy_start:
+            return 1, 0.0
+        if scale is not None:
+            if t <= self.copy_start:
+                return 0, min(1.0, max(0.0, (t - self.start) / scale[0])) if scale[0] else 1.0
+            return 1, min(1.0, (t - self.copy_start) / scale[1]) if scale[1] else 1.0
         if t <= self.copy_start:
             steps = self.steps
             if len(steps) < 2 or t >= self.copy_start:
@@ -166,10 +186,18 @@ def column(ri: RunIndex, number: int, t: float, cache: dict) -> Column:
                 marks.append(Mark(t0, word))
                 if t0 <= copy_start:
                     steps.add(t0)
+    queued = ready <= _call_made(run.model, marks, start)
     col = Column(number, run.model, m, start, copy_start, end, sorted(steps),
-                 sorted(marks, key=lambda mk: mk.t), bars, None)
+                 sorted(marks, key=lambda mk: mk.t), bars, None, queued)
     cache[key] = col
     return col
+
+
+def _call_made(model: str, marks: list[Mark], start: float) -> float:
+    """When the process asked for this message: its first check or initiate of the cycle; a
+    process that keeps running (sigio, aio) asks when it finished the previous message."""
+    calls = [mk.t for mk in marks if mk.word in ("check", "initiate")]
+    return min(calls) if calls and model not in ("sigio", "aio") else start
 
 
 def _read_copy(ri: RunIndex, lanes: list[int], copy_start: float, copy_end: float

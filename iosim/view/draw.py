@@ -1,9 +1,12 @@
 """Drawing one frame with pygame: the all-runs view and the one-run view (Figures 6.1-6.5 with
-their braces), the header, caption, hints and help; the comparison view (Figure 6.6) is drawn by
-draw_compare.py.
+their braces). The comparison view (Figure 6.6) is drawn by draw_compare.py, the frame around
+the timeline by draw_chrome.py, the code pane by draw_code.py, predict mode's question by
+draw_predict.py.
 
 A frame only touches what is visible: each lane's events come from ``LaneIndex.visible`` and,
-where more events fall in the window than there are pixels, one in every few is drawn.
+where more events fall in the window than there are pixels, one in every few is drawn. No text
+is ever cut: a label that does not fit its room is drawn shorter or not at all (the caption and
+the code pane say what the playhead is on).
 """
 
 from __future__ import annotations
@@ -13,23 +16,21 @@ from dataclasses import dataclass, field
 
 import pygame
 
-from iosim.trace import Kind
-from iosim.view import theme
+from iosim.timefmt import format_us
+from iosim.trace import READY_ESTIMATED, Kind
+from iosim.view import draw_chrome, theme
 from iosim.view.braces import COPY_BRACE
-from iosim.view.caption import caption
+from iosim.view.caption import caption, run_name
+from iosim.view.draw_code import draw_code_pane
 from iosim.view.draw_compare import draw_compare
+from iosim.view.draw_predict import draw_predict
+from iosim.view.follow import figures, journey
+from iosim.view.hit import details
 from iosim.view.index import RunIndex
 from iosim.view.labels import Box, Placer, place_braces
-from iosim.view.layout import (
-    BRACE_ROW_H,
-    Band,
-    Screen,
-    Viewport,
-    format_us,
-    nice_step,
-    screen_layout,
-)
-from iosim.view.player import SCHEMATIC, Player
+from iosim.view.layout import BRACE_ROW_H, Band, Screen, Viewport, screen_layout
+from iosim.view.player import Player
+from iosim.view.predict_mode import PredictMode
 from iosim.view.theme import INK, MUTED, Colour, Text
 
 ALL, ONE, COMPARE = "all", "one", "compare"
@@ -37,23 +38,11 @@ FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Fig
            "poll": "after Figure 6.3", "epoll": "after Figure 6.3", "sigio": "Figure 6.4",
            "aio": "Figure 6.5", "threaded": "after Figure 6.1"}
 UP_ARROWS = {Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.SIGNAL}
-HINTS = "Space play · ←/→ step · +/- speed · T axis · C compare · 1-9 one run · H help"
-HELP = [
-    ("Space", "play / pause"), ("→ or .", "next event"), ("← or ,", "previous event"),
-    ("Shift+→ / Shift+←", "next / previous message (data ready)"), ("Home / End", "start / end"),
-    ("+ / -", "speed x2 / ÷2"), ("T", "time axis: schematic / to scale"),
-    ("W / S", "zoom in / out around the playhead"), ("A / D", "pan left / right"),
-    ("F", "fit the whole run"), ("0", "all runs"), ("1-9", "one run (Figures 6.1-6.5)"),
-    ("C", "comparison of the models (Figure 6.6)"),
-    ("Tab / Shift+Tab", "next / previous built-in scenario"), ("R", "restart"),
-    ("L", "labels on / off"), ("P", "screenshot (PNG)"), ("H or ?", "this help"),
-    ("Esc or Q", "quit"),
-]
 MAX_PER_PIXEL = 2  # beyond this many events per pixel of a lane, draw one in every few
 PLATE_ALPHA = 190  # how much of an arrow a label's plate hides: enough to read the text
 REPEAT_GAP_PX = 60  # the same label again on a row: only this far after the last one, so the
 # arrows of a polling loop stay visible between their labels
-MIN_BRACE_TEXT_PX = 160  # a brace label cut to its bracket keeps at least this width
+DIM_ALPHA = 200  # following a message: how much the rest of the band fades
 
 
 @dataclass
@@ -67,14 +56,35 @@ class Scene:
     focus: int = 0
     labels: bool = True
     help: bool = False
+    code: bool = False  # the code pane beside all runs (the one-run view always has it)
+    follow: int | None = None  # the message followed across every run
+    predict: PredictMode | None = None
+    hover: tuple[int, int] | None = None  # (run, event) under the mouse: its details box
+    pointer: tuple[int, int] = (0, 0)
     flash: str = ""
     cache: dict = field(default_factory=dict)
+
+    @property
+    def messages(self) -> int:
+        return max((ri.run.message_count for ri in self.runs), default=0)
+
+    def pane_run(self) -> int | None:
+        """The run whose code the pane shows: the one-run view's, or beside all runs the run
+        the caption speaks of."""
+        if self.view == ONE:
+            return self.focus
+        if self.view == ALL and self.code and self.runs:
+            lead = caption(self.runs, self.player.t).model
+            names = [run_name(ri) for ri in self.runs]
+            return names.index(lead) if lead in names else 0
+        return None
 
 
 class Renderer:
     def __init__(self) -> None:
         self.text = Text()
         self._fade: pygame.Surface | None = None
+        self._dim: pygame.Surface | None = None
         self._layouts: dict[tuple, Screen] = {}
         self._plates: dict[tuple, pygame.Surface] = {}
 
@@ -82,30 +92,103 @@ class Renderer:
 
     def draw(self, surf: pygame.Surface, scene: Scene) -> None:
         surf.fill(theme.BACKGROUND)
-        screen = self._layout(surf.get_size(), scene)
+        entries = self._legend_entries(scene)
+        pane_run = scene.pane_run()
+        screen = self.layout(surf.get_size(), scene, entries, pane_run is not None)
+        p = scene.player
+        vp = Viewport(p.axis, p.window, screen.timeline[0], screen.timeline[2])
+        cap = caption(scene.runs, p.t, scene.focus if scene.view == ONE else None)
         if scene.view == COMPARE:
-            draw_compare(surf, self.text, scene.runs, scene.player.t, scene.cache, screen)
+            draw_compare(surf, self.text, scene.runs, p.t, scene.cache, screen, p.axis.name)
         else:
-            self._timeline(surf, scene, screen)
-        self._header(surf, scene, screen)
-        self._caption(surf, scene, screen)
-        self._hints(surf, screen)
+            self._timeline(surf, scene, screen, vp)
+        noted = scene.view == COMPARE or draw_chrome.axis_note(self.text, surf, screen,
+                                                               p.axis.name)
+        draw_chrome.header(self.text, surf, screen, p, self._header_left(scene))
+        draw_chrome.caption_bar(self.text, surf, screen, cap, scene.flash)
+        draw_chrome.legend(self.text, surf, screen, entries)
+        draw_chrome.hints(self.text, surf, screen)
+        if pane_run is not None and screen.pane is not None:
+            draw_code_pane(surf, self.text, scene, screen.pane, pane_run,
+                           axis_note=None if noted else p.axis.name)
+        if scene.hover is not None and scene.view != COMPARE:
+            self._hover_box(surf, scene)
+        if scene.predict is not None:
+            draw_predict(surf, self.text, scene.predict, screen, p.t,
+                         run_name(scene.runs[scene.predict.run]))
         if scene.help:
-            self._help(surf)
+            draw_chrome.help_overlay(self.text, surf)
 
-    def _layout(self, size: tuple[int, int], scene: Scene) -> Screen:
+    def layout(self, size: tuple[int, int], scene: Scene,
+               entries: list | None = None, pane: bool | None = None) -> Screen:
+        """The screen's layout for this scene (cached: it changes with the size and view)."""
+        if entries is None:
+            entries = self._legend_entries(scene)
+        if pane is None:
+            pane = scene.pane_run() is not None
         one = scene.view == ONE
-        key = (size, one, scene.focus if one else -1, id(scene.runs))
+        rows = draw_chrome.legend_rows(self.text, entries, size[0])
+        key = (size, scene.view, scene.focus if one else -1, pane, rows, id(scene.runs))
         screen = self._layouts.get(key)
         if screen is None:
             if len(self._layouts) > 32:
                 self._layouts.clear()
             if one:
-                screen = screen_layout(size, [scene.runs[scene.focus].run], [scene.focus], True)
+                screen = screen_layout(size, [scene.runs[scene.focus].run], [scene.focus],
+                                       True, pane, rows)
             else:
-                screen = screen_layout(size, [r.run for r in scene.runs])
+                screen = screen_layout(size, [r.run for r in scene.runs], None, False, pane,
+                                       rows)
             self._layouts[key] = screen
         return screen
+
+    @staticmethod
+    def _legend_entries(scene: Scene) -> list:
+        key = ("legend", id(scene.runs))
+        entries = scene.cache.get(key)
+        if entries is None:
+            kinds = {k for ri in scene.runs for k in set(ri.run.kind)}
+            entries = scene.cache[key] = draw_chrome.legend_entries(kinds)
+        return entries
+
+    @staticmethod
+    def _header_left(scene: Scene) -> list[str]:
+        """The header's title, longest variant first."""
+        view = ""
+        if scene.view == ONE:
+            model = scene.runs[scene.focus].run.model
+            view = f"run {scene.focus + 1}: {model} ({FIGURES.get(model, 'one run')})"
+        elif scene.view == COMPARE:
+            view = "comparison of the IO models (Figure 6.6)"
+        base = f"iosim · {scene.title}"
+        short = f"iosim · {scene.title.split(' · ')[0]}"
+        if view:
+            return [f"{base} · {view}", f"{short} · {view}", view, short]
+        return [base, short, "iosim"]
+
+    def _hover_box(self, surf: pygame.Surface, scene: Scene) -> None:
+        """The details of the span or instant under the mouse, beside the pointer and kept
+        on the screen."""
+        k, i = scene.hover  # type: ignore[misc]
+        if not (0 <= k < len(scene.runs) and 0 <= i < len(scene.runs[k].run)):
+            return
+        lines = details(scene.runs[k], k, i)
+        w, h = surf.get_size()
+        width = min(max(self.text.width(line, 13) for line in lines) + 20, w - 8)
+        lines = [ln for ln in lines if self.text.width(ln, 13) <= width - 20]
+        box = pygame.Rect(0, 0, width, 10 + 18 * len(lines))
+        px, py = scene.pointer
+        box.topleft = (px + 16, py + 16)
+        if box.right > w - 4:
+            box.right = px - 12
+        if box.bottom > h - 4:
+            box.bottom = py - 12
+        box.clamp_ip(surf.get_rect())
+        surf.fill((255, 255, 255), box)
+        pygame.draw.rect(surf, INK, box, 1)
+        for n, line in enumerate(lines):
+            self.text.blit(surf, line, (box.x + 10, box.y + 5 + 18 * n), 13, INK, n == 0,
+                           room=box)
 
     def _fade_surface(self, size: tuple[int, int]) -> pygame.Surface:
         if self._fade is None or self._fade.get_size() != size:
@@ -113,77 +196,20 @@ class Renderer:
             self._fade.fill((*theme.BACKGROUND, 185))
         return self._fade
 
-    # -- header, caption, hints, help -----------------------------------------------------------
+    def _dim_surface(self, size: tuple[int, int]) -> pygame.Surface:
+        if self._dim is None or self._dim.get_size() != size:
+            self._dim = pygame.Surface(size, pygame.SRCALPHA)
+            self._dim.fill((*theme.BACKGROUND, DIM_ALPHA))
+        return self._dim
 
-    def _header(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
-        x, y, w, h = screen.header
-        surf.fill(theme.BAND_SHADE, screen.header)
-        p = scene.player
-        state = "playing" if p.playing else ("end" if p.t >= p.end else "paused")
-        axis = "schematic" if p.axis.name == SCHEMATIC else "to scale"
-        right = f"t = {p.t / 1000:.3f} ms    {axis}    {p.speed_text()}    {state}"
-        rrect = self.text.blit(surf, right, (w - 10, y + h // 2), 14, INK, True, "midright")
-        view = ""
-        if scene.view == ONE:
-            model = scene.runs[scene.focus].run.model
-            view = f" · run {scene.focus + 1}: {model} ({FIGURES.get(model, 'one run')})"
-        elif scene.view == COMPARE:
-            view = " · comparison of the IO models (Figure 6.6)"
-        left = self.text.fit(f"iosim · {scene.title}{view}", 15, rrect.left - 30, True)
-        self.text.blit(surf, left, (10, y + h // 2), 15, INK, True, "midleft")
+    # -- the timeline views ---------------------------------------------------------------------
 
-    def _caption(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
-        x, y, w, h = screen.caption
-        surf.fill((255, 255, 255), screen.caption)
-        pygame.draw.line(surf, theme.GRID, (0, y), (w, y))
-        p = scene.player
-        focus = scene.focus if scene.view == ONE else None
-        line1, line2 = caption(scene.runs, p.t, focus)
-        if scene.flash:
-            line2 = scene.flash
-        self.text.blit(surf, self.text.fit(line1, 15, w - 20), (10, y + 5), 15, INK)
-        if line2:
-            colour = theme.ARROW_INK if scene.flash else MUTED
-            self.text.blit(surf, self.text.fit(line2, 13, w - 20), (10, y + 26), 13, colour,
-                           bool(scene.flash))
-
-    def _hints(self, surf: pygame.Surface, screen: Screen) -> None:
-        x, y, w, h = screen.hints
-        surf.fill(theme.BAND_SHADE, screen.hints)
-        hints = self.text.fit(HINTS, 12, max(w // 3, w - 760))
-        rect = self.text.blit(surf, hints, (10, y + h // 2), 12, MUTED, anchor="midleft")
-        lx = rect.right + 20
-        for colour, name in theme.LEGEND:
-            img = self.text.get(name, 12, INK)
-            if lx + 14 + img.get_width() > w - 6:
-                break
-            surf.fill(colour, (lx, y + h // 2 - 5, 11, 11))
-            surf.blit(img, (lx + 14, y + (h - img.get_height()) // 2))
-            lx += 14 + img.get_width() + 12
-
-    def _help(self, surf: pygame.Surface) -> None:
-        w, h = surf.get_size()
-        box = pygame.Rect(0, 0, min(640, w - 40), min(30 + 21 * len(HELP) + 20, h - 40))
-        box.center = (w // 2, h // 2)
-        shade = pygame.Surface(box.size, pygame.SRCALPHA)
-        shade.fill((255, 255, 255, 240))
-        surf.blit(shade, box)
-        pygame.draw.rect(surf, INK, box, 1)
-        self.text.blit(surf, "Keys", (box.x + 16, box.y + 10), 16, INK, True)
-        for k, (key, what) in enumerate(HELP):
-            y = box.y + 38 + 21 * k
-            if y + 16 > box.bottom:
-                break
-            self.text.blit(surf, key, (box.x + 16, y), 14, INK, True)
-            self.text.blit(surf, what, (box.x + 200, y), 14, INK)
-
-    # -- the timeline views -----------------------------------------------------------------------
-
-    def _timeline(self, surf: pygame.Surface, scene: Scene, screen: Screen) -> None:
+    def _timeline(self, surf: pygame.Surface, scene: Scene, screen: Screen,
+                  vp: Viewport) -> None:
         p = scene.player
         tx, ty, tw, th = screen.timeline
-        vp = Viewport(p.axis, p.window, tx, tw)
-        self._ruler(surf, screen, vp)
+        draw_chrome.overview(surf, screen, p, vp, self._ready_times(scene))
+        draw_chrome.ruler(self.text, surf, screen, vp)
         for k, band in enumerate(screen.bands):
             shade = theme.BAND_SHADE if k % 2 == 1 else theme.BACKGROUND
             if k % 2 == 1:
@@ -198,27 +224,18 @@ class Renderer:
         if tx <= head_x <= tx + tw:
             pygame.draw.line(surf, INK, (head_x, ty - 4), (head_x, ty + th), 2)
         for band in screen.bands:
-            self._counters(surf, scene, band)
+            if band.counters_box is not None:
+                self._counters(surf, scene, band)
 
-    def _ruler(self, surf: pygame.Surface, screen: Screen, vp: Viewport) -> None:
-        x, y, w, h = screen.ruler
-        top, bottom = screen.timeline[1], screen.timeline[1] + screen.timeline[3]
-        if vp.axis.name == SCHEMATIC:
-            xs = [x + k * 150 for k in range(0, w // 150 + 1)]
-        else:
-            step = nice_step(vp.t_hi - vp.t_lo, max(w // 150, 2))
-            first = int(vp.t_lo // step) + (1 if vp.t_lo % step else 0)
-            xs = [vp.x(k * step) for k in range(first, first + w // 60 + 2)
-                  if k * step <= vp.t_hi]
-        last = -1e9
-        for px in xs:
-            if px < x or px > x + w:
-                continue
-            pygame.draw.line(surf, theme.GRID, (px, top), (px, bottom))
-            pygame.draw.line(surf, MUTED, (px, y + h - 5), (px, y + h))
-            if px > last + 8:
-                rect = self.text.blit(surf, format_us(vp.time_at(px)), (px + 3, y + 2), 11, MUTED)
-                last = rect.right
+    @staticmethod
+    def _ready_times(scene: Scene) -> list[float]:
+        key = ("ready", id(scene.runs), scene.view, scene.focus)
+        times = scene.cache.get(key)
+        if times is None:
+            runs = [scene.runs[scene.focus]] if scene.view == ONE else scene.runs
+            times = scene.cache[key] = sorted({t for ri in runs for t in ri.run.m_ready
+                                               if t == t})
+        return times
 
     def _band(self, surf: pygame.Surface, scene: Scene, band: Band, vp: Viewport,
               one_run: bool, shade: Colour) -> None:
@@ -226,29 +243,14 @@ class Renderer:
         run = ri.run
         bx, by, bw, bh = band.box
         nx, ny, nw, nh = band.name_box
-        name = run.model if run.source == "sim" else f"{run.model} ({run.source})"
+        name = run_name(ri)
         prefix = f"{band.number + 1} " if len(scene.runs) > 1 else ""
-        name_rect = self.text.blit(surf, self.text.fit(prefix + name, 14, nw, True),
-                                   (nx, by + 3), 14, INK, True)
+        title = self.text.first_fitting([prefix + name, name, run.model, prefix.strip()], 14,
+                                        nw, True)
+        name_rect = self.text.blit(surf, title, (nx, by + 3), 14, INK, True, room=band.name_box)
         taken = [name_rect]
         for group in band.groups():
-            gx, gy, gw, gh = group.box
-            named = group.labelled_rows()
-            if len(named) == len(group.lanes):  # each sub-lane says whose it is
-                for lane in named:
-                    lx, ly, lw, lh = group.row(lane)
-                    img = self.text.get(self.text.fit(run.lanes[lane].name, 11, nw - 10), 11,
-                                        MUTED)
-                    self._lane_title(surf, img, [img.get_rect(midright=(lx - 6, ly + lh // 2))],
-                                     taken)
-                continue
-            if gh < 10:
-                continue
-            size = 11 if gh < 40 else 12
-            img = self.text.get(self.text.fit(group.title, size, nw - 10), size, MUTED)
-            under_name = img.get_rect(topright=(gx - 6, name_rect.bottom + 1))
-            self._lane_title(surf, img, [img.get_rect(bottomright=(gx - 6, gy + gh - 1)),
-                                         under_name], taken, (by, by + bh))
+            self._group_titles(surf, ri, band, group, name_rect, taken)
         surf.set_clip((vp.x0, by, vp.width, bh))
         t_lo, t_hi = vp.t_lo, vp.t_hi
         instants: list[tuple[int, float, int]] = []
@@ -261,10 +263,67 @@ class Renderer:
         self._arrows(surf, ri, band, vp, instants, scene.labels, one_run, shade)
         if one_run and band.braces:
             self._braces(surf, ri, band, vp)
+        if scene.follow is not None:
+            self._follow(surf, scene, ri, band, vp)
         if run.error:
-            self.text.blit(surf, self.text.fit(f"error: {run.error}", 13, vp.width - 20),
-                           (vp.x0 + 10, band.app.box[1] + 2), 13, theme.ERROR, True)
+            self._error(surf, run.error, band, vp)
         surf.set_clip(None)
+
+    def _group_titles(self, surf: pygame.Surface, ri: RunIndex, band: Band, group,
+                      name_rect: pygame.Rect, taken: list[pygame.Rect]) -> None:
+        run = ri.run
+        nw = band.name_box[2]
+        gx, gy, gw, gh = group.box
+        named = group.labelled_rows()
+        if len(named) == len(group.lanes):  # each sub-lane says whose it is
+            for lane in named:
+                lx, ly, lw, lh = group.row(lane)
+                name = run.lanes[lane].name
+                shown = self.text.first_fitting([name, name.replace("kernel ", "")], 11, nw - 10)
+                if shown:
+                    img = self.text.get(shown, 11, MUTED)
+                    place = img.get_rect(midright=(lx - 6, ly + lh // 2))
+                    self._lane_title(surf, shown, img, [place], taken, _name_column(band))
+            return
+        if gh < 10:
+            return
+        size = 11 if gh < 40 else 12
+        shown = self.text.first_fitting([group.title], size, nw - 10)
+        if not shown:
+            return
+        img = self.text.get(shown, size, MUTED)
+        under_name = img.get_rect(topright=(gx - 6, name_rect.bottom + 1))
+        self._lane_title(surf, shown, img, [img.get_rect(bottomright=(gx - 6, gy + gh - 1)),
+                                            under_name], taken, _name_column(band))
+
+    def _lane_title(self, surf: pygame.Surface, text: str, img: pygame.Surface,
+                    places: list[pygame.Rect], taken: list[pygame.Rect],
+                    room: pygame.Rect) -> None:
+        """A lane's title at the first of its places that covers no other title (the run's
+        name first of all) and stays inside ``room`` (the band's name column); left out when
+        none does."""
+        for rect in places:
+            if room.contains(rect) and rect.collidelist(taken) < 0:
+                surf.blit(img, rect)
+                if self.text.record is not None:
+                    self.text.record.append((text, rect, room))
+                taken.append(rect)
+                return
+
+    def _error(self, surf: pygame.Surface, error: str, band: Band, vp: Viewport) -> None:
+        """The run's error in the band, wrapped to its width; the part after a ';' goes when
+        two lines are still too many."""
+        room = pygame.Rect(vp.x0 + 10, band.app.box[1] + 2, vp.width - 20,
+                           band.box[1] + band.box[3] - band.app.box[1] - 4)
+        rows = max(1, room.h // 17)
+        for text in (f"error: {error}", f"error: {error.split(';')[0]}"):
+            lines = self.text.wrap(text, 13, room.w, True)
+            if len(lines) <= rows and all(self.text.width(ln, 13, True) <= room.w
+                                          for ln in lines):
+                for k, line in enumerate(lines):
+                    self.text.blit(surf, line, (room.x, room.y + 17 * k), 13, theme.ERROR,
+                                   True, room=room)
+                return
 
     def _lanes(self, surf: pygame.Surface, ri: RunIndex, group, vp: Viewport, t_lo: float,
                t_hi: float, instants: list, labels: list, with_labels: bool) -> None:
@@ -299,44 +358,33 @@ class Renderer:
                     continue
                 if density and kind == Kind.WAIT:
                     continue
-                x0 = x_of(t0s[i])
-                x1 = x_of(t1)
-                a = max(x0, x_min)
-                w = min(x1, x_max) - a
+                a = max(x_of(t0s[i]), x_min)
+                w = min(x_of(t1), x_max) - a
                 colour = theme.SPAN_COLOURS[kind]
                 if kind == Kind.HANDLER:
                     surf.fill(colour, (a, ry, max(w, 1), handler_h))
                     continue
                 surf.fill(colour, (a, ry, max(w, 1), rh))
+                if kind in theme.HATCHED:
+                    draw_chrome.hatch(surf, theme.HATCHED[kind], (a, ry, max(w, 1), rh))
                 if with_labels and w > 40 and rh >= 13 and not shared:
                     labels.append((pygame.Rect(a, ry, w, rh), run.labels[label_ids[i]], colour))
 
-    @staticmethod
-    def _lane_title(surf: pygame.Surface, img: pygame.Surface, places: list[pygame.Rect],
-                    taken: list[pygame.Rect], within: tuple[int, int] | None = None) -> None:
-        """A lane's title at the first of its places that covers no other title (the run's
-        name first of all) and stays inside the band; left out when none does."""
-        for rect in places:
-            inside = within is None or within[0] <= rect.top and rect.bottom <= within[1]
-            if inside and rect.collidelist(taken) < 0:
-                surf.blit(img, rect)
-                taken.append(rect)
-                return
-
     def _span_label(self, surf: pygame.Surface, placer: Placer, rect: pygame.Rect, text: str,
                     fill: Colour) -> None:
+        """A span's label inside it, whole, or not at all (the caption names the span when
+        the playhead is on it)."""
         colour = (255, 255, 255) if fill in theme.DARK_FILLS else INK
         size = 13 if rect.h >= 22 else 11
-        img = self.text.get(text, size, colour)
-        if img.get_width() > rect.w - 8:
-            text = self.text.fit(text, size, rect.w - 8)
-            if len(text) < 6:
+        if self.text.width(text, size) > rect.w - 8:
+            size = 11
+            if self.text.width(text, size) > rect.w - 8:
                 return
-            img = self.text.get(text, size, colour)
+        img = self.text.get(text, size, colour)
         pos = img.get_rect(center=rect.center).topleft
         bx, by, bw, bh = self.text.bounds(text, size)
         if placer.offer((pos[0] + bx, pos[1] + by, bw, bh)):
-            surf.blit(img, pos)
+            self.text.blit(surf, text, pos, size, colour, room=rect)
 
     def _arrows(self, surf: pygame.Surface, ri: RunIndex, band: Band, vp: Viewport,
                 instants: list, with_labels: bool, one_run: bool, shade: Colour) -> None:
@@ -349,6 +397,7 @@ class Renderer:
         wanted: list[tuple[int, int, str, Colour]] = []
         notes = Placer(6, sweep=True)
         x_end = vp.x0 + vp.width  # past it a label would be cut by the clip
+        room = pygame.Rect(vp.x0, band.box[1], vp.width, band.box[3])
         instants.sort(key=lambda e: e[1])
         for i, t, lane in instants:
             kind = Kind(run.kind[i])
@@ -360,12 +409,15 @@ class Renderer:
                 ky, kh = band.kernel.row(lane)[1::2] if band.kernel else (gy, gh)
                 colour = INK if kind == Kind.ARRIVAL else theme.COPY
                 tip = max(3, min(6, kh))
-                pygame.draw.polygon(surf, colour, [(x - tip * 2 // 3, ky), (x + tip * 2 // 3, ky),
-                                                   (x, ky + tip)])
+                points = [(x - tip * 2 // 3, ky), (x + tip * 2 // 3, ky), (x, ky + tip)]
+                estimated = kind == Kind.ARRIVAL and run.msg[i] >= 0 and \
+                    run.m_flags[run.msg[i]] & READY_ESTIMATED
+                pygame.draw.polygon(surf, colour, points, 1 if estimated else 0)
                 if one_run and with_labels and band.kernel:
                     kb = band.kernel.box
-                    self._label(surf, notes, label, 12, INK, (x - 3, kb[1] + kb[3] + 4), None,
-                                x_end)
+                    note = f"≈ {label} (estimated)" if estimated else label
+                    self._label(surf, notes, note, 12, INK, (x - 3, kb[1] + kb[3] + 4), None,
+                                x_end, room)
                 continue
             if kind == Kind.ERROR:
                 pygame.draw.line(surf, theme.ERROR, (x, band.box[1] + 2),
@@ -396,24 +448,27 @@ class Renderer:
                 continue
             height = self.text.get(text, size, ink).get_height()
             box = self._label(surf, placer, text, size, ink,
-                              (x + 3, gy + r * row_h + (row_h - height) // 2), shade, x_end)
+                              (x + 3, gy + r * row_h + (row_h - height) // 2), shade, x_end,
+                              room)
             if box is not None:
                 frontier[r] = box[0] + box[2]
                 last_text[r] = text
 
     def _label(self, surf: pygame.Surface, placer: Placer, text: str, size: int, ink: Colour,
-               pos: tuple[int, int], plate: Colour | None, right: float) -> Box | None:
+               pos: tuple[int, int], plate: Colour | None, right: float,
+               room: pygame.Rect) -> Box | None:
         """Draw ``text`` at ``pos`` if it ends before ``right`` and its inked pixels clear
         every label ``placer`` holds; with ``plate``, over a translucent patch of that colour.
         Returns the box it took."""
         img = self.text.get(text, size, ink)
         bx, by, bw, bh = self.text.bounds(text, size)
         box = (pos[0] + bx, pos[1] + by, bw, bh)
-        if box[0] + bw > right or not placer.offer(box):
+        if pos[0] + img.get_width() > right or pos[1] + img.get_height() > room.bottom or \
+                not placer.offer(box):
             return None
         if plate is not None:
             surf.blit(self._plate(bw + 2, bh + 2, plate), (box[0] - 1, box[1] - 1))
-        surf.blit(img, pos)
+        self.text.blit(surf, text, pos, size, ink, room=room)
         return box
 
     def _plate(self, w: int, h: int, colour: Colour) -> pygame.Surface:
@@ -428,7 +483,7 @@ class Renderer:
 
     def _braces(self, surf: pygame.Surface, ri: RunIndex, band: Band, vp: Viewport) -> None:
         """Brackets over the application lane, each with its label centred above it; a label
-        that would hit another moves up a row, then is cut, then is left out."""
+        that would hit another moves up a row, else the bracket goes without it."""
         bx, by, bw, bh = band.braces
         rows = max(1, bh // BRACE_ROW_H)
         x_min, x_max = vp.x0, vp.x0 + vp.width
@@ -437,21 +492,23 @@ class Renderer:
         named: set[str] = set()
         for t0, t1, label in ri.braces(vp.t_lo, vp.t_hi):
             x0, x1 = max(vp.x(t0), x_min), min(vp.x(t1), x_max)
-            variants: list[str] = []
+            variants = []
             if label not in named:  # a label once a frame; its repeats are brackets alone
-                short = self.text.fit(label, size, int(max(x1 - x0, MIN_BRACE_TEXT_PX)))
-                variants = [label] + ([short] if short != label and len(short) >= 8 else [])
+                whole = [label, label.split(",")[0]]  # the part before a comma says it too
+                variants = [v for v in dict.fromkeys(whole)
+                            if self.text.width(v, size) <= x_max - x_min - 12]
             shown.append((x0, x1, label, variants))
             named.add(label)
-        spans = [(x0, x1, [self.text.get(v, size, INK).get_width() for v in variants])
+        spans = [(x0, x1, [self.text.width(v, size) for v in variants])
                  for x0, x1, _, variants in shown]
+        room = pygame.Rect(x_min, by, x_max - x_min, bh)
         for (x0, x1, label, variants), (row, variant, lx) in zip(
                 shown, place_braces(spans, rows, x_min, x_max), strict=True):
             if row < 0:
                 continue
             y = by + bh - (row + 1) * BRACE_ROW_H
             if variant >= 0:
-                self.text.blit(surf, variants[variant], (lx, y + 1), size, INK)
+                self.text.blit(surf, variants[variant], (lx, y + 1), size, INK, room=room)
             line_y = y + 21
             centre = (x0 + x1) / 2
             colour = theme.COPY if label == COPY_BRACE else INK
@@ -460,21 +517,114 @@ class Renderer:
             pygame.draw.line(surf, colour, (x1, line_y), (x1, line_y + 5), 2)
             pygame.draw.line(surf, colour, (centre, line_y), (centre, line_y - 3), 2)
 
-    def _counters(self, surf: pygame.Surface, scene: Scene, band: Band) -> None:
-        ri = scene.runs[band.number]
+    # -- following a message ------------------------------------------------------------------
+
+    def _follow(self, surf: pygame.Surface, scene: Scene, ri: RunIndex, band: Band,
+                vp: Viewport) -> None:
+        """Fade the band, then draw the followed message's events over it, outlined."""
+        m = scene.follow
+        assert m is not None
+        key = ("journey", id(ri), m)
+        events = scene.cache.get(key)
+        if events is None:
+            events = scene.cache[key] = sorted(journey(ri, m), key=lambda i: ri.run.t0[i])
+        lanes = band.app.box[1], band.box[1] + band.box[3]
+        surf.blit(self._dim_surface((vp.width, lanes[1] - lanes[0])), (vp.x0, lanes[0]))
+        run = ri.run
+        for i in events:
+            kind = Kind(run.kind[i])
+            lane = run.lane[i]
+            group = band.kernel if run.lanes[lane].role == "kernel" else band.app
+            if group is None:
+                continue
+            _, ry, _, rh = group.row(lane)
+            x0, x1 = vp.x(run.t0[i]), vp.x(run.t1[i])
+            if x1 < vp.x0 or x0 > vp.x0 + vp.width:
+                continue
+            if kind.is_span:
+                rect = (x0, ry, max(x1 - x0, 2), rh if kind != Kind.HANDLER else max(2, rh // 3))
+                surf.fill(theme.SPAN_COLOURS[kind], rect)
+                pygame.draw.rect(surf, INK, rect, 1)
+            else:
+                pygame.draw.line(surf, INK, (x0, ry), (x0, ry + rh), 3)
+
+    # -- counters -----------------------------------------------------------------------------
+
+    def counter_lines(self, scene: Scene, ri: RunIndex) -> list[tuple[str, bool]]:
+        """What the run did up to the playhead, most important first, each with whether it
+        may go first when room is short (a zero that says little); following a message,
+        that message's own figures come first."""
         c = ri.counters(scene.player.t)
-        cx, cy, cw, ch = band.counters_box
-        pairs = [(f"calls {c.syscalls}", f"EWOULDBLOCK {c.ewouldblock}"),
-                 (f"signals {c.signals}", f"handled {c.messages_done}/{ri.run.message_count}"),
-                 (f"blocked {c.blocked_pct:.0f}%", f"own work {c.work_pct:.0f}%")]
-        size = 12 if ch >= 54 else 11
-        step = size + 4
-        lines = [f"{a} · {b}" for a, b in pairs]
-        font = self.text.font(size)
-        if ch >= 2 * len(pairs) * step + 4 and any(font.size(ln)[0] > cw for ln in lines):
-            lines = [part for pair in pairs for part in pair]  # one figure a line, not cut
-        n = max(1, min(len(lines), (ch - 4) // step))
-        y = cy + max(2, (ch - n * step) // 2)
-        for line in lines[:n]:
-            self.text.blit(surf, self.text.fit(line, size, cw), (cx, y), size, INK)
-            y += step
+        lines: list[tuple[str, bool]] = []
+        if scene.follow is not None:
+            f = figures(ri, scene.follow)
+            if f is not None:
+                lines.append((f"message {scene.follow + 1}", False))
+                lines.append(("waited " + ("-" if f.waited is None else format_us(f.waited)),
+                              False))
+                lines.append(("copy " + ("-" if f.copy is None else format_us(f.copy)), False))
+                lines.append(("handled " + ("never" if f.handled_at is None else
+                                            f"at {format_us(f.handled_at)}"), False))
+        lines += [(f"calls {c.syscalls}", False),
+                  (f"EWOULDBLOCK {c.ewouldblock}", not c.ewouldblock),
+                  (f"signals {c.signals}", not c.signals),
+                  (f"handled {c.messages_done}/{ri.run.message_count}", False),
+                  (f"blocked {c.blocked_pct:.0f}%", False),
+                  (f"own work {c.work_pct:.0f}%", False)]
+        if c.last_latency is not None and c.last_handled is not None and scene.follow is None:
+            lines.append((f"latency {format_us(c.last_latency)}", False))
+            lines.append((f"handled in {format_us(c.last_handled)}", False))
+        return lines
+
+    def _counters(self, surf: pygame.Surface, scene: Scene, band: Band) -> None:
+        """One figure a line, in the room the band gives; what does not fit is left out,
+        never cut (two to a line where the column is wide enough)."""
+        ri = scene.runs[band.number]
+        box = pygame.Rect(band.counters_box)
+        if scene.view == ONE:  # under the lanes, over the timeline's grid
+            surf.fill(theme.BACKGROUND, box)
+        draw_counters(self.text, surf, self.counter_lines(scene, ri), box)
+
+
+def _name_column(band: Band) -> pygame.Rect:
+    return pygame.Rect(0, band.box[1], band.app.box[0], band.box[3])
+
+
+def draw_counters(text: Text, surf: pygame.Surface, items: list[tuple[str, bool]],
+                  box: pygame.Rect) -> None:
+    """The counters, never cut: one figure a line in as many columns as the box's width
+    allows; when that is too tall, two to a line where they fit side by side, then without
+    the zeros that say little, then without the last (least important) ones."""
+    size = 12 if box.h >= 6 * 16 or box.w >= 300 else 11
+    step = size + 4
+    rows_fit = max(0, (box.h - 4) // step)
+    if not rows_fit or not items:
+        return
+    lines = [t for t, _ in items]
+    col_w = max(text.width(line, size) for line in lines) + 18
+    cols = max(1, min((box.w + 18) // col_w, -(-len(lines) // rows_fit)))
+    if cols == 1 and len(lines) > rows_fit:
+        lines = _paired(text, lines, size, box.w)
+        if len(lines) > rows_fit:
+            lines = _paired(text, [t for t, droppable in items if not droppable], size, box.w)
+    rows = min(rows_fit, -(-len(lines) // cols))
+    y0 = box.y + max(2, (box.h - rows * step) // 2) if cols == 1 else box.y + 2
+    for k, line in enumerate(lines[:rows * cols]):
+        col, row = divmod(k, rows)
+        x = box.x + col * col_w
+        if x + text.width(line, size) <= box.right:
+            text.blit(surf, line, (x, y0 + row * step), size, INK, room=box)
+
+
+def _paired(text: Text, lines: list[str], size: int, width: int) -> list[str]:
+    """Neighbouring lines joined two to a line wherever the pair fits ``width``."""
+    out: list[str] = []
+    k = 0
+    while k < len(lines):
+        if k + 1 < len(lines) and text.width(f"{lines[k]} · {lines[k + 1]}", size) <= width:
+            out.append(f"{lines[k]} · {lines[k + 1]}")
+            k += 2
+        else:
+            out.append(lines[k])
+            k += 1
+    return out

@@ -12,6 +12,7 @@ from iosim.view import theme
 from iosim.view.compare import BOTH_PHASES, HEADINGS, SAME_SECOND_PHASE, Column, column
 from iosim.view.index import RunIndex
 from iosim.view.layout import Screen
+from iosim.view.player import SCALE, SCHEMATIC
 from iosim.view.theme import INK, MUTED, Colour, Text
 
 HEADING_H = 50
@@ -20,7 +21,7 @@ WAIT_SHARE = 0.62  # of the height of the two bands, the upper one's
 
 
 def draw_compare(surf: pygame.Surface, text: Text, runs: list[RunIndex], t: float, cache: dict,
-                 screen: Screen) -> None:
+                 screen: Screen, axis: str = SCHEMATIC) -> None:
     w, _ = screen.size
     top = screen.header[3] + 8
     bottom = screen.caption[1] - 8
@@ -33,39 +34,61 @@ def draw_compare(surf: pygame.Surface, text: Text, runs: list[RunIndex], t: floa
     surf.fill(theme.PALE_COPY, (left, b2[0], w - left - 10, b2[1]))
     for words, (y, h), colour in (("wait for data", b1, theme.WAIT),
                                   ("copy data from kernel to user", b2, theme.COPY)):
-        lines = text.wrap(words, 15, left - 16, True)
+        lines, size = text.fit_lines([words], (15, 13, 11), left - 16, 4, True)
         for j, line in enumerate(lines):
-            text.blit(surf, line, (10, y + h // 2 - 10 * len(lines) + 20 * j), 15,
-                      _darker(colour), True)
-    cols: list[Column] = []
-    for k, ri in enumerate(runs):
-        col = column(ri, k, t, cache)
-        cols.append(col)
-        _column(surf, text, ri, col, (left + col_w * k, col_w), top, b1, b2, t)
+            text.blit(surf, line, (10, y + h // 2 - 10 * len(lines) + 20 * j), size,
+                      _darker(colour), True, room=(0, y, left, h))
+    cols = [column(ri, k, t, cache) for k, ri in enumerate(runs)]
+    scale = None
+    if axis == SCALE:
+        live = [c for c in cols if c.error is None]
+        scale = (max((c.wait_us for c in live), default=0.0),
+                 max((c.copy_us for c in live), default=0.0))
+    for k, (ri, col) in enumerate(zip(runs, cols, strict=True)):
+        _column(surf, text, ri, col, (left + col_w * k, col_w), top, b1, b2, t, scale)
     _braces(surf, text, cols, left, col_w, b2[0] + b2[1] + 6)
+    note = "to scale: one scale for every column" if scale else \
+        "schematic: each column's own scale, its moments kept apart"
+    if text.width(note, 11) <= left - 14:
+        text.blit(surf, note, (10, top + 2), 11, MUTED, room=(0, top, left, HEADING_H))
 
 
 def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
             xs: tuple[float, float], top: int, b1: tuple[int, int], b2: tuple[int, int],
-            t: float) -> None:
+            t: float, scale: tuple[float, float] | None) -> None:
     x, cw = xs
-    cx = int(x + cw * 0.3)
+    room = pygame.Rect(int(x) + 2, top, int(cw) - 4, b2[0] + b2[1] - top + 6)
+    cx = int(x + min(cw * 0.3, 30))
     heading = HEADINGS.get(col.model, col.model)
-    for j, line in enumerate(text.wrap(heading, 14, int(cw) - 8, True)[:2]):
-        text.blit(surf, line, (x + cw / 2, top + 2 + 18 * j), 14, INK, True, "midtop")
+    lines, size = text.fit_lines([heading, col.model], (14, 12, 11), room.w - 4, 2, True)
+    for j, line in enumerate(lines):
+        text.blit(surf, line, (x + cw / 2, top + 2 + (size + 4) * j), size, INK, True,
+                  "midtop", room=room)
     if col.message >= 0:
-        sub = f"message {col.message + 1} of {ri.run.message_count}"
-        if ri.run.source != "sim":
-            sub = f"{ri.run.source} · {sub}"
-        text.blit(surf, sub, (x + cw / 2, top + HEADING_H - 14), 11, MUTED, anchor="midtop")
+        count = ri.run.message_count
+        source = "" if ri.run.source == "sim" else f"{ri.run.source} · "
+        sub = text.first_fitting([f"{source}message {col.message + 1} of {count}",
+                                  f"{source}{col.message + 1}/{count}",
+                                  f"{col.message + 1}/{count}"], 11, room.w - 4)
+        text.blit(surf, sub, (x + cw / 2, top + HEADING_H - 14), 11, MUTED, anchor="midtop",
+                  room=room)
     pygame.draw.line(surf, theme.GRID, (x, b1[0]), (x, b2[0] + b2[1]))
     if col.error is not None:
-        for j, line in enumerate(text.wrap(col.error, 12, int(cw) - 12)[:8]):
-            text.blit(surf, line, (x + 6, b1[0] + 8 + 16 * j), 12, theme.ERROR)
+        rows = max(1, (b1[1] - 16) // 16)
+        lines, size = text.fit_lines([col.error, col.error.split(";")[0]], (12, 11),
+                                     room.w - 8, rows)
+        for j, line in enumerate(lines):
+            text.blit(surf, line, (x + 6, b1[0] + 8 + (size + 4) * j), size, theme.ERROR,
+                      room=room)
         return
+    if col.queued:
+        lines, size = text.fit_lines(["no wait: the data was already queued", "no wait"],
+                                     (11,), room.w - 8, 3)
+        for j, line in enumerate(lines):
+            text.blit(surf, line, (x + 6, b1[0] + 8 + 14 * j), size, MUTED, room=room)
 
     def y_of(tt: float) -> int:
-        band, f = col.frac(tt)
+        band, f = col.frac(tt, scale)
         y, h = (b1, b2)[band]
         return int(y + 6 + f * (h - 12))
 
@@ -82,15 +105,19 @@ def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
     for k, mark in enumerate(marks):
         y = y_of(mark.t)
         pygame.draw.line(surf, INK, (cx - 9, y), (cx + 9, y), 2)
-        band = col.frac(mark.t)[0]
+        band = col.frac(mark.t, scale)[0]
         is_last = k == len(marks) - 1 or marks[k + 1].t > col.copy_start >= mark.t
         same_moment = k > 0 and marks[k - 1].t == mark.t
         if same_moment:  # "ready" then "initiate" at one instant: one under the other
             y = max(y, int(last_y[band]) + 15)
         if y >= last_y[band] + 16 or ((is_last or same_moment) and y >= last_y[band] + 8):
             colour = theme.SIGNAL_INK if mark.word == "notification" else INK
-            text.blit(surf, mark.word, (cx + 14, y), 13, colour, anchor="midleft")
-            last_y[band] = y
+            size = next((s for s in (13, 11) if cx + 14 + text.width(mark.word, s)
+                         <= room.right), 0)
+            if size:
+                text.blit(surf, mark.word, (cx + 14, y), size, colour, anchor="midleft",
+                          room=room)
+                last_y[band] = y
     if col.start <= t:  # the playhead: where this column's message is now
         y = y_of(min(t, col.copy_end))
         pygame.draw.polygon(surf, INK, [(cx - 22, y - 5), (cx - 22, y + 5), (cx - 14, y)])
@@ -110,8 +137,14 @@ def _braces(surf: pygame.Surface, text: Text, cols: list[Column], left: int, col
         pygame.draw.line(surf, INK, (x1, y), (x1, y + 8), 2)
         pygame.draw.line(surf, INK, (x0, y + 8), (x1, y + 8), 2)
         pygame.draw.line(surf, INK, (mid, y + 8), (mid, y + 14), 2)
-        for j, line in enumerate(text.wrap(words, 14, int(x1 - x0))[:3]):
-            text.blit(surf, line, (mid, y + 18 + 18 * j), 14, INK, True, "midtop")
+        room = pygame.Rect(int(x0) - 8, y, int(x1 - x0) + 16, BRACE_H)
+        variants = [words] if words == BOTH_PHASES else \
+            [words, "1st phase handled differently, 2nd phase the same",
+             "2nd phase handled the same"]
+        lines, size = text.fit_lines(variants, (14, 12, 11), room.w, 3, True)
+        for j, line in enumerate(lines):
+            text.blit(surf, line, (mid, y + 18 + (size + 4) * j), size, INK, True, "midtop",
+                      room=room)
 
 
 def _darker(colour: Colour) -> Colour:

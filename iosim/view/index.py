@@ -65,6 +65,8 @@ class Counters:
     blocked_pct: float
     work_pct: float
     messages_done: int
+    last_latency: float | None = None  # the last message handled: ready -> copied
+    last_handled: float | None = None  # ready -> processing done
 
 
 class RunIndex:
@@ -93,7 +95,12 @@ class RunIndex:
                     self.blocked.add(t0, t1)
                 elif kind == work_kind:
                     self.work.add(t0, t1)
-        self.done = array("d", sorted(t for t in run.m_done if t == t))
+        handled = sorted((done, copy_end - ready, done - ready) for done, copy_end, ready in
+                         zip(run.m_done, run.m_copy_end, run.m_ready, strict=True)
+                         if done == done)
+        self.done = array("d", (h[0] for h in handled))
+        self._latency = array("d", (h[1] for h in handled))
+        self._handled = array("d", (h[2] for h in handled))
         self._braces: LaneIndex | None = None
         self._brace_rows: list[tuple[float, float, str]] = []
 
@@ -105,13 +112,16 @@ class RunIndex:
         span = min(t, self.end_us)
         blocked = self.blocked.until(span)
         work = self.work.until(span)
+        done = bisect_right(self.done, t)
         return Counters(
             syscalls=bisect_right(self.instants["syscalls"], t),
             ewouldblock=bisect_right(self.instants["ewouldblock"], t),
             signals=bisect_right(self.instants["signals"], t),
             blocked_pct=100.0 * blocked / span if span > 0 else 0.0,
             work_pct=100.0 * work / span if span > 0 else 0.0,
-            messages_done=bisect_right(self.done, t),
+            messages_done=done,
+            last_latency=self._latency[done - 1] if done else None,
+            last_handled=self._handled[done - 1] if done else None,
         )
 
     def events_at(self, t: float) -> range:

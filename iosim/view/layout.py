@@ -18,10 +18,15 @@ Box = tuple[int, int, int, int]  # x, y, width, height
 
 MAX_SUBLANES = 16
 MIN_SUBLANE_PX = 4
-HEADER_H, RULER_H, CAPTION_H, HINTS_H = 30, 20, 46, 22
+HEADER_H, OVERVIEW_H, RULER_H = 30, 12, 20
+CAPTION_H, LEGEND_ROW_H, HINTS_H = 46, 20, 20
 BRACE_ROW_H = 30  # one row of braces: a label over its bracket
 BRACES_H = 3 * BRACE_ROW_H + 4  # one-run view: room above the application lane for the braces
+KERNEL_NOTES_H = 24  # one-run view: the kernel's words under its lane ("datagram ready")
+MIN_COUNTERS_H = 36
 STOPPED_WEIGHT = 0.4  # the share of a band's height left to a run stopped before it began
+PANE_SHARE, PANE_MIN_W, PANE_MAX_W = 0.38, 330, 640  # the one-run view's code pane
+SIDE_PANE_SHARE = 0.3  # the all-runs view's narrower code pane
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Band:
     number: int
     box: Box
     name_box: Box
-    counters_box: Box
+    counters_box: Box | None
     app: LaneGroup
     kernel: LaneGroup | None
     gap: Box
@@ -73,17 +78,21 @@ class Band:
 class Screen:
     size: tuple[int, int]
     header: Box
+    overview: Box  # the whole run to scale, the visible window marked
     ruler: Box
+    axis_note: Box  # beside the overview and the ruler: what the axis means
     timeline: Box  # the x extent of the time axis and the y extent of all bands
     bands: list[Band]
     caption: Box
+    legend: Box
     hints: Box
+    pane: Box | None = None  # the code pane, when shown
 
 
-def _columns(width: int) -> tuple[int, int, int]:
-    """x of the timeline, its width, and the width of the counters column."""
+def _columns(width: int, counters: bool) -> tuple[int, int, int]:
+    """Width of the name column, the timeline and the counters column."""
     name_w = max(70, min(175, width // 7))
-    counters_w = max(90, min(190, width // 7))
+    counters_w = max(120, min(190, width // 7)) if counters else 0
     return name_w, width - name_w - counters_w - 8, counters_w
 
 
@@ -120,6 +129,7 @@ def band_layout(number: int, run: Run, box: Box, name_w: int, counters_w: int,
     kernel_lanes = [i for i, ln in enumerate(run.lanes) if ln.role == "kernel"]
     threads = len(app_lanes) - 1
     pad = 4 if h > 40 else 2
+    counters = (x + w - counters_w, y, counters_w - 6, h) if counters_w else None
     braces_h = min(BRACES_H, h // 4) if one_run else 0
     gap_h = 44 if one_run else max(10, min(26, int(h * 0.24)))
     if not kernel_lanes:
@@ -133,6 +143,10 @@ def band_layout(number: int, run: Run, box: Box, name_w: int, counters_w: int,
         app_h = min(app_h, 220 if threads else 110)
         kernel_h = min(kernel_h, 90 if len(kernel_lanes) <= 1 else 200)
     top = y + pad + braces_h
+    if one_run and not counters_w:  # the counters go under the lanes and the kernel's notes
+        below = top + app_h + gap_h + kernel_h + KERNEL_NOTES_H
+        if y + h - below >= MIN_COUNTERS_H:
+            counters = (tl_x, below, tl_w, y + h - below - pad)
     app_box = (tl_x, top, tl_w, app_h)
     title = f"app + {threads} threads" if threads else "application"
     app = LaneGroup(title, app_lanes, app_box,
@@ -147,21 +161,35 @@ def band_layout(number: int, run: Run, box: Box, name_w: int, counters_w: int,
             kernel.title = f"kernel ×{len(kernel_lanes)}"
     return Band(
         number=number, box=box, name_box=(x + 6, y, name_w - 10, h),
-        counters_box=(x + w - counters_w, y, counters_w - 6, h), app=app, kernel=kernel,
-        gap=gap, braces=(tl_x, y + pad, tl_w, braces_h) if one_run else None,
+        counters_box=counters,
+        app=app, kernel=kernel, gap=gap,
+        braces=(tl_x, y + pad, tl_w, braces_h) if one_run else None,
         conn_lane={run.lanes[i].conn: i for i in kernel_lanes},
     )
 
 
+def pane_width(width: int, side: bool) -> int:
+    """The code pane's width: a readable column, never most of the window."""
+    share = SIDE_PANE_SHARE if side else PANE_SHARE
+    return max(PANE_MIN_W, min(PANE_MAX_W, int(width * share)))
+
+
 def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | None = None,
-                  one_run: bool = False) -> Screen:
-    """Bands for ``runs`` (numbered ``numbers``, their places among all shown runs)."""
+                  one_run: bool = False, pane: bool = False, legend_rows: int = 1) -> Screen:
+    """Bands for ``runs`` (numbered ``numbers``, their places among all shown runs). With
+    ``pane`` the code pane takes the right of the window (and, in the one-run view, holds the
+    counters); ``legend_rows`` is how many rows the legend needs at this width."""
     width, height = size
-    name_w, tl_w, counters_w = _columns(width)
+    pane_w = pane_width(width, not one_run) if pane else 0
+    plot_w = width - pane_w
+    name_w, tl_w, counters_w = _columns(plot_w, counters=not one_run or not pane)
     header = (0, 0, width, HEADER_H)
-    ruler = (name_w, HEADER_H, tl_w, RULER_H)
-    top = HEADER_H + RULER_H
-    bottom = height - CAPTION_H - HINTS_H
+    overview = (name_w, HEADER_H, tl_w, OVERVIEW_H)
+    ruler = (name_w, HEADER_H + OVERVIEW_H, tl_w, RULER_H)
+    axis_note = (name_w + tl_w + 8, HEADER_H, max(counters_w, 0), OVERVIEW_H + RULER_H)
+    top = HEADER_H + OVERVIEW_H + RULER_H
+    footer = CAPTION_H + LEGEND_ROW_H * legend_rows + HINTS_H
+    bottom = height - footer
     numbers = numbers if numbers is not None else list(range(len(runs)))
     weights = [STOPPED_WEIGHT if stopped_at_once(run) and len(runs) > 1 else 1.0
                for run in runs]
@@ -172,12 +200,14 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
         y0 = top + round(above / total * (bottom - top))
         above += weight
         y1 = top + round(above / total * (bottom - top))
-        bands.append(band_layout(number, run, (0, y0, width, y1 - y0), name_w, counters_w,
+        bands.append(band_layout(number, run, (0, y0, plot_w, y1 - y0), name_w, counters_w,
                                  one_run))
-    return Screen(size=size, header=header, ruler=ruler, timeline=(name_w, top, tl_w,
-                                                                     bottom - top),
+    return Screen(size=size, header=header, overview=overview, ruler=ruler,
+                  axis_note=axis_note, timeline=(name_w, top, tl_w, bottom - top),
                   bands=bands, caption=(0, bottom, width, CAPTION_H),
-                  hints=(0, bottom + CAPTION_H, width, HINTS_H))
+                  legend=(0, bottom + CAPTION_H, width, LEGEND_ROW_H * legend_rows),
+                  hints=(0, height - HINTS_H, width, HINTS_H),
+                  pane=(plot_w, HEADER_H, pane_w, bottom - HEADER_H) if pane else None)
 
 
 def stopped_at_once(run: Run) -> bool:
@@ -204,22 +234,3 @@ class Viewport:
 
     def time_at(self, x: float) -> float:
         return self.axis.time(self.lo + (x - self.x0) / self.scale)
-
-
-def nice_step(span: float, target_ticks: int) -> float:
-    """A round tick step (1, 2 or 5 times a power of ten) giving about ``target_ticks``."""
-    if span <= 0:
-        return 1.0
-    raw = span / max(target_ticks, 1)
-    power = 10 ** int(f"{raw:e}".split("e")[1])
-    for mult in (1, 2, 5, 10):
-        if raw <= mult * power:
-            return mult * power
-    return 10 * power
-
-
-def format_us(t: float) -> str:
-    """A time as people read it in these figures: ms with µs precision, or µs below 1 ms."""
-    if abs(t) >= 1000.0:
-        return f"{t / 1000.0:.3f} ms"
-    return f"{t:.3g} µs" if t else "0 µs"

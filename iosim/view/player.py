@@ -4,6 +4,10 @@ Two time axes. *Schematic* (the default) gives every distinct event time its own
 Stevens's figures do, so a 0.3 µs copy and a 20 ms wait are both a slot wide and both visible.
 *To scale* is proportional time. The visible window is kept in the current axis's units (slots or
 µs); the playhead is kept as a time, so switching axes keeps the moment shown.
+
+What is stepped through follows what is shown: the all-runs view steps through the events of
+every run, the one-run view through that run's events only (``show_run``). Each has its own
+slots, so a nonblocking run's polls do not take the slots of a blocking run's view.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from iosim.trace import Run
 
@@ -21,6 +26,7 @@ FIT_SLOTS = 160  # a schematic axis with more slots than this opens on a window 
 WINDOW_SLOTS = 90.0
 MIN_SPEED, MAX_SPEED = 1 / 64, 1024.0
 FOLLOW_AT = 0.75  # while playing, the playhead stays left of this fraction of the window
+MAX_WIDTH_OVER_LENGTH = 1.2  # zooming out stops a little beyond the whole run
 
 
 class SchematicAxis:
@@ -75,6 +81,9 @@ class ScaleAxis:
         return u
 
 
+Axis = SchematicAxis | ScaleAxis
+
+
 def distinct_times(runs: Iterable[Run]) -> array:
     """Every start and end time of every event of every run, once, sorted (0 always in)."""
     seen: set[float] = {0.0}
@@ -85,46 +94,114 @@ def distinct_times(runs: Iterable[Run]) -> array:
     return array("d", sorted(seen))
 
 
+def _default_window(axis: Axis) -> tuple[float, float]:
+    if axis.name == SCHEMATIC and axis.length > FIT_SLOTS:
+        return (0.0, WINDOW_SLOTS)
+    return (0.0, axis.length)
+
+
+@dataclass
+class Timeline:
+    """What one view steps through: its event times, its messages' ready times, its two axes
+    and the window last shown on each."""
+
+    times: array
+    message_times: array
+    axes: dict[str, Axis] = field(init=False)
+    windows: dict[str, tuple[float, float]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.axes = {SCHEMATIC: SchematicAxis(self.times), SCALE: ScaleAxis(self.times[-1])}
+        self.windows = {name: _default_window(axis) for name, axis in self.axes.items()}
+
+    @property
+    def end(self) -> float:
+        return self.times[-1]
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Timeline:
+        return cls(distinct_times(runs),
+                   array("d", sorted({t for r in runs for t in r.m_ready if t == t})))
+
+
 class Player:
     """The playhead over the runs of one or more traces shown together on one time axis."""
 
     def __init__(self, runs: list[Run]) -> None:
-        self.times = distinct_times(runs)
-        self.end = self.times[-1]
-        self.message_times = array("d", sorted({t for r in runs for t in r.m_ready if t == t}))
-        self.axes = {SCHEMATIC: SchematicAxis(self.times), SCALE: ScaleAxis(self.end)}
-        self.axis = self.axes[SCHEMATIC]
-        self.windows = {name: self._default_window(axis) for name, axis in self.axes.items()}
+        self.runs = runs
+        self._timelines: dict[int | None, Timeline] = {None: Timeline.of(runs)}
+        self.shown: int | None = None  # the run of the one-run view, None for all runs
+        self.axis_name = SCHEMATIC
         self.t = 0.0
         self.playing = False
         self.speed = 1.0
 
+    # -- what is shown ------------------------------------------------------------------------
+
+    @property
+    def timeline(self) -> Timeline:
+        return self._timelines[self.shown]
+
+    @property
+    def times(self) -> array:
+        return self.timeline.times
+
+    @property
+    def message_times(self) -> array:
+        return self.timeline.message_times
+
+    @property
+    def end(self) -> float:
+        return self.timeline.end
+
+    @property
+    def axes(self) -> dict[str, Axis]:
+        return self.timeline.axes
+
+    @property
+    def axis(self) -> Axis:
+        return self.timeline.axes[self.axis_name]
+
+    def show_run(self, k: int | None) -> None:
+        """Step through run ``k``'s events only (None: every run's); the moment stays."""
+        if k is not None and k not in self._timelines:
+            self._timelines[k] = Timeline.of([self.runs[k]])
+        self.shown = k
+        self.t = min(self.t, self.end)
+        self._follow()
+
     # -- the window ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _default_window(axis: SchematicAxis | ScaleAxis) -> tuple[float, float]:
-        if axis.name == SCHEMATIC and axis.length > FIT_SLOTS:
-            return (0.0, WINDOW_SLOTS)
-        return (0.0, axis.length)
+    @property
+    def windows(self) -> dict[str, tuple[float, float]]:
+        return self.timeline.windows
 
     @property
     def window(self) -> tuple[float, float]:
-        return self.windows[self.axis.name]
+        return self.windows[self.axis_name]
 
     def _set_window(self, lo: float, hi: float) -> None:
-        self.windows[self.axis.name] = (lo, hi)
+        self.windows[self.axis_name] = (lo, hi)
+
+    def set_window(self, lo: float, hi: float) -> None:
+        """Show [lo, hi] in axis units (a drag or a pan of the mouse), no wider than the run
+        allows and never narrower than the smallest zoom."""
+        width = min(max(hi - lo, self._min_width()), self.axis.length * MAX_WIDTH_OVER_LENGTH)
+        self._set_window(lo, lo + width)
 
     def fit(self) -> None:
         self._set_window(0.0, self.axis.length)
 
-    def zoom(self, factor: float) -> None:
-        """Zoom around the playhead: factor > 1 shows less time, larger."""
+    def zoom(self, factor: float, anchor: float | None = None) -> None:
+        """Zoom around ``anchor`` (an axis position: the mouse's), or around the playhead:
+        factor > 1 shows less time, larger. The anchor keeps its place on the screen."""
         lo, hi = self.window
-        head = self.axis.pos(self.t)
-        width = min(max((hi - lo) / factor, self._min_width()), self.axis.length * 1.2)
-        frac = (head - lo) / (hi - lo) if hi > lo else 0.5
+        at = self.axis.pos(self.t) if anchor is None else anchor
+        width = min(max((hi - lo) / factor, self._min_width()),
+                    self.axis.length * MAX_WIDTH_OVER_LENGTH)
+        frac = (at - lo) / (hi - lo) if hi > lo else 0.5
         frac = min(max(frac, 0.0), 1.0)
-        self._set_window(head - frac * width, head + (1 - frac) * width)
+        self._set_window(at - frac * width, at + (1 - frac) * width)
 
     def _min_width(self) -> float:
         return 4.0 if self.axis.name == SCHEMATIC else 0.05
@@ -188,8 +265,10 @@ class Player:
         self.seek(0.0)
 
     def go_end(self) -> None:
+        """The whole run in the window, the playhead at its end."""
         self.playing = False
-        self.seek(self.end)
+        self.fit()
+        self.t = self.end
 
     def restart(self) -> None:
         self.seek(0.0)
@@ -208,6 +287,16 @@ class Player:
     def prev_message(self) -> None:
         self._pause_at_previous(self.message_times)
 
+    def event_before(self) -> float | None:
+        """The time of the last event at or before the playhead (None before the first)."""
+        i = bisect_right(self.times, self.t)
+        return self.times[i - 1] if i else None
+
+    def event_after(self) -> float | None:
+        """The time of the next event after the playhead (None at the end)."""
+        i = bisect_right(self.times, self.t)
+        return self.times[i] if i < len(self.times) else None
+
     def _pause_at_next(self, times: array) -> None:
         """Pause on the first of ``times`` after the playhead (the end when there is none)."""
         self.playing = False
@@ -221,8 +310,7 @@ class Player:
         self.seek(times[i - 1] if i > 0 else 0.0)
 
     def toggle_axis(self) -> None:
-        other = SCALE if self.axis.name == SCHEMATIC else SCHEMATIC
-        self.axis = self.axes[other]
+        self.axis_name = SCALE if self.axis_name == SCHEMATIC else SCHEMATIC
         self._follow()
 
     def speed_text(self) -> str:

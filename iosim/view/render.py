@@ -20,6 +20,7 @@ from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
 from iosim.view.player import SCALE
 
 MAX_GIF_FRAMES = 900
+MAX_STEPS = 5000  # pictures --steps writes at most
 GIF_HOLD_SECONDS = 1.5  # the last frame stays this long before the GIF loops
 
 
@@ -44,11 +45,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float | None
             ) -> Scene:
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     scene = make_scene(traces)
     scene.view, scene.focus = parse_view(view)
     if scene.view == ONE and scene.focus >= len(scene.runs):
         raise UserError(f"--view {view}: there are {len(scene.runs)} runs")
+    scene.player.show_run(scene.focus if scene.view == ONE else None)
     if axis == SCALE:
         scene.player.toggle_axis()
     player = scene.player
@@ -61,8 +62,14 @@ def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float |
     return scene
 
 
+def _headless() -> None:
+    """Drawing needs no display; should a module ask for one anyway, SDL's dummy driver."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+
 def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: str = ALL,
                axis: str | None = None, at_ms: float | None = None) -> Path:
+    _headless()
     scene = prepare(traces, view, axis, at_ms)
     surf = pygame.Surface(size)
     Renderer().draw(surf, scene)
@@ -76,6 +83,7 @@ def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
     """Play from the start at speed x1 and record; returns the number of frames."""
     from PIL import Image
 
+    _headless()
     scene = prepare(traces, view, axis, 0.0)
     player = scene.player
     if seconds is None:
@@ -98,6 +106,39 @@ def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
     return count
 
 
+def render_steps(traces: Sequence[Trace], folder: Path, size: tuple[int, int],
+                 view: str = ALL, axis: str | None = None, per: str = "event",
+                 progress: Callable[[int, int], None] | None = None) -> int:
+    """One PNG per event of the shown runs (``per`` "message": per moment a message's data
+    is ready), numbered step-0001.png, ... in ``folder``; returns how many."""
+    _headless()
+    scene = prepare(traces, view, axis, 0.0)
+    player = scene.player
+    times = list(player.times if per == "event" else player.message_times)
+    if len(times) > MAX_STEPS:
+        raise UserError(f"--steps: {len(times)} pictures is more than {MAX_STEPS}; show one "
+                        "run (--view N) or take one per message (--per message)")
+    if not times:
+        raise UserError("--steps: the shown runs have no message")
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: not a directory")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot create ({exc.strerror})") from None
+    surf = pygame.Surface(size)
+    renderer = Renderer()
+    width = max(4, len(str(len(times))))
+    for k, t in enumerate(times):
+        player.seek(t)
+        renderer.draw(surf, scene)
+        out = folder / f"step-{k + 1:0{width}d}.png"
+        _save(lambda out=out: pygame.image.save(surf, str(out)), out)
+        if progress:
+            progress(k + 1, len(times))
+    return len(times)
+
+
 def _save(write: Callable[[], None], out: Path) -> None:
     try:
         write()
@@ -109,6 +150,6 @@ def stderr_progress(done: int, total: int) -> None:
     """One updating line on a terminal, a line per tenth otherwise."""
     if sys.stderr.isatty():
         end = "\n" if done == total else ""
-        print(f"\rrendering frame {done}/{total}", end=end, file=sys.stderr, flush=True)
+        print(f"\rrendering picture {done}/{total}", end=end, file=sys.stderr, flush=True)
     elif done == total or done % max(1, total // 10) == 0:
-        print(f"rendering frame {done}/{total}", file=sys.stderr, flush=True)
+        print(f"rendering picture {done}/{total}", file=sys.stderr, flush=True)

@@ -41,54 +41,79 @@ SPAN_COLOURS: dict[int, Colour] = {
 }
 DARK_FILLS = {COPY, BLOCKED, WORK, PROCESS, ERROR}
 
-LEGEND: list[tuple[Colour, str]] = [
-    (WAIT, "wait for data"), (QUEUED, "data ready, not copied"), (COPY, "copy to user"),
-    (BLOCKED, "blocked"), (ARROW, "in a system call"), (WORK, "own work"),
-    (PROCESS, "processing data"), (HANDLER, "signal handler"),
+HATCHED = {Kind.DELIVERY: HANDLER}  # drawn as stripes of this colour over the pale fill
+
+# One entry per meaning, in the order a reader meets them; the legend shows the entries of
+# the kinds the shown runs have.
+LEGEND: list[tuple[Kind | None, Colour, str]] = [
+    (Kind.WAIT, WAIT, "wait for data"), (Kind.QUEUED, QUEUED, "data ready, not copied"),
+    (Kind.COPY, COPY, "copy to user"), (Kind.BLOCKED, BLOCKED, "blocked"),
+    (Kind.IN_KERNEL, ARROW, "in a system call"), (Kind.WORK, WORK, "own work"),
+    (Kind.PROCESS, PROCESS, "processing data"), (Kind.HANDLER, HANDLER, "signal handler"),
+    (Kind.DELIVERY, DELIVERY, "signal delivery"), (Kind.OVERHEAD, OVERHEAD,
+                                                   "between calls (real runs)"),
 ]
 
 
-def font_path(bold: bool = False) -> Path:
-    name = "Inter-SemiBold.otf" if bold else "Inter-Regular.otf"
+def font_path(bold: bool = False, mono: bool = False) -> Path:
+    if mono:
+        name = "JetBrainsMono-Regular.ttf"
+    else:
+        name = "Inter-SemiBold.otf" if bold else "Inter-Regular.otf"
     return Path(str(resources.files("iosim") / "assets" / "fonts" / name))
 
 
+Drawn = tuple[str, pygame.Rect, pygame.Rect]  # text, where it was drawn, the room it had
+
+
 class Text:
-    """Rendered text surfaces, cached: a frame mostly re-blits the same few labels."""
+    """Rendered text surfaces, cached: a frame mostly re-blits the same few labels.
+
+    Text is never cut: a caller that has too little room for a label draws a shorter one or
+    none. With ``record`` on, every blit is kept with the room it was given, so a test can
+    check that no label ever leaves its room."""
 
     MAX_CACHED = 5000
 
     def __init__(self) -> None:
         if not pygame.font.get_init():
             pygame.font.init()
-        self._fonts: dict[tuple[int, bool], pygame.font.Font] = {}
-        self._cache: dict[tuple[str, int, Colour, bool], pygame.Surface] = {}
-        self._fitted: dict[tuple[str, int, int, bool], str] = {}
+        self._fonts: dict[tuple[int, bool, bool], pygame.font.Font] = {}
+        self._cache: dict[tuple[str, int, Colour, bool, bool], pygame.Surface] = {}
         self._bounds: dict[tuple[str, int, bool], tuple[int, int, int, int]] = {}
+        self.record: list[Drawn] | None = None
 
-    def font(self, size: int, bold: bool = False) -> pygame.font.Font:
-        key = (size, bold)
+    def font(self, size: int, bold: bool = False, mono: bool = False) -> pygame.font.Font:
+        key = (size, bold, mono)
         font = self._fonts.get(key)
         if font is None:
-            font = self._fonts[key] = pygame.font.Font(font_path(bold), size)
+            font = self._fonts[key] = pygame.font.Font(font_path(bold, mono), size)
         return font
 
-    def get(self, text: str, size: int, colour: Colour = INK, bold: bool = False
-            ) -> pygame.Surface:
-        key = (text, size, colour, bold)
+    def width(self, text: str, size: int, bold: bool = False, mono: bool = False) -> int:
+        return self.get(text, size, INK, bold, mono).get_width()
+
+    def get(self, text: str, size: int, colour: Colour = INK, bold: bool = False,
+            mono: bool = False) -> pygame.Surface:
+        key = (text, size, colour, bold, mono)
         surf = self._cache.get(key)
         if surf is None:
             if len(self._cache) >= self.MAX_CACHED:
                 self._cache.clear()
-            surf = self._cache[key] = self.font(size, bold).render(text, True, colour)
+            surf = self._cache[key] = self.font(size, bold, mono).render(text, True, colour)
         return surf
 
     def blit(self, surf: pygame.Surface, text: str, pos: tuple[float, float], size: int = 12,
-             colour: Colour = INK, bold: bool = False, anchor: str = "topleft") -> pygame.Rect:
-        """Draw ``text`` with its ``anchor`` point (a pygame.Rect attribute) at ``pos``."""
-        img = self.get(text, size, colour, bold)
+             colour: Colour = INK, bold: bool = False, anchor: str = "topleft",
+             room: pygame.Rect | tuple[int, int, int, int] | None = None,
+             mono: bool = False) -> pygame.Rect:
+        """Draw ``text`` with its ``anchor`` point (a pygame.Rect attribute) at ``pos``;
+        ``room`` is the part of the screen it may use (the whole surface when None)."""
+        img = self.get(text, size, colour, bold, mono)
         rect = img.get_rect(**{anchor: (int(pos[0]), int(pos[1]))})
         surf.blit(img, rect)
+        if self.record is not None and text:
+            self.record.append((text, rect, pygame.Rect(room) if room else surf.get_rect()))
         return rect
 
     def bounds(self, text: str, size: int, bold: bool = False) -> tuple[int, int, int, int]:
@@ -103,31 +128,28 @@ class Text:
             box = self._bounds[key] = (rect.x, rect.y, rect.w, rect.h)
         return box
 
-    def fit(self, text: str, size: int, width: int, bold: bool = False) -> str:
-        """The text, cut with an ellipsis so it is at most ``width`` pixels wide."""
-        key = (text, size, width, bold)
-        cut = self._fitted.get(key)
-        if cut is None:
-            if len(self._fitted) >= self.MAX_CACHED:
-                self._fitted.clear()
-            cut = self._fitted[key] = self._cut(text, size, width, bold)
-        return cut
+    def first_fitting(self, variants: list[str], size: int, width: int,
+                      bold: bool = False) -> str:
+        """The first of ``variants`` (longest first) that fits ``width``; "" when none does."""
+        return next((v for v in variants if self.width(v, size, bold) <= width), "")
 
-    def _cut(self, text: str, size: int, width: int, bold: bool) -> str:
-        font = self.font(size, bold)
-        if font.size(text)[0] <= width:
-            return text
-        lo, hi = 0, len(text)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if font.size(text[:mid] + "…")[0] <= width:
-                lo = mid
-            else:
-                hi = mid - 1
-        return text[:lo] + "…"
+    def fit_lines(self, variants: list[str], sizes: tuple[int, ...], width: int,
+                  max_lines: int, bold: bool = False) -> tuple[list[str], int]:
+        """The first variant and size (both longest/largest first) that wraps into at most
+        ``max_lines`` lines of at most ``width`` pixels; ([], 0) when none does."""
+        for text in variants:
+            for size in sizes:
+                lines = self.wrap(text, size, width, bold)
+                if len(lines) <= max_lines and all(self.width(ln, size, bold) <= width
+                                                   for ln in lines):
+                    return lines, size
+        return [], 0
 
-    def wrap(self, text: str, size: int, width: int, bold: bool = False) -> list[str]:
-        font = self.font(size, bold)
+    def wrap(self, text: str, size: int, width: int, bold: bool = False,
+             mono: bool = False) -> list[str]:
+        """Lines of at most ``width`` pixels, broken between words; a single word wider than
+        ``width`` gets a line of its own (callers give room for the longest word)."""
+        font = self.font(size, bold, mono)
         lines: list[str] = []
         line = ""
         for word in text.split():

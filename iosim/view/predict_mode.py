@@ -1,0 +1,93 @@
+"""Predict, then reveal, as the window plays it (pure logic, no pygame): playback stops just
+before each significant event of the shown run and asks what happens next; an answer (1-4) is
+revealed with its reason, the event is shown, and the next question waits further on.
+
+The questions themselves (the true next event among plausible wrong ones, the reasons) come
+from ``iosim.teach.predict``; this module only decides when to ask and keeps the score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iosim.teach.predict import Question, Quiz, Reveal
+from iosim.trace import Run
+from iosim.view.player import Player
+
+
+@dataclass
+class PredictMode:
+    """Predict mode over run ``run`` (its index among the shown runs)."""
+
+    run: int
+    quiz: Quiz
+    asked: Question | None = None  # waiting for an answer
+    answered: Question | None = None  # the last question answered, shown with its reveal
+    reveal: Reveal | None = None
+    chosen: int | None = None
+    history: list[bool] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, run_index: int, run: Run) -> PredictMode:
+        return cls(run_index, Quiz(run, seed=run_index))
+
+    @property
+    def score(self) -> tuple[int, int]:
+        right = sum(self.history)
+        return right, len(self.history) - right
+
+    def pending(self, t: float) -> Question | None:
+        """The next question after the playhead (the one being asked, if any)."""
+        return self.asked or self.quiz.question_after(t)
+
+    def finished(self, t: float) -> bool:
+        return self.asked is None and self.quiz.question_after(t) is None
+
+    def hold(self, player: Player) -> None:
+        """After a frame of playback: stop at the next question's moment and ask it."""
+        if self.asked is not None:
+            player.playing = False
+            return
+        question = self.quiz.question_after(self._from(player))
+        if question is not None and player.t >= question.stop_at:
+            self._ask(player, question)
+
+    def step(self, player: Player) -> bool:
+        """Before stepping to the next event: True when the step would pass the next
+        question's event, in which case the playhead stops at its moment and asks instead."""
+        if self.asked is not None:
+            return True
+        question = self.quiz.question_after(self._from(player))
+        after = player.event_after()
+        if question is not None and after is not None and after >= question.event_t:
+            self._ask(player, question)
+            return True
+        return False
+
+    def answer(self, choice: int, player: Player) -> Reveal | None:
+        """Answer the question asked (``choice`` from 0); the playhead moves onto the event."""
+        question = self.asked
+        if question is None or not 0 <= choice < len(question.choices):
+            return None
+        reveal = question.reveal(choice)
+        self.history.append(reveal.right)
+        self.answered, self.reveal, self.chosen, self.asked = question, reveal, choice, None
+        player.playing = False
+        player.seek(question.event_t)
+        return reveal
+
+    def moving_on(self) -> None:
+        """The student goes on: the last reveal leaves the screen."""
+        self.answered = self.reveal = self.chosen = None
+
+    def _from(self, player: Player) -> float:
+        """Questions after the last one answered, never before it again while playing on."""
+        if self.answered is not None:
+            return max(player.t, self.answered.event_t)
+        return player.t
+
+    def _ask(self, player: Player, question: Question) -> None:
+        self.moving_on()
+        self.asked = question
+        player.playing = False
+        player.seek(max(question.stop_at, 0.0))
