@@ -81,6 +81,7 @@ class Text:
         self._fonts: dict[tuple[int, bool, bool], pygame.font.Font] = {}
         self._cache: dict[tuple[str, int, Colour, bool, bool], pygame.Surface] = {}
         self._bounds: dict[tuple[str, int, bool], tuple[int, int, int, int]] = {}
+        self._widths: dict[tuple[str, int, bool, bool], int] = {}
         self.record: list[Drawn] | None = None
 
     def font(self, size: int, bold: bool = False, mono: bool = False) -> pygame.font.Font:
@@ -91,7 +92,14 @@ class Text:
         return font
 
     def width(self, text: str, size: int, bold: bool = False, mono: bool = False) -> int:
-        return self.get(text, size, INK, bold, mono).get_width()
+        """How wide ``text`` is drawn, measured without rendering it (cached)."""
+        key = (text, size, bold, mono)
+        found = self._widths.get(key)
+        if found is None:
+            if len(self._widths) >= self.MAX_CACHED:
+                self._widths.clear()
+            found = self._widths[key] = self.font(size, bold, mono).size(text)[0]
+        return found
 
     def get(self, text: str, size: int, colour: Colour = INK, bold: bool = False,
             mono: bool = False) -> pygame.Surface:
