@@ -1,0 +1,477 @@
+"""Predict, then reveal: playback stops before each significant event of a run and asks what
+happens next, with the true event among plausible wrong ones.
+
+Research on algorithm animation (docs/teaching.md) found that students learn when they predict
+and engage, not when they watch. The significant events are read from the trace (a call returns
+or blocks, data becomes ready, a copy starts or ends, a signal is delivered, a thread wakes);
+the wrong choices come from a vocabulary of what happens in this model and in the others,
+scored for plausibility at that moment (what came just before, what comes just after, the
+usual confusions), never one that is also true at that instant.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import chain
+
+from iosim.teach.words import (
+    ALL_BLOCKED_LABEL,
+    BLOCKS_IN,
+    GIL_LABEL,
+    MAIN_LOOP_LABEL,
+    MULTIPLEXERS,
+    Words,
+    call_name,
+    capital,
+    noun_of,
+)
+from iosim.trace import COPY_LABEL, Kind, Run
+
+REPEATS = 2  # a run of questions with the same answer asks only its first two
+WRONG_MAX, WRONG_MIN = 3, 2  # three or four choices
+RELATED = 2.0  # a fourth choice is offered only when it scores at least this
+
+
+class What(StrEnum):
+    """The kinds of significant event, most telling first: when several happen at the same
+    instant, the first is the one asked about."""
+
+    ERROR = "error"
+    SIGIO = "sigio"
+    AIO_SIGNAL = "aio signal"
+    SIGNAL = "signal"
+    READABLE = "readable"
+    EWOULDBLOCK = "ewouldblock"
+    EOF = "eof"
+    RETURNS = "returns"
+    RETURNS_AT_ONCE = "returns at once"
+    COPY_DONE = "copy done"
+    COPY_STARTS = "copy starts"
+    ARRIVES = "arrives"
+    BLOCKS = "blocks"
+    WAKES = "wakes"
+    PROCESSES = "processes"
+    OWN_WORK = "own work"
+
+
+PRIORITY = {what: n for n, what in enumerate(What)}
+POLLING, MAIN_LOOP = "polling", "main loop"  # the two kinds of own work
+
+
+@dataclass(frozen=True)
+class Happening:
+    """One kind of event as a choice: what, the call it concerns, who does it ("" the
+    process), and how the process came to it (own work: polling or the main loop)."""
+
+    what: What
+    call: str = ""
+    who: str = ""
+    how: str = ""
+
+    @property
+    def key(self) -> tuple[What, str]:
+        """Two happenings with the same key are the same event for a student: "thread 2
+        blocks in recvfrom" makes "the process blocks in recvfrom" true too."""
+        return self.what, self.call
+
+    def text(self, w: Words) -> str:
+        subject = self.who or "the process"
+        call = self.call or "the call"
+        calls = f"{self.who}'s {call}" if self.who else call  # "thread 2's recvfrom"
+        return capital({
+            What.ERROR: "the run stops with an error",
+            What.SIGIO: "the kernel delivers SIGIO",
+            What.AIO_SIGNAL: "the kernel delivers the aio completion signal",
+            What.SIGNAL: "the kernel delivers a signal",
+            What.READABLE: f"{calls} returns readable",
+            What.EWOULDBLOCK: f"{calls} returns EWOULDBLOCK",
+            What.EOF: f"{calls} returns 0: the peer closed",
+            What.RETURNS: f"{calls} returns the data",
+            What.RETURNS_AT_ONCE: f"{calls} returns at once",
+            What.COPY_DONE: f"the kernel finishes copying {w.the} into the aio_read buffer",
+            What.COPY_STARTS: f"the kernel starts copying {w.the} into the buffer",
+            What.ARRIVES: f"{w.a} arrives in the kernel",
+            What.BLOCKS: f"{subject} blocks in {call}",
+            What.WAKES: f"{subject} wakes up",
+            What.PROCESSES: f"{subject} starts processing {w.the}",
+            What.OWN_WORK: f"{subject} keeps running its own work",
+        }[self.what], self.call)
+
+    def because(self, w: Words, error: str | None) -> str:
+        """Why it happens, in one clause (the reveal's reason)."""
+        s = self.who or "the process"
+        call = self.call or "the call"
+        if self.what is What.BLOCKS:
+            if call in MULTIPLEXERS:
+                return (f"no watched socket is readable, so {call} puts {s} to sleep until one "
+                        "becomes readable")
+            return (f"the socket is blocking and nothing is queued, so {call} puts {s} to sleep "
+                    "until data arrives")
+        if self.what is What.RETURNS and call == "aio_return":
+            return "the kernel had already copied the data, so aio_return only collects it"
+        if self.what is What.COPY_STARTS and not self.call:
+            return (f"{w.the} has arrived, so the kernel copies it into the buffer given to "
+                    "aio_read while the process runs on")
+        if self.what is What.OWN_WORK and self.how == MAIN_LOOP:
+            return (f"nothing needs {s} now, so it goes on with its own code until a signal "
+                    "interrupts it")
+        if self.what is What.ERROR:
+            return f"the run stops here: {error or 'an error'}"
+        return {
+            What.SIGIO: ("data arrived on a socket with O_ASYNC set, so the kernel sends SIGIO "
+                         "to its owner; the data itself is still in the kernel"),
+            What.AIO_SIGNAL: ("the kernel has finished the copy, so it sends the signal named "
+                              "in aio_read: the data is already in the buffer"),
+            What.SIGNAL: f"the kernel interrupts {s} with a signal",
+            What.READABLE: (f"data is queued on a watched socket, so {call} returns and reports "
+                            "it readable; it has read nothing"),
+            What.EWOULDBLOCK: (f"the socket is non-blocking, so with nothing queued {call} "
+                               "returns EWOULDBLOCK at once instead of sleeping"),
+            What.EOF: (f"the peer closed the connection, so {call} returns 0 and the server "
+                       "drops that socket"),
+            What.RETURNS: (f"the kernel has finished copying the data into the buffer, so "
+                           f"{call} returns with it"),
+            What.RETURNS_AT_ONCE: (f"{call} only hands the read to the kernel, so it returns "
+                                   "at once and the process goes on"),
+            What.COPY_DONE: ("the kernel has finished copying into the buffer given to "
+                             "aio_read, without the process"),
+            What.COPY_STARTS: (f"{call} found data queued, so the kernel copies it into the "
+                               f"buffer (phase 2) while {s} stays blocked"),
+            What.ARRIVES: (f"{w.the} has crossed the network and lands in the socket's receive "
+                           "queue: phase 1 ends"),
+            What.WAKES: f"the socket {s} sleeps on has become readable, so the kernel wakes it",
+            What.PROCESSES: f"the data is now in the buffer, so {s} processes it",
+            What.OWN_WORK: (f"nothing was queued, so {s} does its own work before it asks "
+                            "again"),
+        }[self.what]
+
+
+# What each model's events can be, for wrong choices from the other models (who: the process).
+READ = "recvfrom"
+VOCABULARY: dict[str, tuple[Happening, ...]] = {
+    "blocking": (Happening(What.BLOCKS, READ), Happening(What.WAKES),
+                 Happening(What.COPY_STARTS, READ), Happening(What.RETURNS, READ),
+                 Happening(What.EOF, READ), Happening(What.PROCESSES)),
+    "nonblocking": (Happening(What.EWOULDBLOCK, READ), Happening(What.OWN_WORK, how=POLLING),
+                    Happening(What.COPY_STARTS, READ), Happening(What.RETURNS, READ),
+                    Happening(What.PROCESSES)),
+    "select": (Happening(What.BLOCKS, "select"), Happening(What.READABLE, "select"),
+               Happening(What.WAKES), Happening(What.RETURNS, READ)),
+    "poll": (Happening(What.BLOCKS, "poll"), Happening(What.READABLE, "poll")),
+    "epoll": (Happening(What.BLOCKS, "epoll_wait"), Happening(What.READABLE, "epoll_wait")),
+    "sigio": (Happening(What.SIGIO), Happening(What.OWN_WORK, how=MAIN_LOOP),
+              Happening(What.EWOULDBLOCK, READ), Happening(What.RETURNS, READ)),
+    "aio": (Happening(What.RETURNS_AT_ONCE, "aio_read"), Happening(What.OWN_WORK, how=MAIN_LOOP),
+            Happening(What.COPY_STARTS), Happening(What.COPY_DONE),
+            Happening(What.AIO_SIGNAL), Happening(What.RETURNS, "aio_return")),
+    "threaded": (Happening(What.BLOCKS, READ), Happening(What.WAKES)),
+    "any": (Happening(What.ARRIVES),),
+}
+
+# The usual confusions: for a true event, the events students expect in its place.
+RIVALS: dict[What, frozenset[What]] = {
+    What.BLOCKS: frozenset({What.EWOULDBLOCK, What.RETURNS, What.OWN_WORK}),
+    What.EWOULDBLOCK: frozenset({What.BLOCKS, What.RETURNS, What.OWN_WORK}),
+    What.READABLE: frozenset({What.RETURNS, What.SIGIO, What.OWN_WORK, What.COPY_STARTS}),
+    What.RETURNS: frozenset({What.READABLE, What.PROCESSES, What.EWOULDBLOCK, What.AIO_SIGNAL}),
+    What.ARRIVES: frozenset({What.RETURNS, What.READABLE, What.SIGIO, What.WAKES}),
+    What.WAKES: frozenset({What.RETURNS, What.READABLE, What.ARRIVES}),
+    What.COPY_STARTS: frozenset({What.RETURNS, What.PROCESSES, What.READABLE}),
+    What.COPY_DONE: frozenset({What.SIGIO, What.RETURNS, What.PROCESSES}),
+    What.SIGIO: frozenset({What.RETURNS, What.READABLE, What.AIO_SIGNAL, What.OWN_WORK}),
+    What.AIO_SIGNAL: frozenset({What.SIGIO, What.RETURNS, What.COPY_STARTS}),
+    What.SIGNAL: frozenset({What.RETURNS, What.READABLE}),
+    What.PROCESSES: frozenset({What.RETURNS, What.BLOCKS, What.OWN_WORK}),
+    What.OWN_WORK: frozenset({What.BLOCKS, What.EWOULDBLOCK, What.SIGIO}),
+    What.RETURNS_AT_ONCE: frozenset({What.BLOCKS, What.RETURNS}),
+    What.EOF: frozenset({What.RETURNS, What.BLOCKS, What.EWOULDBLOCK}),
+    What.ERROR: frozenset({What.BLOCKS, What.READABLE}),
+}
+
+
+@dataclass(frozen=True)
+class Significant:
+    """A significant event: when, on which lane, and what (as a choice would say it)."""
+
+    t: float
+    lane: int
+    happening: Happening
+    text: str
+
+
+@dataclass(frozen=True)
+class Reveal:
+    right: bool
+    why: str  # one sentence: right or wrong, and why
+    answer: str  # the true choice
+
+
+@dataclass(frozen=True)
+class Question:
+    """What happens next? ``stop_at`` is where playback stops (the run's last event before
+    ``event_t``, or ``event_t`` itself for the run's first instant: show the state before it)."""
+
+    stop_at: float
+    event_t: float
+    choices: list[str]
+    answer: int
+    reason: str = field(repr=False, default="")  # why the true event happens
+
+    def reveal(self, choice: int) -> Reveal:
+        if not 0 <= choice < len(self.choices):
+            raise ValueError(f"choice {choice} is not one of 0-{len(self.choices) - 1}")
+        right = choice == self.answer
+        return Reveal(right, ("Right: " if right else "Wrong: ") + self.reason + ".",
+                      self.choices[self.answer])
+
+
+class _Table:
+    """A run's significant events as sorted columns, and the states a student might name
+    (blocked in a call, own work, processing) as intervals per happening."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.words = Words(noun_of(run))
+        self.happenings: list[Happening] = []
+        self._ids: dict[Happening, int] = {}
+        self.t = array("d")
+        self.lane = array("i")
+        self.what = array("i")  # happening id
+        states: dict[tuple[What, str], tuple[list[float], list[float]]] = {}
+        for t, lane, happening, state_end in _events(run):
+            if state_end is not None:
+                starts, ends = states.setdefault(happening.key, ([], []))
+                starts.append(t)
+                ends.append(state_end)
+            else:
+                self.t.append(t)
+                self.lane.append(lane)
+                self.what.append(self._id(happening))
+        self.states = {key: (array("d", sorted(s)), array("d", sorted(e)))
+                       for key, (s, e) in states.items()}
+
+    def _id(self, happening: Happening) -> int:
+        found = self._ids.get(happening)
+        if found is None:
+            found = self._ids[happening] = len(self.happenings)
+            self.happenings.append(happening)
+        return found
+
+    def text(self, h: Happening) -> str:
+        return h.text(self.words)
+
+    def at(self, t: float) -> list[Happening]:
+        """The happenings at exactly ``t``, most telling first (several lanes may share one)."""
+        found = {self.what[k] for k in range(bisect_left(self.t, t), bisect_right(self.t, t))}
+        return sorted((self.happenings[h] for h in found),
+                      key=lambda h: (PRIORITY[h.what], not h.call))
+
+    def in_state(self, key: tuple[What, str], t: float) -> bool:
+        """Some lane is in the state ``key`` names at ``t`` (started by then, ends after)."""
+        spans = self.states.get(key)
+        if spans is None:
+            return False
+        starts, ends = spans
+        return bisect_right(starts, t) - bisect_right(ends, t) > 0
+
+
+def _events(run: Run) -> Iterator[tuple[float, int, Happening, float | None]]:
+    """(t, lane, happening, end of the state it begins or None) for each significant event and
+    each state-beginning span of the run, in time order. A threaded run's process lane repeats
+    what its threads do, so only the thread lanes count there."""
+    roles = [ln.role for ln in run.lanes]
+    threaded = "thread" in roles
+    names = [ln.name if ln.role == "thread" else "" for ln in run.lanes]
+    woke: dict[int, float] = {}  # lane -> last wake-up: a block that goes on is no new block
+    copy_end: dict[int, float] = {}  # kernel lane -> end of its last copy
+    last_call: dict[int, str] = {}
+    kinds = Kind
+    for i, (kind, lane, t0, t1) in enumerate(zip(run.kind, run.lane, run.t0, run.t1,
+                                                 strict=True)):
+        role = roles[lane]
+        if role == "kernel":
+            if kind == kinds.ARRIVAL:
+                yield t0, lane, Happening(What.ARRIVES), None
+            elif kind == kinds.COMPLETE:
+                yield t0, lane, Happening(What.COPY_DONE), None
+            elif kind == kinds.COPY:
+                if copy_end.get(lane) != t0:
+                    yield t0, lane, Happening(What.COPY_STARTS), None
+                copy_end[lane] = t1
+            continue
+        if kind == kinds.ERROR:
+            yield t0, lane, Happening(What.ERROR), None
+            continue
+        if threaded and role == "app":
+            continue
+        who = names[lane]
+        if kind == kinds.SYSCALL:
+            last_call[lane] = run.labels[run.label[i]]
+            continue
+        call = call_name(run, i) or last_call.get(lane, "")
+        event = _happening(run, i, Kind(kind), call, who, woke.get(lane) == t0)
+        if kind == kinds.WAKEUP:
+            woke[lane] = t0
+        state = _state(run, i, Kind(kind), call, who)
+        if state is not None:
+            yield t0, lane, state, t1
+        if event is not None:
+            yield t0, lane, event, None
+
+
+def _happening(run: Run, i: int, kind: Kind, call: str, who: str,
+               after_wakeup: bool) -> Happening | None:
+    label = run.labels[run.label[i]]
+    if kind == Kind.RETURN:
+        return Happening(What.RETURNS_AT_ONCE if label == "return" else What.RETURNS, call, who)
+    if kind == Kind.EWOULDBLOCK:
+        return Happening(What.EWOULDBLOCK, call, who)
+    if kind == Kind.EOF:
+        return Happening(What.EOF, call, who)
+    if kind == Kind.READABLE:
+        return Happening(What.READABLE, call, who)
+    if kind == Kind.SIGNAL:
+        what = What.SIGIO if "SIGIO" in label else What.AIO_SIGNAL if "aio" in label else \
+            What.SIGNAL
+        return Happening(what, who=who)
+    if kind == Kind.WAKEUP:
+        return Happening(What.WAKES, who=who)
+    if kind == Kind.BLOCKED:
+        if label == COPY_LABEL:
+            return Happening(What.COPY_STARTS, call, who)
+        if label.startswith(BLOCKS_IN) and not after_wakeup:
+            return Happening(What.BLOCKS, call, who)
+        return None
+    if kind == Kind.PROCESS:
+        return Happening(What.PROCESSES, who=who)
+    if kind == Kind.WORK:
+        return Happening(What.OWN_WORK, who=who,
+                         how=MAIN_LOOP if label == MAIN_LOOP_LABEL else POLLING)
+    return None
+
+
+def _state(run: Run, i: int, kind: Kind, call: str, who: str) -> Happening | None:
+    """The state a span puts its lane in, as the happening a student would name for it."""
+    if kind == Kind.BLOCKED and call and run.labels[run.label[i]] not in (GIL_LABEL,
+                                                                         ALL_BLOCKED_LABEL):
+        return Happening(What.BLOCKS, call, who)
+    if kind == Kind.WORK:
+        return Happening(What.OWN_WORK, who=who)
+    if kind == Kind.PROCESS:
+        return Happening(What.PROCESSES, who=who)
+    return None
+
+
+def significant(run: Run) -> list[Significant]:
+    """The run's significant events in time order (several lanes may act at one instant; a
+    threaded run's are its threads')."""
+    table = _Table(run)
+    return [Significant(t, lane, table.happenings[h], table.text(table.happenings[h]))
+            for t, lane, h in zip(table.t, table.lane, table.what, strict=True)]
+
+
+class Quiz:
+    """The questions of one run and the student's answers. Playback asks ``question_after``
+    the playhead, stops at its ``stop_at``, takes an answer (``answer``), then moves on to its
+    ``event_t``. A run of questions with the same answer (a non-blocking server's polls) asks
+    only its first REPEATS; each question counts once in the score."""
+
+    def __init__(self, run: Run, seed: int = 0) -> None:
+        self.run = run
+        self.seed = seed
+        self._table = _Table(run)
+        self._times = array("d")
+        self._answers: list[Happening] = []
+        self._choose_questions()
+        self._asked: dict[int, Question] = {}
+        self._current: int | None = None
+        self._results: dict[int, bool] = {}
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    @property
+    def score(self) -> tuple[int, int]:
+        """(right, wrong) over the questions answered."""
+        right = sum(self._results.values())
+        return right, len(self._results) - right
+
+    def question_after(self, t: float) -> Question | None:
+        """The question about the next significant event after ``t`` (or at ``t``, if that one
+        has not been answered yet); None when no question is left."""
+        k = bisect_right(self._times, t)
+        if k and self._times[k - 1] == t and k - 1 not in self._results:
+            k -= 1
+        if k >= len(self._times):
+            self._current = None
+            return None
+        self._current = k
+        return self._question(k)
+
+    def answer(self, choice: int) -> Reveal:
+        """Answer the current question (the last one ``question_after`` returned)."""
+        if self._current is None:
+            raise ValueError("no question is being asked")
+        reveal = self._question(self._current).reveal(choice)
+        self._results.setdefault(self._current, reveal.right)
+        return reveal
+
+    def _choose_questions(self) -> None:
+        """One question per instant with significant events, about the most telling of them."""
+        table = self._table
+        times = table.t
+        k, n = 0, len(times)
+        last, repeats = "", 0
+        while k < n:
+            t = times[k]
+            end = bisect_right(times, t, k)
+            best = min((table.happenings[table.what[x]] for x in range(k, end)),
+                       key=lambda h: (PRIORITY[h.what], not h.call))
+            k = end
+            text = table.text(best)
+            repeats = repeats + 1 if text == last else 1
+            last = text
+            if repeats <= REPEATS:
+                self._times.append(t)
+                self._answers.append(best)
+
+    def _question(self, q: int) -> Question:
+        asked = self._asked.get(q)
+        if asked is None:
+            asked = self._asked[q] = self._make(q)
+        return asked
+
+    def _make(self, q: int) -> Question:
+        table, run = self._table, self.run
+        t, answer = self._times[q], self._answers[q]
+        true_now = {h.key for h in table.at(t)}
+        answer_text = table.text(answer)
+        rng = random.Random(f"{self.seed}:{q}")
+        nearby = {table.text(self._answers[p]): p - q for p in range(max(0, q - 2),
+                                                                     min(len(self), q + 3))}
+        own = {h.key: h for h in reversed(table.happenings)}  # one of each kind in this run
+        pool: dict[str, float] = {}
+        seen = set(true_now)
+        for h in chain((self._answers[p] for p in range(max(0, q - 2), min(len(self), q + 3))),
+                       own.values(), *VOCABULARY.values()):
+            text = table.text(h)
+            if h.key in seen or text in pool or text == answer_text \
+                    or table.in_state(h.key, t):
+                continue
+            seen.add(h.key)
+            pool[text] = (4.0 * (nearby.get(text) == 1) + 3.0 * (nearby.get(text) == -1)
+                          + 3.0 * (h.what in RIVALS[answer.what]) + 2.0 * (h.key in own)
+                          + rng.random())
+        wrong = sorted(pool, key=lambda text: -pool[text])[:WRONG_MAX]
+        if len(wrong) > WRONG_MIN and pool[wrong[-1]] < RELATED:
+            wrong.pop()
+        position = rng.randrange(len(wrong) + 1)
+        choices = [*wrong[:position], answer_text, *wrong[position:]]
+        before = bisect_left(run.t0, t) - 1
+        return Question(run.t0[before] if before >= 0 else t, t, choices, position,
+                        answer.because(table.words, run.error))
