@@ -15,21 +15,11 @@ older file, a traced program) lights no line.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
-from enum import StrEnum
 
-from iosim.teach.index import LaneTracks, RunIndex, Track
-from iosim.teach.units import format_bytes, format_us
-from iosim.teach.words import (
-    ALL_BLOCKED_LABEL,
-    GIL_LABEL,
-    MAIN_LOOP_LABEL,
-    MULTIPLEXERS,
-    READS,
-    Words,
-    call_name,
-    capital,
-)
+from iosim.teach.index import LaneTracks, RunIndex
+from iosim.teach.moment import Doing, Moment
+from iosim.teach.sentences import render
+from iosim.teach.words import ALL_BLOCKED_LABEL, GIL_LABEL, MULTIPLEXERS, call_name
 from iosim.trace import COPY_LABEL, Kind, Run
 
 SUMMARIES = {
@@ -72,19 +62,6 @@ SUMMARIES = {
         "of each readable socket, which then reads it without blocking for data."),
 }
 
-MAX_SENTENCES = 3
-JUST_NOW_US = 0.0005  # below this, "has just arrived" (format_us would print 0.000 µs)
-SETUP_CALLS = {
-    "sigaction": "sigaction installs the SIGIO handler",
-    "fcntl F_SETOWN": "fcntl F_SETOWN makes {subject} the owner of a socket, so SIGIO goes to it",
-    "fcntl O_ASYNC": "fcntl sets O_ASYNC on a socket: the kernel will send SIGIO when data arrives",
-    "epoll_create": "epoll_create makes the epoll instance that will watch the sockets",
-    "epoll_ctl": "epoll_ctl registers a socket with epoll, once, not on every wait",
-    "aio_read": "aio_read hands a read to the kernel and returns at once: the kernel will wait "
-                "for the data and copy it",
-    "aio_return": "aio_return collects a finished read: the data is already in the buffer",
-}
-
 
 def model_summary(model: str) -> str:
     """What an IO model is, in one or two plain sentences."""
@@ -93,61 +70,6 @@ def model_summary(model: str) -> str:
         return known
     return (f"{model}: a program iosim did not write; the timeline shows the system calls it "
             "made, as they were recorded.")
-
-
-class Doing(StrEnum):
-    """What a lane is doing at a moment."""
-
-    BEFORE = "before"  # nothing recorded yet
-    ENDED = "ended"  # the run is over
-    ASLEEP = "asleep"  # blocked in a call, waiting
-    WAKING = "waking"  # woken, not running yet (the wake-up's latency)
-    COPY = "copy"  # blocked while the kernel copies (phase 2)
-    IN_CALL = "in call"  # running inside a system call
-    WORK = "work"  # the process's own work
-    PROCESS = "process"  # processing a message
-    DELIVERY = "delivery"  # the kernel delivering a signal
-    OVERHEAD = "overhead"  # a real run's time between two recorded calls
-    GIL = "gil"  # a thread waiting for the CPU
-    ALL_BLOCKED = "all blocked"  # no thread of the process runs
-    HANDLER = "handler"  # in a signal handler, nothing finer recorded
-    IDLE = "idle"  # between recorded events
-    KERNEL = "kernel"  # a kernel lane: one connection's queue
-
-
-@dataclass(frozen=True)
-class Moment:
-    """The facts about one lane at one time that the sentences are made of, each read from
-    the trace (None: not known, so not said)."""
-
-    t: float
-    lane: int
-    subject: str  # "the process", "thread 2", "connection 0"
-    doing: Doing
-    call: str = ""  # the system call concerned ("" unknown)
-    label: str = ""  # the trace's label of what covers t
-    start: float = 0.0  # of what covers t
-    end: float = 0.0
-    outcome: Kind | None = None  # the call result at ``start`` (EWOULDBLOCK before own work)
-    handler: str = ""  # inside a handler: "SIGIO", "completion" or "signal"
-    conn: int = -1  # the connection concerned (-1: all, or none)
-    nbytes: int | None = None  # what the copy under way carries, when exactly known
-    queued: int | None = None  # messages ready in the kernel, not yet being copied
-    oldest_ready: float | None = None  # when the one queued longest became ready
-    nothing_yet: bool = False  # certain: nothing queued or being copied, more still to come
-    first: bool = False  # no message has arrived so far (for "yet" rather than "new")
-    no_more: bool = False  # certain (simulation): nothing queued and nothing more will come
-    copying: int | None = None  # kernel copies under way (all connections)
-    asks_again: bool = False  # own work ends with the same call made again
-    next_signal: float | None = None  # the next signal delivered on this lane
-    message_ready: float | None = None  # the processed message's ready time
-    sockets: int = 1  # connections with a kernel lane
-    done: int = 0  # messages handled by t (for the end)
-    messages: int = 0
-    error: str | None = None
-    woken_copy: bool = False  # a real read's wake-up and copy, which it cannot tell apart
-    simulated: bool = True  # the source is the simulator: every span is what it says
-    never_blocked: bool = False  # the lane is never blocked in this run (aio)
 
 
 class Explainer:
@@ -276,7 +198,7 @@ class Explainer:
             if label == ALL_BLOCKED_LABEL:
                 return Doing.ALL_BLOCKED
             woken = any(self.run.kind[tracks.results.event[p]] == Kind.WAKEUP
-                        for p in _last(tracks.results, start))
+                        for p in tracks.results.last_at(start))
             return Doing.WAKING if woken else Doing.ASLEEP
         return {Kind.IN_KERNEL: Doing.IN_CALL, Kind.WORK: Doing.WORK,
                 Kind.PROCESS: Doing.PROCESS, Kind.DELIVERY: Doing.DELIVERY,
@@ -299,7 +221,7 @@ class Explainer:
     def _outcome(self, tracks: LaneTracks, start: float) -> tuple[Kind | None, str]:
         """The result recorded on the lane at ``start`` (the last one, if several), and the
         call it is the result of."""
-        positions = _last(tracks.results, start)
+        positions = tracks.results.last_at(start)
         if not positions:
             return None, ""
         i = tracks.results.event[positions[-1]]
@@ -312,7 +234,7 @@ class Explainer:
             return False
         run = self.run
         return any(run.labels[run.label[tracks.calls.event[p]]] == call
-                   for p in _last(tracks.calls, end))
+                   for p in tracks.calls.last_at(end))
 
     def _handler(self, tracks: LaneTracks, t: float) -> str:
         if tracks.handlers.covering(t) < 0:
@@ -352,221 +274,3 @@ class Explainer:
         facts = self._data(t, conn)
         copying = None if self.index.estimated else self.index.messages(conn).copying(t)
         return Moment(t, lane, subject, Doing.KERNEL, conn=conn, copying=copying, **facts)
-
-
-
-def _last(track: Track, t: float) -> range:
-    """Positions of a track's events at exactly ``t``, at most the last few."""
-    found = track.at(t)
-    return found[-8:]
-
-
-# -- sentences ----------------------------------------------------------------------------------
-
-
-def render(m: Moment, noun: str = "datagram", ahead: bool = True) -> list[str]:
-    """The sentences of a moment: the first says what the lane does, the others add what the
-    kernel holds or what this model is known for, at most three in all."""
-    words = Words(noun)
-    out = [s for s in _sentences(m, words, ahead) if s]
-    return [capital(s, m.call) for s in out[:MAX_SENTENCES]]
-
-
-def _sentences(m: Moment, w: Words, ahead: bool) -> list[str]:
-    s = m.subject
-    d = m.doing
-    t = m.t
-    if d is Doing.BEFORE:
-        return [f"{s} has not done anything yet." if m.lane else "The run has not started yet."]
-    if d is Doing.ENDED:
-        if m.error:
-            return [f"The run stopped: {m.error}."]
-        return [f"The run is over: {m.done} of {w.count(m.messages)} handled."]
-    if d is Doing.KERNEL:
-        return _kernel(m, w)
-    if d is Doing.IDLE:
-        ended = "which ended " if m.end > m.start else ""
-        return [f"{s} is between recorded events; the last was “{m.label}”, {ended}"
-                f"{format_us(t - m.end)} ago."]
-    if d is Doing.ASLEEP:
-        return _asleep(m, w, ahead)
-    if d is Doing.WAKING:
-        return _waking(m, w, ahead)
-    if d is Doing.COPY:
-        return _copy(m, w)
-    if d is Doing.IN_CALL:
-        return [_in_call(m)]
-    if d is Doing.WORK:
-        return _work(m, w, ahead)
-    if d is Doing.PROCESS:
-        return _process(m, w)
-    if d is Doing.DELIVERY:
-        return _delivery(m, ahead)
-    if d is Doing.OVERHEAD:
-        return [f"{s} runs Python code between two recorded calls (call overhead)."]
-    if d is Doing.GIL:
-        return [f"{s} could run but waits for the GIL: another thread is running Python code."]
-    if d is Doing.ALL_BLOCKED:
-        return _all_blocked(m, w)
-    return [f"{s} runs its signal handler."]
-
-
-def _asleep(m: Moment, w: Words, ahead: bool) -> list[str]:
-    s, call = m.subject, m.call or "a call"
-    multi = m.call in MULTIPLEXERS
-    where = " on any of its sockets" if multi and m.sockets > 1 else ""
-    wakes = f" and wakes in about {format_us(m.end - m.t)}" if ahead else ""
-    if m.queued and m.oldest_ready is not None:
-        first = f"{_arrived(w, m)}; {s} is still asleep in {call}{wakes}."
-    elif m.nothing_yet:
-        first = (f"Phase 1: {_none_yet(w, m)}{where} yet; {s} sleeps inside {call} and uses "
-                 "no CPU.")
-    elif m.no_more:
-        first = (f"{s} sleeps inside {call}, but nothing more arrives here: only the peer "
-                 "closing the connection can wake it.")
-    else:
-        first = f"{s} sleeps inside {call} and uses no CPU."
-    out = [first]
-    if multi:
-        out.append(f"{call} only reports readiness: recvfrom must still copy the data.")
-    return out
-
-
-def _arrived(w: Words, m: Moment) -> str:
-    """ "the datagram arrived in the kernel 40.0 µs ago" (or "has just arrived")."""
-    assert m.oldest_ready is not None
-    ago = m.t - m.oldest_ready
-    if ago < JUST_NOW_US:
-        return f"{w.the} has just arrived in the kernel"
-    return f"{w.the} arrived in the kernel {format_us(ago)} ago"
-
-
-def _none_yet(w: Words, m: Moment) -> str:
-    """ "no datagram has arrived" before the first, "no new datagram has arrived" after."""
-    return f"{w.no} has arrived" if m.first else f"no new {w.noun} has arrived"
-
-
-def _waking(m: Moment, w: Words, ahead: bool) -> list[str]:
-    s, call = m.subject, m.call or "its call"
-    runs = (f"which runs again in about {format_us(m.end - m.t)}" if ahead
-            else "which is not running yet")
-    if m.queued and m.oldest_ready is not None:
-        return [f"{_arrived(w, m)}; the kernel has woken {s}, {runs}."]
-    return [f"The kernel has woken {s} in {call}, {runs}."]
-
-
-def _copy(m: Moment, w: Words) -> list[str]:
-    s, call = m.subject, m.call or "its read"
-    what = format_bytes(m.nbytes) if m.nbytes else w.the
-    whose = "the process's" if s == "the process" else f"{s}'s"
-    if m.woken_copy:
-        first = (f"Phase 2: the kernel wakes {s} and copies {what} into its buffer (a real "
-                 f"trace cannot tell the two apart); {s} stays blocked in {call} meanwhile.")
-    else:
-        first = (f"Phase 2: the kernel copies {what} into {whose} buffer; {s} stays blocked "
-                 f"in {call} until the copy ends.")
-    out = [first]
-    if m.handler == "SIGIO":
-        out.append("SIGIO only said that data was there: the handler's read still waits for "
-                   "the copy.")
-    return out
-
-
-def _in_call(m: Moment) -> str:
-    s, call = m.subject, m.call or "a system call"
-    cost = format_us(m.end - m.start)
-    if m.label.startswith("first reads"):
-        return f"{s} is inside {call}; the first reads run slower (cold code and caches)."
-    if m.label.endswith("scans again"):
-        return f"{s} is awake again: {call} scans its sockets to find the readable ones."
-    if m.call in SETUP_CALLS:
-        return SETUP_CALLS[m.call].format(subject=s) + f" ({cost} in the kernel)."
-    if m.call in MULTIPLEXERS:
-        return f"{s} is inside {call}, checking which of its sockets are readable ({cost})."
-    if m.call in READS:
-        return f"{s} is inside {call}, asking the kernel for data ({cost} in the kernel)."
-    return f"{s} is inside {call} ({cost} in the kernel)."
-
-
-def _work(m: Moment, w: Words, ahead: bool) -> list[str]:
-    s = m.subject
-    dur = format_us(m.end - m.start)
-    out: list[str] = []
-    if m.outcome is Kind.EWOULDBLOCK and m.label != MAIN_LOOP_LABEL:
-        every = " on every socket of this pass" if m.sockets > 1 else ""
-        again = " and asks again" if m.asks_again and ahead else ""
-        out.append(f"{m.call or 'the call'} returned EWOULDBLOCK{every}: nothing was queued, "
-                   f"so {s} does its own work for {dur}{again}.")
-        if m.queued and m.oldest_ready is not None:
-            out.append(f"{_arrived(w, m)} and waits there: polling notices it only at the "
-                       "next call.")
-        return out
-    if m.label == MAIN_LOOP_LABEL:
-        out.append(f"{s} runs its own code; it does not wait for data.")
-    else:
-        out.append(f"{s} does its own work for {dur}.")
-    if m.copying:
-        out.append(f"Meanwhile the kernel copies {w.the} into the buffer given to aio_read "
-                   "(phase 2), without the process.")
-    elif m.queued and m.oldest_ready is not None:
-        if ahead and m.next_signal is not None and m.label == MAIN_LOOP_LABEL:
-            out.append(f"{_arrived(w, m)}; a signal interrupts {s} in about "
-                       f"{format_us(m.next_signal - m.t)}.")
-        else:
-            out.append(f"{_arrived(w, m)} and is queued there.")
-    elif m.nothing_yet:
-        out.append(f"Phase 1: {_none_yet(w, m)} yet.")
-    return out
-
-
-def _process(m: Moment, w: Words) -> list[str]:
-    s = m.subject
-    out = [f"{s} processes {w.the} it received ({format_us(m.end - m.start)} of its own "
-           "computation)."]
-    if m.message_ready is not None and m.message_ready <= m.t:
-        out.append(f"Its data reached the kernel {format_us(m.t - m.message_ready)} ago.")
-    if m.handler == "completion" and m.never_blocked:
-        out.append("The kernel had copied it before the handler ran: this process never "
-                   "blocks for its data.")
-    elif m.handler == "SIGIO":
-        out.append("This runs inside the SIGIO handler.")
-    return out
-
-
-def _delivery(m: Moment, ahead: bool) -> list[str]:
-    s = m.subject
-    soon = f" in about {format_us(m.end - m.t)}" if ahead else " soon"
-    if "SIGIO" in m.label:
-        return [f"The kernel delivers SIGIO: it interrupts {s}, whose handler starts{soon}.",
-                "SIGIO only says a socket is readable: the data is still in the kernel."]
-    if "aio" in m.label:
-        return [f"The kernel delivers the signal named in aio_read: the handler starts{soon}.",
-                "The copy is finished: the data is already in the buffer."]
-    return [f"The kernel delivers a signal to {s}: its handler starts{soon}."]
-
-
-def _all_blocked(m: Moment, w: Words) -> list[str]:
-    out = ["Every thread is blocked: the process uses no CPU." if m.simulated else
-           "No thread is processing a message or running a recorded call."]
-    if m.queued == 1:
-        out.append(f"{w.count(1)} is queued in the kernel, waiting for its thread to run.")
-    elif m.queued:
-        out.append(f"{w.count(m.queued)} are queued in the kernel, each waiting for its thread "
-                   "to run.")
-    elif m.nothing_yet:
-        out.append(f"Phase 1: {_none_yet(w, m)} on any connection yet.")
-    return out
-
-
-def _kernel(m: Moment, w: Words) -> list[str]:
-    s = m.subject
-    if m.copying:
-        return [f"{s}: phase 2, the kernel copies {w.the} into the process's buffer."]
-    if m.queued and m.oldest_ready is not None:
-        return [f"{s}: {w.count(m.queued)} queued in the kernel, not yet copied (the oldest "
-                f"for {format_us(m.t - m.oldest_ready)})."]
-    if m.nothing_yet:
-        return [f"{s}: phase 1, {_none_yet(w, m)} yet."]
-    if m.no_more:
-        return [f"{s}: everything sent has been copied; nothing more arrives."]
-    return [f"{s}: nothing is known to be queued."]

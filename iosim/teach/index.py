@@ -50,6 +50,10 @@ class Track:
         """Positions of the events starting exactly at ``t``."""
         return range(bisect_left(self.t0, t), bisect_right(self.t0, t))
 
+    def last_at(self, t: float, most: int = 8) -> range:
+        """Positions of the events starting exactly at ``t``, at most the last ``most``."""
+        return self.at(t)[-most:]
+
     def next_after(self, t: float) -> int:
         """Position of the first event starting after ``t`` (-1: none)."""
         k = bisect_right(self.t0, t)
