@@ -112,14 +112,14 @@ class Explainer:
     def moment(self, t: float, lane: int = 0) -> Moment:
         lane = self._lane(lane)
         run = self.run
-        if run.lanes[lane].role == "kernel":
-            return self._kernel_moment(t, lane)
         subject = self._subject(lane)
         if t < 0 or not len(run):
             return Moment(t, lane, subject, Doing.BEFORE)
         if t >= run.end_us:
             return Moment(t, lane, subject, Doing.ENDED, done=self._done(t),
                           messages=run.message_count, error=run.error)
+        if run.lanes[lane].role == "kernel":
+            return self._kernel_moment(t, lane)
         tracks = self.index.lanes[lane]
         k = tracks.spans.covering(t)
         if k < 0:
@@ -269,8 +269,6 @@ class Explainer:
     def _kernel_moment(self, t: float, lane: int) -> Moment:
         conn = self.run.lanes[lane].conn
         subject = self._subject(lane)
-        if t < 0:
-            return Moment(t, lane, subject, Doing.BEFORE, conn=conn)
         facts = self._data(t, conn)
         copying = None if self.index.estimated else self.index.messages(conn).copying(t)
         return Moment(t, lane, subject, Doing.KERNEL, conn=conn, copying=copying, **facts)

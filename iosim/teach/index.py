@@ -96,6 +96,7 @@ class Messages:
         by_ready = sorted(msgs, key=lambda m: ready[m])
         self.by_ready = array("i", by_ready)
         self.ready = array("d", (ready[m] for m in by_ready))
+        self.waiting = FirstAbove([_finite(run.m_copy_start[m]) for m in by_ready])
         self.copy_start = array("d", sorted(_finite(run.m_copy_start[m]) for m in msgs))
         by_end = sorted(msgs, key=lambda m: _finite(run.m_copy_end[m]))
         self.by_end = array("i", by_end)
@@ -118,10 +119,11 @@ class Messages:
         return max(0, self.arrived(t) - bisect_right(self.copy_start, t))
 
     def oldest_queued(self, t: float) -> int:
-        """The message that has waited longest in the queue at ``t`` (-1: none queued)."""
-        if not self.queued(t):
-            return -1
-        return self.by_ready[bisect_right(self.copy_start, t)]
+        """The message that has waited longest in the kernel at ``t``: the earliest ready whose
+        copy has not started (-1: none). Across connections copies do not follow the order of
+        arrival, so this asks a tree rather than assuming first in, first out."""
+        k = self.waiting.first_above(self.arrived(t), t)
+        return self.by_ready[k] if k >= 0 else -1
 
     def next_ready(self, t: float) -> int:
         """The next message to become ready after ``t`` (-1: none)."""
@@ -144,6 +146,42 @@ class Messages:
         if hi < len(self.copy_end) and self.copy_start_by_end[hi] <= end:
             return None
         return self.bytes_by_end[hi] - self.bytes_by_end[lo]
+
+
+class FirstAbove:
+    """A max segment tree over a list: the first position before ``hi`` whose value exceeds
+    ``t``, in O(log n)."""
+
+    def __init__(self, values: list[float]) -> None:
+        size = 1
+        while size < len(values):
+            size *= 2
+        tree = array("d", [-math.inf]) * (2 * size)
+        tree[size:size + len(values)] = array("d", values)
+        for node in range(size - 1, 0, -1):
+            tree[node] = max(tree[2 * node], tree[2 * node + 1])
+        self.size, self.tree = size, tree
+
+    def first_above(self, hi: int, t: float) -> int:
+        size, tree = self.size, self.tree
+        lo, hi = size, size + hi
+        left: list[int] = []
+        right: list[int] = []
+        while lo < hi:  # the nodes that cover [0, hi), left to right
+            if lo & 1:
+                left.append(lo)
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                right.append(hi)
+            lo >>= 1
+            hi >>= 1
+        for node in left + right[::-1]:
+            if tree[node] > t:
+                while node < size:
+                    node = 2 * node if tree[2 * node] > t else 2 * node + 1
+                return node - size
+        return -1
 
 
 def _finite(t: float) -> float:

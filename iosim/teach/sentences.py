@@ -183,7 +183,7 @@ def _work(m: Moment, w: Words, ahead: bool) -> list[str]:
 
 def _process(m: Moment, w: Words) -> list[str]:
     s = m.subject
-    out = [f"{s} processes {w.the} it received ({format_us(m.end - m.start)} of its own "
+    out = [f"{s} handles {w.the} it received ({format_us(m.end - m.start)} of its own "
            "computation)."]
     if m.message_ready is not None and m.message_ready <= m.t:
         out.append(f"Its data reached the kernel {format_us(m.t - m.message_ready)} ago.")
