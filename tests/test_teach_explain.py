@@ -9,14 +9,21 @@ import re
 from array import array
 
 import pytest
-from teachhelp import builtin_runs, light_builtin_runs, one_datagram, traced_like
+from teachhelp import (
+    app_lanes,
+    builtin_runs,
+    explain_everywhere,
+    light_builtin_runs,
+    one_datagram,
+    sample_times,
+    traced_like,
+)
 
 from iosim.scenario import SIM_MODELS
 from iosim.teach import format_us
 from iosim.teach.explain import Explainer, model_summary
-from iosim.teach.moment import Doing, Moment
 from iosim.teach.programs import program
-from iosim.trace import COPY_LABEL, Kind, Run
+from iosim.trace import Kind, Run
 
 COPY_1024 = 0.256  # µs: 1,024 bytes at 4 GB/s
 
@@ -148,19 +155,6 @@ def test_line_at_setup_calls(model: str) -> None:
     assert bool(delivered) == (model != "epoll")
 
 
-def sample_times(run: Run, most: int = 300) -> list[float]:
-    """Event starts and the midpoints between them, at most ``most``, spread over the run."""
-    starts = sorted(set(run.t0))
-    step = max(1, len(starts) // (most // 2))
-    picked = starts[::step]
-    return picked + [(a + b) / 2 for a, b in zip(picked, picked[1:], strict=False)]
-
-
-def app_lanes(run: Run) -> list[int]:
-    lanes = [i for i, ln in enumerate(run.lanes) if ln.role in ("app", "thread")]
-    return lanes[:4]
-
-
 def test_lit_lines_are_lines_of_the_program() -> None:
     for _, run in light_builtin_runs():
         keys = set(program(run.model).keys)
@@ -171,87 +165,6 @@ def test_lit_lines_are_lines_of_the_program() -> None:
 
 
 # -- every fact a sentence states holds ------------------------------------------------------------
-
-SPAN_OF = {Doing.ASLEEP: Kind.BLOCKED, Doing.WAKING: Kind.BLOCKED, Doing.COPY: Kind.BLOCKED,
-           Doing.GIL: Kind.BLOCKED, Doing.ALL_BLOCKED: Kind.BLOCKED,
-           Doing.IN_CALL: Kind.IN_KERNEL, Doing.WORK: Kind.WORK, Doing.PROCESS: Kind.PROCESS,
-           Doing.DELIVERY: Kind.DELIVERY, Doing.OVERHEAD: Kind.OVERHEAD}
-
-
-def finite(t: float) -> float:
-    return t if t == t else math.inf
-
-
-def check_facts(run: Run, m: Moment) -> None:
-    """Each fact of a moment, checked by reading the whole trace (as the Explainer must not)."""
-    t = m.t
-    if m.doing in SPAN_OF:
-        assert any(run.kind[i] == SPAN_OF[m.doing] and run.lane[i] == m.lane
-                   and run.t0[i] <= t < run.t1[i] for i in range(len(run))), m
-    if m.doing is Doing.COPY:
-        assert any(run.labels[run.label[i]] == COPY_LABEL and run.lane[i] == m.lane
-                   and run.t0[i] <= t < run.t1[i] for i in range(len(run))), m
-    assert (m.doing is Doing.ENDED) == (t >= run.end_us and len(run) > 0 and t >= 0), m
-    scope = [i for i in range(run.message_count) if m.conn < 0 or run.m_conn[i] == m.conn]
-    ready = {i: run.m_ready[i] for i in scope}
-    queued = [i for i in scope if ready[i] <= t and not finite(run.m_copy_start[i]) <= t]
-    if m.queued is not None:
-        assert m.queued == len(queued), m
-    if m.oldest_ready is not None:
-        assert m.oldest_ready == min(ready[i] for i in queued), m
-    if m.nothing_yet:
-        assert not any(ready[i] <= t < finite(run.m_copy_end[i]) for i in scope), m
-        later = [i for i in scope if ready[i] > t]
-        assert later, m
-        if run.source != "sim":
-            assert run.m_sent[min(later, key=ready.get)] > t, m
-        if m.conn < 0:
-            for conn in {run.m_conn[i] for i in scope}:
-                last = max(i for i in scope if run.m_conn[i] == conn)
-                arrived = run.m_ready[last] if run.source == "sim" else run.m_sent[last]
-                eofs = [run.t0[i] for i in range(len(run))
-                        if run.kind[i] == Kind.EOF and run.conn[i] == conn]
-                assert not (arrived <= t < min(eofs, default=math.inf)), (m, conn)
-    if m.no_more:
-        assert not queued and not any(ready[i] > t for i in scope), m
-    if m.nbytes is not None:
-        copied = [i for i in scope if m.start < run.m_copy_end[i] <= m.end]
-        assert m.nbytes == sum(run.m_bytes[i] for i in copied), m
-    if m.copying is not None:
-        assert m.copying == sum(1 for i in range(run.message_count)
-                                if finite(run.m_copy_start[i]) <= t < finite(run.m_copy_end[i])
-                                and (m.doing is not Doing.KERNEL or run.m_conn[i] == m.conn)), m
-
-
-def check_words(m: Moment, words: list[str]) -> None:
-    """The sentences say only what the facts hold."""
-    text = " ".join(words)
-    assert 1 <= len(words) <= 3 and all(w and w[-1] == "." for w in words), words
-    if "has arrived" in text and ("no datagram" in text or "no data" in text
-                                  or "no new" in text):
-        assert m.nothing_yet, (m, words)
-    if "arrived in the kernel" in text and "just" not in text:
-        assert m.oldest_ready is not None, (m, words)
-        assert f"{format_us(m.t - m.oldest_ready)} ago" in text, (m, words)
-    if (found := re.search(r"copies ([\d,]+) bytes?", text)):
-        assert m.nbytes == int(found[1].replace(",", "")), (m, words)
-    assert not re.search(r"\b(\w+) \1\b", text, re.IGNORECASE), words
-    for a, b in zip(words, words[1:], strict=False):
-        assert a.rstrip(".").split()[-1].lower() != b.split()[0].lower(), words
-
-
-def explain_everywhere(run: Run, most: int = 300) -> int:
-    ex = Explainer(run)
-    lanes = app_lanes(run) + [i for i, ln in enumerate(run.lanes) if ln.role == "kernel"][:2]
-    n = 0
-    for t in sample_times(run, most) + [-1.0, run.end_us]:
-        for lane in lanes:
-            m = ex.moment(t, lane)
-            check_facts(run, m)
-            check_words(m, ex.now(t, lane))
-            n += 1
-    return n
-
 
 def test_facts_hold_on_every_builtin_run() -> None:
     checked = sum(explain_everywhere(run, 120) for _, run in light_builtin_runs())

@@ -79,6 +79,9 @@ class Question:
                       self.choices[self.answer])
 
 
+Spec = tuple[What, str, str, str]  # a Happening's fields: made into one object per kind
+
+
 class _Table:
     """A run's significant events as sorted columns, and the states a student might name
     (blocked in a call, own work, processing) as intervals per happening."""
@@ -87,28 +90,35 @@ class _Table:
         self.run = run
         self.words = Words(noun_of(run))
         self.happenings: list[Happening] = []
-        self._ids: dict[Happening, int] = {}
-        self.t = array("d")
-        self.lane = array("i")
-        self.what = array("i")  # happening id
+        self.texts: list[str] = []  # by happening id
+        self.ranks: list[tuple[int, bool]] = []  # by happening id: most telling first
+        self._ids: dict[Spec, int] = {}
+        times: list[float] = []
+        lanes: list[int] = []
+        ids: list[int] = []
         states: dict[tuple[What, str], tuple[list[float], list[float]]] = {}
-        for t, lane, happening, state_end in _events(run):
+        for t, lane, spec, state_end in _events(run):
             if state_end is not None:
-                starts, ends = states.setdefault(happening.key, ([], []))
+                starts, ends = states.setdefault((spec[0], spec[1]), ([], []))
                 starts.append(t)
                 ends.append(state_end)
-            else:
-                self.t.append(t)
-                self.lane.append(lane)
-                self.what.append(self._id(happening))
+                continue
+            found = self._ids.get(spec)
+            if found is None:
+                found = self._intern(spec)
+            times.append(t)
+            lanes.append(lane)
+            ids.append(found)
+        self.t, self.lane, self.what = array("d", times), array("i", lanes), array("i", ids)
         self.states = {key: (array("d", sorted(s)), array("d", sorted(e)))
                        for key, (s, e) in states.items()}
 
-    def _id(self, happening: Happening) -> int:
-        found = self._ids.get(happening)
-        if found is None:
-            found = self._ids[happening] = len(self.happenings)
-            self.happenings.append(happening)
+    def _intern(self, spec: Spec) -> int:
+        happening = Happening(*spec)
+        found = self._ids[spec] = len(self.happenings)
+        self.happenings.append(happening)
+        self.texts.append(happening.text(self.words))
+        self.ranks.append((PRIORITY[happening.what], not happening.call))
         return found
 
     def text(self, h: Happening) -> str:
@@ -117,8 +127,7 @@ class _Table:
     def at(self, t: float) -> list[Happening]:
         """The happenings at exactly ``t``, most telling first (several lanes may share one)."""
         found = {self.what[k] for k in range(bisect_left(self.t, t), bisect_right(self.t, t))}
-        return sorted((self.happenings[h] for h in found),
-                      key=lambda h: (PRIORITY[h.what], not h.call))
+        return [self.happenings[h] for h in sorted(found, key=self.ranks.__getitem__)]
 
     def in_state(self, key: tuple[What, str], t: float) -> bool:
         """Some lane is in the state ``key`` names at ``t`` (started by then, ends after)."""
@@ -129,90 +138,98 @@ class _Table:
         return bisect_right(starts, t) - bisect_right(ends, t) > 0
 
 
-def _events(run: Run) -> Iterator[tuple[float, int, Happening, float | None]]:
+_RETURN, _EWOULDBLOCK, _EOF, _READABLE = (int(k) for k in (Kind.RETURN, Kind.EWOULDBLOCK,
+                                                           Kind.EOF, Kind.READABLE))
+_SIGNAL, _WAKEUP, _BLOCKED, _PROCESS, _WORK = (int(k) for k in (
+    Kind.SIGNAL, Kind.WAKEUP, Kind.BLOCKED, Kind.PROCESS, Kind.WORK))
+_SYSCALL, _ERROR, _ARRIVAL, _COMPLETE, _COPY = (int(k) for k in (
+    Kind.SYSCALL, Kind.ERROR, Kind.ARRIVAL, Kind.COMPLETE, Kind.COPY))
+_RESULTS = {_RETURN: What.RETURNS, _EWOULDBLOCK: What.EWOULDBLOCK, _EOF: What.EOF,
+            _READABLE: What.READABLE}
+ARRIVES: Spec = (What.ARRIVES, "", "", "")
+COPY_DONE: Spec = (What.COPY_DONE, "", "", "")
+COPY_STARTS: Spec = (What.COPY_STARTS, "", "", "")
+ERROR: Spec = (What.ERROR, "", "", "")
+
+
+def _events(run: Run) -> Iterator[tuple[float, int, Spec, float | None]]:
     """(t, lane, happening, end of the state it begins or None) for each significant event and
     each state-beginning span of the run, in time order. A threaded run's process lane repeats
     what its threads do, so only the thread lanes count there."""
     roles = [ln.role for ln in run.lanes]
     threaded = "thread" in roles
     names = [ln.name if ln.role == "thread" else "" for ln in run.lanes]
+    labels = run.labels
     woke: dict[int, float] = {}  # lane -> last wake-up: a block that goes on is no new block
     copy_end: dict[int, float] = {}  # kernel lane -> end of its last copy
     last_call: dict[int, str] = {}
-    kinds = Kind
-    for i, (kind, lane, t0, t1) in enumerate(zip(run.kind, run.lane, run.t0, run.t1,
-                                                 strict=True)):
+    for i, (kind, lane, t0, t1, label) in enumerate(zip(run.kind, run.lane, run.t0, run.t1,
+                                                        run.label, strict=True)):
         role = roles[lane]
         if role == "kernel":
-            if kind == kinds.ARRIVAL:
-                yield t0, lane, Happening(What.ARRIVES), None
-            elif kind == kinds.COMPLETE:
-                yield t0, lane, Happening(What.COPY_DONE), None
-            elif kind == kinds.COPY:
+            if kind == _ARRIVAL:
+                yield t0, lane, ARRIVES, None
+            elif kind == _COMPLETE:
+                yield t0, lane, COPY_DONE, None
+            elif kind == _COPY:
                 if copy_end.get(lane) != t0:
-                    yield t0, lane, Happening(What.COPY_STARTS), None
+                    yield t0, lane, COPY_STARTS, None
                 copy_end[lane] = t1
             continue
-        if kind == kinds.ERROR:
-            yield t0, lane, Happening(What.ERROR), None
+        if kind == _ERROR:
+            yield t0, lane, ERROR, None
+            continue
+        if kind == _SYSCALL:
+            last_call[lane] = labels[label]
             continue
         if threaded and role == "app":
             continue
         who = names[lane]
-        if kind == kinds.SYSCALL:
-            last_call[lane] = run.labels[run.label[i]]
-            continue
         call = call_name(run, i) or last_call.get(lane, "")
-        event = _happening(run, i, Kind(kind), call, who, woke.get(lane) == t0)
-        if kind == kinds.WAKEUP:
-            woke[lane] = t0
-        state = _state(run, i, Kind(kind), call, who)
+        text = labels[label]
+        state = _state(kind, text, call, who)
         if state is not None:
             yield t0, lane, state, t1
+        event = _happening(kind, text, call, who, woke.get(lane) == t0)
         if event is not None:
             yield t0, lane, event, None
+        if kind == _WAKEUP:
+            woke[lane] = t0
 
 
-def _happening(run: Run, i: int, kind: Kind, call: str, who: str,
-               after_wakeup: bool) -> Happening | None:
-    label = run.labels[run.label[i]]
-    if kind == Kind.RETURN:
-        return Happening(What.RETURNS_AT_ONCE if label == "return" else What.RETURNS, call, who)
-    if kind == Kind.EWOULDBLOCK:
-        return Happening(What.EWOULDBLOCK, call, who)
-    if kind == Kind.EOF:
-        return Happening(What.EOF, call, who)
-    if kind == Kind.READABLE:
-        return Happening(What.READABLE, call, who)
-    if kind == Kind.SIGNAL:
+def _happening(kind: int, label: str, call: str, who: str, after_wakeup: bool) -> Spec | None:
+    what = _RESULTS.get(kind)
+    if what is not None:
+        if what is What.RETURNS and label == "return":  # aio_read's: queued, not done
+            what = What.RETURNS_AT_ONCE
+        return what, call, who, ""
+    if kind == _SIGNAL:
         what = What.SIGIO if "SIGIO" in label else What.AIO_SIGNAL if "aio" in label else \
             What.SIGNAL
-        return Happening(what, who=who)
-    if kind == Kind.WAKEUP:
-        return Happening(What.WAKES, who=who)
-    if kind == Kind.BLOCKED:
+        return what, "", who, ""
+    if kind == _WAKEUP:
+        return What.WAKES, "", who, ""
+    if kind == _BLOCKED:
         if label == COPY_LABEL:
-            return Happening(What.COPY_STARTS, call, who)
+            return What.COPY_STARTS, call, who, ""
         if label.startswith(BLOCKS_IN) and not after_wakeup:
-            return Happening(What.BLOCKS, call, who)
+            return What.BLOCKS, call, who, ""
         return None
-    if kind == Kind.PROCESS:
-        return Happening(What.PROCESSES, who=who)
-    if kind == Kind.WORK:
-        return Happening(What.OWN_WORK, who=who,
-                         how=MAIN_LOOP if label == MAIN_LOOP_LABEL else POLLING)
+    if kind == _PROCESS:
+        return What.PROCESSES, "", who, ""
+    if kind == _WORK:
+        return What.OWN_WORK, "", who, MAIN_LOOP if label == MAIN_LOOP_LABEL else POLLING
     return None
 
 
-def _state(run: Run, i: int, kind: Kind, call: str, who: str) -> Happening | None:
+def _state(kind: int, label: str, call: str, who: str) -> Spec | None:
     """The state a span puts its lane in, as the happening a student would name for it."""
-    if kind == Kind.BLOCKED and call and run.labels[run.label[i]] not in (GIL_LABEL,
-                                                                         ALL_BLOCKED_LABEL):
-        return Happening(What.BLOCKS, call, who)
-    if kind == Kind.WORK:
-        return Happening(What.OWN_WORK, who=who)
-    if kind == Kind.PROCESS:
-        return Happening(What.PROCESSES, who=who)
+    if kind == _BLOCKED and call and label not in (GIL_LABEL, ALL_BLOCKED_LABEL):
+        return What.BLOCKS, call, who, ""
+    if kind == _WORK:
+        return What.OWN_WORK, "", who, ""
+    if kind == _PROCESS:
+        return What.PROCESSES, "", who, ""
     return None
 
 
@@ -220,7 +237,7 @@ def significant(run: Run) -> list[Significant]:
     """The run's significant events in time order (several lanes may act at one instant; a
     threaded run's are its threads')."""
     table = _Table(run)
-    return [Significant(t, lane, table.happenings[h], table.text(table.happenings[h]))
+    return [Significant(t, lane, table.happenings[h], table.texts[h])
             for t, lane, h in zip(table.t, table.lane, table.what, strict=True)]
 
 
@@ -273,21 +290,24 @@ class Quiz:
     def _choose_questions(self) -> None:
         """One question per instant with significant events, about the most telling of them."""
         table = self._table
-        times = table.t
+        times, what, ranks, texts = table.t, table.what, table.ranks, table.texts
         k, n = 0, len(times)
         last, repeats = "", 0
         while k < n:
             t = times[k]
-            end = bisect_right(times, t, k)
-            best = min((table.happenings[table.what[x]] for x in range(k, end)),
-                       key=lambda h: (PRIORITY[h.what], not h.call))
+            end = k + 1
+            if end < n and times[end] == t:
+                end = bisect_right(times, t, k)
+                best = min((what[x] for x in range(k, end)), key=ranks.__getitem__)
+            else:
+                best = what[k]
             k = end
-            text = table.text(best)
+            text = texts[best]
             repeats = repeats + 1 if text == last else 1
             last = text
             if repeats <= REPEATS:
                 self._times.append(t)
-                self._answers.append(best)
+                self._answers.append(table.happenings[best])
 
     def _question(self, q: int) -> Question:
         asked = self._asked.get(q)
