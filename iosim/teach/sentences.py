@@ -225,8 +225,10 @@ def _kernel(m: Moment, w: Words) -> list[str]:
     if m.copying:
         return [f"{s}: phase 2, the kernel copies {w.the} into the process's buffer."]
     if m.queued and m.oldest_ready is not None:
-        return [f"{s}: {w.count(m.queued)} queued in the kernel, not yet copied (the oldest "
-                f"for {format_us(m.t - m.oldest_ready)})."]
+        waited = m.t - m.oldest_ready
+        since = ("just arrived" if waited < JUST_NOW_US else
+                 f"{'the oldest ' if m.queued > 1 else ''}waiting for {format_us(waited)}")
+        return [f"{s}: {w.count(m.queued)} queued in the kernel, not yet copied ({since})."]
     if m.nothing_yet:
         return [f"{s}: phase 1, {_none_yet(w, m)} yet."]
     if m.no_more:
