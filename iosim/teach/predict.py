@@ -93,6 +93,7 @@ class _Table:
         self.texts: list[str] = []  # by happening id
         self.ranks: list[tuple[int, bool]] = []  # by happening id: most telling first
         self._ids: dict[Spec, int] = {}
+        self._said: dict[Happening, str] = {}
         times: list[float] = []
         lanes: list[int] = []
         ids: list[int] = []
@@ -117,12 +118,16 @@ class _Table:
         happening = Happening(*spec)
         found = self._ids[spec] = len(self.happenings)
         self.happenings.append(happening)
-        self.texts.append(happening.text(self.words))
+        self.texts.append(self.text(happening))
         self.ranks.append((PRIORITY[happening.what], not happening.call))
         return found
 
     def text(self, h: Happening) -> str:
-        return h.text(self.words)
+        """What a choice says for ``h`` (made once per kind of happening)."""
+        found = self._said.get(h)
+        if found is None:
+            found = self._said[h] = h.text(self.words)
+        return found
 
     def at(self, t: float) -> list[Happening]:
         """The happenings at exactly ``t``, most telling first (several lanes may share one)."""
