@@ -1,0 +1,21 @@
+# Non-blocking IO: recvfrom never sleeps; with nothing queued it fails with EWOULDBLOCK.
+from demo import own_work, process  # own_work: poll_interval_us of the process's own work
+
+
+def serve(socks):
+    for sock in socks:
+        sock.setblocking(False)  # every connected socket, not only the listener
+    while socks:
+        found = False
+        for sock in list(socks):
+            try:
+                data, addr = sock.recvfrom(65536)  #@ recvfrom
+            except BlockingIOError:  # EWOULDBLOCK: nothing queued
+                continue
+            found = True
+            if not data:
+                socks.remove(sock)
+            else:
+                process(data)  #@ process
+        if not found:  # a whole pass found nothing
+            own_work()  #@ work

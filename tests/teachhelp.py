@@ -1,0 +1,199 @@
+"""Runs for the teaching tests: every built-in scenario simulated once per session, zero-cost
+scenarios with chosen latencies, and traced-like copies of runs (no line keys, estimated
+ready times, no send times), as a program iosim did not write would give."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from array import array
+from functools import cache
+
+from simhelp import run_of, sim, zero_cost_scenario
+
+from iosim import scenario
+from iosim.scenario import SIM_MODELS
+from iosim.sim.costs import Costs
+from iosim.sim.run import simulate
+from iosim.teach import format_us
+from iosim.teach.explain import Explainer
+from iosim.teach.moment import Doing, Moment
+from iosim.teach.predict import Question, Quiz, significant
+from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
+
+MOST = 400  # questions looked at per run
+ONE = "[[connections]]\nsends = [[20.0, 1024]]"
+HEAVY = {("c10k", "nonblocking"), ("c10k", "sigio"), ("c10k", "threaded"), ("c10k", "aio"),
+         ("c10k", "blocking")}  # c10k's models that are not its point: tens of thousands of events
+
+
+@cache
+def builtin_runs() -> tuple[tuple[str, Run], ...]:
+    """(scenario, run) for every built-in scenario and every simulated model."""
+    out = []
+    for name in scenario.builtin_names():
+        for run in simulate(scenario.load(name), SIM_MODELS).runs:
+            out.append((name, run))
+    return tuple(out)
+
+
+def light_builtin_runs() -> list[tuple[str, Run]]:
+    return [(name, run) for name, run in builtin_runs() if (name, run.model) not in HEAVY]
+
+
+def one_datagram(model: str, **costs: float) -> Run:
+    """One 1,024-byte datagram at 20 ms, every cost 0 but the copy (4 GB/s) and ``costs``."""
+    if not costs:
+        return run_of(sim(zero_cost_scenario(ONE, [model])), model)
+    values = Costs.zero(4.0).to_dict() | costs
+    text = "\n".join(f"{k} = {v}" for k, v in values.items())
+    sc = scenario.parse(f'name = "t"\nprotocol = "udp"\nmodels = ["{model}"]\n[costs]\n{text}\n'
+                        f"[process]\nwork_us = 50.0\npoll_interval_us = 1000.0\n{ONE}\n", "<test>")
+    return run_of(sim(sc), model)
+
+
+def traced_like(run: Run) -> Run:
+    """The run as a tracer without the program would see it: no line keys, ready times
+    bracketed from the calls (flagged as estimates), send times unknown."""
+    out = copy.deepcopy(run)
+    out.source = "traced"
+    out.model = "my_server.py"
+    out.code = []
+    out.line = array("i", [-1]) * len(out.kind)
+    out.m_flags = array("b", [READY_ESTIMATED]) * out.message_count
+    out.m_sent = array("d", [math.nan]) * out.message_count
+    return out
+
+
+def sample_times(run: Run, most: int = 300) -> list[float]:
+    """Event starts and the midpoints between them, at most ``most``, spread over the run."""
+    starts = sorted(set(run.t0))
+    step = max(1, len(starts) // (most // 2))
+    picked = starts[::step]
+    return picked + [(a + b) / 2 for a, b in zip(picked, picked[1:], strict=False)]
+
+
+def app_lanes(run: Run) -> list[int]:
+    lanes = [i for i, ln in enumerate(run.lanes) if ln.role in ("app", "thread")]
+    return lanes[:4]
+
+
+# -- facts and words, checked against a brute-force reading of the trace --------------------
+
+SPAN_OF = {Doing.ASLEEP: Kind.BLOCKED, Doing.WAKING: Kind.BLOCKED, Doing.COPY: Kind.BLOCKED,
+           Doing.GIL: Kind.BLOCKED, Doing.ALL_BLOCKED: Kind.BLOCKED,
+           Doing.IN_CALL: Kind.IN_KERNEL, Doing.WORK: Kind.WORK, Doing.PROCESS: Kind.PROCESS,
+           Doing.DELIVERY: Kind.DELIVERY, Doing.OVERHEAD: Kind.OVERHEAD}
+
+
+def finite(t: float) -> float:
+    return t if t == t else math.inf
+
+
+def check_facts(run: Run, m: Moment) -> None:
+    """Each fact of a moment, checked by reading the whole trace (as the Explainer must not)."""
+    t = m.t
+    if m.doing in SPAN_OF:
+        assert any(run.kind[i] == SPAN_OF[m.doing] and run.lane[i] == m.lane
+                   and run.t0[i] <= t < run.t1[i] for i in range(len(run))), m
+    if m.doing is Doing.COPY:
+        assert any(run.labels[run.label[i]] == COPY_LABEL and run.lane[i] == m.lane
+                   and run.t0[i] <= t < run.t1[i] for i in range(len(run))), m
+    assert (m.doing is Doing.ENDED) == (t >= run.end_us and len(run) > 0 and t >= 0), m
+    scope = [i for i in range(run.message_count) if m.conn < 0 or run.m_conn[i] == m.conn]
+    ready = {i: run.m_ready[i] for i in scope}
+    queued = [i for i in scope if ready[i] <= t and not finite(run.m_copy_start[i]) <= t]
+    if m.queued is not None:
+        assert m.queued == len(queued), m
+    if m.oldest_ready is not None:
+        assert m.oldest_ready == min(ready[i] for i in queued), m
+    if m.nothing_yet:
+        assert not any(ready[i] <= t < finite(run.m_copy_end[i]) for i in scope), m
+        later = [i for i in scope if ready[i] > t]
+        assert later, m
+        if run.source != "sim":
+            assert run.m_sent[min(later, key=ready.get)] > t, m
+        if m.conn < 0:
+            for conn in {run.m_conn[i] for i in scope}:
+                last = max(i for i in scope if run.m_conn[i] == conn)
+                arrived = run.m_ready[last] if run.source == "sim" else run.m_sent[last]
+                eofs = [run.t0[i] for i in range(len(run))
+                        if run.kind[i] == Kind.EOF and run.conn[i] == conn]
+                assert not (arrived <= t < min(eofs, default=math.inf)), (m, conn)
+    if m.no_more:
+        assert not queued and not any(ready[i] > t for i in scope), m
+    if m.nbytes is not None:
+        copied = [i for i in scope if m.start < run.m_copy_end[i] <= m.end]
+        assert m.nbytes == sum(run.m_bytes[i] for i in copied), m
+    if m.copying is not None:
+        assert m.copying == sum(1 for i in range(run.message_count)
+                                if finite(run.m_copy_start[i]) <= t < finite(run.m_copy_end[i])
+                                and (m.doing is not Doing.KERNEL or run.m_conn[i] == m.conn)), m
+
+
+def check_words(m: Moment, words: list[str]) -> None:
+    """The sentences say only what the facts hold."""
+    text = " ".join(words)
+    assert 1 <= len(words) <= 3 and all(w and w[-1] == "." for w in words), words
+    if "has arrived" in text and ("no datagram" in text or "no data" in text
+                                  or "no new" in text):
+        assert m.nothing_yet, (m, words)
+    if "arrived in the kernel" in text and "just" not in text:
+        assert m.oldest_ready is not None, (m, words)
+        assert f"{format_us(m.t - m.oldest_ready)} ago" in text, (m, words)
+    if (found := re.search(r"copies ([\d,]+) bytes?", text)):
+        assert m.nbytes == int(found[1].replace(",", "")), (m, words)
+    assert not re.search(r"\b(\w+) \1\b", text, re.IGNORECASE), words
+    for a, b in zip(words, words[1:], strict=False):
+        assert a.rstrip(".").split()[-1].lower() != b.split()[0].lower(), words
+
+
+def explain_everywhere(run: Run, most: int = 300) -> int:
+    ex = Explainer(run)
+    lanes = app_lanes(run) + [i for i, ln in enumerate(run.lanes) if ln.role == "kernel"][:2]
+    n = 0
+    for t in sample_times(run, most) + [-1.0, run.end_us]:
+        for lane in lanes:
+            m = ex.moment(t, lane)
+            check_facts(run, m)
+            check_words(m, ex.now(t, lane))
+            n += 1
+    return n
+
+
+# -- questions, walked as the window does --------------------------------------------------
+
+def questions(quiz: Quiz, most: int = MOST) -> list[Question]:
+    """Walk a quiz as the window does: answer, then go on from the event."""
+    out: list[Question] = []
+    t = -1.0
+    while len(out) < most and (q := quiz.question_after(t)) is not None:
+        out.append(q)
+        quiz.answer(q.answer)
+        t = q.event_t
+    return out
+
+
+def check_questions(run: Run, quiz: Quiz) -> int:
+    texts_at: dict[float, set[str]] = {}
+    for s in significant(run):
+        texts_at.setdefault(s.t, set()).add(s.text)
+    asked = questions(quiz)
+    previous = -1.0
+    for q in asked:
+        assert 3 <= len(q.choices) <= 4 and len(set(q.choices)) == len(q.choices), q
+        true_now = texts_at[q.event_t]
+        assert q.choices[q.answer] in true_now
+        assert [c for c in q.choices if c in true_now] == [q.choices[q.answer]], q
+        assert previous <= q.stop_at <= q.event_t and q.event_t > previous
+        assert q.stop_at < q.event_t or q.event_t == run.t0[0]
+        for k in range(len(q.choices)):
+            reveal = q.reveal(k)
+            assert reveal.right == (k == q.answer)
+            assert reveal.why.startswith("Right: " if reveal.right else "Wrong: ")
+            assert reveal.why.endswith(".") and ". " not in reveal.why, reveal.why
+            assert reveal.answer == q.choices[q.answer]
+        previous = q.event_t
+    assert asked or not len(run)
+    return len(asked)
