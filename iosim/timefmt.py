@@ -25,15 +25,22 @@ def plain(value: float, significant: int = SIGNIFICANT) -> str:
 
 
 def format_us(us: float) -> str:
-    """A time or duration in µs in one readable unit: "0.256 µs", "999.6 µs", "1.240 ms",
-    "20.000 ms", "12.500 s". Milliseconds keep three decimals (to the µs), as the figures of
-    this kind are read."""
+    """A time or duration in µs in one readable unit: "0.256 µs", "15.9 µs", "999.6 µs",
+    "1.240 ms", "20.000 ms", "12.500 s". Below 1 µs three decimals, below 1 ms one, then
+    milliseconds with three (to the µs), from 10 s seconds; the unit is chosen after rounding,
+    so 999.96 µs reads "1.000 ms"."""
+    if not math.isfinite(us):
+        return "unknown"
+    if us == 0:
+        return "0 µs"
     size = abs(us)
-    if size >= 10_000_000.0:
+    if round(size / 1000.0, 3) >= 10_000.0:
         return f"{us / 1_000_000.0:.3f} s"
-    if size >= 1000.0:
+    if round(size, 1) >= 1000.0:
         return f"{us / 1000.0:.3f} ms"
-    return f"{plain(us)} µs"
+    if round(size, 3) >= 1.0:
+        return f"{us:.1f} µs"
+    return f"{us:.3f} µs"
 
 
 def axis_unit(span_us: float) -> tuple[str, float]:

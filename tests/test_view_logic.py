@@ -313,14 +313,6 @@ def test_viewport_maps_the_window_onto_the_timeline(one_datagram):
     assert not math.isnan(vp.t_hi)
 
 
-@pytest.mark.parametrize(("us", "text"), [
-    (0.0, "0 µs"), (0.64, "0.64 µs"), (0.256, "0.256 µs"), (1.8, "1.8 µs"), (15.9, "15.9 µs"),
-    (100.0, "100 µs"), (999.6, "999.6 µs"), (1240.0, "1.240 ms"), (20040.0, "20.040 ms"),
-    (12_500_000.0, "12.500 s")])
-def test_times_read_in_one_unit_without_scientific_notation(us, text):
-    assert format_us(us) == text
-
-
 def test_axis_ticks_are_round_and_in_one_unit():
     assert timefmt.nice_step(10_000.0, 5) == 2000.0
     assert timefmt.nice_step(3.0, 3) == 1.0 and timefmt.nice_step(0.7, 2) == 0.5

@@ -284,12 +284,14 @@ class Quiz:
         self._current = k
         return self._question(k)
 
-    def answer(self, choice: int) -> Reveal:
-        """Answer the current question (the last one ``question_after`` returned)."""
-        if self._current is None:
+    def answer(self, choice: int, question: Question | None = None) -> Reveal:
+        """Answer ``question`` (by default the current one: the last one ``question_after``
+        returned; a window that looks ahead every frame names the one it asked)."""
+        k = self._current if question is None else bisect_left(self._times, question.event_t)
+        if k is None or not 0 <= k < len(self._times):
             raise ValueError("no question is being asked")
-        reveal = self._question(self._current).reveal(choice)
-        self._results.setdefault(self._current, reveal.right)
+        reveal = self._question(k).reveal(choice)
+        self._results.setdefault(k, reveal.right)
         return reveal
 
     def _choose_questions(self) -> None:

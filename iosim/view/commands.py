@@ -135,7 +135,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     traces = load_inputs(args.inputs)
     if args.steps:
         count = render.render_steps(traces, Path(args.steps), size, args.view, args.axis,
-                                    args.per, render.stderr_progress)
+                                    args.per, render.stderr_progress("picture"))
         print(f"wrote {count} picture{'s' if count != 1 else ''} to {args.steps}")
         return 0
     if suffix == ".png":
@@ -147,6 +147,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.seconds is not None and args.seconds <= 0:
         raise UserError(f"--seconds {args.seconds}: must be positive")
     count = render.render_gif(traces, out, size, args.view, args.axis, args.fps, args.seconds,
-                              render.stderr_progress)
+                              render.stderr_progress("frame"))
     print(f"wrote {out} ({count} frames at {args.fps:g} fps)")
     return 0

@@ -87,6 +87,7 @@ class Renderer:
         self._dim: pygame.Surface | None = None
         self._layouts: dict[tuple, Screen] = {}
         self._plates: dict[tuple, pygame.Surface] = {}
+        self._text_limit = float("inf")
 
     # -- the frame ------------------------------------------------------------------------------
 
@@ -105,7 +106,8 @@ class Renderer:
         noted = scene.view == COMPARE or draw_chrome.axis_note(self.text, surf, screen,
                                                                p.axis.name)
         draw_chrome.header(self.text, surf, screen, p, self._header_left(scene))
-        draw_chrome.caption_bar(self.text, surf, screen, cap, scene.flash)
+        draw_chrome.caption_bar(self.text, surf, screen, cap, scene.flash,
+                                ahead=scene.predict is None)
         draw_chrome.legend(self.text, surf, screen, entries)
         draw_chrome.hints(self.text, surf, screen)
         if pane_run is not None and screen.pane is not None:
@@ -207,6 +209,8 @@ class Renderer:
     def _timeline(self, surf: pygame.Surface, scene: Scene, screen: Screen,
                   vp: Viewport) -> None:
         p = scene.player
+        # predict mode hides the future: no label may reach past the playhead
+        self._text_limit = vp.x(p.t) if scene.predict is not None else float("inf")
         tx, ty, tw, th = screen.timeline
         draw_chrome.overview(surf, screen, p, vp, self._ready_times(scene))
         draw_chrome.ruler(self.text, surf, screen, vp)
@@ -218,7 +222,9 @@ class Renderer:
         head_x = vp.x(p.t)
         surf.set_clip(screen.timeline)
         fx = int(max(head_x, tx))
-        if fx < tx + tw:
+        if fx < tx + tw and scene.predict is not None:  # the future is what is asked
+            surf.fill(theme.BACKGROUND, (fx + 1, ty, tx + tw - fx - 1, th))
+        elif fx < tx + tw:
             surf.blit(self._fade_surface((tw, th)), (fx, ty), (0, 0, tx + tw - fx, th))
         surf.set_clip(None)
         if tx <= head_x <= tx + tw:
@@ -383,7 +389,8 @@ class Renderer:
         img = self.text.get(text, size, colour)
         pos = img.get_rect(center=rect.center).topleft
         bx, by, bw, bh = self.text.bounds(text, size)
-        if placer.offer((pos[0] + bx, pos[1] + by, bw, bh)):
+        if pos[0] + img.get_width() <= self._text_limit and \
+                placer.offer((pos[0] + bx, pos[1] + by, bw, bh)):
             self.text.blit(surf, text, pos, size, colour, room=rect)
 
     def _arrows(self, surf: pygame.Surface, ri: RunIndex, band: Band, vp: Viewport,
@@ -463,8 +470,8 @@ class Renderer:
         img = self.text.get(text, size, ink)
         bx, by, bw, bh = self.text.bounds(text, size)
         box = (pos[0] + bx, pos[1] + by, bw, bh)
-        if pos[0] + img.get_width() > right or pos[1] + img.get_height() > room.bottom or \
-                not placer.offer(box):
+        if pos[0] + img.get_width() > min(right, self._text_limit) or \
+                pos[1] + img.get_height() > room.bottom or not placer.offer(box):
             return None
         if plate is not None:
             surf.blit(self._plate(bw + 2, bh + 2, plate), (box[0] - 1, box[1] - 1))
@@ -490,7 +497,10 @@ class Renderer:
         size = 13
         shown = []
         named: set[str] = set()
+        x_max = min(x_max, self._text_limit)
         for t0, t1, label in ri.braces(vp.t_lo, vp.t_hi):
+            if vp.x(t0) >= x_max:
+                continue
             x0, x1 = max(vp.x(t0), x_min), min(vp.x(t1), x_max)
             variants = []
             if label not in named:  # a label once a frame; its repeats are brackets alone
@@ -581,9 +591,10 @@ class Renderer:
         never cut (two to a line where the column is wide enough)."""
         ri = scene.runs[band.number]
         box = pygame.Rect(band.counters_box)
-        if scene.view == ONE:  # under the lanes, over the timeline's grid
+        one = scene.view == ONE
+        if one:  # under the lanes, over the timeline's grid
             surf.fill(theme.BACKGROUND, box)
-        draw_counters(self.text, surf, self.counter_lines(scene, ri), box)
+        draw_counters(self.text, surf, self.counter_lines(scene, ri), box, top=one)
 
 
 def _name_column(band: Band) -> pygame.Rect:
@@ -591,7 +602,7 @@ def _name_column(band: Band) -> pygame.Rect:
 
 
 def draw_counters(text: Text, surf: pygame.Surface, items: list[tuple[str, bool]],
-                  box: pygame.Rect) -> None:
+                  box: pygame.Rect, top: bool = False) -> None:
     """The counters, never cut: one figure a line in as many columns as the box's width
     allows; when that is too tall, two to a line where they fit side by side, then without
     the zeros that say little, then without the last (least important) ones."""
@@ -608,7 +619,7 @@ def draw_counters(text: Text, surf: pygame.Surface, items: list[tuple[str, bool]
         if len(lines) > rows_fit:
             lines = _paired(text, [t for t, droppable in items if not droppable], size, box.w)
     rows = min(rows_fit, -(-len(lines) // cols))
-    y0 = box.y + max(2, (box.h - rows * step) // 2) if cols == 1 else box.y + 2
+    y0 = box.y + max(2, (box.h - rows * step) // 2) if cols == 1 and not top else box.y + 2
     for k, line in enumerate(lines[:rows * cols]):
         col, row = divmod(k, rows)
         x = box.x + col * col_w

@@ -139,7 +139,9 @@ def axis_note(text: Text, surf: pygame.Surface, screen: Screen, axis: str) -> bo
 
 
 def caption_bar(text: Text, surf: pygame.Surface, screen: Screen, cap: Caption,
-                flash: str) -> None:
+                flash: str, ahead: bool = True) -> None:
+    """The caption's two lines; ``ahead`` False (predict mode) keeps what comes next
+    unsaid."""
     x, y, w, h = screen.caption
     surf.fill((255, 255, 255), screen.caption)
     pygame.draw.line(surf, theme.GRID, (0, y), (w, y))
@@ -150,7 +152,8 @@ def caption_bar(text: Text, surf: pygame.Surface, screen: Screen, cap: Caption,
         shown = text.first_fitting([flash], 13, room, True)
         text.blit(surf, shown, (10, y + 26), 13, theme.ARROW_INK, True, room=screen.caption)
         return
-    line2 = cap.second_line(lambda s: text.width(s, 13) <= room)
+    line2 = cap.second_line(lambda s: text.width(s, 13) <= room) if ahead else \
+        "predict mode: what happens next? (→ asks, 1-4 answers, K leaves)"
     text.blit(surf, line2, (10, y + 26), 13, MUTED, room=screen.caption)
 
 

@@ -18,7 +18,7 @@ BOX_MAX_W = 760
 def draw_predict(surf: pygame.Surface, text: Text, mode: PredictMode, screen: Screen,
                  t: float, model: str) -> None:
     tx, ty, tw, th = screen.timeline
-    width = min(BOX_MAX_W, tw + tx - 20)
+    width = min(BOX_MAX_W, tx + tw - 20)
     wrap_w = width - 28
     right, wrong = mode.score
     score = f"score: {right} right, {wrong} wrong"
@@ -31,9 +31,11 @@ def draw_predict(surf: pygame.Surface, text: Text, mode: PredictMode, screen: Sc
                 lines.append(((f"{k + 1}   " if j == 0 else "     ") + line, 14, INK, False))
         lines.append((score, 12, MUTED, False))
     elif mode.reveal is not None:
-        verdict = "Right." if mode.reveal.right else "Wrong."
-        lines.append((verdict, 15, RIGHT if mode.reveal.right else WRONG, True))
-        lines += [(line, 14, INK, False) for line in text.wrap(mode.reveal.why, 14, wrap_w)]
+        colour = RIGHT if mode.reveal.right else WRONG
+        if not mode.reveal.right:
+            lines += [(line, 14, INK, True) for line in
+                      text.wrap(f"What happened: {mode.reveal.answer}.", 14, wrap_w, True)]
+        lines += [(line, 14, colour, False) for line in text.wrap(mode.reveal.why, 14, wrap_w)]
         lines.append((f"{score} · Space or → goes on", 12, MUTED, False))
     elif mode.finished(t):
         lines.append((f"Predict mode, {model}: {right} right, {wrong} wrong of "
@@ -44,7 +46,7 @@ def draw_predict(surf: pygame.Surface, text: Text, mode: PredictMode, screen: Sc
                       "K leaves.", 13, MUTED, False))
     lines = [ln for ln in lines if text.width(ln[0], ln[1], ln[3]) <= wrap_w]
     height = 16 + sum(size + 6 for _, size, _, _ in lines)
-    box = pygame.Rect(tx + 10, ty + th - height - 8, width, height)
+    box = pygame.Rect(10, ty + th - height - 8, width, height)
     shade = pygame.Surface(box.size, pygame.SRCALPHA)
     shade.fill((255, 255, 255, 246))
     surf.blit(shade, box)

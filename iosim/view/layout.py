@@ -22,10 +22,11 @@ HEADER_H, OVERVIEW_H, RULER_H = 30, 12, 20
 CAPTION_H, LEGEND_ROW_H, HINTS_H = 46, 20, 20
 BRACE_ROW_H = 30  # one row of braces: a label over its bracket
 BRACES_H = 3 * BRACE_ROW_H + 4  # one-run view: room above the application lane for the braces
+ONE_RUN_BASE_H = 460  # the one-run band's height at 1024x600; taller windows get taller lanes
 KERNEL_NOTES_H = 24  # one-run view: the kernel's words under its lane ("datagram ready")
 MIN_COUNTERS_H = 36
 STOPPED_WEIGHT = 0.4  # the share of a band's height left to a run stopped before it began
-PANE_SHARE, PANE_MIN_W, PANE_MAX_W = 0.38, 330, 640  # the one-run view's code pane
+PANE_SHARE, PANE_MIN_W, PANE_MAX_W = 0.4, 330, 640  # the one-run view's code pane
 SIDE_PANE_SHARE = 0.3  # the all-runs view's narrower code pane
 
 
@@ -139,9 +140,10 @@ def band_layout(number: int, run: Run, box: Box, name_w: int, counters_w: int,
     kernel_weight = (1.0 + min(len(kernel_lanes) - 1, 3) * 0.25) if kernel_lanes else 0.0
     app_h = int(avail * app_weight / (app_weight + kernel_weight))
     kernel_h = avail - app_h
-    if one_run:  # lanes of a readable height, room below them for the kernel's words
-        app_h = min(app_h, 220 if threads else 110)
-        kernel_h = min(kernel_h, 90 if len(kernel_lanes) <= 1 else 200)
+    if one_run:  # lanes of a readable height, room below them for the words and counters
+        grow = max(1.0, h / ONE_RUN_BASE_H)
+        app_h = min(app_h, int((220 if threads else 110) * grow))
+        kernel_h = min(kernel_h, int((90 if len(kernel_lanes) <= 1 else 200) * grow))
     top = y + pad + braces_h
     if one_run and not counters_w:  # the counters go under the lanes and the kernel's notes
         below = top + app_h + gap_h + kernel_h + KERNEL_NOTES_H

@@ -8,7 +8,7 @@ from ``iosim.teach.predict``; this module only decides when to ask and keeps the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from iosim.teach.predict import Question, Quiz, Reveal
 from iosim.trace import Run
@@ -22,10 +22,7 @@ class PredictMode:
     run: int
     quiz: Quiz
     asked: Question | None = None  # waiting for an answer
-    answered: Question | None = None  # the last question answered, shown with its reveal
-    reveal: Reveal | None = None
-    chosen: int | None = None
-    history: list[bool] = field(default_factory=list)
+    reveal: Reveal | None = None  # the last answer's, shown until the student goes on
 
     @classmethod
     def of(cls, run_index: int, run: Run) -> PredictMode:
@@ -33,8 +30,8 @@ class PredictMode:
 
     @property
     def score(self) -> tuple[int, int]:
-        right = sum(self.history)
-        return right, len(self.history) - right
+        """(right, wrong): each question counts once, even asked again after a rewind."""
+        return self.quiz.score
 
     def pending(self, t: float) -> Question | None:
         """The next question after the playhead (the one being asked, if any)."""
@@ -48,7 +45,9 @@ class PredictMode:
         if self.asked is not None:
             player.playing = False
             return
-        question = self.quiz.question_after(self._from(player))
+        if self.reveal is not None:  # the reveal stays until the student goes on
+            return
+        question = self.quiz.question_after(player.t)
         if question is not None and player.t >= question.stop_at:
             self._ask(player, question)
 
@@ -57,7 +56,7 @@ class PredictMode:
         question's event, in which case the playhead stops at its moment and asks instead."""
         if self.asked is not None:
             return True
-        question = self.quiz.question_after(self._from(player))
+        question = self.quiz.question_after(player.t)
         after = player.event_after()
         if question is not None and after is not None and after >= question.event_t:
             self._ask(player, question)
@@ -69,22 +68,15 @@ class PredictMode:
         question = self.asked
         if question is None or not 0 <= choice < len(question.choices):
             return None
-        reveal = question.reveal(choice)
-        self.history.append(reveal.right)
-        self.answered, self.reveal, self.chosen, self.asked = question, reveal, choice, None
+        reveal = self.quiz.answer(choice, question)
+        self.reveal, self.asked = reveal, None
         player.playing = False
         player.seek(question.event_t)
         return reveal
 
     def moving_on(self) -> None:
         """The student goes on: the last reveal leaves the screen."""
-        self.answered = self.reveal = self.chosen = None
-
-    def _from(self, player: Player) -> float:
-        """Questions after the last one answered, never before it again while playing on."""
-        if self.answered is not None:
-            return max(player.t, self.answered.event_t)
-        return player.t
+        self.reveal = None
 
     def _ask(self, player: Player, question: Question) -> None:
         self.moving_on()

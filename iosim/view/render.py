@@ -146,10 +146,13 @@ def _save(write: Callable[[], None], out: Path) -> None:
         raise UserError(f"{out}: cannot write ({exc})") from None
 
 
-def stderr_progress(done: int, total: int) -> None:
-    """One updating line on a terminal, a line per tenth otherwise."""
-    if sys.stderr.isatty():
-        end = "\n" if done == total else ""
-        print(f"\rrendering picture {done}/{total}", end=end, file=sys.stderr, flush=True)
-    elif done == total or done % max(1, total // 10) == 0:
-        print(f"rendering picture {done}/{total}", file=sys.stderr, flush=True)
+def stderr_progress(noun: str) -> Callable[[int, int], None]:
+    """Progress of ``noun``s made: one updating line on a terminal, a line per tenth
+    otherwise."""
+    def show(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            end = "\n" if done == total else ""
+            print(f"\rrendering {noun} {done}/{total}", end=end, file=sys.stderr, flush=True)
+        elif done == total or done % max(1, total // 10) == 0:
+            print(f"rendering {noun} {done}/{total}", file=sys.stderr, flush=True)
+    return show
