@@ -188,7 +188,7 @@ def test_a_paused_window_waits_for_keys_instead_of_drawing(one_datagram, display
 
 def test_tab_loads_the_next_builtin_scenario(one_datagram, display):
     names = scenario.builtin_names()
-    app = App([one_datagram], loader=lambda n: simulate(scenario.load(n)), scenarios=names)
+    app = App([one_datagram], simulator=simulate, scenarios=names)
     pygame.event.clear()
     post_key(pygame.K_TAB)
     app.pump(display, 2)
@@ -202,8 +202,11 @@ def test_tab_loads_the_next_builtin_scenario(one_datagram, display):
 def test_show_puts_several_inputs_side_by_side(one_datagram, tmp_path):
     path = tmp_path / "t.json"
     trace_mod.save(one_datagram, path)
-    traces = load_inputs([str(path), "big-copy"])
+    traces, editable = load_inputs([str(path), "big-copy"])
     assert [t.scenario for t in traces] == ["one-datagram", "big-copy"]
+    assert editable is None  # a saved trace beside it: nothing for the what-if panel to edit
+    _, editable = load_inputs(["big-copy"])
+    assert editable is not None and editable.name == "big-copy"
 
 
 def test_render_png_and_gif(tmp_path, capsys):

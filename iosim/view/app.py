@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pygame
 
+from iosim import scenario as scenario_mod
+from iosim.errors import UserError
+from iosim.scenario import Scenario
 from iosim.trace import Trace
 from iosim.view.caption import caption, run_name
 from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
@@ -17,6 +21,7 @@ from iosim.view.index import RunIndex
 from iosim.view.layout import Screen, Viewport
 from iosim.view.player import Player
 from iosim.view.predict_mode import PredictMode
+from iosim.view.whatif import MODELS_ROW, WhatIf, panel_hit, panel_layout
 
 DEFAULT_SIZE = (1280, 720)
 FLASH_SECONDS = 5.0
@@ -40,6 +45,23 @@ def make_scene(traces: Sequence[Trace]) -> Scene:
     return Scene(scene_title(traces), runs, Player([r.run for r in runs]))
 
 
+def _same_moment(old: Scene, traces: Sequence[Trace], t: float) -> float:
+    """Where the playhead goes in new runs: as far past the same message's arrival as it was
+    (in the run shown, or the first); the same time when the messages changed."""
+    runs = [r for tr in traces for r in tr.runs]
+    if not runs or not old.runs:
+        return t
+    before = old.runs[old.focus if old.view == ONE else 0].run
+    after = next((r for r in runs if r.model == before.model), runs[0])
+    if after.message_count != before.message_count:
+        return t
+    arrived = [k for k in range(before.message_count) if before.m_ready[k] <= t]
+    if not arrived:
+        return t
+    m = max(arrived, key=lambda k: before.m_ready[k])
+    return after.m_ready[m] + (t - before.m_ready[m])
+
+
 def _digit(key: int) -> int | None:
     """0 for the key 1, ... 8 for the key 9 (top row or keypad); None for another key."""
     if pygame.K_1 <= key <= pygame.K_9:
@@ -50,16 +72,22 @@ def _digit(key: int) -> int | None:
 
 
 class App:
-    """Holds the scene and reacts to keys; ``loader`` turns a built-in scenario's name into a
-    Trace (Tab / Shift+Tab), so the view itself never runs the simulator."""
+    """Holds the scene and reacts to keys and the mouse. ``simulator`` turns a scenario into a
+    Trace (for Tab / Shift+Tab and the what-if panel), so the view itself never imports the
+    simulator."""
 
-    def __init__(self, traces: Sequence[Trace], loader: Callable[[str], Trace] | None = None,
+    def __init__(self, traces: Sequence[Trace],
+                 simulator: Callable[[Scenario], Trace] | None = None,
                  scenarios: Sequence[str] = (), screenshot_dir: Path | None = None,
-                 scene: Scene | None = None) -> None:
+                 scene: Scene | None = None, scenario: Scenario | None = None) -> None:
         self.traces = list(traces)
         self.scene = scene or make_scene(self.traces)
-        self.loader = loader
+        self.simulator = simulator
+        self.scenario = scenario  # the scenario behind the shown runs (None: saved traces)
         self.scenarios = list(scenarios)
+        self._job: Future[Trace] | None = None  # a re-simulation under way (what-if)
+        self._next: Scenario | None = None  # the change to simulate once it is done
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="iosim-whatif")
         self.screenshot_dir = screenshot_dir or Path.cwd()
         self.renderer = Renderer()
         self.running = True
@@ -81,7 +109,7 @@ class App:
         self.scene = make_scene(self.traces)
 
     def cycle_scenario(self, step: int) -> None:
-        if not self.loader or not self.scenarios:
+        if not self.simulator or not self.scenarios:
             self.flash("Tab cycles the built-in scenarios (not available here)")
             return
         current = self.traces[0].scenario if len(self.traces) == 1 else ""
@@ -140,11 +168,16 @@ class App:
     def press(self, pos: tuple[int, int], pan: bool = False) -> None:
         """A click: on a run's name, its one-run view; on an arrival mark, follow that
         message; on the time axis or a lane, the playhead goes there (and follows a drag);
-        with the right button or Shift, a drag pans."""
-        if self.scene.view == COMPARE:
-            return
+        with the right button or Shift, a drag pans. On the what-if panel: its buttons."""
         screen, vp = self._where()
         x, y = pos
+        panel = self.scene.whatif
+        if panel is not None and screen.pane is not None and \
+                screen.pane[0] <= x < screen.pane[0] + screen.pane[2]:
+            self._panel_click(panel, panel_hit(panel_layout(screen.pane), x, y))
+            return
+        if self.scene.view == COMPARE:
+            return
         h = hit(screen, self.scene.runs, vp, x, y)
         if pan and h.what in ("axis", "lane"):
             self.drag = "pan"
@@ -158,6 +191,16 @@ class App:
             self.drag = "overview" if on_overview else "seek"
             self.scene.player.playing = False
             self.scene.player.seek(self._time_at(screen, vp, x))
+
+    def _panel_click(self, panel: WhatIf, hit_: tuple[str, int]) -> None:
+        what, k = hit_
+        if what == "model":
+            panel.selected, panel.model_cursor = MODELS_ROW, k
+            self.resimulate(panel.toggle_model())
+        elif what in ("minus", "plus", "row"):
+            panel.selected = k
+            if what != "row":
+                self.resimulate(panel.change(-1 if what == "minus" else 1))
 
     def motion(self, pos: tuple[int, int]) -> None:
         """Dragging seeks or pans; otherwise the span or instant under the pointer shows its
@@ -196,6 +239,8 @@ class App:
         shift = bool(mod & pygame.KMOD_SHIFT)
         mode = scene.predict
         if mode is not None and self._predict_key(mode, key, char):
+            return
+        if scene.whatif is not None and self._whatif_key(scene.whatif, key, mod):
             return
         if key == pygame.K_ESCAPE:
             self.escape()
@@ -245,6 +290,8 @@ class App:
             p.toggle_axis()
         elif key == pygame.K_k:
             self.toggle_predict()
+        elif key == pygame.K_e:
+            self.toggle_whatif()
         elif key == pygame.K_v:
             scene.code = not scene.code
         elif key == pygame.K_RIGHTBRACKET or char == "]":
@@ -347,12 +394,15 @@ class App:
 
     @property
     def idle(self) -> bool:
-        """Nothing moves until a key is pressed: paused, no message fading, nothing loading."""
-        return not self.scene.player.playing and self._flash_left <= 0 and self._pending is None
+        """Nothing moves until a key is pressed: paused, no message fading, nothing loading
+        or simulating."""
+        return not self.scene.player.playing and self._flash_left <= 0 and \
+            self._pending is None and self._job is None
 
     def frame(self, surface: pygame.Surface, seconds: float) -> None:
         """Advance the playback by ``seconds`` of wall-clock time and draw one frame."""
         self.surface = surface
+        self._collect()
         self.scene.player.tick(seconds)
         if self.scene.predict is not None:
             self.scene.predict.hold(self.scene.player)
@@ -360,7 +410,7 @@ class App:
             self._flash_left -= seconds
             if self._flash_left <= 0:
                 self.scene.flash = ""
-        self.renderer.draw(surface, self.scene)
+        self.renderer.draw(surface, self.scene, self.busy)
         if self._pending is not None:
             name, self._pending = self._pending, None
             self._load(name)
@@ -368,12 +418,112 @@ class App:
     def _load(self, name: str) -> None:
         view = self.scene.view
         try:
-            self.show_traces([self.loader(name)])  # type: ignore[misc]
+            sc = scenario_mod.load(name)
+            self.show_traces([self.simulator(sc)])  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - a scenario that fails must not close the window
             self.flash(f"cannot load {name}: {exc}")
             return
+        self.scenario = sc
+        self.scene.whatif = None
         self.show(view if view != ONE else ALL)
         self.flash(f"scenario {name}")
+
+    # -- what if? -------------------------------------------------------------------------------
+
+    def toggle_whatif(self) -> None:
+        scene = self.scene
+        if scene.whatif is not None:
+            scene.whatif = None
+            return
+        if self.scenario is None or self.simulator is None:
+            self.flash("what-if changes a scenario: open one (iosim show SCENARIO), not a "
+                       "saved trace")
+            return
+        scene.whatif = WhatIf(self.scenario)
+
+    def _whatif_key(self, panel: WhatIf, key: int, mod: int) -> bool:
+        """The panel's keys; True when the key was the panel's."""
+        big = bool(mod & pygame.KMOD_SHIFT)
+        if key in (pygame.K_UP, pygame.K_DOWN):
+            panel.select(-1 if key == pygame.K_UP else 1)
+        elif key in (pygame.K_LEFT, pygame.K_RIGHT):
+            self.resimulate(panel.change(-1 if key == pygame.K_LEFT else 1, big))
+        elif key in (pygame.K_SPACE, pygame.K_RETURN) and panel.selected == MODELS_ROW:
+            self.resimulate(panel.toggle_model())
+        elif key == pygame.K_s and mod & pygame.KMOD_CTRL:
+            self.save_whatif(panel)
+        elif key in (pygame.K_e, pygame.K_ESCAPE):
+            self.scene.whatif = None
+        else:
+            return False
+        return True
+
+    def save_whatif(self, panel: WhatIf) -> Path | None:
+        try:
+            path = panel.save(self.screenshot_dir)
+        except UserError as exc:
+            self.flash(str(exc))
+            return None
+        print(f"iosim: scenario saved to {path} (iosim sim {path} gives these runs)",
+              flush=True)
+        self.flash(f"saved {path}: iosim sim {path.name} gives these runs")
+        return path
+
+    def resimulate(self, sc: Scenario | None) -> None:
+        """Simulate the changed scenario off the drawing thread; a change made meanwhile
+        waits for it, and only the last one is simulated next."""
+        if sc is None:
+            panel = self.scene.whatif
+            if panel is not None and panel.error:
+                self.flash(panel.error)
+            return
+        self.scenario = sc
+        if self._job is not None:
+            self._next = sc
+            return
+        self._job = self._pool.submit(self.simulator, sc)  # type: ignore[arg-type]
+
+    def _collect(self) -> None:
+        """A finished re-simulation replaces the runs in place."""
+        job = self._job
+        if job is None or not job.done():
+            return
+        self._job = None
+        try:
+            trace = job.result()
+        except Exception as exc:  # noqa: BLE001 - a failed what-if must not close the window
+            self.flash(f"cannot simulate: {exc}")
+        else:
+            if self._next is None:
+                self.replace_traces([trace])
+        if self._next is not None:
+            sc, self._next = self._next, None
+            self.resimulate(sc)
+
+    @property
+    def busy(self) -> str:
+        return "simulating again …" if self._job is not None else ""
+
+    def replace_traces(self, traces: Sequence[Trace]) -> None:
+        """New runs of the same scenario: the view, the axis, the speed, the panels and the
+        followed message stay; the playhead stays on the same message (at the same time
+        past its data's arrival), or on the same time when the messages changed."""
+        old = self.scene
+        p = old.player
+        t = _same_moment(old, traces, p.t)
+        self.traces = list(traces)
+        new = make_scene(self.traces)
+        count = len(new.runs)
+        new.view = old.view if old.view != ONE or old.focus < count else ALL
+        new.focus = min(old.focus, count - 1)
+        new.labels, new.code, new.whatif = old.labels, old.code, old.whatif
+        new.follow = old.follow if old.follow is not None and old.follow < new.messages \
+            else None
+        np = new.player
+        np.axis_name, np.speed = p.axis_name, p.speed
+        np.show_run(new.focus if new.view == ONE else None)
+        np.seek(t)
+        self.scene = new
 
     def pump(self, surface: pygame.Surface, frames: int, seconds: float = 1 / FPS) -> None:
         """Handle queued events and draw ``frames`` frames, each ``seconds`` apart in playback

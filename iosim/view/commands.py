@@ -82,21 +82,25 @@ def has_display(env: Mapping[str, str] | None = None) -> bool:
     return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
 
 
-def _simulate(name: str) -> Trace:
+def _simulate(sc: scenario.Scenario) -> Trace:
     from iosim.sim.run import simulate
 
-    return simulate(scenario.load(name))
+    return simulate(sc)
 
 
-def load_inputs(inputs: Sequence[str]) -> list[Trace]:
-    """A trace file is read as it is; anything else is a scenario, simulated now."""
+def load_inputs(inputs: Sequence[str]) -> tuple[list[Trace], scenario.Scenario | None]:
+    """A trace file is read as it is; anything else is a scenario, simulated now. Also the
+    scenario, when the inputs are one scenario (what the what-if panel edits)."""
     traces = []
+    scenarios = []
     for item in inputs or [scenario.DEFAULT_SCENARIO]:
         if trace_mod.looks_like_trace(item):
             traces.append(trace_mod.load(item))
         else:
-            traces.append(_simulate(item))
-    return traces
+            sc = scenario.load(item)
+            scenarios.append(sc)
+            traces.append(_simulate(sc))
+    return traces, scenarios[0] if len(scenarios) == len(traces) == 1 else None
 
 
 def _import_pygame() -> None:
@@ -114,9 +118,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     size = parse_size(args.size)
     parse_view(args.view)
-    traces = load_inputs(args.inputs)
+    traces, sc = load_inputs(args.inputs)
     scene = prepare(traces, args.view, args.axis, 0.0 if args.at is None else args.at)
-    app = App(traces, loader=_simulate, scenarios=scenario.builtin_names(), scene=scene)
+    app = App(traces, simulator=_simulate, scenarios=scenario.builtin_names(), scene=scene,
+              scenario=sc)
     return app.run(size, play=not args.paused)
 
 
@@ -132,7 +137,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise UserError(f"{out}: the output must end in .png or .gif")
     render.parse_view(args.view)
     size = render.parse_size(args.size or ("960x540" if suffix == ".gif" else "1280x720"))
-    traces = load_inputs(args.inputs)
+    traces, _ = load_inputs(args.inputs)
     if args.steps:
         count = render.render_steps(traces, Path(args.steps), size, args.view, args.axis,
                                     args.per, render.stderr_progress("picture"))

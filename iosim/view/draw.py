@@ -24,6 +24,7 @@ from iosim.view.caption import caption, run_name
 from iosim.view.draw_code import draw_code_pane
 from iosim.view.draw_compare import draw_compare
 from iosim.view.draw_predict import draw_predict
+from iosim.view.draw_whatif import draw_whatif
 from iosim.view.follow import figures, journey
 from iosim.view.hit import details
 from iosim.view.index import RunIndex
@@ -32,6 +33,7 @@ from iosim.view.layout import BRACE_ROW_H, Band, Screen, Viewport, screen_layout
 from iosim.view.player import Player
 from iosim.view.predict_mode import PredictMode
 from iosim.view.theme import INK, MUTED, Colour, Text
+from iosim.view.whatif import WhatIf
 
 ALL, ONE, COMPARE = "all", "one", "compare"
 FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Figure 6.3",
@@ -59,6 +61,7 @@ class Scene:
     code: bool = False  # the code pane beside all runs (the one-run view always has it)
     follow: int | None = None  # the message followed across every run
     predict: PredictMode | None = None
+    whatif: WhatIf | None = None  # the what-if panel, when open
     hover: tuple[int, int] | None = None  # (run, event) under the mouse: its details box
     pointer: tuple[int, int] = (0, 0)
     flash: str = ""
@@ -70,7 +73,9 @@ class Scene:
 
     def pane_run(self) -> int | None:
         """The run whose code the pane shows: the one-run view's, or beside all runs the run
-        the caption speaks of."""
+        the caption speaks of (the what-if panel, when open, takes the pane)."""
+        if self.whatif is not None and self.view != COMPARE:
+            return self.focus if self.view == ONE else 0
         if self.view == ONE:
             return self.focus
         if self.view == ALL and self.code and self.runs:
@@ -91,7 +96,8 @@ class Renderer:
 
     # -- the frame ------------------------------------------------------------------------------
 
-    def draw(self, surf: pygame.Surface, scene: Scene) -> None:
+    def draw(self, surf: pygame.Surface, scene: Scene, busy: str = "") -> None:
+        """One frame; ``busy`` says what is being done meanwhile (a what-if simulation)."""
         surf.fill(theme.BACKGROUND)
         entries = self._legend_entries(scene)
         pane_run = scene.pane_run()
@@ -110,7 +116,9 @@ class Renderer:
                                 ahead=scene.predict is None)
         draw_chrome.legend(self.text, surf, screen, entries)
         draw_chrome.hints(self.text, surf, screen)
-        if pane_run is not None and screen.pane is not None:
+        if scene.whatif is not None and screen.pane is not None:
+            draw_whatif(surf, self.text, scene.whatif, screen.pane, busy)
+        elif pane_run is not None and screen.pane is not None:
             draw_code_pane(surf, self.text, scene, screen.pane, pane_run,
                            axis_note=None if noted else p.axis.name)
         if scene.hover is not None and scene.view != COMPARE:
