@@ -133,6 +133,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from iosim.real.serve import serve
     from iosim.real.session import check_model
+    from iosim.real.stopping import Ignored
 
     check_model(args.model)
     output = check_writable(args.output or f"serve-{args.model}.trace")
@@ -142,11 +143,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"iosim serve: {args.model} server on {args.host} port {port} ({args.proto}), "
               f"{until}", file=sys.stderr, flush=True)
 
-    served = serve(args.model, args.proto, args.host, args.port, args.duration, str(output),
-                   on_ready=ready, keep=args.keep, backlog=args.backlog, poll_us=args.poll_us)
-    counted = served.counters
-    clients = f" from {counted.clients} client(s)" if args.proto == "tcp" else ""
-    unsent = f", {counted.replies_unsent} replies not sent" if counted.replies_unsent else ""
-    print(f"wrote {output}: {counted.messages} message(s){clients}{unsent} (keeps "
-          f"{served.kept}; written in {served.stop_s:.2f} s)", file=sys.stderr)
+    with Ignored():
+        served = serve(args.model, args.proto, args.host, args.port, args.duration,
+                       str(output), on_ready=ready, keep=args.keep, backlog=args.backlog,
+                       poll_us=args.poll_us)
+        counted = served.counters
+        clients = f" from {counted.clients} client(s)" if args.proto == "tcp" else ""
+        unsent = f", {counted.replies_unsent} replies not sent" if counted.replies_unsent else ""
+        print(f"wrote {output}: {counted.messages} message(s){clients}{unsent} (keeps "
+              f"{served.kept}; written in {served.stop_s:.2f} s)", file=sys.stderr)
     return 0

@@ -59,3 +59,19 @@ class FirstSignalStops:
             signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+class Ignored:
+    """A context in which the stop signals are ignored: around a command whose own handlers
+    (above) come and go, so that a signal just before they are set or just after the trace
+    is written does not kill the process on its way out."""
+
+    def __enter__(self) -> Ignored:
+        self.previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS} \
+            if threading.current_thread() is threading.main_thread() else {}
+        return self
+
+    def __exit__(self, _type: type[BaseException] | None, _exc: BaseException | None,
+                 _tb: TracebackType | None) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
