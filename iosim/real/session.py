@@ -33,6 +33,9 @@ HOST = "127.0.0.1"
 START_MARGIN_NS = 30_000_000  # t = 0 lies this far ahead, so that both sides are waiting for it
 SETUP_TIMEOUT_S = 60.0  # opening the connections (10,000 of them take a few seconds)
 GRACE_S = 2.0  # after the last send, how long a server may take to handle what is left
+# ... and more with many connections: threaded starts a thread for each at t = 0 (2,000 take
+# half a second on an idle machine)
+GRACE_PER_CONNECTION_S = 0.001
 STOP_TIMEOUT_S = 5.0
 INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -134,7 +137,8 @@ def capture_run(scenario: Scenario, model: str) -> Run:
             child.tell(str(t0_ns))
             sent_ns = play(scenario, plan, socks, t0_ns)
             try:
-                child.expect("done", GRACE_S + 0.01 * scenario.message_count)
+                child.expect("done", GRACE_S + 0.01 * scenario.message_count
+                             + GRACE_PER_CONNECTION_S * scenario.total_connections)
             except CaptureError:
                 child.stop()
             if child.proc.wait(STOP_TIMEOUT_S) != 0 or not result.exists():
