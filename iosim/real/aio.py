@@ -100,7 +100,8 @@ def aio_model(s: Server) -> None:
             s.handle(c, nbytes)
             if c in s.open:
                 aio_read(c)
-        s.reap(forget)
+        if s.gone:
+            s.reap(forget)
 
     try:
         if s.listener is not None:
@@ -113,7 +114,8 @@ def aio_model(s: Server) -> None:
             while not u.io_uring_cq_ready(ring):
                 if s.sending:  # the process continues executing
                     s.send_all_queued()
-                    s.reap(forget)
+                    if s.gone:
+                        s.reap(forget)
             enter = time_ns()
             try:
                 while u.io_uring_cq_ready(ring):

@@ -45,7 +45,8 @@ def blocking(s: Server) -> None:
     for c in s.conns:
         c.sock.setblocking(True)
     while True:
-        s.reap()
+        if s.gone:
+            s.reap()
         if s.listener is not None and not s.open:
             s.accept()
             continue
@@ -74,7 +75,8 @@ def nonblocking(s: Server) -> None:
                 found = True
         if s.sending:
             s.send_all_queued()
-        s.reap()
+        if s.gone:
+            s.reap()
         if not found:
             if not s.open and s.listener is None:
                 return
@@ -141,7 +143,8 @@ def select_model(s: Server) -> None:
         _dispatch(s, ready, watched, _nothing)
         if writable:
             _send_ready(s, writable, watched)
-        s.reap(forget)
+        if s.gone:
+            s.reap(forget)
 
 
 class _Interest:
@@ -176,7 +179,8 @@ class _Interest:
         _dispatch(s, [fd for fd, ev in events if ev & READ_EVENTS], watched, self.added)
         if self.out:
             _send_ready(s, [fd for fd, ev in events if ev & select.POLLOUT], watched)
-        s.reap(self.forget)
+        if s.gone:
+            s.reap(self.forget)
         if self.out or s.sending:
             self.update()
 
@@ -257,7 +261,8 @@ def sigio(s: Server) -> None:
                     drain(c)
                 if s.sending:
                     s.send_all_queued()
-                s.reap(forget)
+                if s.gone:
+                    s.reap(forget)
                 if not state["again"]:
                     state["busy"] = False
                     if not state["again"]:  # no SIGIO between the test and the reset
@@ -389,7 +394,8 @@ def asyncio_model(s: Server) -> None:
         s.send_queued(c)
         if c in s.open and c not in s.sending:
             loop.remove_writer(c.fd)
-        s.reap(forget)
+        if s.gone:
+            s.reap(forget)
 
     async def serve_one(c: Conn) -> None:
         c.sock.setblocking(False)
@@ -399,7 +405,8 @@ def asyncio_model(s: Server) -> None:
                 s.read_and_handle(c)
                 if c in s.sending:
                     loop.add_writer(c.fd, send_queued, c)
-                s.reap(forget)
+                if s.gone:
+                    s.reap(forget)
         except Stop as stop:
             stopped.append(stop)
             loop.stop()
