@@ -125,8 +125,9 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
     counters = found.counters
     first = chosen[0].first_message if chosen else 0
     error = end.get("error") if isinstance(end.get("error"), str) else None
+    port = found.meta.get("port")
     meta: dict[str, Any] = {
-        "host": str(found.meta.get("host", "")), "port": found.meta.get("port"),
+        "host": str(found.meta.get("host", "")), "port": port if isinstance(port, int) else None,
         "kept": {"policy": str(keep), "first_message": first,
                  "messages_total": counters.messages, "blocks": len(chosen),
                  "blocks_total": sum(1 for e in found.entries if e.tag != b"END_")},

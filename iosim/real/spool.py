@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 import zlib
 from array import array
 from collections.abc import Sequence
@@ -111,7 +112,8 @@ def encode(rows: Sequence[tuple]) -> Block:
 
 
 def _little(col: array) -> array:
-    if col.itemsize > 1 and struct.pack("=H", 1) != struct.pack("<H", 1):
+    """Columns are little-endian on disk, whatever the machine."""
+    if col.itemsize > 1 and sys.byteorder != "little":
         col.byteswap()
     return col
 
