@@ -78,6 +78,7 @@ class _Builder:
         self.process_label = "process datagram" if protocol == "udp" else "process data"
         self.app_spans: list[tuple[float, float]] = []
         self.handlers: list[tuple[float, float]] = []
+        self.handlers_end = 0.0
         self.own_work_from = math.inf  # sigio, aio: where the main loop starts its own work
         self.completed: dict[int, deque[int]] = {}
         if plan is not None:
@@ -260,7 +261,7 @@ class _Builder:
         kernel's stamp of the first data it reads, delivered when the handler starts."""
         _, _, label, _, enter, exit_, _, _ = row
         e, x = self.us(enter), self.us(exit_)
-        since = self.handlers[-1][1] if self.handlers else 0.0
+        since = self.handlers_end  # a handler can run nested in another's last moments
         lo = bisect_left(self.read_stamps, (enter, 0))
         hi = bisect_right(self.read_stamps, (exit_, 1 << 62))
         stamps = [s for _, s in self.read_stamps[lo:hi]]
@@ -271,6 +272,7 @@ class _Builder:
         self.span(Kind.DELIVERY, 0, raised, e, signal_label, line=HANDLER_LINE)
         self.rec.span(Kind.HANDLER, 0, e, x, label, line=HANDLER_LINE)
         self.handlers.append((e, x))
+        self.handlers_end = max(self.handlers_end, x)
 
     # -- the rest of the lanes -------------------------------------------------------------
 
