@@ -151,13 +151,14 @@ class Server:
         self.rows.append((WORK, 0, label, -1, start, time_ns(), 0, 0))
 
     def close_open_calls(self, stop_ns: int) -> None:
-        """Calls still waiting when the run was stopped: record them, ending at the stop."""
+        """Calls still waiting when the run was stopped: record them, ending at the stop (a
+        thread may have entered one since: that one is after the end)."""
         name, enter = self.waiting
-        if enter:
+        if 0 < enter <= stop_ns:
             self.rows.append((CALL, 0, name, -1, enter, stop_ns, INTERRUPTED, 0))
         for c in (*self.conns, *self.open):
             entered = c.entered
-            if entered:
+            if 0 < entered <= stop_ns:
                 c.entered = 0
                 self.rows.append((CALL, c.lane, "recvfrom", c.conn, entered, stop_ns,
                                   INTERRUPTED, 0))

@@ -287,7 +287,7 @@ def read_block(f: Any, entry: Entry) -> list[tuple]:
         columns.append(_little(col))
     tag, lane, name, conn, delta, duration, result, stamp = columns
     if max(tag) > ERROR or min(tag) < 0 or max(name) >= len(strings) or min(lane) < 0 \
-            or min(conn) < -1 or min(duration) < 0:
+            or min(conn) < -1:
         raise SpoolDamage("a block with values out of range")
     enter = list(accumulate(delta, initial=base))[1:]
     ret = list(map(sum, zip(enter, duration, strict=True)))
