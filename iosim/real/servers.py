@@ -25,8 +25,9 @@ import threading
 from collections.abc import Callable
 from time import time_ns
 
-from iosim.real.process import NOT_WAITING, AllDone, Conn, RunError, Server, Stop
+from iosim.real.process import NOT_WAITING, AllDone, Conn, RunError, Server
 from iosim.real.record import CALL, HANDLER, WOULDBLOCK
+from iosim.real.stopping import STOP_SIGNALS
 
 FD_SETSIZE = 1024
 
@@ -34,6 +35,7 @@ FD_SETSIZE = 1024
 # -- the models ------------------------------------------------------------------------------
 
 READ_EVENTS = select.POLLIN | select.POLLHUP | select.POLLERR  # epoll's EPOLL* are the same
+SETTLE_S = 1.0  # asyncio: how long the tasks have to end once the loop has stopped
 MAX_DRAIN = 16  # sigio: reads of one socket per pass, so that one busy client starves no other
 
 
@@ -364,15 +366,11 @@ class _RecordingSelector(selectors.EpollSelector):
 def asyncio_model(s: Server) -> None:
     """A task per connection on asyncio's event loop (epoll underneath): each awaits
     readability, then reads with a non-blocking recvfrom; replies that wait are sent when the
-    loop finds the socket writable.
-
-    A stop that lands inside a task is caught there and stops the loop: let through, it would
-    end that task with an exception nobody retrieves (asyncio logs it on the way out)."""
+    loop finds the socket writable."""
     selector = _RecordingSelector()
     selector.server = s
     loop = asyncio.SelectorEventLoop(selector)
     tasks: dict[Conn, asyncio.Task] = {}
-    stopped: list[Stop] = []
 
     async def readable(fd: int, c: Conn | None = None) -> None:
         future = loop.create_future()
@@ -399,61 +397,83 @@ def asyncio_model(s: Server) -> None:
 
     async def serve_one(c: Conn) -> None:
         c.sock.setblocking(False)
-        try:
-            while c in s.open:
-                await readable(c.fd, c)
-                s.read_and_handle(c)
-                if c in s.sending:
-                    loop.add_writer(c.fd, send_queued, c)
-                if s.gone:
-                    s.reap(forget)
-        except Stop as stop:
-            stopped.append(stop)
-            loop.stop()
+        while c in s.open:
+            await readable(c.fd, c)
+            s.read_and_handle(c)
+            if c in s.sending:
+                loop.add_writer(c.fd, send_queued, c)
+            if s.gone:
+                s.reap(forget)
 
     def start(c: Conn) -> None:
         tasks[c] = loop.create_task(serve_one(c))
 
     async def main() -> None:
-        try:
-            for c in s.conns:
-                start(c)
-            if s.listener is not None and s.protocol == "tcp":
-                s.listener.setblocking(False)
-                while True:
-                    await readable(s.listener.fileno())
-                    new = s.accept()
-                    if new is not None:
-                        start(new)
-            done, _ = await asyncio.wait(list(tasks.values()),
-                                         return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
-        except Stop as stop:
-            stopped.append(stop)
-            loop.stop()
+        for c in s.conns:
+            start(c)
+        if s.listener is not None and s.protocol == "tcp":
+            s.listener.setblocking(False)
+            while True:
+                await readable(s.listener.fileno())
+                new = s.accept()
+                if new is not None:
+                    start(new)
+        done, _ = await asyncio.wait(list(tasks.values()),
+                                     return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
 
+    swapped = _signals_through(loop)
     try:
-        try:
-            loop.run_until_complete(main())
-        except RuntimeError:  # "Event loop stopped before Future completed": a caught stop
-            if not stopped:
-                raise
-        if stopped:
-            raise stopped[0]
+        loop.run_until_complete(main())
     finally:
         _settle(loop)
+        _signals_back(loop, swapped)
         loop.close()
 
 
+def _signals_through(loop: asyncio.AbstractEventLoop) -> dict[int, tuple[object, object]]:
+    """The stop signals' handlers run as callbacks of the loop: raised from anywhere else (in
+    a task, in the middle of the loop's own bookkeeping) a stop would leave a task with an
+    exception nobody retrieves, or the loop unable to let its tasks end. Returns, per signal,
+    its handler from before and the loop's own."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    swapped = {}
+    for sig in STOP_SIGNALS:
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            loop.add_signal_handler(sig, handler, sig, None)
+            swapped[sig] = (handler, signal.getsignal(sig))
+    return swapped
+
+
+def _signals_back(loop: asyncio.AbstractEventLoop,
+                  swapped: dict[int, tuple[object, object]]) -> None:
+    """Give the signals back their handlers: the ones set since the loop's (a stop's
+    "finishing" ones), else the ones from before. Blocked meanwhile: the loop's removal sets
+    the default action for a moment, and a signal then would end the process."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, swapped)
+    try:
+        for sig, (before, the_loops) in swapped.items():
+            now = signal.getsignal(sig)
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, before if now is the_loops else now)  # type: ignore[arg-type]
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, swapped)
+
+
 def _settle(loop: asyncio.AbstractEventLoop) -> None:
-    """However the loop was left, let every task end (cancelled), so that none is destroyed
-    pending and no exception goes unretrieved."""
+    """However the loop was left, let every task end (cancelled, within a bound), so that none
+    is destroyed pending and no exception goes unretrieved."""
     tasks = asyncio.all_tasks(loop)
     for task in tasks:
         task.cancel()
     if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(asyncio.wait(tasks, timeout=SETTLE_S))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()
 
 
 MODELS: dict[str, Callable[[Server], None]] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from iosim.errors import UserError
 from iosim.files import _create_unique
 from iosim.real.keep import Keep
 from iosim.real.spool import COUNTS, END, ROWS, Counters, encode, file_header, record
+from iosim.real.stopping import STOP_SIGNALS
 
 FLUSH_EVERY_S = 0.2
 BLOCK_ROWS = 16384
@@ -156,6 +158,9 @@ class Spooler:
         self._thread.start()
 
     def _run(self) -> None:
+        # the stop signals are the main thread's: its handlers decide what they do (a model
+        # may block them there for a moment, and this thread must not take them meanwhile)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         while not self._stop.wait(CHECK_EVERY_S):
             rows = self.source
             if len(rows) >= BLOCK_ROWS or (rows and monotonic() - self._last >= FLUSH_EVERY_S):
