@@ -1,5 +1,6 @@
 """Benchmarks: ``python benchmarks/bench.py NAME``. Each prints its figures and, last, one
-JSON line (DESIGN.md). NAME is one of the ``bench_NAME.py`` modules beside this file."""
+JSON line (DESIGN.md). NAME is one of the ``bench_NAME.py`` modules beside this file, with
+'-' for '_' (serve-memory is bench_serve_memory.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def available() -> list[str]:
-    return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    return sorted(p.stem.removeprefix("bench_").replace("_", "-")
+                  for p in HERE.glob("bench_*.py"))
 
 
 def main(argv: list[str]) -> int:
@@ -22,7 +24,7 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     sys.path.insert(0, str(HERE))
-    result = importlib.import_module(f"bench_{argv[0]}").run()
+    result = importlib.import_module(f"bench_{argv[0].replace('-', '_')}").run()
     print(json.dumps(result))
     return 0
 

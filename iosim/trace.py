@@ -357,6 +357,10 @@ def save(trace: Trace, path: str | os.PathLike[str]) -> None:
 
 
 def load(path: str | os.PathLike[str]) -> Trace:
+    from iosim.real.spool import is_spool  # iosim serve writes a spool of its own (real/)
+    if is_spool(path):
+        from iosim.real.reader import load_trace
+        return load_trace(path)
     name = str(path)
     try:
         with open(path, "rb") as f:

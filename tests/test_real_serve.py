@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from servehelp import recv_exact
 
 from iosim import cli
 from iosim import trace as trace_mod
@@ -84,16 +85,6 @@ def connect(port: int) -> socket.socket:
         except ConnectionRefusedError:
             if time.monotonic() > deadline:
                 raise
-
-
-def recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 @pytest.mark.parametrize("model", REAL_MODELS)

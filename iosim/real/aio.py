@@ -36,10 +36,12 @@ def unavailable_reason() -> str | None:
 
 def aio_model(s: Server) -> None:
     """aio_read (an io_uring recv) on every socket; own work until a completion; then
-    aio_return, process, and a new aio_read on that socket."""
+    aio_return, process, and a new aio_read on that socket. Replies that would block wait in
+    their connection's outbox, retried during the own work."""
     ring, cqe = u.Ring(), u.Cqe()
     u.io_uring_queue_init(max(8, 2 * (len(s.conns) + 1)), ring)
-    buffers: dict[int, bytearray] = {}
+    buffers: dict[int, bytearray] = {}  # a connection's buffer, kept while a read is in flight
+    in_flight: set[int] = set()
     by_conn = {c.conn: c for c in s.conns}
 
     def aio_read(c: Conn) -> None:
@@ -51,7 +53,13 @@ def aio_model(s: Server) -> None:
         u.io_uring_prep_recv(sqe, c.fd, buf)
         u.io_uring_sqe_set_data64(sqe, c.conn)
         u.io_uring_submit(ring)
+        in_flight.add(c.conn)
         s.rows.append((CALL, 0, "aio_read", c.conn, enter, time_ns(), 0, 0))
+
+    def forget(c: Conn) -> None:
+        by_conn.pop(c.conn, None)
+        if c.conn not in in_flight:  # else the kernel may still write into it
+            buffers.pop(c.conn, None)
 
     def accept_async() -> None:
         assert s.listener is not None
@@ -79,14 +87,21 @@ def aio_model(s: Server) -> None:
                     aio_read(new)
             accept_async()
             return
-        c = by_conn[key]
+        in_flight.discard(key)
+        c = by_conn.get(key)
+        if c is None:  # dropped while its read was in flight
+            buffers.pop(key, None)
+            return
         nbytes = max(res, 0)
         s.rows.append((CALL, 0, "aio_return", c.conn, enter, time_ns(), nbytes, 0))
         if nbytes == 0 and s.eof_drops(c):
             s.drop(c)
-            return
-        s.handle(c, nbytes)
-        aio_read(c)
+        else:
+            s.handle(c, nbytes)
+            if c in s.open:
+                aio_read(c)
+        if s.gone:
+            s.reap(forget)
 
     try:
         if s.listener is not None:
@@ -97,12 +112,15 @@ def aio_model(s: Server) -> None:
         s.own_work_begins()
         while s.open or s.listener is not None:
             while not u.io_uring_cq_ready(ring):
-                pass  # the process continues executing
+                if s.sending:  # the process continues executing
+                    s.send_all_queued()
+                    if s.gone:
+                        s.reap(forget)
             enter = time_ns()
             try:
                 while u.io_uring_cq_ready(ring):
                     complete()
             finally:
-                s.rows.append((HANDLER, 0, "signal handler", -1, enter, time_ns()))
+                s.rows.append((HANDLER, 0, "signal handler", -1, enter, time_ns(), 0, 0))
     finally:
         u.io_uring_queue_exit(ring)

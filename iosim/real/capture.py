@@ -78,6 +78,7 @@ class _Builder:
         self.process_label = "process datagram" if protocol == "udp" else "process data"
         self.app_spans: list[tuple[float, float]] = []
         self.handlers: list[tuple[float, float]] = []
+        self.handlers_end = 0.0
         self.own_work_from = math.inf  # sigio, aio: where the main loop starts its own work
         self.completed: dict[int, deque[int]] = {}
         if plan is not None:
@@ -245,7 +246,7 @@ class _Builder:
         self.rec.instant(Kind.READABLE, 0, r, "return readable", line=name)
 
     def process(self, row: tuple) -> None:
-        _, lane_code, _msg, conn, start, end = row
+        _, lane_code, _label, conn, start, end, _, _ = row
         queue = self.completed.get(conn)
         if not queue:
             return
@@ -258,9 +259,9 @@ class _Builder:
     def handler(self, row: tuple) -> None:
         """A signal handler (sigio) or completion handler (aio): the signal is raised at the
         kernel's stamp of the first data it reads, delivered when the handler starts."""
-        _, _, label, _, enter, exit_ = row
+        _, _, label, _, enter, exit_, _, _ = row
         e, x = self.us(enter), self.us(exit_)
-        since = self.handlers[-1][1] if self.handlers else 0.0
+        since = self.handlers_end  # a handler can run nested in another's last moments
         lo = bisect_left(self.read_stamps, (enter, 0))
         hi = bisect_right(self.read_stamps, (exit_, 1 << 62))
         stamps = [s for _, s in self.read_stamps[lo:hi]]
@@ -271,15 +272,17 @@ class _Builder:
         self.span(Kind.DELIVERY, 0, raised, e, signal_label, line=HANDLER_LINE)
         self.rec.span(Kind.HANDLER, 0, e, x, label, line=HANDLER_LINE)
         self.handlers.append((e, x))
+        self.handlers_end = max(self.handlers_end, x)
 
     # -- the rest of the lanes -------------------------------------------------------------
 
-    def fill_gaps(self, end: float) -> None:
+    def fill_gaps(self, end: float, unknown: Sequence[tuple[float, float]]) -> None:
         """Tile the application lane: what no recorded span covers is call overhead, or, in
-        sigio and aio outside the handler, the process continuing its own work."""
+        sigio and aio outside the handler, the process continuing its own work. Stretches
+        whose rows were not kept (``unknown``) stay empty."""
         handlers = self.handlers
         t = 0.0
-        for start, stop in sorted(self.app_spans) + [(end, end)]:
+        for start, stop in sorted([*self.app_spans, *unknown]) + [(end, end)]:
             if start > t:
                 stop_gap = min(start, end)
                 split = min(max(self.own_work_from, t), stop_gap)
@@ -293,8 +296,8 @@ class _Builder:
             self.rec.span(Kind.OVERHEAD, 0, t0, t1, OVERHEAD_LABEL)
             return
         t = t0
-        i = bisect_left(handlers, (t0, t0)) - 1
-        for h0, h1 in handlers[max(i, 0):]:
+        for i in range(max(bisect_left(handlers, (t0, t0)) - 1, 0), len(handlers)):
+            h0, h1 = handlers[i]
             if h0 >= t1:
                 break
             if h1 <= t:
@@ -305,7 +308,8 @@ class _Builder:
             t = min(h1, t1)
         self.rec.span(Kind.WORK, 0, t, t1, "process continues executing", line=WORK_LINE)
 
-    def finish(self, end_ns: int, error: str | None, **meta: Any) -> Run:
+    def finish(self, end_ns: int, error: str | None, unknown: Sequence[tuple[int, int]],
+               **meta: Any) -> Run:
         run = self.rec.run
         done = [run.m_done[i] for i in range(run.message_count) if run.m_done[i] == run.m_done[i]]
         end = max(done) if done and error is None and not self.serving \
@@ -313,7 +317,7 @@ class _Builder:
         if self.thread_lanes:
             fill_process_blocked(self.rec, end)
         else:
-            self.fill_gaps(end)
+            self.fill_gaps(end, [(self.us(a), self.us(b)) for a, b in unknown])
         kernel_phases(self.rec, self.kernel_lanes, end)
         return self.rec.finish(end, error, sim_events=len(self.rows), **meta)
 
@@ -321,9 +325,10 @@ class _Builder:
 def build_run(model: str, protocol: str, rows: Sequence[tuple], t0_ns: int, end_ns: int, *,
               plan: list[list[tuple[int, int]]] | None, sent_ns: Sequence[int] | None,
               connections: int, work_us: float, error: str | None = None,
-              **meta: Any) -> Run:
+              unknown: Sequence[tuple[int, int]] = (), **meta: Any) -> Run:
     """The Run of one real server: ``plan`` numbers the scenario's messages (None when
-    serving: each read is a message), ``sent_ns`` is when the client sent each one."""
+    serving: each read is a message), ``sent_ns`` is when the client sent each one;
+    ``unknown`` are the stretches (ns) whose rows a spool did not keep."""
     builder = _Builder(model, protocol, rows, t0_ns, plan, sent_ns, connections, work_us)
     builder.build()
-    return builder.finish(end_ns, error, t0_ns=t0_ns, clock="CLOCK_REALTIME", **meta)
+    return builder.finish(end_ns, error, unknown, t0_ns=t0_ns, clock="CLOCK_REALTIME", **meta)

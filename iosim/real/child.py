@@ -1,16 +1,17 @@
 """The server side of a capture, run as a child process: ``python -m iosim.real.child``.
 
-It talks to the parent (capture.py's ``capture``) through one-line JSON messages: it prints the
+It talks to the parent (session.py's ``capture``) through one-line JSON messages: it prints the
 ports it listens on, accepts the scenario's connections (TCP), prints how many, reads t = 0
-(an absolute time_ns) from stdin, waits for it, runs the model and pickles its rows to the
-result file. SIGTERM ends a run that cannot finish (a blocked server) with what it has.
+(an absolute time_ns) from stdin, waits for it, runs the model and writes its rows to the
+result file, a spool (spool.py) written once the run is over, so that nothing but the
+appends of its calls runs while it is measured. SIGTERM ends a run that cannot finish (a
+blocked server) with what it has.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import signal
 import socket
 import sys
@@ -19,9 +20,11 @@ from types import FrameType
 
 from iosim import scenario as scenario_mod
 from iosim.real.client import raise_fd_limit, wait_until
+from iosim.real.keep import Keep
 from iosim.real.process import Conn, Server, Stop
 from iosim.real.record import Messages, enable_stamps, message_plan
 from iosim.real.servers import program_of, run
+from iosim.real.spooler import BLOCK_ROWS, SpoolWriter
 
 ACCEPT_TIMEOUT_S = 30.0
 
@@ -86,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         stopped = True
     end_ns = time_ns()
     server.close_open_calls(end_ns)
-    rows = server.finished_rows()
-    with open(args.result, "wb") as f:
-        pickle.dump({"rows": rows, "error": server.error, "stopped": stopped,
-                     "end_ns": end_ns, "remaining": server.messages.remaining}, f)
+    writer = SpoolWriter(args.result, {"kind": "capture", "model": args.model,
+                                       "protocol": sc.protocol, "t0_ns": t0_ns}, Keep("all"))
+    rows = server.rows
+    for start in range(0, len(rows), BLOCK_ROWS):
+        writer.rows(rows[start:start + BLOCK_ROWS])
+    writer.finish({"end_ns": end_ns, "error": server.error, "stopped": stopped,
+                   "remaining": server.messages.remaining})
+    writer.close()
     say(done=True)
     return 0
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from iosim import scenario, summary
 from iosim import trace as trace_mod
 from iosim.errors import UserError
+from iosim.files import check_writable
+from iosim.real.keep import DEFAULT_KEEP, KEEP_HELP, Keep, parse_keep
+from iosim.real.serve import DEFAULT_POLL_US
 from iosim.real.servers import REAL_MODELS
 
 MODEL_HELP = f"one of: {', '.join(REAL_MODELS)} (aio uses io_uring)"
@@ -23,6 +26,33 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
     return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1e7:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 10000000, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 1 << 20:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {1 << 20}, not {value}")
+    return value
+
+
+def _keep(text: str) -> Keep:
+    try:
+        return parse_keep(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -53,7 +83,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=_positive, metavar="S",
                    help="stop after S seconds (default: run until Ctrl-C or SIGTERM)")
     p.add_argument("-o", "--output", metavar="TRACE",
-                   help="trace file to write (default: serve-<model>.trace.json)")
+                   help="trace file to write while serving (default: serve-<model>.trace; "
+                        "a binary file that summary, show and export read like any trace)")
+    p.add_argument("--keep", type=_keep, default=DEFAULT_KEEP, metavar="POLICY",
+                   help=KEEP_HELP)
+    p.add_argument("--backlog", type=_count, metavar="N",
+                   help="listen queue length (default: the system's maximum, "
+                        "/proc/sys/net/core/somaxconn)")
+    p.add_argument("--poll-us", type=_non_negative, default=DEFAULT_POLL_US, metavar="US",
+                   help="nonblocking: own work after a pass that found nothing, in µs "
+                        f"(default: {DEFAULT_POLL_US:g})")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -94,20 +133,23 @@ def cmd_capture(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from iosim.real.serve import serve
     from iosim.real.session import check_model
+    from iosim.real.stopping import Ignored
 
     check_model(args.model)
-    output = Path(args.output or f"serve-{args.model}.trace.json")
-    if output.parent and not output.parent.is_dir():
-        raise UserError(f"{output}: no such directory {output.parent}")
+    output = check_writable(args.output or f"serve-{args.model}.trace")
 
     def ready(port: int) -> None:
         until = f"for {args.duration:g} s" if args.duration else "until Ctrl-C"
         print(f"iosim serve: {args.model} server on {args.host} port {port} ({args.proto}), "
               f"{until}", file=sys.stderr, flush=True)
 
-    served = serve(args.model, args.proto, args.host, args.port, args.duration, str(output),
-                   on_ready=ready)
-    print(f"wrote {output}: {served.messages} message(s)"
-          + (f" from {served.clients} client(s)" if args.proto == "tcp" else ""),
-          file=sys.stderr)
+    with Ignored():
+        served = serve(args.model, args.proto, args.host, args.port, args.duration,
+                       str(output), on_ready=ready, keep=args.keep, backlog=args.backlog,
+                       poll_us=args.poll_us)
+        counted = served.counters
+        clients = f" from {counted.clients} client(s)" if args.proto == "tcp" else ""
+        unsent = f", {counted.replies_unsent} replies not sent" if counted.replies_unsent else ""
+        print(f"wrote {output}: {counted.messages} message(s){clients}{unsent} (keeps "
+              f"{served.kept}; written in {served.stop_s:.2f} s)", file=sys.stderr)
     return 0

@@ -23,10 +23,11 @@ from iosim.real.record import (
     WOULDBLOCK,
     Messages,
     enable_stamps,
-    stamp_ns,
 )
+from iosim.real.spool import Counters
 
 GREETING = b"hello"
+QUEUE_BYTES = 64 * 1024  # replies waiting per connection before it is dropped
 RESET_ERRORS = (ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 
@@ -51,7 +52,8 @@ class Conn:
     conn: int
     peer: object = None  # UDP serve mode: where the last datagram came from
     lane: int = 0
-    entered: int = 0  # when its last recvfrom began (to close a call the stop interrupts)
+    entered: int = 0  # when a recvfrom still in progress began (0: none)
+    outbox: bytearray = field(default_factory=bytearray)  # replies that would have blocked
     fd: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,12 +66,23 @@ def spin_until(deadline_ns: int) -> None:
         pass
 
 
+NOT_WAITING = ("", 0)
+
+
 class Server:
-    """State shared by the models: the sockets, the row log and what a message costs."""
+    """State shared by the models: the sockets, the row log and what a message costs.
+
+    Serving, replies that would block go to the connection's outbox (at most ``queue_bytes``;
+    beyond, the connection is dropped: a client that never reads cannot hold the server up),
+    except where the model's sends block by design (``blocking_sends``: the blocking and
+    threaded models). A dropped connection is only closed by ``reap``, which the model calls
+    where it can also stop watching it (select's list, poll's and epoll's sets, asyncio's
+    readers): a descriptor is never closed under a multiplexer.
+    """
 
     def __init__(self, protocol: str, conns: list[Conn], messages: Messages, work_us: float,
                  poll_interval_us: float, buffer_bytes: int,
-                 listener: socket.socket | None = None) -> None:
+                 listener: socket.socket | None = None, queue_bytes: int = QUEUE_BYTES) -> None:
         self.protocol = protocol
         self.conns = conns
         # the connections still open, in order (a dict: membership tests cost O(1) with
@@ -86,7 +99,14 @@ class Server:
         self.finished = threading.Event()
         self.error: str | None = None
         self.process_label = "process datagram" if protocol == "udp" else "process data"
-        self.waiting: tuple[str, int] = ("", 0)  # the multiplexer call last entered
+        self.waiting: tuple[str, int] = NOT_WAITING  # the multiplexer call in progress
+        self.clients = len(conns)  # connections accepted so far (numbers the next one)
+        self.sending: dict[Conn, None] = {}  # connections with replies waiting to be sent
+        self.gone: list[Conn] = []  # dropped, not yet closed (see reap)
+        self.queue_bytes = queue_bytes
+        self.send_flags = socket.MSG_DONTWAIT
+        self.replies_unsent = 0
+        self.dropped_queue_full = 0
         self._local = threading.local()
 
     # -- recording -------------------------------------------------------------------------
@@ -100,28 +120,23 @@ class Server:
 
     def recv(self, c: Conn, lane: int = 0) -> int:
         """recvfrom (as recvmsg, to get the arrival stamp): bytes read, 0 at end of file,
-        WOULDBLOCK when a non-blocking socket has nothing."""
+        WOULDBLOCK when a non-blocking socket has nothing. The row keeps recvmsg's control
+        data; the spool turns it into the stamp, off the hot path."""
         enter = c.entered = time_ns()
         try:
             n, anc, _flags, peer = c.sock.recvmsg_into(
                 self.buffers if lane == 0 else self._thread_buffers(), STAMP_SPACE)
         except BlockingIOError:
             self.rows.append((CALL, lane, "recvfrom", c.conn, enter, time_ns(), WOULDBLOCK, 0))
+            c.entered = 0
             return WOULDBLOCK
         except RESET_ERRORS:
             n, anc, peer = 0, [], None
-        ret = time_ns()
-        self.rows.append((CALL, lane, "recvfrom", c.conn, enter, ret, n, anc))
+        self.rows.append((CALL, lane, "recvfrom", c.conn, enter, time_ns(), n, anc))
+        c.entered = 0
         if peer is not None:
             c.peer = peer
         return n
-
-    def finished_rows(self) -> list[tuple]:
-        """The rows with each read's control data turned into its arrival stamp (ns): the
-        parsing waits until the run is over, to keep recording to two clock reads and an
-        append."""
-        return [(*row[:7], stamp_ns(row[7]) if row[7] else 0) if row[0] == CALL else row
-                for row in self.rows]
 
     def call(self, name: str, conn: int, fn: Callable[..., object], *args: object,
              lane: int = 0) -> object:
@@ -133,28 +148,30 @@ class Server:
     def work(self, dur_ns: int, label: str = "process does its own work") -> None:
         start = time_ns()
         spin_until(start + dur_ns)
-        self.rows.append((WORK, 0, label, -1, start, time_ns()))
+        self.rows.append((WORK, 0, label, -1, start, time_ns(), 0, 0))
 
     def close_open_calls(self, stop_ns: int) -> None:
-        """Calls still waiting when the run was stopped: record them, ending at the stop."""
-        entered = {(row[3], row[4]) for row in self.rows if row[0] == CALL}
+        """Calls still waiting when the run was stopped: record them, ending at the stop (a
+        thread may have entered one since: that one is after the end)."""
         name, enter = self.waiting
-        if enter and (-1, enter) not in entered:
+        if 0 < enter <= stop_ns:
             self.rows.append((CALL, 0, name, -1, enter, stop_ns, INTERRUPTED, 0))
-        for c in self.conns:
-            if c.entered and (c.conn, c.entered) not in entered:
-                self.rows.append((CALL, c.lane, "recvfrom", c.conn, c.entered, stop_ns,
+        for c in (*self.conns, *self.open):
+            entered = c.entered
+            if 0 < entered <= stop_ns:
+                c.entered = 0
+                self.rows.append((CALL, c.lane, "recvfrom", c.conn, entered, stop_ns,
                                   INTERRUPTED, 0))
 
     def own_work_begins(self) -> None:
         """sigio and aio: from here on, time outside the handler is the process's own work."""
         t = time_ns()
-        self.rows.append((WORK, 0, "process continues executing", -1, t, t))
+        self.rows.append((WORK, 0, "process continues executing", -1, t, t, 0, 0))
 
     def fail(self, text: str) -> None:
         t = time_ns()
         self.error = text
-        self.rows.append((ERROR, 0, text, -1, t, t))
+        self.rows.append((ERROR, 0, text, -1, t, t, 0, 0))
 
     # -- connections -----------------------------------------------------------------------
 
@@ -164,9 +181,25 @@ class Server:
         return self.protocol == "tcp" or not self.serving
 
     def drop(self, c: Conn) -> None:
-        self.open.pop(c, None)
-        if self.serving:
-            c.sock.close()
+        """Stop serving ``c``; replies still waiting in its outbox are counted as unsent."""
+        if c not in self.open:
+            return
+        del self.open[c]
+        if c.outbox:
+            self.replies_unsent += -(-len(c.outbox) // len(GREETING))
+            c.outbox.clear()
+        self.sending.pop(c, None)
+        self.gone.append(c)
+
+    def reap(self, forget: Callable[[Conn], None] | None = None) -> None:
+        """Close the connections dropped since the last call (serving; a capture's client
+        closes its own), once ``forget`` has taken each out of whatever watches it."""
+        while self.gone:
+            c = self.gone.pop()
+            if forget is not None:
+                forget(c)
+            if self.serving:
+                c.sock.close()
 
     def accept(self) -> Conn | None:
         """Serve mode: take one new client (not recorded: setup, like socket and bind)."""
@@ -175,19 +208,23 @@ class Server:
             sock, _ = self.listener.accept()
         except (BlockingIOError, *RESET_ERRORS):
             return None
+        except OSError as exc:  # out of descriptors, ...: refuse this one, keep serving
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                return None
+            raise
         return self.adopt(sock)
 
     def adopt(self, sock: socket.socket) -> Conn | None:
         """A newly accepted client: stamp its data, number it, greet it."""
-        enable_stamps(sock)
-        c = Conn(sock, len(self.conns))
-        self.conns.append(c)
-        self.open[c] = None
         try:
+            enable_stamps(sock)
             sock.sendall(GREETING)
         except OSError:
-            self.drop(c)
+            sock.close()
             return None
+        c = Conn(sock, self.clients)
+        self.clients += 1
+        self.open[c] = None
         return c
 
     # -- messages --------------------------------------------------------------------------
@@ -195,29 +232,65 @@ class Server:
     def handle(self, c: Conn, nbytes: int, lane: int = 0) -> None:
         """Process each message the read completed (work_us each); the last one ends the run."""
         parts = self.messages.take(c.conn, nbytes)
-        for msg, _n, done in parts:
+        for _msg, _n, done in parts:
             if done:
                 start = time_ns()
                 if self.work_ns:
                     spin_until(start + self.work_ns)
-                self.rows.append((PROCESS, lane, msg, c.conn, start, time_ns()))
+                self.rows.append((PROCESS, lane, self.process_label, c.conn, start, time_ns(),
+                                  0, 0))
         if self.serving:
             self.reply(c)
         elif self.messages.remaining == 0:
             raise AllDone
 
     def reply(self, c: Conn) -> None:
-        """The classic demo protocol: b'hello' back for every chunk. A vanished client is
-        dropped, never fatal."""
-        try:
-            if self.protocol == "udp":
+        """The classic demo protocol: b'hello' back for every chunk. What would block waits in
+        the connection's outbox; a reply that cannot be sent at all is counted, never fatal."""
+        if self.protocol == "udp":
+            try:
                 if c.peer is not None:
-                    c.sock.sendto(GREETING, c.peer)
-            else:
-                c.sock.send(GREETING)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) and self.protocol == "tcp":
-                self.drop(c)
+                    c.sock.sendto(GREETING, self.send_flags, c.peer)
+            except OSError:
+                self.replies_unsent += 1
+            return
+        if c.outbox:
+            self.queue(c, GREETING)
+            return
+        try:
+            sent = c.sock.send(GREETING, self.send_flags)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.replies_unsent += 1
+            self.drop(c)
+            return
+        if sent < len(GREETING):
+            self.queue(c, GREETING[sent:])
+
+    def queue(self, c: Conn, data: bytes) -> None:
+        c.outbox += data
+        self.sending[c] = None
+        if len(c.outbox) > self.queue_bytes:
+            self.dropped_queue_full += 1
+            self.drop(c)
+
+    def send_queued(self, c: Conn) -> None:
+        """Send what the outbox holds, as much as the socket takes now."""
+        try:
+            sent = c.sock.send(c.outbox, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.drop(c)
+            return
+        del c.outbox[:sent]
+        if not c.outbox:
+            self.sending.pop(c, None)
+
+    def send_all_queued(self) -> None:
+        for c in list(self.sending):
+            self.send_queued(c)
 
     def read_and_handle(self, c: Conn, lane: int = 0) -> int:
         n = self.recv(c, lane)
@@ -226,3 +299,10 @@ class Server:
         elif n >= 0:
             self.handle(c, n, lane)
         return n
+
+    def count_into(self, counters: Counters) -> None:
+        """What the server counts itself, for the spool's records."""
+        counters.replies_unsent = self.replies_unsent + sum(
+            -(-len(c.outbox) // len(GREETING)) for c in list(self.sending))
+        counters.dropped_queue_full = self.dropped_queue_full
+        counters.clients = self.clients

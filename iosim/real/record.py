@@ -5,19 +5,20 @@ the capture does not change what it measures; turning the tuples into a Trace ha
 the run, in capture.py. All times are ``time.time_ns()`` (CLOCK_REALTIME), the clock of the
 kernel's SO_TIMESTAMPNS arrival stamps.
 
-Row layouts (the first field says which):
+Row layouts, eight fields each (the first says which; what a layout does not use is 0):
 
 - ``(CALL, lane, name, conn, enter_ns, return_ns, result, stamp_ns)``: a system call. For
   ``recvfrom`` the result is the byte count, 0 for end of file, ``WOULDBLOCK`` for EWOULDBLOCK,
   and the stamp is the kernel's arrival stamp of the data read (0: none); while the server
-  runs, a read's row holds recvmsg's control data instead, decoded by ``finished_rows``.
-  For select / poll / epoll_wait the result is the number of readable descriptors.
-  ``INTERRUPTED``: the call was
-  still waiting when the run was stopped (its return time is the stop).
-- ``(WORK, lane, label, -1, start_ns, end_ns)``: the process's own work.
-- ``(PROCESS, lane, msg, conn, start_ns, end_ns)``: processing a received message.
-- ``(HANDLER, lane, label, -1, enter_ns, exit_ns)``: a signal handler (or an aio completion).
-- ``(ERROR, lane, text, -1, t_ns, t_ns)``: the run stopped with an error.
+  runs, a read's row holds recvmsg's control data instead, decoded when the row is written to
+  the spool (spool.py). For select / poll / epoll_wait the result is the number of ready
+  descriptors. ``INTERRUPTED``: the call was still waiting when the run was stopped (its
+  return time is the stop).
+- ``(WORK, lane, label, -1, start_ns, end_ns, 0, 0)``: the process's own work.
+- ``(PROCESS, lane, label, conn, start_ns, end_ns, 0, 0)``: processing a received message.
+- ``(HANDLER, lane, label, -1, enter_ns, exit_ns, 0, 0)``: a signal handler (or an aio
+  completion).
+- ``(ERROR, lane, text, -1, t_ns, t_ns, 0, 0)``: the run stopped with an error.
 """
 
 from __future__ import annotations

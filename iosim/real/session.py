@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import selectors
 import signal
 import subprocess
@@ -23,8 +22,10 @@ from typing import IO, Any
 from iosim.errors import UserError
 from iosim.real.capture import build_run
 from iosim.real.client import open_connections, play, raise_fd_limit
+from iosim.real.reader import read_all
 from iosim.real.record import message_plan
 from iosim.real.servers import REAL_MODELS
+from iosim.real.stopping import FirstSignalStops
 from iosim.scenario import Scenario
 from iosim.trace import Run, Trace
 
@@ -32,7 +33,11 @@ HOST = "127.0.0.1"
 START_MARGIN_NS = 30_000_000  # t = 0 lies this far ahead, so that both sides are waiting for it
 SETUP_TIMEOUT_S = 60.0  # opening the connections (10,000 of them take a few seconds)
 GRACE_S = 2.0  # after the last send, how long a server may take to handle what is left
+# ... and more with many connections: threaded starts a thread for each at t = 0 (2,000 take
+# half a second on an idle machine)
+GRACE_PER_CONNECTION_S = 0.001
 STOP_TIMEOUT_S = 5.0
+INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class CaptureError(UserError):
@@ -121,7 +126,7 @@ def capture_run(scenario: Scenario, model: str) -> Run:
     plan = message_plan([[(s.at_ms, s.nbytes) for s in sends] for sends in scenario.connections])
     with tempfile.TemporaryDirectory(prefix="iosim-capture-") as tmp, \
             open(os.path.join(tmp, "stderr"), "w+b") as stderr:
-        result = Path(tmp) / "rows.pickle"
+        result = Path(tmp) / "rows.spool"
         child = _Child(scenario, model, result, stderr)
         socks = []
         try:
@@ -132,7 +137,8 @@ def capture_run(scenario: Scenario, model: str) -> Run:
             child.tell(str(t0_ns))
             sent_ns = play(scenario, plan, socks, t0_ns)
             try:
-                child.expect("done", GRACE_S + 0.01 * scenario.message_count)
+                child.expect("done", GRACE_S + 0.01 * scenario.message_count
+                             + GRACE_PER_CONNECTION_S * scenario.total_connections)
             except CaptureError:
                 child.stop()
             if child.proc.wait(STOP_TIMEOUT_S) != 0 or not result.exists():
@@ -141,14 +147,15 @@ def capture_run(scenario: Scenario, model: str) -> Run:
             for sock in socks:
                 sock.close()
             child.close()
-        with open(result, "rb") as f:
-            outcome = pickle.load(f)
-    error = outcome["error"]
-    if error is None and outcome["stopped"]:
-        left = outcome["remaining"]
+        rows, outcome, note = read_all(result)
+    if outcome is None:
+        raise CaptureError(f"the {model} server's rows do not read back: {note}")
+    error = outcome.get("error")
+    if error is None and outcome.get("stopped"):
+        left = outcome.get("remaining")
         error = (f"stopped {GRACE_S:.0f} s after the last send: blocked, "
                  f"{left} message{'s' if left != 1 else ''} never handled")
-    return build_run(model, scenario.protocol, outcome["rows"], t0_ns, outcome["end_ns"],
+    return build_run(model, scenario.protocol, rows, t0_ns, outcome["end_ns"],
                      plan=plan, sent_ns=sent_ns, connections=scenario.total_connections,
                      work_us=scenario.process.work_us, error=error, host=HOST,
                      buffer_bytes=scenario.process.buffer_bytes,
@@ -157,12 +164,15 @@ def capture_run(scenario: Scenario, model: str) -> Run:
 
 def capture(scenario: Scenario, models: Sequence[str],
             progress: Callable[[str], None] | None = None) -> Trace:
-    """One real run per model, one after the other, in one Trace."""
+    """One real run per model, one after the other, in one Trace. SIGTERM and SIGHUP end it
+    as Ctrl-C does (KeyboardInterrupt): the server process stopped, its files removed; a
+    second signal cannot interrupt that cleaning."""
     for model in models:
         check_model(model)
     trace = Trace(scenario.name, scenario.title, scenario.protocol)
-    for model in models:
-        if progress:
-            progress(model)
-        trace.runs.append(capture_run(scenario, model))
+    with FirstSignalStops(KeyboardInterrupt, signals=INTERRUPTING):
+        for model in models:
+            if progress:
+                progress(model)
+            trace.runs.append(capture_run(scenario, model))
     return trace

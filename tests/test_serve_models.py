@@ -1,0 +1,106 @@
+"""The models where they used to fall short: the classic non-blocking client at full speed, sigio
+(and the others) beside thousands of idle connections, and a capture that leaves nothing behind
+when it is told to stop."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from servehelp import DEADLINE_S, ServeChild, recv_exact
+
+from iosim import scenario
+from iosim.real.session import capture
+
+PING_PONGS = 20_000
+SLOWER_AT_MOST = 4.0  # generous: a shared machine; the old nonblocking server was 30x slower
+IDLE = """
+name = "idle"
+protocol = "tcp"
+idle_connections = 2000
+[process]
+work_us = 20
+[[connections]]
+count = 5
+first_ms = 5.0
+stagger_ms = 0.5
+every_ms = 10.0
+messages = 2
+bytes = 512
+"""
+LONG = """
+name = "long"
+protocol = "udp"
+[[connections]]
+sends = [[20000.0, 100]]
+"""
+
+
+def ping_pong_seconds(tmp_path: Path, model: str) -> float:
+    server = ServeChild(tmp_path, model, "--keep", "first:1")
+    try:
+        with server.connect() as client:
+            assert recv_exact(client, 5) == b"hello"
+            start = time.perf_counter()
+            for _ in range(PING_PONGS):  # the classic client: send, then wait for the reply
+                client.sendall(b"ping")
+                client.recv(16)
+            took = time.perf_counter() - start
+        server.stop()
+        assert server.status == 0, server.err
+        return took
+    finally:
+        server.kill()
+
+
+def test_the_classic_client_runs_against_nonblocking_about_as_fast_as_against_select(
+        tmp_path: Path) -> None:
+    against_select = ping_pong_seconds(tmp_path, "select")
+    against_nonblocking = ping_pong_seconds(tmp_path, "nonblocking")
+    assert against_nonblocking < SLOWER_AT_MOST * against_select
+
+
+def test_every_message_is_handled_beside_2000_idle_connections(tmp_path: Path) -> None:
+    path = tmp_path / "idle.toml"
+    path.write_text(IDLE)
+    sc = scenario.load(str(path))
+    models = ["nonblocking", "poll", "epoll", "sigio", "threaded", "asyncio", "aio"]
+    for run in capture(sc, models).runs:
+        assert run.error is None, f"{run.model}: {run.error}"
+        done = [d for d in run.m_done if d == d]
+        assert len(done) == run.message_count == 10, run.model
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stopped_capture_leaves_no_files_and_no_server(tmp_path: Path, sig: int) -> None:
+    (tmp_path / "long.toml").write_text(LONG)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iosim", "capture", str(tmp_path / "long.toml"), "-m", "select",
+         "-o", str(tmp_path / "out.json")], env={**os.environ, "TMPDIR": str(temp)},
+        stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        server_pids: list[int] = []
+        while not server_pids and time.monotonic() < deadline:  # its server is up and playing
+            server_pids = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+                           .read_text().split()]
+            select.select([], [], [], 0.01)
+        assert server_pids and list(temp.iterdir())
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=DEADLINE_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and err.decode().strip() == "iosim: interrupted"
+    assert list(temp.iterdir()) == []
+    assert not (tmp_path / "out.json").exists()
+    assert all(not Path(f"/proc/{pid}").exists() for pid in server_pids)
