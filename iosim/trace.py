@@ -389,9 +389,11 @@ def load(path: str | os.PathLike[str]) -> Trace:
 
 
 def looks_like_trace(path: str | os.PathLike[str]) -> bool:
-    """True when the file starts like a trace (JSON) rather than a scenario (TOML)."""
+    """True when the file starts like a trace (JSON, or the spool iosim serve writes) rather
+    than a scenario (TOML)."""
+    from iosim.real.spool import is_spool
     try:
         with open(path, "rb") as f:
-            return f.read(64).lstrip().startswith(b"{")
+            return f.read(64).lstrip().startswith(b"{") or is_spool(path)
     except OSError:
         return False
