@@ -108,8 +108,10 @@ class Perf:
         os.mkfifo(ctl)
         os.mkfifo(ack)
         self.ack = os.open(ack, os.O_RDONLY | os.O_NONBLOCK)
-        command = [perf, "record", "-q", "-a", "-k", "mono", "-o", str(self.data), "-D", "-1",
-                   "--control", f"fifo:{ctl},{ack}"]
+        # every CPU, CLOCK_MONOTONIC, no build-ids (nothing here is symbolized), no BPF side
+        # band thread (it would hold the stop up to its 1 s poll), events off until enabled
+        command = [perf, "record", "-q", "-a", "-k", "mono", "-B", "-N", "--no-bpf-event",
+                   "-o", str(self.data), "-D", "-1", "--control", f"fifo:{ctl},{ack}"]
         for tracepoint in TRACEPOINTS:
             command += ["-e", tracepoint, "--filter", INET_ONLY]
         with open(self.errors, "wb") as err:

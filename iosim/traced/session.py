@@ -127,12 +127,10 @@ class Watch:
 
     def feed(self, lines: list[str]) -> None:
         for line in lines:
-            record = self.parser.feed(line)
-            if record is None:
-                continue
-            self.records.append(record)
-            if isinstance(record, Call):
-                self._call(record)
+            for record in self.parser.feed(line):
+                self.records.append(record)
+                if isinstance(record, Call):
+                    self._call(record)
 
     def _call(self, call: Call) -> None:
         inet = inet_socket(call.annotation if call.name in ("socket", "accept", "accept4")

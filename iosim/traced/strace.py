@@ -27,6 +27,7 @@ _INET = re.compile(r"(TCP|UDP)(v6)?:\[(.*)\]")
 _PEER4 = re.compile(r'sin_port=htons\((\d+)\), sin_addr=inet_addr\("([^"]+)"\)')
 _PEER6 = re.compile(r'sin6_port=htons\((\d+)\),.*?inet_pton\(AF_INET6, "([^"]+)"')
 _SIGNAL = re.compile(r"--- (SIG\w+)")
+_RETURNED = re.compile(r"(.*)\) +=(?: (.*))?")  # strace pads short calls: "fork()      = 7"
 _EXIT = re.compile(r"\+\+\+ (?:exited with (\d+)|killed by (SIG\w+))")
 UNFINISHED = " <unfinished ...>"
 
@@ -76,51 +77,65 @@ class StraceParser:
 
     def __init__(self) -> None:
         self.pending: dict[int, tuple[str, int, str]] = {}
+        self.restartable: dict[int, str] = {}  # per task: the call the kernel will restart
         self.unreadable = 0  # lines that are not strace's (or are cut short)
 
-    def feed(self, line: str) -> Record | None:
+    def feed(self, line: str) -> list[Record]:
+        """The records one line completes: usually none (half a call) or one; a task's end
+        also completes the call it died in."""
         head = _HEAD.fullmatch(line.rstrip("\n"))
         if head is None:
             self.unreadable += 1
-            return None
+            return []
         tid = int(head.group(1) or 0)
         t_ns = _ns(head.group(2), head.group(3))
         body = head.group(4)
         if body.startswith("---"):
-            sig = _SIGNAL.match(body)
-            return Signal(tid, t_ns, sig.group(1)) if sig else None
+            sig = _SIGNAL.match(body)  # not "--- stopped by SIGSTOP ---": a state, not news
+            return [Signal(tid, t_ns, sig.group(1))] if sig else []
         if body.startswith("+++"):
             end = _EXIT.match(body)
             if end is None:
                 self.unreadable += 1
-                return None
+                return []
             status = end.group(1)
-            return Exit(tid, t_ns, None if status is None else int(status), end.group(2) or "")
+            ended = Exit(tid, t_ns, None if status is None else int(status), end.group(2) or "")
+            return [*self._died_in(tid, t_ns), ended]
         resumed = _RESUMED.match(body)
         if resumed:
             started = self.pending.pop(tid, None)
             if started is None:
                 self.unreadable += 1
-                return None
+                return []
             name, enter_ns, args = started
             rest = args + resumed.group(2)
         else:
             call = _CALL.match(body)
             if call is None:
                 self.unreadable += 1
-                return None
+                return []
             name, enter_ns, rest = call.group(1), t_ns, call.group(2)
         if rest.endswith(UNFINISHED):
             self.pending[tid] = (name, enter_ns, rest[:-len(UNFINISHED)])
-            return None
-        return self._finish(tid, name, enter_ns, t_ns, rest)
+            return []
+        done = self._finish(tid, name, enter_ns, t_ns, rest)
+        return [done] if done is not None else []
+
+    def _died_in(self, tid: int, t_ns: int) -> list[Call]:
+        """The call a task was in when it ended, returning (never) at its end."""
+        started = self.pending.pop(tid, None)
+        if started is None:
+            return []
+        name, enter_ns, args = started
+        return [Call(tid, name, enter_ns, max(t_ns, enter_ns), args, None, "", "", "",
+                     returned=False)]
 
     def _finish(self, tid: int, name: str, enter_ns: int, t_ns: int, rest: str) -> Call | None:
-        cut = rest.rfind(") = ")
-        if cut < 0:
+        returned = _RETURNED.fullmatch(rest)
+        if returned is None:
             self.unreadable += 1
             return None
-        args, tail = rest[:cut], rest[cut + 4:]
+        args, tail = returned.group(1), returned.group(2) or ""
         return_ns = t_ns
         timed = _DURATION.fullmatch(tail)
         if timed:
@@ -134,21 +149,23 @@ class StraceParser:
         text, annotation, details = value.groups()
         result = None if text == "?" else int(text, 0)
         errno = _ERRNO.match(details)
+        if errno and errno.group(1) == "ERESTART_RESTARTBLOCK":
+            self.restartable[tid] = name
         if name == "restart_syscall":
+            # the rest of a call a stop signal interrupted: strace names the task's last
+            # traced call, which is the one restarted only if it said so
             restarted = _RESTART.search(args)
-            name = restarted.group(1) if restarted else name
-        if UNFINISHED in args:  # "<... x resumed> <unfinished ...>) = ?": the task ended
-            args = args.replace(UNFINISHED, "")
+            if restarted and self.restartable.pop(tid, "") == restarted.group(1):
+                name = restarted.group(1)
+        if UNFINISHED in args:  # "x(... <unfinished ...>) = ?": the task ends inside the call
+            self.pending[tid] = (name, enter_ns, args.replace(UNFINISHED, ""))
+            return None
         return Call(tid, name, enter_ns, return_ns, args, result,
                     errno.group(1) if errno else "", annotation or "", details)
 
     def close(self, end_ns: int) -> list[Call]:
         """The calls still running when tracing ended: they return at ``end_ns``."""
-        calls = [Call(tid, name, enter_ns, max(end_ns, enter_ns), args, None, "", "", "",
-                      returned=False)
-                 for tid, (name, enter_ns, args) in self.pending.items()]
-        self.pending.clear()
-        return calls
+        return [call for tid in list(self.pending) for call in self._died_in(tid, end_ns)]
 
 
 # -- what the arguments say ---------------------------------------------------------------------
