@@ -141,14 +141,13 @@ class Builder:
     records every kept call, signal and message."""
 
     def __init__(self, records: list[Record], t0_ns: int, model: str, protocol: str,
-                 scripted: Scripted | None, kernel: KernelEvents | None,
-                 late_ns: int = 0) -> None:
+                 scripted: Scripted | None, kernel: KernelEvents | None) -> None:
         self.t0 = t0_ns
-        self.late_ns = late_ns
         self.protocol = protocol
         self.scripted = scripted
         self.kernel = kernel
         self.records = sorted(records, key=_start_ns)
+        self.next_enter = _next_enter(self.records)
         self.tasks = Tasks()
         self.conn_ids: dict[tuple[str, Any, Any], int] = {}
         self.next_conn = len(scripted.plan) if scripted else 0
@@ -283,7 +282,7 @@ class Builder:
     def _kernel_receive(self, c: Call) -> tuple[int, int] | None:
         assert self.kernel is not None
         result = -11 if c.errno in WOULDBLOCK else (c.result if c.result is not None else 0)
-        return self.kernel.receive(c.tid, c.enter_ns, c.return_ns, result)
+        return self.kernel.receive(c.tid, c.enter_ns, self.next_enter[c], result)
 
     def _process_arrivals(self) -> dict[int, list[int]]:
         """Per process, the arrival times on all its sockets: what may wake its select."""
@@ -520,11 +519,11 @@ class Builder:
         self.last_readable[c.tid] = return_ns
 
     def _woken_by(self, c: Call) -> int | None:
-        """The first arrival on one of the process's sockets while the call waited (strace's
-        return, plus how late it can be)."""
+        """The first arrival on one of the process's sockets while the call waited: after it
+        entered, before the task's next call."""
         times = self.process_arrivals.get(self.tasks.process_of(c.tid), [])
         i = bisect_left(times, c.enter_ns + 1)
-        return times[i] if i < len(times) and times[i] < c.return_ns + self.late_ns else None
+        return times[i] if i < len(times) and times[i] < self.next_enter[c] else None
 
     # -- the rest of the lanes -------------------------------------------------------------
 
@@ -546,11 +545,30 @@ class Builder:
         end = self.us(end_ns)
         self.fill_own_code(end)
         kernel_phases(self.rec, self.kernel_lanes, end)
-        return self.rec.finish(end, error, sim_events=len(self.records), **meta)
+        before = sum(1 for s in self.steps if isinstance(s, Step) and s.call.enter_ns < self.t0)
+        return self.rec.finish(end, error, sim_events=len(self.records),
+                               calls_before_t0=before, **meta)
 
 
 def _tid(step: Step | Signal | Exit) -> int:
     return step.call.tid if isinstance(step, Step) else step.tid
+
+
+def _next_enter(records: list[Record]) -> dict[Call, int]:
+    """For each call, when its task entered its next traced call (or ended): the kernel's
+    record of the call lies before that, however late strace's own times are."""
+    following: dict[Call, int] = {}
+    last: dict[int, Call] = {}
+    for record in records:
+        if isinstance(record, Call | Exit):
+            before = last.pop(record.tid, None)
+            if before is not None:
+                following[before] = _start_ns(record)
+            if isinstance(record, Call):
+                last[record.tid] = record
+    for call in last.values():
+        following[call] = max(call.return_ns, call.enter_ns) + 10**12  # nothing after it
+    return following
 
 
 def _start_ns(record: Record) -> int:
@@ -559,10 +577,8 @@ def _start_ns(record: Record) -> int:
 
 def build_run(records: list[Record], t0_ns: int, end_ns: int, *, model: str, protocol: str,
               scripted: Scripted | None, kernel: KernelEvents | None, error: str | None,
-              late_ns: int = 0, **meta: Any) -> Run:
-    """The Run of one traced program; times are µs since ``t0_ns`` (CLOCK_REALTIME).
-    ``late_ns``: how much later than strace's entry + duration a call may have returned
-    (about what tracing adds to a call)."""
-    builder = Builder(records, t0_ns, model, protocol, scripted, kernel, late_ns)
+              **meta: Any) -> Run:
+    """The Run of one traced program; times are µs since ``t0_ns`` (CLOCK_REALTIME)."""
+    builder = Builder(records, t0_ns, model, protocol, scripted, kernel)
     builder.build()
     return builder.finish(end_ns, error, t0_ns=t0_ns, **meta)

@@ -60,15 +60,14 @@ class KernelEvents:
     offset_ns: int = 0
     drift_ns: int = 0
 
-    def receive(self, tid: int, enter_ns: int, return_ns: int, result: int,
-                slack_ns: int = 50_000) -> tuple[int, int] | None:
+    def receive(self, tid: int, enter_ns: int, before_ns: int,
+                result: int) -> tuple[int, int] | None:
         """(time, socket address) of the kernel's record of the receive a task made in a
-        call that strace saw enter at ``enter_ns`` and return ``return_ns`` (the kernel's
-        record comes after the first; strace's return may be a little early, see build.py)."""
+        call strace saw enter at ``enter_ns``; the task's next call began at ``before_ns``."""
         events = self.receives.get(tid, [])
         i = bisect_left(events, (enter_ns, 0, 0))
         found = None
-        while i < len(events) and events[i][0] <= return_ns + slack_ns:
+        while i < len(events) and events[i][0] < before_ns:
             t, sk, ret = events[i]
             if ret == result:
                 return t, sk

@@ -354,7 +354,7 @@ class Session:
             meta["perf_clock_drift_ns"] = events.drift_ns
         run = build_run(records, t0_ns, end_ns, model=program_name(opts.command),
                         protocol=protocol, scripted=scripted, kernel=events, error=error,
-                        late_ns=int(cost_us * 1000), **meta)
+                        **meta)
         run.meta["ready_estimated"] = sum(1 for f in run.m_flags if f & READY_ESTIMATED)
         trace = self._trace(run, protocol)
         trace_mod.save(trace, opts.output)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 _HEAD = re.compile(r"(?:(\d+) +)?(\d+)\.(\d+) (.*)")
 _CALL = re.compile(r"(\w+)\((.*)")
 _RESUMED = re.compile(r"<\.\.\. (\w+) resumed>(.*)")
-_VALUE = re.compile(r"(-?\d+|0x[0-9a-fA-F]+|\?)(?:<((?:->|[^<>])*)>)?(.*)")
+_VALUE = re.compile(r"(0x[0-9a-fA-F]+|-?\d+|\?)(?:<((?:->|[^<>])*)>)?(.*)")
 _ERRNO = re.compile(r" (E[A-Z0-9_]+) \(")
 _DURATION = re.compile(r"(.*) <(?:(\d+)\.(\d+)|unavailable)>")
 _FD = re.compile(r"(\d+)<((?:->|[^<>])*)>")

@@ -1,0 +1,190 @@
+"""``iosim trace`` on the classic demo servers of tests/servers, each driven by a scenario over
+127.0.0.1: every byte the client sent is in a message; each server's IO model shows in its
+calls; where the kernel's side is on, each message's arrival lies between its send and the
+return of the read that took it; without it, the arrival is bracketed from the calls."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from tracehelp import (
+    TCP_SCENARIO,
+    UDP_SCENARIO,
+    Traced,
+    free_port,
+    instants,
+    iosim_trace,
+    server_command,
+    spans,
+)
+
+from iosim import scenario
+from iosim.real.record import message_plan
+from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
+from iosim.traced.build import multiplexer_label
+from iosim.traced.kernel import PERF_HINT
+
+
+def scenario_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenario.toml"
+    path.write_text(text)
+    return path
+
+
+def trace_server(tmp_path: Path, server: str, text: str = TCP_SCENARIO,
+                 extra: tuple[str, ...] = ()) -> tuple[Traced, scenario.Scenario]:
+    path = scenario_file(tmp_path, text)
+    port = free_port()
+    done = iosim_trace(tmp_path, ["--scenario", str(path), "--port", str(port), *extra],
+                       server_command(server, port))
+    assert done.left_running == []
+    assert done.returncode == 0, done.stderr
+    return done, scenario.load(str(path))
+
+
+def kernel_side(run: Run) -> bool:
+    side = run.meta["kernel_side"]
+    if side.startswith("none") and "turned off" not in side:
+        if PERF_HINT in side:
+            pytest.skip(f"no kernel side here: {side}")
+        raise AssertionError(f"the kernel side should work on this machine: {side}")
+    return side.startswith("perf")
+
+
+def check_every_byte(run: Run, sc: scenario.Scenario) -> None:
+    """Every message of the scenario is in the trace, read in full, on its connection."""
+    plan = message_plan([[(s.at_ms, s.nbytes) for s in sends] for sends in sc.connections])
+    sizes = {msg: (conn, nbytes) for conn, sends in enumerate(plan) for msg, nbytes in sends}
+    assert run.message_count == len(sizes)
+    for msg, (conn, nbytes) in sizes.items():
+        assert (run.m_conn[msg], run.m_bytes[msg]) == (conn, nbytes)
+        assert not math.isnan(run.m_copy_end[msg]), f"message {msg} was never read"
+
+
+def check_arrivals(run: Run) -> None:
+    """Kernel stamps: sent <= ready <= the read's return; never flagged as estimates."""
+    for i in range(run.message_count):
+        assert run.m_flags[i] & READY_ESTIMATED == 0
+        assert run.m_sent[i] <= run.m_ready[i] <= run.m_copy_end[i], run.message(i)
+
+
+def waits(run: Run, lane: int = 0) -> list[tuple[float, float, str]]:
+    """Blocked time that is not a copy: the process waited in a call."""
+    return [s for s in spans(run, Kind.BLOCKED, lane) if s[2] != COPY_LABEL]
+
+
+def answered_waits(run: Run, label: str) -> list[tuple[float, float, str]]:
+    """Waits of a multiplexer longer than a millisecond that it returned from (the last one
+    lasts until the program is stopped)."""
+    return [s for s in waits(run) if s[2] == label and s[1] - s[0] > 1000.0
+            and s[1] < run.end_us]
+
+
+def next_call(run: Run, t: float, lane: int = 0) -> str:
+    for i in range(len(run)):
+        if run.kind[i] == Kind.SYSCALL and run.lane[i] == lane and run.t0[i] >= t:
+            return run.labels[run.label[i]]
+    return ""
+
+
+def test_nonblocking_polls_between_messages_and_never_waits(tmp_path: Path) -> None:
+    done, sc = trace_server(tmp_path, "nonblocking_poll.py")
+    run = done.run
+    check_every_byte(run, sc)
+    if kernel_side(run):
+        check_arrivals(run)
+    assert waits(run) == []
+    ewouldblock = instants(run, Kind.EWOULDBLOCK, 0)
+    order = sorted(range(run.message_count), key=lambda m: run.m_copy_start[m])
+    idle = [(before, after) for before, after in zip(order, order[1:], strict=False)
+            if run.m_ready[after] - run.m_copy_end[before] > 2000.0]  # two polling passes
+    assert idle
+    for before, after in idle:
+        between = [t for t in ewouldblock
+                   if run.m_copy_end[before] <= t <= run.m_copy_start[after]]
+        assert between, f"no EWOULDBLOCK between messages {before} and {after}"
+    assert run.source == "traced" and run.model == "nonblocking_poll.py"
+    assert "traced with strace: each call ~" in done.stdout
+
+
+def test_select_blocks_then_reads(tmp_path: Path) -> None:
+    done, sc = trace_server(tmp_path, "select_loop.py")
+    run = done.run
+    check_every_byte(run, sc)
+    if kernel_side(run):
+        check_arrivals(run)
+    long_waits = answered_waits(run, multiplexer_label("select"))
+    assert long_waits
+    assert {next_call(run, end) for _, end, _ in long_waits} == {"recvfrom"}
+    assert len(instants(run, Kind.READABLE, 0)) >= run.message_count
+    assert done.stdout.count("got ") >= run.message_count  # its chatter came through
+
+
+def test_thread_per_connection_blocks_in_each_thread(tmp_path: Path) -> None:
+    done, sc = trace_server(tmp_path, "thread_per_conn.py")
+    run = done.run
+    check_every_byte(run, sc)
+    if kernel_side(run):
+        check_arrivals(run)
+    threads = [i for i, lane in enumerate(run.lanes) if lane.role == "thread"]
+    assert len(threads) == len(sc.connections)
+    for lane in threads:
+        assert any(s[2] == "process blocks in call to recvfrom" for s in waits(run, lane))
+    read_on = {run.lane[i] for i in range(len(run))
+               if run.kind[i] == Kind.RETURN and run.labels[run.label[i]] == "return OK"}
+    assert read_on >= set(threads)
+    assert waits(run)[-1][2] == "process blocks in call to accept4"  # the main thread
+
+
+def test_epoll_waits_then_reads(tmp_path: Path) -> None:
+    done, sc = trace_server(tmp_path, "epoll_loop.py")
+    run = done.run
+    check_every_byte(run, sc)
+    if kernel_side(run):
+        check_arrivals(run)
+    long_waits = answered_waits(run, multiplexer_label("epoll_wait"))
+    assert long_waits and {next_call(run, end) for _, end, _ in long_waits} == {"recvfrom"}
+    assert "epoll_ctl EPOLL_CTL_DEL" in run.code  # the ADDs came before t = 0
+
+
+def test_sigio_reads_in_the_handler(tmp_path: Path) -> None:
+    done, sc = trace_server(tmp_path, "sigio_udp.py", UDP_SCENARIO)
+    run = done.run
+    check_every_byte(run, sc)
+    if kernel_side(run):
+        check_arrivals(run)
+    signals = instants(run, Kind.SIGNAL, 0)
+    assert signals
+    for m in range(run.message_count):
+        assert any(run.m_ready[m] <= s <= run.m_copy_start[m] for s in signals), \
+            f"message {m} was not read after a SIGIO"
+    assert waits(run) == []
+    assert run.meta["calls_before_t0"] > 0  # the set-up: socket, bind, sigaction, fcntl
+
+
+def test_without_the_kernel_select_brackets_arrivals_by_its_return(tmp_path: Path) -> None:
+    done, sc = trace_server(tmp_path, "select_loop.py", extra=("--no-kernel",))
+    run = done.run
+    check_every_byte(run, sc)
+    assert run.meta["kernel_side"] == "none: turned off (--no-kernel)"
+    readable = instants(run, Kind.READABLE, 0)
+    for m in range(run.message_count):
+        assert run.m_flags[m] & READY_ESTIMATED
+        before = [t for t in readable if t <= run.m_copy_start[m]]
+        assert run.m_ready[m] == max(before[-1], run.m_sent[m])
+    assert "ready times estimated from the calls" in done.stdout
+
+
+def test_without_the_kernel_polling_brackets_arrivals_by_the_last_ewouldblock(
+        tmp_path: Path) -> None:
+    done, sc = trace_server(tmp_path, "nonblocking_poll.py", extra=("--no-kernel",))
+    run = done.run
+    check_every_byte(run, sc)
+    for m in range(run.message_count):
+        conn = run.m_conn[m]
+        refused = [run.t0[i] for i in range(len(run)) if run.kind[i] == Kind.EWOULDBLOCK
+                   and run.conn[i] == conn and run.t0[i] <= run.m_copy_start[m]]
+        assert run.m_flags[m] & READY_ESTIMATED
+        assert run.m_ready[m] == max(refused[-1], run.m_sent[m])
