@@ -3,10 +3,12 @@ the small demo servers of tests/servers, and a check that nothing it started is 
 
 Every process a test starts is stopped by process id when the test ends, pass or fail: iosim
 itself (SIGTERM, which makes it stop its program and write the trace; SIGKILL if it does not go)
-and then any process still running the traced server's command line."""
+and then any process it left behind: the test process is a child subreaper, so those are its
+own descendants, found in /proc and nothing else."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -19,6 +21,7 @@ from iosim import trace as trace_mod
 from iosim.trace import Kind, Run
 
 SERVERS = Path(__file__).parent / "servers"
+PR_SET_CHILD_SUBREAPER = 36
 TIMEOUT_S = 90.0
 
 # A short TCP scenario: three clients, one of them idle for a while, seven messages in 30 ms
@@ -60,20 +63,49 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def running_with(marker: str) -> list[int]:
-    """Processes whose command line holds ``marker``, from /proc."""
-    pids = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
+def subreaper(on: bool) -> None:
+    """While on, orphans of the processes this test process starts (a traced server whose
+    iosim ended) become its own children, so that the test finds them, and only them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def descendants(pid: int | None = None) -> list[int]:
+    """Live (not zombie) descendants of this process, from /proc."""
+    found = []
+    for child in _children(os.getpid() if pid is None else pid):
         try:
-            cmdline = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = Path(entry.path, "stat").read_text().rpartition(")")[2].split()[0]
+            state = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()[0]
         except OSError:
             continue
-        if marker in cmdline and state != "Z":
-            pids.append(int(entry.name))
-    return pids
+        if state != "Z":
+            found.append(child)
+        found.extend(descendants(child))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return kids
+
+
+def stop_leftovers() -> list[int]:
+    """Kill (by pid) and reap whatever this process started that still runs; return them."""
+    left = descendants()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    for pid in left:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # not our direct child: its own parent reaps it
+            pass
+    return left
 
 
 @dataclass
@@ -94,17 +126,24 @@ def server_command(server: str, port: int) -> list[str]:
     return [sys.executable, str(SERVERS / server), str(port)]
 
 
+def start(args: list[str], command: list[str], output: Path,
+          env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+          ) -> subprocess.Popen[str]:
+    """``[PREFIX] iosim trace -o OUTPUT ARGS -- COMMAND`` in the background."""
+    subreaper(True)
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-m", "iosim", "trace", "-o", str(output), *args, "--",
+         *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
 def iosim_trace(tmp_path: Path, args: list[str], command: list[str],
                 output: Path | None = None, env: dict[str, str] | None = None) -> Traced:
     """``iosim trace ARGS -- COMMAND``, to its end; what it printed; what it left running."""
     output = output or tmp_path / "trace.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "iosim", "trace", "-o", str(output), *args, "--", *command],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    return finish(proc, output, " ".join(command))
+    return finish(start(args, command, output, env), output)
 
 
-def finish(proc: subprocess.Popen[str], output: Path, marker: str) -> Traced:
+def finish(proc: subprocess.Popen[str], output: Path) -> Traced:
     try:
         out, err = proc.communicate(timeout=TIMEOUT_S)
     finally:
@@ -115,9 +154,8 @@ def finish(proc: subprocess.Popen[str], output: Path, marker: str) -> Traced:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
-    left = running_with(marker)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
+        left = stop_leftovers()
+        subreaper(False)
     return Traced(proc.returncode, out, err, output, left)
 
 

@@ -104,6 +104,6 @@ def cmd_trace(args: argparse.Namespace) -> int:
     print(summary.table(outcome.trace))
     run = outcome.trace.runs[0]
     conns = len({run.m_conn[i] for i in range(run.message_count)})
-    _say(f"{outcome.ended}; wrote {args.output}: {run.message_count} message(s) on {conns} "
-         f"connection(s)")
+    _say(f"{run.error or outcome.ended}; wrote {args.output}: {run.message_count} message(s) "
+         f"on {conns} connection(s)")
     return 1 if outcome.failed else 0

@@ -101,16 +101,17 @@ def _recv_loop_ns(calls: int, batches: int) -> float:
 
 def _ptrace_refused(stderr: str) -> str:
     """Why strace could not trace, in words a user can act on."""
+    why = ["ptrace is not permitted here, so strace cannot trace",
+           "a program has one tracer at most (is iosim itself run under strace or a debugger?)"]
     scope = Path("/proc/sys/kernel/yama/ptrace_scope")
-    why = "ptrace is not permitted here"
     if scope.exists():
-        value = scope.read_text().strip()
-        why += (f" (/proc/sys/kernel/yama/ptrace_scope is {value}; 0 or 1 lets a user trace "
-                "the programs it starts, 3 forbids it until reboot)")
-    why += ("; in a container, run it with the SYS_PTRACE capability "
-            "(docker run --cap-add=SYS_PTRACE) and a seccomp profile that allows ptrace")
+        why.append(f"/proc/sys/kernel/yama/ptrace_scope is {scope.read_text().strip()} (0 or 1 "
+                   "let a user trace the programs it starts, 2 needs CAP_SYS_PTRACE, 3 "
+                   "forbids ptrace until reboot)")
+    why.append("in a container, give it the SYS_PTRACE capability (docker run "
+               "--cap-add=SYS_PTRACE) and a seccomp profile that allows ptrace")
     last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-    return f"{why}. strace said: {last}" if last else why
+    return "; ".join(why) + (f". strace said: {last}" if last else "")
 
 
 def measure_cost(strace: str, workdir: Path) -> tuple[float, float]:

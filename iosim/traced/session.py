@@ -336,10 +336,12 @@ class Session:
         else:
             ended = f"stopped by {self.interrupted}" if self.interrupted else \
                 "the program was stopped"
+        problems = [error] if error else []
+        if by_itself and status != 0 and not self.failed_early:
+            problems.append(ended)
         if self.watch.sockets == 0:
-            error = error or "the program never opened a network socket"
-        if by_itself and status != 0 and error is None:
-            error = ended
+            problems.append("it never opened a network socket")
+        error = "; ".join(problems) or None
         protocol = opts.scenario.protocol if opts.scenario else self._protocol(records)
         meta: dict[str, Any] = {
             "tracer": strace_version(self.strace), "strace_cost_us": round(cost_us, 1),

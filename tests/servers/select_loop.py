@@ -1,5 +1,6 @@
 """The classic select server: one select over the listening socket and every connection;
-it prints a line for every message it reads (a chatty server must not slow down under iosim).
+it prints a long line for every message it reads (10 KB: a chatty server must not block
+or slow down under iosim, whose own output may be a pipe).
 
     python select_loop.py PORT
 """
@@ -25,5 +26,5 @@ while True:
             sockets.remove(sock)
             sock.close()
             continue
-        print(f"got {len(data)} bytes: " + "." * 2000, flush=True)
+        print(f"got {len(data)} bytes: " + "." * 10_000, flush=True)
         sock.send(b"hello")
