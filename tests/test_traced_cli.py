@@ -21,6 +21,7 @@ from tracehelp import (
     finish,
     free_port,
     iosim_trace,
+    needs_strace,
     server_command,
     start,
 )
@@ -74,6 +75,7 @@ def test_strace_missing_says_how_to_install_it(tmp_path: Path) -> None:
     assert "strace is not installed" in line and "apt-get install strace" in line
 
 
+@needs_strace
 def test_ptrace_not_permitted_says_why(tmp_path: Path) -> None:
     """Under a tracer already (one tracer per program), strace may not trace."""
     output = tmp_path / "trace.json"
@@ -86,6 +88,7 @@ def test_ptrace_not_permitted_says_why(tmp_path: Path) -> None:
     assert not output.exists()
 
 
+@needs_strace
 def test_port_in_use(tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text(TCP_SCENARIO)
     with socket.socket() as taken:
@@ -121,6 +124,7 @@ def test_usage_errors(tmp_path: Path, args: list[str], command: list[str], says:
 # -- how runs end ----------------------------------------------------------------------------
 
 
+@needs_strace
 def test_a_program_that_crashes_before_listening(tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text(TCP_SCENARIO)
     port = free_port()
@@ -132,6 +136,7 @@ def test_a_program_that_crashes_before_listening(tmp_path: Path) -> None:
     assert "exited (status 4)" in done.stderr.splitlines()[-1]
 
 
+@needs_strace
 def test_a_program_that_exits_at_once_without_a_socket(tmp_path: Path) -> None:
     done = iosim_trace(tmp_path, [], [sys.executable, "-c", "pass"])
     assert done.returncode == 0 and done.left_running == []
@@ -139,6 +144,7 @@ def test_a_program_that_exits_at_once_without_a_socket(tmp_path: Path) -> None:
     assert done.run.meta["ended"] == "the program exited with status 0"
 
 
+@needs_strace
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_tracing_and_writes_the_trace(tmp_path: Path, sig: int) -> None:
     port = free_port()
@@ -160,6 +166,7 @@ def test_a_signal_stops_tracing_and_writes_the_trace(tmp_path: Path, sig: int) -
     assert [run.m_bytes[i] for i in range(run.message_count)] == [4]
 
 
+@needs_strace
 def test_duration_ends_the_trace(tmp_path: Path) -> None:
     port = free_port()
     done = iosim_trace(tmp_path, ["--duration", "0.5"], server_command("select_loop.py", port))
@@ -168,6 +175,7 @@ def test_duration_ends_the_trace(tmp_path: Path) -> None:
     assert done.run.end_us >= 500_000
 
 
+@needs_strace
 def test_a_client_command_runs_and_tracing_stops_when_it_exits(tmp_path: Path) -> None:
     port = free_port()
     client = f"{sys.executable} {SERVERS / 'ping_client.py'} {port} 6"
@@ -180,6 +188,7 @@ def test_a_client_command_runs_and_tracing_stops_when_it_exits(tmp_path: Path) -
     assert {run.m_conn[i] for i in range(run.message_count)} == {0}
 
 
+@needs_strace
 def test_everything_the_program_started_is_stopped(tmp_path: Path) -> None:
     port = free_port()
     done = iosim_trace(tmp_path, ["--duration", "1"],
@@ -206,6 +215,7 @@ def traced_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     return tmp / "s.toml", done.output
 
 
+@needs_strace
 def test_summary_export_and_render_read_the_trace(
         traced_scenario: tuple[Path, Path], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,10 +18,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from iosim import trace as trace_mod
 from iosim.trace import Kind, Run
 
 SERVERS = Path(__file__).parent / "servers"
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None,
+                                  reason="strace is not installed (apt-get install strace)")
 PR_SET_CHILD_SUBREAPER = 36
 TIMEOUT_S = 90.0
 

@@ -403,10 +403,10 @@ def _time(record: Record) -> int:
 def run_trace(opts: Options) -> Outcome:
     """Check everything a user gave before anything starts, then trace."""
     check_writable(opts.output)
-    strace = strace_path()
     command_path(opts.command)
     if opts.client is not None:
         command_path(opts.client, "client command")
+    strace = strace_path()
     if opts.scenario is not None:
         assert opts.port is not None
         check_port(opts.scenario.protocol, opts.port)
