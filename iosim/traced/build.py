@@ -96,6 +96,7 @@ class SocketState:
     last_eagain_ns: int = 0
     next_arrival: int = 0  # index of the first arrival not yet read
     last_arrival_ns: int = 0
+    filled: bool = False  # the last read filled its buffer: data may be left over
 
 
 @dataclass
@@ -222,8 +223,8 @@ class Builder:
         """A connection's number: the scenario's for the client's sockets, else the next free
         one in order of appearance; -1 for a socket that is not a connection (a listener)."""
         peer = peer_of(call, inet)
-        if peer is None:
-            return -1
+        if peer is None and not (call.name in READS and (call.result or 0) > 0):
+            return -1  # a listener, an unconnected socket (a read of data is a connection)
         ident = (inet.proto, inet.local, peer)
         conn = self.conn_ids.get(ident)
         if conn is None:
@@ -422,6 +423,7 @@ class Builder:
         self.span(Kind.OVERHEAD, lane, done, r, TRACER_LABEL, step.conn, line=step.key)
         self.instant(Kind.RETURN, lane, r, "return OK", step.conn, line=step.key)
         state.consumed_ns = done_ns
+        state.filled = c.name in ("read", "recvfrom") and nth_arg(c.args, 2) == str(c.result)
         self._messages(step, arrivals, estimated, copy_from, e, done)
 
     def _arrivals(self, step: Step, state: SocketState,
@@ -431,7 +433,7 @@ class Builder:
             taken = self._take_arrivals(step, state, done_ns)
             if taken:
                 return taken, False
-            if state.last_arrival_ns:  # the rest of a segment an earlier read took part of
+            if state.last_arrival_ns and state.filled:  # the rest of an earlier segment
                 return [state.last_arrival_ns], False
         return [self._estimate(step, state)], True
 
