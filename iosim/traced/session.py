@@ -172,6 +172,7 @@ class Session:
         self.socks: list[socket.socket] = []
         self.perf: kernel_mod.Perf | None = None
         self.interrupted = ""
+        self.raising = True  # False while a child process is started: noted, raised after
         self.stopping = False
         self.failed_early = False  # the program ended before it listened
 
@@ -180,9 +181,12 @@ class Session:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if not self.interrupted:
             self.interrupted = signal.Signals(signum).name
-            if not self.stopping:
-                raise Interrupted
+            self._raise_if_interrupted()
         # a second Ctrl-C while the trace is written: noted, ignored
+
+    def _raise_if_interrupted(self) -> None:
+        if self.interrupted and self.raising and not self.stopping:
+            raise Interrupted
 
     # -- waiting on strace's output ---------------------------------------------------------
 
@@ -210,19 +214,25 @@ class Session:
 
     def run(self) -> Outcome:
         opts = self.opts
-        cost_us, call_us = measure_cost(self.strace, self.workdir)
-        kernel_side = self._start_kernel()
-        opts.say(f"strace: each traced call ~{cost_us:.0f} µs slower; kernel side: "
-                 + (kernel_side if self.perf else f"none ({kernel_side}); ready times are "
-                    "estimated from the calls"))
         previous = {sig: signal.signal(sig, self._on_signal)
                     for sig in (signal.SIGINT, signal.SIGTERM)}
-        scripted: Scripted | None = None
-        error: str | None = None
-        t0_ns = time_ns()
         try:
             try:
+                cost_us, call_us = measure_cost(self.strace, self.workdir)
+                kernel_side = self._start_kernel()
+            except Interrupted:
+                raise KeyboardInterrupt from None  # nothing traced yet, nothing to write
+            opts.say(f"strace: each traced call ~{cost_us:.0f} µs slower; kernel side: "
+                     + (kernel_side if self.perf else f"none ({kernel_side}); ready times "
+                        "are estimated from the calls"))
+            scripted: Scripted | None = None
+            error: str | None = None
+            t0_ns = time_ns()
+            try:
+                self.raising = False  # strace is recorded before a signal may interrupt
                 self.traced = Traced(self.strace, self.workdir / "trace.strace", opts.command)
+                self.raising = True
+                self._raise_if_interrupted()
                 if opts.scenario is not None:
                     scripted, t0_ns, error = self._play(opts.scenario)
                 elif opts.client is not None:
@@ -242,10 +252,14 @@ class Session:
     def _start_kernel(self) -> str:
         if not self.opts.kernel:
             return "turned off (--no-kernel)"
+        self.raising = False  # perf is recorded before a signal may interrupt
         started = kernel_mod.start(self.workdir)
+        self.raising = True
         if isinstance(started, str):
+            self._raise_if_interrupted()
             return started
         self.perf = started
+        self._raise_if_interrupted()
         return f"perf ({', '.join(kernel_mod.TRACEPOINTS)})"
 
     def _wait_listening(self) -> str | None:
@@ -296,8 +310,11 @@ class Session:
         if error is not None:
             return error
         self.opts.say(f"the program listens; running the client: {shlex.join(client)}")
+        self.raising = False  # the client is recorded before a signal may interrupt
         self.client = subprocess.Popen(client, stdin=subprocess.DEVNULL,
                                        start_new_session=True)
+        self.raising = True
+        self._raise_if_interrupted()
         client_proc = self.client
         self.pump(lambda: client_proc.poll() is not None, self.opts.duration_s)
         if client_proc.poll() is None:
