@@ -111,6 +111,7 @@ def test_output_that_cannot_be_written(tmp_path: Path, where: str, says: str) ->
 @pytest.mark.parametrize("args, command, says", [
     (["--scenario", "many-clients"], ["true"], "--scenario needs --port"),
     (["--port", "9"], ["true"], "--port goes with --scenario or --client"),
+    (["--scenario", "many-clients", "--port", "0"], ["true"], "--port 0"),
     ([], [], "no program to trace"),
     (["--scenario", "no-such-scenario", "--port", "9"], ["true"], "no-such-scenario"),
     (["--client", "'unbalanced"], ["true"], "--client"),

@@ -70,6 +70,18 @@ def check_arrivals(run: Run) -> None:
         assert run.m_sent[i] <= run.m_ready[i] <= run.m_copy_end[i], run.message(i)
 
 
+def traced_and_checked(tmp_path: Path, server: str, text: str = TCP_SCENARIO,
+                       extra: tuple[str, ...] = ()) -> tuple[Traced, Run]:
+    """A server traced with a scenario; every byte sent is in a message, and where the
+    kernel's side is on, every arrival lies between its send and its read's return."""
+    done, sc = trace_server(tmp_path, server, text, extra)
+    run = done.run
+    check_every_byte(run, sc)
+    if kernel_side(run):
+        check_arrivals(run)
+    return done, run
+
+
 def waits(run: Run, lane: int = 0) -> list[tuple[float, float, str]]:
     """Blocked time that is not a copy: the process waited in a call."""
     return [s for s in spans(run, Kind.BLOCKED, lane) if s[2] != COPY_LABEL]
@@ -90,11 +102,7 @@ def next_call(run: Run, t: float, lane: int = 0) -> str:
 
 
 def test_nonblocking_polls_between_messages_and_never_waits(tmp_path: Path) -> None:
-    done, sc = trace_server(tmp_path, "nonblocking_poll.py")
-    run = done.run
-    check_every_byte(run, sc)
-    if kernel_side(run):
-        check_arrivals(run)
+    done, run = traced_and_checked(tmp_path, "nonblocking_poll.py")
     assert waits(run) == []
     ewouldblock = instants(run, Kind.EWOULDBLOCK, 0)
     order = sorted(range(run.message_count), key=lambda m: run.m_copy_start[m])
@@ -110,11 +118,7 @@ def test_nonblocking_polls_between_messages_and_never_waits(tmp_path: Path) -> N
 
 
 def test_select_blocks_then_reads(tmp_path: Path) -> None:
-    done, sc = trace_server(tmp_path, "select_loop.py")
-    run = done.run
-    check_every_byte(run, sc)
-    if kernel_side(run):
-        check_arrivals(run)
+    done, run = traced_and_checked(tmp_path, "select_loop.py")
     long_waits = answered_waits(run, multiplexer_label("select"))
     assert long_waits
     assert {next_call(run, end) for _, end, _ in long_waits} == {"recvfrom"}
@@ -123,13 +127,9 @@ def test_select_blocks_then_reads(tmp_path: Path) -> None:
 
 
 def test_thread_per_connection_blocks_in_each_thread(tmp_path: Path) -> None:
-    done, sc = trace_server(tmp_path, "thread_per_conn.py")
-    run = done.run
-    check_every_byte(run, sc)
-    if kernel_side(run):
-        check_arrivals(run)
+    done, run = traced_and_checked(tmp_path, "thread_per_conn.py")
     threads = [i for i, lane in enumerate(run.lanes) if lane.role == "thread"]
-    assert len(threads) == len(sc.connections)
+    assert len(threads) == 3  # a thread per connection of TCP_SCENARIO
     for lane in threads:
         assert any(s[2] == "process blocks in call to recvfrom" for s in waits(run, lane))
     read_on = {run.lane[i] for i in range(len(run))
@@ -139,22 +139,14 @@ def test_thread_per_connection_blocks_in_each_thread(tmp_path: Path) -> None:
 
 
 def test_epoll_waits_then_reads(tmp_path: Path) -> None:
-    done, sc = trace_server(tmp_path, "epoll_loop.py")
-    run = done.run
-    check_every_byte(run, sc)
-    if kernel_side(run):
-        check_arrivals(run)
+    done, run = traced_and_checked(tmp_path, "epoll_loop.py")
     long_waits = answered_waits(run, multiplexer_label("epoll_wait"))
     assert long_waits and {next_call(run, end) for _, end, _ in long_waits} == {"recvfrom"}
     assert "epoll_ctl EPOLL_CTL_DEL" in run.code  # the ADDs came before t = 0
 
 
 def test_sigio_reads_in_the_handler(tmp_path: Path) -> None:
-    done, sc = trace_server(tmp_path, "sigio_udp.py", UDP_SCENARIO)
-    run = done.run
-    check_every_byte(run, sc)
-    if kernel_side(run):
-        check_arrivals(run)
+    done, run = traced_and_checked(tmp_path, "sigio_udp.py", UDP_SCENARIO)
     signals = instants(run, Kind.SIGNAL, 0)
     assert signals
     for m in range(run.message_count):
@@ -165,9 +157,7 @@ def test_sigio_reads_in_the_handler(tmp_path: Path) -> None:
 
 
 def test_without_the_kernel_select_brackets_arrivals_by_its_return(tmp_path: Path) -> None:
-    done, sc = trace_server(tmp_path, "select_loop.py", extra=("--no-kernel",))
-    run = done.run
-    check_every_byte(run, sc)
+    done, run = traced_and_checked(tmp_path, "select_loop.py", extra=("--no-kernel",))
     assert run.meta["kernel_side"] == "none: turned off (--no-kernel)"
     readable = instants(run, Kind.READABLE, 0)
     for m in range(run.message_count):
@@ -179,9 +169,7 @@ def test_without_the_kernel_select_brackets_arrivals_by_its_return(tmp_path: Pat
 
 def test_without_the_kernel_polling_brackets_arrivals_by_the_last_ewouldblock(
         tmp_path: Path) -> None:
-    done, sc = trace_server(tmp_path, "nonblocking_poll.py", extra=("--no-kernel",))
-    run = done.run
-    check_every_byte(run, sc)
+    done, run = traced_and_checked(tmp_path, "nonblocking_poll.py", extra=("--no-kernel",))
     for m in range(run.message_count):
         conn = run.m_conn[m]
         refused = [run.t0[i] for i in range(len(run)) if run.kind[i] == Kind.EWOULDBLOCK

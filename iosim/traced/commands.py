@@ -10,28 +10,9 @@ from pathlib import Path
 
 from iosim import scenario, summary
 from iosim.errors import UserError
+from iosim.real.commands import _port, _positive
 
 DEFAULT_OUTPUT = "trace.json"
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 1..65535, not {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,6 +71,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
         raise UserError("--scenario needs --port: the port the program listens on")
     if args.port is not None and args.scenario is None and args.client is None:
         raise UserError("--port goes with --scenario or --client")
+    if args.port == 0:
+        raise UserError("--port 0: give the port the program listens on")
     sc = scenario.load(args.scenario) if args.scenario is not None else None
     client = None
     if args.client is not None:
