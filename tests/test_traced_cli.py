@@ -24,6 +24,8 @@ from tracehelp import (
     needs_strace,
     server_command,
     start,
+    stop_leftovers,
+    subreaper,
 )
 
 from iosim import cli
@@ -234,3 +236,25 @@ def test_summary_export_and_render_read_the_trace(
     assert frame.stat().st_size > 0
     trace = trace_mod.load(output)
     assert trace.scenario == "three-clients" and trace.runs[0].model == "epoll_loop.py"
+
+
+@needs_strace
+def test_a_trace_stops_when_it_holds_as_many_calls_as_it_may(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """Memory stays bounded: a busy polling server fills the (here lowered) limit, tracing
+    stops and the trace says why."""
+    monkeypatch.setattr("iosim.traced.session.MAX_RECORDS", 300)
+    output = tmp_path / "trace.json"
+    subreaper(True)
+    try:
+        status = cli.main(["trace", "-o", str(output), "--duration", "60", "--",
+                           *server_command("nonblocking_poll.py", free_port())])
+    finally:
+        left = stop_leftovers()
+        subreaper(False)
+    assert status == 0 and left == []
+    (run,) = trace_mod.load(output).runs
+    assert "tracing stopped after 300 system calls" in run.error
+    assert run.end_us < 60e6
+    capfd.readouterr()

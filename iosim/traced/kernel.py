@@ -24,6 +24,7 @@ import signal
 import subprocess
 import time
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,24 +77,35 @@ class KernelEvents:
         return found
 
 
-def parse_script_output(text: str, offset_ns: int) -> KernelEvents:
-    """perf_script.py's lines -> KernelEvents, times moved to CLOCK_REALTIME."""
+def read_script_output(path: Path, offset_ns: int, tids: set[int]) -> KernelEvents:
+    """perf_script.py's lines -> KernelEvents of the traced tasks, times moved to
+    CLOCK_REALTIME. perf saw every socket of the machine: two passes over the file keep the
+    receives of ``tids``, then the arrivals on the sockets those receives read."""
     events = KernelEvents(offset_ns=offset_ns)
-    for line in text.splitlines():
-        parts = line.split()
-        try:
-            if parts[0] == "d" and len(parts) == 3:
-                events.arrivals.setdefault(int(parts[2]), []).append(int(parts[1]) + offset_ns)
-            elif parts[0] == "r" and len(parts) == 5:
-                t, tid, sk, ret = map(int, parts[1:])
-                events.receives.setdefault(tid, []).append((t + offset_ns, sk, ret))
-        except (IndexError, ValueError):
-            continue
+    sockets: set[int] = set()
+    for kind, fields in _script_lines(path):
+        if kind == "r" and len(fields) == 4 and fields[1] in tids:
+            t, tid, sk, ret = fields
+            events.receives.setdefault(tid, []).append((t + offset_ns, sk, ret))
+            sockets.add(sk)
+    for kind, fields in _script_lines(path):
+        if kind == "d" and len(fields) == 2 and fields[1] in sockets:
+            events.arrivals.setdefault(fields[1], []).append(fields[0] + offset_ns)
     for times in events.arrivals.values():
         times.sort()
     for rows in events.receives.values():
         rows.sort()
     return events
+
+
+def _script_lines(path: Path) -> Iterator[tuple[str, list[int]]]:
+    with open(path, encoding="ascii", errors="replace") as f:
+        for line in f:
+            kind, _, rest = line.partition(" ")
+            try:
+                yield kind, [int(x) for x in rest.split()]
+            except ValueError:
+                continue
 
 
 class Perf:
@@ -154,13 +166,16 @@ class Perf:
                 reply += os.read(self.ack, 64)
         return None
 
-    def stop(self) -> KernelEvents:
-        """Stop recording (SIGINT: perf writes its file) and read the events back."""
+    def stop(self, tids: set[int]) -> KernelEvents:
+        """Stop recording (SIGINT: perf writes its file) and read back the events of the
+        traced tasks ``tids`` and of the sockets they read."""
         offset_end = clock_offset_ns()
         self.close()
-        done = subprocess.run([self.perf, "script", "-i", str(self.data), "-s", str(SCRIPT)],
-                              capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
-        events = parse_script_output(done.stdout, (self.offset_ns + offset_end) // 2)
+        lines = self.data.with_name("perf.lines")
+        with open(lines, "wb") as out:
+            subprocess.run([self.perf, "script", "-i", str(self.data), "-s", str(SCRIPT)],
+                           stdout=out, stderr=subprocess.DEVNULL, timeout=SCRIPT_TIMEOUT_S)
+        events = read_script_output(lines, (self.offset_ns + offset_end) // 2, tids)
         events.drift_ns = offset_end - self.offset_ns
         return events
 

@@ -57,6 +57,7 @@ START_MARGIN_NS = 30_000_000  # t = 0 of a scenario lies this far after its conn
 GRACE_S = 2.0  # after the last send, how long the program may take to read what is left
 DRAIN_S = 1.0  # after a client command ended, how long its connections may take to close
 POLL_S = 0.002  # how often strace's output is read while waiting for something in it
+MAX_RECORDS = 500_000  # about 230 MB of calls in memory; tracing stops there
 INTERPRETERS = re.compile(r"(python|pypy|node|ruby|perl|php|bash|sh|dash)[\d.]*")
 
 
@@ -125,6 +126,10 @@ class Watch:
     ended: set[tuple[str, int]] = field(default_factory=set)
     sockets: int = 0
 
+    @property
+    def full(self) -> bool:
+        return len(self.records) >= MAX_RECORDS
+
     def feed(self, lines: list[str]) -> None:
         for line in lines:
             for record in self.parser.feed(line):
@@ -192,13 +197,15 @@ class Session:
 
     def pump(self, until: Callable[[], bool], timeout_s: float | None) -> str:
         """Read strace's output until ``until()`` holds ("done"), the program has ended
-        ("exited") or ``timeout_s`` has passed ("timeout")."""
+        ("exited"), ``timeout_s`` has passed ("timeout") or the trace is full ("full")."""
         assert self.traced is not None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             self.watch.feed(self.traced.tail.lines())
             if until():
                 return "done"
+            if self.watch.full:
+                return "full"
             if not self.traced.running:
                 self.watch.feed(self.traced.tail.lines())
                 return "done" if until() else "exited"
@@ -343,7 +350,8 @@ class Session:
         records = self.watch.records + self.watch.parser.close(stop_ns)
         end_ns = stop_ns if not by_itself else max((_time(r) for r in records),
                                                     default=stop_ns)
-        events = self.perf.stop() if self.perf is not None else None
+        tids = {r.tid for r in records}
+        events = self.perf.stop(tids) if self.perf is not None else None
         self._close_client()
         opts = self.opts
         failed = by_itself and status != 0 or self.failed_early
@@ -358,6 +366,9 @@ class Session:
             problems.append(ended)
         if self.watch.sockets == 0:
             problems.append("it never opened a network socket")
+        if self.watch.full:
+            problems.append(f"tracing stopped after {MAX_RECORDS:,} system calls, as many as "
+                            "a trace holds (use --duration or a shorter scenario)")
         error = "; ".join(problems) or None
         protocol = opts.scenario.protocol if opts.scenario else self._protocol(records)
         meta: dict[str, Any] = {
