@@ -104,24 +104,20 @@ def next_call(run: Run, t: float, lane: int = 0) -> str:
 def test_nonblocking_polls_between_messages_and_never_waits(tmp_path: Path) -> None:
     done, run = traced_and_checked(tmp_path, "nonblocking_poll.py")
     assert waits(run) == []
-    ewouldblock = instants(run, Kind.EWOULDBLOCK, 0)
-    order = sorted(range(run.message_count), key=lambda m: run.m_copy_start[m])
-    idle = [(before, after) for before, after in zip(order, order[1:], strict=False)
-            if run.m_ready[after] - run.m_copy_end[before] > 2000.0]  # two polling passes
-    assert idle
-    for before, after in idle:
-        between = [t for t in ewouldblock
-                   if run.m_copy_end[before] <= t <= run.m_copy_start[after]]
-        assert between, f"no EWOULDBLOCK between messages {before} and {after}"
+    # it polls for nothing while it waits: EWOULDBLOCKs between the messages, at least one
+    # a message (how many depends on how the machine schedules it, here shared)
+    first = min(run.m_copy_end[m] for m in range(run.message_count))
+    last = max(run.m_copy_start[m] for m in range(run.message_count))
+    between = [t for t in instants(run, Kind.EWOULDBLOCK, 0) if first <= t <= last]
+    assert len(between) >= run.message_count
     assert run.source == "traced" and run.model == "nonblocking_poll.py"
     assert "traced with strace: each call ~" in done.stdout
 
 
 def test_select_blocks_then_reads(tmp_path: Path) -> None:
     done, run = traced_and_checked(tmp_path, "select_loop.py")
-    long_waits = answered_waits(run, multiplexer_label("select"))
-    assert long_waits
-    assert {next_call(run, end) for _, end, _ in long_waits} == {"recvfrom"}
+    after = {next_call(run, end) for _, end, _ in answered_waits(run, multiplexer_label("select"))}
+    assert "recvfrom" in after and after <= {"recvfrom", "accept4"}
     assert len(instants(run, Kind.READABLE, 0)) >= run.message_count
     assert done.stdout.count("got ") >= run.message_count  # its chatter came through
 
@@ -140,18 +136,21 @@ def test_thread_per_connection_blocks_in_each_thread(tmp_path: Path) -> None:
 
 def test_epoll_waits_then_reads(tmp_path: Path) -> None:
     done, run = traced_and_checked(tmp_path, "epoll_loop.py")
-    long_waits = answered_waits(run, multiplexer_label("epoll_wait"))
-    assert long_waits and {next_call(run, end) for _, end, _ in long_waits} == {"recvfrom"}
+    after = {next_call(run, end)
+             for _, end, _ in answered_waits(run, multiplexer_label("epoll_wait"))}
+    assert "recvfrom" in after and after <= {"recvfrom", "accept4"}
     assert "epoll_ctl EPOLL_CTL_DEL" in run.code  # the ADDs came before t = 0
 
 
 def test_sigio_reads_in_the_handler(tmp_path: Path) -> None:
     done, run = traced_and_checked(tmp_path, "sigio_udp.py", UDP_SCENARIO)
     signals = instants(run, Kind.SIGNAL, 0)
-    assert signals
+    emptied = instants(run, Kind.EWOULDBLOCK, 0)  # a handler's last read: the queue is empty
+    assert signals and emptied
     for m in range(run.message_count):
-        assert any(run.m_ready[m] <= s <= run.m_copy_start[m] for s in signals), \
-            f"message {m} was not read after a SIGIO"
+        since = max((t for t in emptied if t <= run.m_ready[m]), default=-math.inf)
+        assert any(since <= s <= run.m_copy_start[m] for s in signals), \
+            f"message {m} was not read by a handler that a SIGIO started"
     assert waits(run) == []
     assert run.meta["calls_before_t0"] > 0  # the set-up: socket, bind, sigaction, fcntl
 
