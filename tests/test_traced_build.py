@@ -165,3 +165,24 @@ def test_helper_processes_without_sockets_get_no_lane() -> None:
     clone3 = next(r for r in recs if isinstance(r, Call) and r.name == "clone3")
     assert [lane.name for lane in run.lanes if lane.role != "kernel"] == \
         ["application", f"thread {clone3.result}"]
+
+
+def test_arrivals_on_a_reused_kernel_address_before_the_socket_was_born_are_not_its() -> None:
+    """A kernel address is reused once a socket is freed: a UDP socket's arrivals count from
+    its socket() call, a TCP socket's from its connection being established."""
+    recs = records("exercise_py.strace")
+    t0 = first_ns(recs)
+    udp_socket = next(r for r in recs if isinstance(r, Call) and r.name == "socket"
+                      and r.annotation.startswith("UDP:"))
+    tcp_read, udp_read = inet_reads(recs)[0], inet_reads(recs)[4]
+    stale, own = udp_socket.enter_ns - 1_000, udp_read.enter_ns - 1_000
+    tcp_stale, born, tcp_own = (tcp_read.enter_ns - 3_000, tcp_read.enter_ns - 2_000,
+                                tcp_read.enter_ns - 1_000)
+    kernel = KernelEvents(arrivals={SK_UDP: [stale, own], SK: [tcp_stale, tcp_own]},
+                          born={SK: [born]},
+                          receives={udp_read.tid: [(tcp_read.enter_ns + 1_000, SK, 3),
+                                                   (udp_read.return_ns - 1_000, SK_UDP, 5)]})
+    run = build_run(recs, t0, last_ns(recs), model="exercise", protocol="udp",
+                    scripted=None, kernel=kernel, error=None)
+    assert run.m_ready[0] == us(tcp_own, t0)
+    assert run.m_ready[4] == us(own, t0)

@@ -24,7 +24,7 @@ from iosim import scenario
 from iosim.real.record import message_plan
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
 from iosim.traced.build import multiplexer_label
-from iosim.traced.kernel import PERF_HINT
+from iosim.traced.kernel import PERF_HINT, TRACEPOINTS
 
 
 def scenario_file(tmp_path: Path, text: str) -> Path:
@@ -193,6 +193,6 @@ def test_the_kernel_side_is_on_where_perf_is(tmp_path: Path) -> None:
     side = done.run.meta["kernel_side"]
     if PERF_HINT in side:
         pytest.skip(f"no kernel side on this machine: {side}")
-    assert side == "perf (sock:sk_data_ready, sock:sock_recv_length)"
+    assert side == f"perf ({', '.join(TRACEPOINTS)})"
     assert abs(done.run.meta["perf_clock_drift_ns"]) < 1_000_000
     assert done.run.meta["ready_estimated"] == 0

@@ -97,6 +97,7 @@ class SocketState:
     next_arrival: int = 0  # index of the first arrival not yet read
     last_arrival_ns: int = 0
     filled: bool = False  # the last read filled its buffer: data may be left over
+    opened_ns: int = 0  # when the program's socket() returned it (0: unknown, or accepted)
 
 
 @dataclass
@@ -235,15 +236,38 @@ class Builder:
         return conn
 
     def _find_kernel_sockets(self, steps: list[Step | Signal | Exit]) -> None:
+        """Each socket's kernel address, from the kernel's record of a receive on it, and
+        the first of its arrivals that are its own: a kernel address is reused once a socket
+        is freed, so arrivals before this socket was born belonged to another. A TCP socket is
+        born when its connection is established (data may arrive before accept() returns it),
+        a UDP socket when socket() returns it."""
         assert self.kernel is not None
+        opened: dict[tuple[int, int], int] = {}
         for step in steps:
-            if not isinstance(step, Step) or step.call.name not in READS or step.inet is None:
+            if not isinstance(step, Step):
                 continue
-            state = self.sockets.setdefault(step.annotation, SocketState())
+            c = step.call
+            tgid = self.tasks.process_of(c.tid)
+            if c.name == "socket" and c.result is not None and c.result >= 0:
+                opened[(tgid, c.result)] = c.return_ns
+            elif c.name in ACCEPTS and c.result is not None:
+                opened.pop((tgid, c.result), None)
+            if c.name not in READS or step.inet is None:
+                continue
+            state = self.sockets.get(step.annotation)
+            if state is None:
+                state = self.sockets[step.annotation] = SocketState(
+                    opened_ns=opened.get((tgid, step.fd), 0))
             if state.sk:
                 continue
-            got = self._kernel_receive(step.call)
-            state.sk = got[1] if got else 0
+            got = self._kernel_receive(c)
+            if got is None:
+                continue
+            state.sk = got[1]
+            born = self.kernel.born.get(state.sk, [])
+            i = bisect_right(born, got[0])
+            floor = born[i - 1] if step.inet.proto == "tcp" and i else state.opened_ns
+            state.next_arrival = bisect_left(self.kernel.arrivals.get(state.sk, []), floor)
 
     def _main_process(self) -> int:
         """The process that does the network IO: the first to make a call on a socket."""
@@ -289,14 +313,16 @@ class Builder:
         """Per process, the arrival times on all its sockets: what may wake its select."""
         if self.kernel is None:
             return {}
-        sks: dict[int, set[int]] = {}
+        own: dict[int, dict[int, int]] = {}  # process -> socket address -> first own arrival
         for step in self.steps:
             if isinstance(step, Step) and step.inet is not None:
                 state = self.sockets.get(step.annotation)
                 if state is not None and state.sk:
-                    sks.setdefault(self.tasks.process_of(step.call.tid), set()).add(state.sk)
-        return {tgid: sorted(t for sk in found for t in self.kernel.arrivals.get(sk, ()))
-                for tgid, found in sks.items()}
+                    own.setdefault(self.tasks.process_of(step.call.tid), {}).setdefault(
+                        state.sk, state.next_arrival)
+        return {tgid: sorted(t for sk, first in found.items()
+                             for t in self.kernel.arrivals.get(sk, [])[first:])
+                for tgid, found in own.items()}
 
     # -- recording, clipped at t = 0 --------------------------------------------------------
 

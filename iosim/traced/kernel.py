@@ -28,8 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TRACEPOINTS = ("sock:sk_data_ready", "sock:sock_recv_length")
+TRACEPOINTS = ("sock:sk_data_ready", "sock:sock_recv_length", "sock:inet_sock_set_state")
 INET_ONLY = "family == 2 || family == 10"  # AF_INET, AF_INET6
+FILTERS = {"sock:inet_sock_set_state": "newstate == 1"}  # TCP_ESTABLISHED: a connection's birth
 SCRIPT = Path(__file__).with_name("perf_script.py")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
@@ -54,9 +55,11 @@ def clock_offset_ns() -> int:
 class KernelEvents:
     """Times on CLOCK_REALTIME (ns). ``arrivals``: per socket address, the sorted times data
     (or a FIN) reached it. ``receives``: per task, sorted (time, socket address, result) of
-    its receives."""
+    its receives. ``born``: per socket address, when a TCP connection on it was established
+    (an address is reused once its socket is freed)."""
 
     arrivals: dict[int, list[int]] = field(default_factory=dict)
+    born: dict[int, list[int]] = field(default_factory=dict)
     receives: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     offset_ns: int = 0
     drift_ns: int = 0
@@ -89,9 +92,10 @@ def read_script_output(path: Path, offset_ns: int, tids: set[int]) -> KernelEven
             events.receives.setdefault(tid, []).append((t + offset_ns, sk, ret))
             sockets.add(sk)
     for kind, fields in _script_lines(path):
-        if kind == "d" and len(fields) == 2 and fields[1] in sockets:
-            events.arrivals.setdefault(fields[1], []).append(fields[0] + offset_ns)
-    for times in events.arrivals.values():
+        if kind in ("d", "e") and len(fields) == 2 and fields[1] in sockets:
+            table = events.arrivals if kind == "d" else events.born
+            table.setdefault(fields[1], []).append(fields[0] + offset_ns)
+    for times in (*events.arrivals.values(), *events.born.values()):
         times.sort()
     for rows in events.receives.values():
         rows.sort()
@@ -124,7 +128,7 @@ class Perf:
         command = [perf, "record", "-q", "-a", "-k", "mono", "-B", "-N", "--no-bpf-event",
                    "-o", str(self.data), "-D", "-1", "--control", f"fifo:{ctl},{ack}"]
         for tracepoint in TRACEPOINTS:
-            command += ["-e", tracepoint, "--filter", INET_ONLY]
+            command += ["-e", tracepoint, "--filter", FILTERS.get(tracepoint, INET_ONLY)]
         with open(self.errors, "wb") as err:
             self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err,
