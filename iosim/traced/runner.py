@@ -37,6 +37,7 @@ INSTALL_HINT = ("strace is not installed; install it with your package manager "
 STOP_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 60.0
 PROBE_CALLS, PROBE_BATCHES = 300, 5
+CHUNK = 1 << 20
 
 
 def strace_path() -> str:
@@ -141,7 +142,8 @@ def measure_cost(strace: str, workdir: Path) -> tuple[float, float]:
 
 
 class Tail:
-    """New complete lines of a file another process is writing (strace flushes each line)."""
+    """New complete lines of a file another process is writing (strace flushes each line),
+    at most CHUNK bytes at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -154,7 +156,7 @@ class Tail:
                 self.file = open(self.path, "rb")  # kept open while it grows
             except FileNotFoundError:
                 return []
-        chunk = self.file.read()
+        chunk = self.file.read(CHUNK)
         if not chunk:
             return []
         data = self.partial + chunk

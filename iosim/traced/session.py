@@ -201,17 +201,27 @@ class Session:
         assert self.traced is not None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            self.watch.feed(self.traced.tail.lines())
+            lines = self.traced.tail.lines()
+            self.watch.feed(lines)
             if until():
                 return "done"
             if self.watch.full:
                 return "full"
             if not self.traced.running:
-                self.watch.feed(self.traced.tail.lines())
+                self._read_to_end()
                 return "done" if until() else "exited"
             if deadline is not None and time.monotonic() >= deadline:
                 return "timeout"
-            time.sleep(POLL_S)
+            if not lines:  # caught up with strace: wait for more
+                time.sleep(POLL_S)
+
+    def _read_to_end(self) -> None:
+        """What strace wrote and iosim has not read yet (strace has ended)."""
+        assert self.traced is not None
+        while lines := self.traced.tail.lines():
+            self.watch.feed(lines)
+            if self.watch.full:
+                return
 
     def listening(self) -> bool:
         port = self.opts.port
@@ -346,7 +356,7 @@ class Session:
         if not by_itself:
             self.traced.stop()
         status = self.traced.proc.returncode
-        self.watch.feed(self.traced.tail.lines())
+        self._read_to_end()
         records = self.watch.records + self.watch.parser.close(stop_ns)
         end_ns = stop_ns if not by_itself else max((_time(r) for r in records),
                                                     default=stop_ns)
