@@ -244,7 +244,7 @@ def test_a_trace_stops_when_it_holds_as_many_calls_as_it_may(
         capfd: pytest.CaptureFixture[str]) -> None:
     """Memory stays bounded: a busy polling server fills the (here lowered) limit, tracing
     stops and the trace says why."""
-    monkeypatch.setattr("iosim.traced.session.MAX_RECORDS", 300)
+    monkeypatch.setattr("iosim.traced.watch.MAX_RECORDS", 300)
     output = tmp_path / "trace.json"
     subreaper(True)
     try:

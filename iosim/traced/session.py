@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from time import time_ns
 from types import FrameType
@@ -33,7 +33,8 @@ from iosim.real.record import message_plan
 from iosim.scenario import Scenario
 from iosim.trace import READY_ESTIMATED, Run, Trace
 from iosim.traced import kernel as kernel_mod
-from iosim.traced.build import READS, SLEPT_NS, Scripted, build_run
+from iosim.traced import watch
+from iosim.traced.build import SLEPT_NS, build_run
 from iosim.traced.runner import (
     Traced,
     command_path,
@@ -41,14 +42,12 @@ from iosim.traced.runner import (
     strace_path,
     strace_version,
 )
+from iosim.traced.scan import READS, Scripted
 from iosim.traced.strace import (
     Call,
     Record,
-    StraceParser,
     first_fd,
     inet_socket,
-    peer_of,
-    sockaddr,
 )
 
 HOST = "127.0.0.1"
@@ -57,7 +56,6 @@ START_MARGIN_NS = 30_000_000  # t = 0 of a scenario lies this far after its conn
 GRACE_S = 2.0  # after the last send, how long the program may take to read what is left
 DRAIN_S = 1.0  # after a client command ended, how long its connections may take to close
 POLL_S = 0.002  # how often strace's output is read while waiting for something in it
-MAX_RECORDS = 500_000  # about 230 MB of calls in memory; tracing stops there
 INTERPRETERS = re.compile(r"(python|pypy|node|ruby|perl|php|bash|sh|dash)[\d.]*")
 
 
@@ -113,65 +111,12 @@ def check_port(protocol: str, port: int) -> None:
             raise UserError(f"cannot use port {port} on {HOST}: {exc.strerror}") from None
 
 
-@dataclass
-class Watch:
-    """What strace has shown so far, read as it is written: listening ports, bytes read and
-    connections finished per peer."""
-
-    parser: StraceParser = field(default_factory=StraceParser)
-    records: list[Record] = field(default_factory=list)
-    listening: set[int] = field(default_factory=set)
-    accepted: set[tuple[str, int]] = field(default_factory=set)
-    read_bytes: dict[tuple[str, int], int] = field(default_factory=dict)
-    ended: set[tuple[str, int]] = field(default_factory=set)
-    sockets: int = 0
-
-    @property
-    def full(self) -> bool:
-        return len(self.records) >= MAX_RECORDS
-
-    def feed(self, lines: list[str]) -> None:
-        for line in lines:
-            for record in self.parser.feed(line):
-                self.records.append(record)
-                if isinstance(record, Call):
-                    self._call(record)
-
-    def _call(self, call: Call) -> None:
-        inet = inet_socket(call.annotation if call.name in ("socket", "accept", "accept4")
-                           else first_fd(call.args)[1])
-        if inet is None or call.result is None or call.result < 0:
-            return
-        self.sockets += 1
-        if call.name == "listen" and inet.local:
-            self.listening.add(inet.local[1])
-        elif call.name == "bind" and inet.proto == "udp":
-            bound = sockaddr(call.args)
-            if bound:
-                self.listening.add(bound[1])
-        elif call.name in ("accept", "accept4") and inet.peer:
-            self.accepted.add(inet.peer)
-        elif call.name in READS and call.name != "recvmmsg" or call.name == "close":
-            peer = peer_of(call, inet)
-            if peer is None:
-                return
-            if call.result > 0 and call.name != "close":
-                self.read_bytes[peer] = self.read_bytes.get(peer, 0) + call.result
-            else:
-                self.ended.add(peer)
-
-    def drained(self, expected: dict[tuple[str, int], int]) -> bool:
-        """Every peer's bytes read and its end seen (end of file, goodbye datagram, close)."""
-        return all(self.read_bytes.get(peer, 0) >= n and peer in self.ended
-                   for peer, n in expected.items())
-
-
 class Session:
     def __init__(self, opts: Options, strace: str, workdir: Path) -> None:
         self.opts = opts
         self.strace = strace
         self.workdir = workdir
-        self.watch = Watch()
+        self.watch = watch.Watch()
         self.traced: Traced | None = None
         self.client: subprocess.Popen[bytes] | None = None
         self.socks: list[socket.socket] = []
@@ -377,7 +322,7 @@ class Session:
         if self.watch.sockets == 0:
             problems.append("it never opened a network socket")
         if self.watch.full:
-            problems.append(f"tracing stopped after {MAX_RECORDS:,} system calls, as many as "
+            problems.append(f"tracing stopped after {watch.MAX_RECORDS:,} system calls, as many as "
                             "a trace holds (use --duration or a shorter scenario)")
         error = "; ".join(problems) or None
         protocol = opts.scenario.protocol if opts.scenario else self._protocol(records)
