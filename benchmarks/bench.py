@@ -18,6 +18,7 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    argv = [arg.replace("-", "_") for arg in argv]  # trace-cmd -> bench_trace_cmd.py
     names = available()
     if len(argv) != 1 or argv[0] not in names:
         print(f"usage: python benchmarks/bench.py NAME   (NAME: {' | '.join(names)})",

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "iosim.export.commands",
     "iosim.calibrate",
     "iosim.real.commands",
+    "iosim.traced.commands",
 )
 
 

@@ -141,4 +141,10 @@ def table(trace: Trace) -> str:
     for r in runs:
         if r["error"]:
             lines.append(f"the {r['model']} run stopped: {r['error']}")
+    for run in trace.runs:
+        if run.source == "traced" and "strace_cost_us" in run.meta:
+            estimated = ("; ready times estimated from the calls"
+                         if run.meta.get("ready_estimated") else "")
+            lines.append(f"{run.model}: traced with strace: each call "
+                         f"~{run.meta['strace_cost_us']:.0f} µs slower{estimated}")
     return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""What tracing costs a server: request/reply round trips per second against a small Python
+echo server run bare and run under ``iosim trace`` (strace, and perf where allowed), in the
+same run, taking turns, the median of the pairs' ratios. The client is this process; the
+timing covers only its round trips, not the start of the server, of strace or of perf. Every
+process (client, server, iosim, strace, perf) runs on one CPU, which they inherit from this one:
+on a 2-vCPU VM whether the scheduler spreads them over one CPU or two changes a loopback round
+trip more than the cost being measured.
+
+DESIGN.md asks for the figure (strace's cost), not a target.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from iosim import trace as trace_mod
+
+ROUND_TRIPS = 2000
+PAIRS = 5
+START_TIMEOUT_S = 60.0
+
+ECHO_SERVER = """
+import socket, sys
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", int(sys.argv[1])))
+listener.listen()
+while True:
+    conn, _ = listener.accept()
+    with conn:
+        while data := conn.recv(4096):
+            conn.sendall(data)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def connect(port: int, proc: subprocess.Popen[bytes]) -> socket.socket:
+    """A connection once the server listens (bounded; the server may take a while under
+    strace)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the echo server did not start") from None
+            time.sleep(0.01)
+
+
+def round_trips(port: int, proc: subprocess.Popen[bytes]) -> float:
+    with connect(port, proc) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        start = time.perf_counter()
+        for _ in range(ROUND_TRIPS):
+            conn.sendall(b"x")
+            conn.recv(16)
+        return ROUND_TRIPS / (time.perf_counter() - start)
+
+
+def measure(traced: bool, workdir: Path) -> tuple[float, dict]:
+    """Round trips per second against a fresh server; with the trace's meta when traced."""
+    port = free_port()
+    server = [sys.executable, "-c", ECHO_SERVER, str(port)]
+    output = workdir / f"trace-{port}.json"
+    command = [sys.executable, "-m", "iosim", "trace", "-o", str(output), "--", *server] \
+        if traced else server
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rate = round_trips(port, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # iosim writes its trace; the bare server just ends
+        proc.wait(60)
+    meta = trace_mod.load(output).runs[0].meta if traced else {}
+    return rate, meta
+
+
+def run() -> dict:
+    bare, traced, costs, sides = [], [], [], set()
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {max(cpus)})
+    with tempfile.TemporaryDirectory(prefix="bench-trace-cmd-") as tmp:
+        for pair in range(PAIRS):
+            bare.append(measure(False, Path(tmp))[0])
+            rate, meta = measure(True, Path(tmp))
+            traced.append(rate)
+            costs.append(meta["strace_cost_us"])
+            sides.add(meta["kernel_side"])
+            print(f"pair {pair + 1}: bare {bare[-1]:,.0f} round trips/s, traced "
+                  f"{rate:,.0f} ({rate / bare[-1]:.3f}); strace ~{costs[-1]:.0f} µs a call")
+    os.sched_setaffinity(0, cpus)
+    ratio = statistics.median(t / b for t, b in zip(traced, bare, strict=True))
+    print(f"median: traced / bare = {ratio:.3f}; kernel side: {', '.join(sorted(sides))}")
+    return {"name": "trace-cmd", "ratio": round(ratio, 3),
+            "bare_round_trips_per_s": round(statistics.median(bare)),
+            "traced_round_trips_per_s": round(statistics.median(traced)),
+            "strace_cost_us": statistics.median(costs), "round_trips": ROUND_TRIPS,
+            "pairs": PAIRS}

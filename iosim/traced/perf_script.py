@@ -1,0 +1,20 @@
+"""Run by ``perf script -s`` inside perf's own Python, not imported by iosim: prints one line
+per recorded tracepoint with the raw fields perf's text output leaves out (the socket's
+address, which sk_data_ready's format does not print).
+
+    d TIME_NS SKADDR               sock:sk_data_ready (data or a FIN reached the socket)
+    r TIME_NS TID SKADDR RET       sock:sock_recv_length (a task's receive returned RET)
+    e TIME_NS SKADDR               sock:inet_sock_set_state: a TCP connection established
+"""
+
+import sys
+
+
+def trace_unhandled(event_name, context, fields, *sample):
+    t_ns = fields["common_s"] * 1000000000 + fields["common_ns"]
+    if event_name == "sock__sk_data_ready":
+        sys.stdout.write(f"d {t_ns} {fields['skaddr']}\n")
+    elif event_name == "sock__inet_sock_set_state":
+        sys.stdout.write(f"e {t_ns} {fields['skaddr']}\n")
+    elif event_name == "sock__sock_recv_length":
+        sys.stdout.write(f"r {t_ns} {fields['common_pid']} {fields['sk']} {fields['ret']}\n")

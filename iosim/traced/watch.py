@@ -1,0 +1,72 @@
+"""What strace has shown so far, read as it is written: the records themselves and what the
+session waits for (a listening port, every byte of a client read, its connection ended)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iosim.traced.scan import READS
+from iosim.traced.strace import (
+    Call,
+    Record,
+    StraceParser,
+    first_fd,
+    inet_socket,
+    peer_of,
+    sockaddr,
+)
+
+MAX_RECORDS = 500_000  # about 230 MB of calls in memory; tracing stops there
+
+
+@dataclass
+class Watch:
+    """What strace has shown so far, read as it is written: listening ports, bytes read and
+    connections finished per peer."""
+
+    parser: StraceParser = field(default_factory=StraceParser)
+    records: list[Record] = field(default_factory=list)
+    listening: set[int] = field(default_factory=set)
+    accepted: set[tuple[str, int]] = field(default_factory=set)
+    read_bytes: dict[tuple[str, int], int] = field(default_factory=dict)
+    ended: set[tuple[str, int]] = field(default_factory=set)
+    sockets: int = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.records) >= MAX_RECORDS
+
+    def feed(self, lines: list[str]) -> None:
+        for line in lines:
+            for record in self.parser.feed(line):
+                self.records.append(record)
+                if isinstance(record, Call):
+                    self._call(record)
+
+    def _call(self, call: Call) -> None:
+        inet = inet_socket(call.annotation if call.name in ("socket", "accept", "accept4")
+                           else first_fd(call.args)[1])
+        if inet is None or call.result is None or call.result < 0:
+            return
+        self.sockets += 1
+        if call.name == "listen" and inet.local:
+            self.listening.add(inet.local[1])
+        elif call.name == "bind" and inet.proto == "udp":
+            bound = sockaddr(call.args)
+            if bound:
+                self.listening.add(bound[1])
+        elif call.name in ("accept", "accept4") and inet.peer:
+            self.accepted.add(inet.peer)
+        elif call.name in READS and call.name != "recvmmsg" or call.name == "close":
+            peer = peer_of(call, inet)
+            if peer is None:
+                return
+            if call.result > 0 and call.name != "close":
+                self.read_bytes[peer] = self.read_bytes.get(peer, 0) + call.result
+            else:
+                self.ended.add(peer)
+
+    def drained(self, expected: dict[tuple[str, int], int]) -> bool:
+        """Every peer's bytes read and its end seen (end of file, goodbye datagram, close)."""
+        return all(self.read_bytes.get(peer, 0) >= n and peer in self.ended
+                   for peer, n in expected.items())
