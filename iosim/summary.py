@@ -142,9 +142,16 @@ def table(trace: Trace) -> str:
         if r["error"]:
             lines.append(f"the {r['model']} run stopped: {r['error']}")
     for run in trace.runs:
-        if run.source == "traced" and "strace_cost_us" in run.meta:
-            estimated = ("; ready times estimated from the calls"
-                         if run.meta.get("ready_estimated") else "")
-            lines.append(f"{run.model}: traced with strace: each call "
-                         f"~{run.meta['strace_cost_us']:.0f} µs slower{estimated}")
+        note = tracer_note(run)
+        if note:
+            lines.append(f"{run.model}: {note}")
     return "\n".join(lines)
+
+
+def tracer_note(run: Run) -> str | None:
+    """What tracing did to a traced run's times, in words (None for other runs)."""
+    if run.source != "traced" or "strace_cost_us" not in run.meta:
+        return None
+    estimated = "; ready times estimated from the calls" if run.meta.get("ready_estimated") \
+        else ""
+    return f"traced with strace: each call ~{run.meta['strace_cost_us']:.0f} µs slower{estimated}"

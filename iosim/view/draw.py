@@ -119,8 +119,11 @@ class Renderer:
         if scene.whatif is not None and screen.pane is not None:
             draw_whatif(surf, self.text, scene.whatif, screen.pane, busy)
         elif pane_run is not None and screen.pane is not None:
-            draw_code_pane(surf, self.text, scene, screen.pane, pane_run,
-                           axis_note=None if noted else p.axis.name)
+            left = draw_code_pane(surf, self.text, scene, screen.pane, pane_run,
+                                  axis_note=None if noted else p.axis.name)
+            if scene.view == ONE and screen.bands[0].counters_box is None:
+                draw_counters(self.text, surf, self.counter_lines(scene, scene.runs[pane_run]),
+                              left, top=True)
         if scene.hover is not None and scene.view != COMPARE:
             self._hover_box(surf, scene)
         if scene.predict is not None:

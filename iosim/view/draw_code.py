@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pygame
 
+from iosim.summary import tracer_note
 from iosim.teach.explain import Explainer, model_summary
 from iosim.teach.programs import Program, program_for
 from iosim.view import theme
@@ -142,7 +143,9 @@ def code_layout(text: Text, prog: Program, width: int, height: int
 
 
 def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int, int, int],
-                   run_index: int, axis_note: str | None = None) -> None:
+                   run_index: int, axis_note: str | None = None) -> pygame.Rect:
+    """Draw the pane; returns the part of it left empty (for the counters, when the band has
+    no room for them)."""
     x, y, w, h = box
     room = pygame.Rect(box)
     surf.fill((255, 255, 255), room)
@@ -164,7 +167,10 @@ def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int,
     note = " ".join(AXIS_NOTES[axis_note]) if axis_note else ""
     note_lines, _ = text.fit_lines([f"Time axis: {note}"], (11,), inner, 2) if note else ([], 0)
     note_h = 16 * len(note_lines)
-    summary_lines, summary_size = text.fit_lines([model_summary(run.model)], (13, 12), inner, 5)
+    about = model_summary(run.model)
+    traced = tracer_note(run)
+    summary_lines, summary_size = text.fit_lines(
+        [f"{about} {traced[0].upper()}{traced[1:]}." if traced else about], (13, 12), inner, 6)
     summary_h = (summary_size + 4) * len(summary_lines) + 8
     prog = program_for(run)
     free = bottom - cy - now_h - note_h - 10
@@ -183,6 +189,8 @@ def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int,
         cy = _lines(surf, text, now_lines, now_size, INK, x + PAD, cy, room, step=now_size + 5)
     if note_lines and cy + note_h <= bottom:
         _lines(surf, text, note_lines, 11, MUTED, x + PAD, bottom - note_h, room, step=16)
+        bottom -= note_h
+    return pygame.Rect(x + PAD, cy + 6, inner, max(0, bottom - cy - 10))
 
 
 def _lines(surf: pygame.Surface, text: Text, lines: list[str], size: int, colour, x: int,
