@@ -13,7 +13,7 @@ import pygame
 from iosim import scenario as scenario_mod
 from iosim.errors import UserError
 from iosim.scenario import Scenario
-from iosim.trace import Trace
+from iosim.trace import Run, Trace
 from iosim.view.caption import caption, run_name
 from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
 from iosim.view.hit import hit
@@ -45,10 +45,9 @@ def make_scene(traces: Sequence[Trace]) -> Scene:
     return Scene(scene_title(traces), runs, Player([r.run for r in runs]))
 
 
-def _same_moment(old: Scene, traces: Sequence[Trace], t: float) -> float:
+def _same_moment(old: Scene, runs: Sequence[Run], t: float) -> float:
     """Where the playhead goes in new runs: as far past the same message's arrival as it was
     (in the run shown, or the first); the same time when the messages changed."""
-    runs = [r for tr in traces for r in tr.runs]
     if not runs or not old.runs:
         return t
     before = old.runs[old.focus if old.view == ONE else 0].run
@@ -85,7 +84,8 @@ class App:
         self.simulator = simulator
         self.scenario = scenario  # the scenario behind the shown runs (None: saved traces)
         self.scenarios = list(scenarios)
-        self._job: Future[Trace] | None = None  # a re-simulation under way (what-if)
+        # a re-simulation under way (what-if): its trace and scene, made off the drawing thread
+        self._job: Future[tuple[Trace, Scene]] | None = None
         self._next: Scenario | None = None  # the change to simulate once it is done
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="iosim-whatif")
         self.screenshot_dir = screenshot_dir or Path.cwd()
@@ -481,7 +481,12 @@ class App:
         if self._job is not None:
             self._next = sc
             return
-        self._job = self._pool.submit(self.simulator, sc)  # type: ignore[arg-type]
+        self._job = self._pool.submit(self._simulated_scene, sc)
+
+    def _simulated_scene(self, sc: Scenario) -> tuple[Trace, Scene]:
+        """The runs of ``sc`` and their lookup tables, made off the drawing thread."""
+        trace = self.simulator(sc)  # type: ignore[misc]
+        return trace, make_scene([trace])
 
     def _collect(self) -> None:
         """A finished re-simulation replaces the runs in place."""
@@ -490,12 +495,12 @@ class App:
             return
         self._job = None
         try:
-            trace = job.result()
+            trace, scene = job.result()
         except Exception as exc:  # noqa: BLE001 - a failed what-if must not close the window
             self.flash(f"cannot simulate: {exc}")
         else:
             if self._next is None:
-                self.replace_traces([trace])
+                self.adopt(trace, scene)
         if self._next is not None:
             sc, self._next = self._next, None
             self.resimulate(sc)
@@ -504,15 +509,14 @@ class App:
     def busy(self) -> str:
         return "simulating again …" if self._job is not None else ""
 
-    def replace_traces(self, traces: Sequence[Trace]) -> None:
+    def adopt(self, trace: Trace, new: Scene) -> None:
         """New runs of the same scenario: the view, the axis, the speed, the panels and the
         followed message stay; the playhead stays on the same message (at the same time
         past its data's arrival), or on the same time when the messages changed."""
         old = self.scene
         p = old.player
-        t = _same_moment(old, traces, p.t)
-        self.traces = list(traces)
-        new = make_scene(self.traces)
+        t = _same_moment(old, trace.runs, p.t)
+        self.traces = [trace]
         count = len(new.runs)
         new.view = old.view if old.view != ONE or old.focus < count else ALL
         new.focus = min(old.focus, count - 1)
@@ -565,5 +569,6 @@ class App:
             print("iosim: interrupted", file=sys.stderr)
             return 130
         finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
             pygame.display.quit()
         return 0
