@@ -1,10 +1,13 @@
-"""Writing files so that nothing half-written is ever left behind, and finding out before any
-work that a file can be written at all."""
+"""Files: writing them so that nothing half-written is ever left behind, finding out before any
+work that a file can be written at all, reading small input files without being fooled by a
+device or a giant, and default output names that stay in the current directory."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +59,8 @@ def atomic_open(path: str | os.PathLike[str],
     try:
         with open(fd, "w", encoding="utf-8", newline=newline) as f:
             yield f
+            f.flush()
+            os.fsync(f.fileno())  # a full disk may only tell at the flush to the device
         os.replace(tmp, target)
     except OSError as exc:
         kept = " (the older file is kept)" if target.exists() else ""
@@ -63,3 +68,60 @@ def atomic_open(path: str | os.PathLike[str],
                         ) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_small_bytes(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes: a device (/dev/zero), a pipe or
+    a directory is refused before anything is read, and so is a larger file."""
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO must not hang
+    except FileNotFoundError:
+        raise UserError(f"{name}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+                        ) from None
+    with open(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{name}: not a regular file (a {what} is expected)")
+        if info.st_size > limit:
+            raise UserError(f"{name}: {info.st_size:,} bytes; a {what} is at most "
+                            f"{limit:,} bytes")
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise UserError(f"{name}: cannot read ({exc.strerror})") from None
+    if len(data) > limit:
+        raise UserError(f"{name}: grew past {limit:,} bytes while being read")
+    return data
+
+
+def read_small_text(path: str | os.PathLike[str], limit: int, what: str) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes (see read_small_bytes)."""
+    data = read_small_bytes(path, limit, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); a {what} is expected"
+                        ) from None
+
+
+def is_regular_file(path: str | os.PathLike[str]) -> bool:
+    """True for a regular file (not a directory, device or pipe), found without opening it."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+MAX_STEM = 80
+
+
+def safe_name(name: str, fallback: str = "iosim") -> str:
+    """``name`` made fit to be a file name in the current directory: letters, digits and
+    ``._+-`` only, no leading dot, not too long. A scenario's name (any text) becomes a
+    default output name this way, so ``../x`` or ``/etc/x`` never leaves the directory."""
+    stem = _UNSAFE.sub("-", name).strip("-.")[:MAX_STEM].strip("-.")
+    return stem or fallback
