@@ -21,7 +21,7 @@ from iosim.trace import Kind, Lane, Run, RunRecorder, Trace
 # recorded, whichever comes first: it bounds a run's time (about 10 s) and memory (about
 # 0.7 GB) whatever the scenario. The largest scenario the loader accepts (MAX_MESSAGES messages,
 # MAX_CONNECTIONS connections) needs at most ~1.5 million of either, in every model.
-MAX_EVENTS = 2_000_000
+MAX_EVENTS = 3_000_000
 CHECK_EVERY = 1024  # steps between two checks of the limits
 GRACE_US = 60_000_000.0  # a run still going a simulated minute after the last arrival is stuck
 
