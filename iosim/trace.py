@@ -26,8 +26,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from itertools import islice
-from operator import gt, itemgetter, lt
+from itertools import compress, islice
+from operator import gt, itemgetter, lt, ne
 from typing import Any
 
 from iosim.checks import number_problem, show
@@ -348,6 +348,7 @@ MAX_TIME_US = 1e18  # |time|: far beyond any run, and t1 - t0 never overflows
 LANE_ROLES = ("app", "thread", "kernel")
 _KIND_BYTES = bytes(k.value for k in Kind)  # the valid bytes of the kind column
 _FLAG_BYTES = bytes((0, READY_ESTIMATED))  # the valid bytes of the m_flags column
+_IS_INSTANT = bytes(int(20 <= b < 30) for b in range(256))  # kind byte -> 1 for an instant
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # what no font can draw and no file holds
 
 
@@ -483,6 +484,9 @@ def check_run(run: Run, where: str) -> None:
         raise TraceError(f"{where}: events.t0: events are not sorted by start time")
     if any(map(lt, t1, t0)):
         raise TraceError(f"{where}: events.t1: a span ends before it starts")
+    instants = run.kind.tobytes().translate(_IS_INSTANT)  # 1 where an instant, 0 elsewhere
+    if any(map(ne, compress(t0, instants), compress(t1, instants))):
+        raise TraceError(f"{where}: events.t1: an instant ends at another time than it starts")
     if t0:  # sorted, and every end at or after its start: three values bound them all
         _check_bounds(t0[0], t0[-1], f"{where}: events.t0")
         _check_bounds(t0[0], max(t1), f"{where}: events.t1")

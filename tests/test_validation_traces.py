@@ -67,6 +67,7 @@ COLUMN_CASES = {  # (part, column, index, value): the words of the refusal
     ("events", "t1", -1, 1e19): "events.t1: 1e+19 µs is beyond",
     ("events", "t0", 1, 5e4): "events are not sorted by start time",
     ("events", "t1", 20, -5.0): "a span ends before it starts",
+    ("events", "t1", 0, 1e5): "an instant ends at another time than it starts",
     ("messages", "m_conn", 0, -1): "messages.m_conn: -1 is out of range (>= 0)",
     ("messages", "m_bytes", 0, -1): "messages.m_bytes: -1 is out of range",
     ("messages", "m_ready", 0, float("-inf")): "messages.m_ready: -inf is not a finite time",
@@ -222,3 +223,16 @@ def test_an_accepted_version_1_file_and_an_empty_run_load(tmp_path: Path) -> Non
                                        "b64": base64.b64encode(raw[:5]).decode()}
     with pytest.raises(TraceError, match="damaged column data"):
         _load(data, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason="view/player.py: Player.rate() is 0 on the scale axis "
+                   "when every run ends at 0 (speed_text and render_gif divide by it); the "
+                   "fix belongs to the window's rewrite (issues 9 and 10)")
+def test_render_on_the_scale_axis_of_runs_that_end_at_once(tmp_path: Path) -> None:
+    """select refusing a descriptor >= FD_SETSIZE ends its run at t = 0: a valid scenario."""
+    from iosim.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text('models = ["select"]\nidle_connections = 2000\n'
+                    '[[connections]]\nsends = [[1.0, 10]]\n')
+    assert main(["render", str(path), "-o", str(tmp_path / "f.png"), "--axis", "scale"]) == 0
