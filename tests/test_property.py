@@ -192,7 +192,7 @@ def mutated_scenarios(draw: st.DrawFn, refused_only: bool = False) -> str:
     return "\n".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in data.items()) + "\n"
 
 
-@settings(FUZZ, max_examples=45)
+@settings(FUZZ, max_examples=35)
 @given(text=mutated_scenarios())
 def test_mutated_scenarios_exit_0_or_2(text: str, tmp_path_factory: pytest.TempPathFactory
                                        ) -> None:

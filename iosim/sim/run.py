@@ -18,9 +18,10 @@ from iosim.sim.process import Proc, Thread
 from iosim.trace import Kind, Lane, Run, RunRecorder, Trace
 
 # A run stops (its error says so) after this many SimPy events or this many trace events
-# recorded, whichever comes first: it bounds a run's time (about 10 s) and memory (about
-# 0.7 GB) whatever the scenario. The largest scenario the loader accepts (MAX_MESSAGES messages,
-# MAX_CONNECTIONS connections) needs at most ~1.5 million of either, in every model.
+# recorded, whichever comes first: whatever the scenario, a run then takes some 7 to 15 s
+# and 0.9 GB (measured on the 2-vCPU VM) and its trace about 150 MB. The largest scenario the
+# loader accepts (scenario.MAX_MESSAGES messages) needs at most about 2.2 million trace events
+# in the costliest model, threaded (tests/test_validation_scenarios.py checks every model).
 MAX_EVENTS = 3_000_000
 CHECK_EVERY = 1024  # steps between two checks of the limits
 GRACE_US = 60_000_000.0  # a run still going a simulated minute after the last arrival is stuck
