@@ -76,11 +76,12 @@ def run_limited(argvs: list[list[str]], cwd: Path) -> list[tuple[int, str]]:
         finally:
             os._exit(status)
     pidfd = os.pidfd_open(pid)
+    ready: list[int] = []
     try:
         ready, _, _ = select.select([pidfd], [], [], DEADLINE_S)
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
     finally:
+        if not ready:  # late, or the test was interrupted: the child is stopped here
+            os.kill(pid, signal.SIGKILL)
         os.close(pidfd)
         _, status = os.waitpid(pid, 0)
     assert ready, f"hang: {argvs} did not finish within {DEADLINE_S} s"
