@@ -31,7 +31,7 @@ UDP_MAX_BYTES = 65507  # the largest UDP datagram over IPv4
 MAX_BYTES = 64 * 1024 * 1024  # one TCP send, and the read buffer: what a socket can hold
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all sends together: a capture sends them for real
 MAX_CONNECTIONS = 100_000  # active and idle together
-MAX_MESSAGES = 100_000  # all connections together
+MAX_MESSAGES = 100_000  # all connections together; also the reads they take (TCP)
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NAME_CHARS = 100
 MAX_TITLE_CHARS = 200
@@ -240,8 +240,8 @@ def _build(check: _Checker, data: dict[str, Any], base_dir: Path | None) -> Scen
     models = _models(check, data)
     idle = check.number(data, "idle_connections", "", 0, integer=True, high=MAX_CONNECTIONS)
     costs = _costs(check, data.get("costs", {}), base_dir or Path("."))
-    process = _process(check, check.table(data, "process"), protocol)
-    blocks = _blocks(check, data.get("connections", []), protocol, idle)
+    process = _process(check, check.table(data, "process"))
+    blocks = _blocks(check, data.get("connections", []), protocol, idle, process.buffer_bytes)
     return Scenario(name, title, protocol, models, idle, costs, process, blocks, check.where)
 
 
@@ -280,7 +280,7 @@ def _costs(check: _Checker, table: Any, base_dir: Path) -> Costs:
     return costs.with_overrides(table, check.where)
 
 
-def _process(check: _Checker, table: dict[str, Any], protocol: str) -> Process:
+def _process(check: _Checker, table: dict[str, Any]) -> Process:
     check.unknown(table, _PROCESS_KEYS, "process.")
     defaults = Process()
     p = "process."
@@ -297,18 +297,27 @@ def _process(check: _Checker, table: dict[str, Any], protocol: str) -> Process:
 
 class _Totals:
     """What the blocks add up to, checked block by block before any is expanded: a count of
-    10^9 is refused before a list of 10^9 is made."""
+    10^9 is refused before a list of 10^9 is made. Reads are counted as well as messages: a
+    TCP read takes at most ``buffer_bytes``, so an 8 MB send into a 7-byte buffer is a million
+    reads, and each read costs the simulator as much as a message."""
 
-    def __init__(self, check: _Checker, idle: int) -> None:
+    def __init__(self, check: _Checker, idle: int, protocol: str, buffer_bytes: int) -> None:
         self.check = check
+        self.per_read = buffer_bytes if protocol == "tcp" else None  # UDP: a datagram a read
         self.connections = idle
         self.messages = 0
+        self.reads = 0
         self.bytes = 0
 
-    def add(self, key: str, occ: int, connections: int, messages: int, nbytes: int) -> None:
+    def reads_of(self, nbytes: int) -> int:
+        return 1 if self.per_read is None else -(-nbytes // self.per_read)
+
+    def add(self, key: str, occ: int, connections: int, messages: int, nbytes: int,
+            reads: int) -> None:
         self.connections += connections
         self.messages += messages
         self.bytes += nbytes
+        self.reads += reads
         if self.connections > MAX_CONNECTIONS:
             raise self.check.fail(key, f"more than {MAX_CONNECTIONS:,} connections in all "
                                   "(idle ones included)", occ)
@@ -316,25 +325,32 @@ class _Totals:
             raise self.check.fail(key, f"more than {MAX_MESSAGES:,} messages in all", occ)
         if self.bytes > MAX_TOTAL_BYTES:
             raise self.check.fail(key, f"more than {MAX_TOTAL_BYTES:,} bytes sent in all", occ)
+        if self.reads > MAX_MESSAGES:
+            raise self.check.fail(key, f"reading the sends {self.per_read:,} bytes at a time "
+                                  f"(process.buffer_bytes) takes more than {MAX_MESSAGES:,} "
+                                  "reads in all", occ)
 
 
-def _blocks(check: _Checker, items: Any, protocol: str, idle: int) -> tuple[Block, ...]:
+def _blocks(check: _Checker, items: Any, protocol: str, idle: int,
+            buffer_bytes: int) -> tuple[Block, ...]:
     if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
         raise check.fail("connections", "must be an array of tables [[connections]]")
     limit = UDP_MAX_BYTES if protocol == "udp" else MAX_BYTES
-    totals = _Totals(check, idle)
+    totals = _Totals(check, idle, protocol, buffer_bytes)
     out: list[Block] = []
     for occ, table in enumerate(items):
         if "sends" in table:
             check.unknown(table, _EXPLICIT_KEYS, "connections.", occ)
             block: Block = _explicit(check, table["sends"], occ, limit)
             totals.add("connections.sends", occ, 1, len(block.sends),
-                       sum(s.nbytes for s in block.sends))
+                       sum(s.nbytes for s in block.sends),
+                       sum(totals.reads_of(s.nbytes) for s in block.sends))
         else:
             check.unknown(table, _GENERATED_KEYS, "connections.", occ)
             block = _generated(check, table, occ, limit)
-            totals.add("connections.count", occ, block.count, block.count * block.messages,
-                       block.count * block.messages * block.nbytes)
+            sends = block.count * block.messages
+            totals.add("connections.count", occ, block.count, sends, sends * block.nbytes,
+                       sends * totals.reads_of(block.nbytes))
         out.append(block)
     if not out:
         raise check.fail("connections", "at least one connection that sends is needed")

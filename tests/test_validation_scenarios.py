@@ -167,33 +167,39 @@ def test_files_that_are_not_small_regular_files(tmp_path: Path) -> None:
         scenario.load("a\0b")
 
 
-def _rows_per_message(model: str) -> tuple[float, float]:
-    """(SimPy events, trace events) per message of a scenario shaped like the largest accepted
-    one (many connections, many messages each), scaled down."""
+def _events_per_read(model: str, nbytes: int, buffer_bytes: int) -> tuple[float, float]:
+    """(SimPy events, trace events) per read of a scenario shaped like the largest accepted
+    one (many connections, many messages each), scaled down; a message of ``nbytes`` takes
+    ceil(nbytes / buffer_bytes) reads."""
     text = f"""name = "scaled"
 protocol = "tcp"
 models = ["{model}"]
 [process]
 work_us = 5
 poll_interval_us = 100
+buffer_bytes = {buffer_bytes}
 [[connections]]
 count = 20
 stagger_ms = 0.013
 every_ms = 0.7
 messages = 50
-bytes = 700
+bytes = {nbytes}
 """
     sc = scenario.parse(text)
     run = sim_run.simulate_run(sc, model, sc.costs)
     assert run.error is None
-    return run.sim_events / sc.message_count, len(run) / sc.message_count
+    reads = sc.message_count * -(-nbytes // buffer_bytes)
+    return run.sim_events / reads, len(run) / reads
 
 
-def test_the_event_limit_lets_the_largest_accepted_scenario_finish() -> None:
-    """MAX_MESSAGES messages need fewer events than MAX_EVENTS in every model (with a margin
-    for the connections' own calls): the simulator's limit stops only runs that cannot end."""
+@pytest.mark.parametrize(("nbytes", "buffer_bytes"), [(700, 65536), (7000, 700)])
+def test_the_event_limit_lets_the_largest_accepted_scenario_finish(nbytes: int,
+                                                                   buffer_bytes: int) -> None:
+    """MAX_MESSAGES messages (or reads) need fewer events than MAX_EVENTS in every model, with
+    a margin for the connections' own calls: the simulator's limit stops only runs that
+    cannot end."""
     for model in scenario.SIM_MODELS:
-        steps, rows = _rows_per_message(model)
+        steps, rows = _events_per_read(model, nbytes, buffer_bytes)
         assert max(steps, rows) * scenario.MAX_MESSAGES < 0.9 * sim_run.MAX_EVENTS, model
 
 
@@ -207,3 +213,18 @@ def test_a_run_that_cannot_end_stops_at_the_event_limit(monkeypatch: pytest.Monk
     run = sim_run.simulate_run(sc, "nonblocking", sc.costs)
     assert run.error is not None and run.error.startswith("did not finish within")
     assert len(run) < 2 * 20_000 + 10
+
+
+def test_reads_are_counted_like_messages() -> None:
+    """A TCP read takes at most buffer_bytes: an 8 MB send read 7 bytes at a time is 1.2
+    million reads, each as costly as a message, and a run could never finish them."""
+    text = ('protocol = "tcp"\n[process]\nbuffer_bytes = {}\n'
+            '[[connections]]\nsends = [[1.0, 8388608]]\n')
+    with pytest.raises(ScenarioError) as exc:
+        scenario.parse(text.format(7), "tiny.toml")
+    assert str(exc.value) == ("tiny.toml, line 5: connections.sends: reading the sends 7 bytes "
+                              "at a time (process.buffer_bytes) takes more than 100,000 reads "
+                              "in all")
+    assert scenario.parse(text.format(84)).message_count == 1  # 99,865 reads
+    udp = 'protocol = "udp"\n[process]\nbuffer_bytes = 1\n[[connections]]\nsends = [[1.0, 900]]'
+    assert scenario.parse(udp).message_count == 1  # a datagram is one read, whatever its size

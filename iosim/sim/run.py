@@ -20,8 +20,8 @@ from iosim.trace import Kind, Lane, Run, RunRecorder, Trace
 # A run stops (its error says so) after this many SimPy events or this many trace events
 # recorded, whichever comes first: whatever the scenario, a run then takes some 7 to 15 s
 # and 0.9 GB (measured on the 2-vCPU VM) and its trace about 150 MB. The largest scenario the
-# loader accepts (scenario.MAX_MESSAGES messages) needs at most about 2.2 million trace events
-# in the costliest model, threaded (tests/test_validation_scenarios.py checks every model).
+# loader accepts (scenario.MAX_MESSAGES messages or reads) needs at most about 2.2 million
+# trace events in the costliest model (tests/test_validation_scenarios.py checks every model).
 MAX_EVENTS = 3_000_000
 CHECK_EVERY = 1024  # steps between two checks of the limits
 GRACE_US = 60_000_000.0  # a run still going a simulated minute after the last arrival is stuck
