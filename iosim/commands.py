@@ -8,6 +8,7 @@ import sys
 from iosim import scenario, summary
 from iosim import trace as trace_mod
 from iosim.export.summary_csv import write_csv
+from iosim.files import check_writable
 from iosim.scenario import SIM_MODELS
 from iosim.sim.costs import load_costs
 from iosim.sim.run import simulate
@@ -67,6 +68,8 @@ def _progress(model: str) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    if args.output:
+        check_writable(args.output)
     sc = scenario.load(args.scenario)
     costs = load_costs(args.costs) if args.costs else sc.costs
     trace = simulate(sc, args.model, costs, progress=_progress)

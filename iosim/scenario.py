@@ -1,26 +1,40 @@
 """Scenarios: what network input reaches the server, when, and which IO models serve it.
 
-A scenario is a TOML file (see DESIGN.md). Loading validates every key, and every error names
-the file, the key and, where it can be found, the line, so that a student who mistypes a key
-learns where at once.
+A scenario is a TOML file (docs/scenarios.md) or, for the what-if panel, the same structure as
+a plain dict. One loader serves every command: it validates every key and every value against
+the limits below before anything runs, and every refusal names the file, the key and, where it
+is written, the line, so that a student who mistypes a key learns where at once.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from iosim.checks import HOUR_MS, HOUR_US, TomlLines, number_problem, show, text_problem
 from iosim.errors import UserError
-from iosim.sim.costs import Costs, CostsError, check_table, load_costs
+from iosim.files import read_small_text
+from iosim.sim.costs import COST_KEYS, Costs, CostsError, check_table, load_costs
 
 SIM_MODELS = ("blocking", "nonblocking", "select", "poll", "epoll", "sigio", "aio", "threaded")
 DEFAULT_MODELS = ("blocking", "nonblocking", "select", "sigio", "aio")
 DEFAULT_SCENARIO = "one-datagram"
-UDP_MAX_BYTES = 65507
+
+# Limits (docs/scenarios.md): what a simulation can represent and finish in bounded time and
+# memory. The simulator's own event limit (iosim/sim/run.py) is set so that the largest
+# accepted scenario finishes within it.
+UDP_MAX_BYTES = 65507  # the largest UDP datagram over IPv4
+MAX_BYTES = 64 * 1024 * 1024  # one TCP send, and the read buffer: what a socket can hold
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all sends together: a capture sends them for real
+MAX_CONNECTIONS = 100_000  # active and idle together
+MAX_MESSAGES = 100_000  # all connections together; also the reads they take (TCP)
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NAME_CHARS = 100
+MAX_TITLE_CHARS = 200
 
 
 class ScenarioError(UserError):
@@ -40,6 +54,41 @@ class Process:
     buffer_bytes: int = 65536
 
 
+@dataclass(frozen=True)
+class Explicit:
+    """One ``[[connections]]`` block with its sends listed: ``sends = [[at_ms, bytes], ...]``."""
+
+    sends: tuple[Send, ...]
+
+    def expand(self) -> list[list[Send]]:
+        return [list(self.sends)]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One ``[[connections]]`` block of ``count`` alike connections: connection *c* sends
+    ``messages`` messages of ``nbytes``, ``every_ms`` apart, from ``first_ms + c * stagger_ms``."""
+
+    nbytes: int
+    count: int = 1
+    first_ms: float = 0.0
+    every_ms: float = 0.0
+    messages: int = 1
+    stagger_ms: float = 0.0
+
+    def expand(self) -> list[list[Send]]:
+        return [[Send(self.first_ms + c * self.stagger_ms + k * self.every_ms, self.nbytes)
+                 for k in range(self.messages)] for c in range(self.count)]
+
+    @property
+    def last_ms(self) -> float:
+        return self.first_ms + (self.count - 1) * self.stagger_ms + \
+            (self.messages - 1) * self.every_ms
+
+
+Block = Explicit | Generated
+
+
 @dataclass
 class Scenario:
     name: str
@@ -49,8 +98,12 @@ class Scenario:
     idle_connections: int = 0
     costs: Costs = field(default_factory=Costs)
     process: Process = field(default_factory=Process)
-    connections: list[list[Send]] = field(default_factory=list)
-    path: str = ""
+    blocks: tuple[Block, ...] = ()  # the [[connections]] blocks as written
+    path: str = field(default="", compare=False)
+    connections: list[list[Send]] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.connections = [sends for block in self.blocks for sends in block.expand()]
 
     @property
     def active_connections(self) -> int:
@@ -70,30 +123,27 @@ _TOP_KEYS = {"name", "title", "protocol", "models", "idle_connections", "costs",
 _PROCESS_KEYS = {"poll_interval_us", "work_us", "buffer_bytes"}
 _EXPLICIT_KEYS = {"sends"}
 _GENERATED_KEYS = {"count", "first_ms", "every_ms", "messages", "bytes", "stagger_ms"}
+_HOUR_MS = " ms (one simulated hour)"
+_HOUR_US = " µs (one simulated hour)"
 
 
 class _Checker:
     """Raises ScenarioError with the file, the key and the line where the key is written."""
 
-    def __init__(self, where: str, text: str) -> None:
+    def __init__(self, where: str, text: str | None) -> None:
         self.where = where
-        self.lines = text.splitlines()
-
-    def line_of(self, key: str, occurrence: int = 0) -> int | None:
-        leaf = re.escape(key.split(".")[-1].split("[")[0])
-        pattern = re.compile(rf"^\s*(\[\[?\s*)?([\w.\"-]*\.)?\"?{leaf}\"?\s*(=|\]|\.)")
-        seen = 0
-        for number, line in enumerate(self.lines, 1):
-            if pattern.match(line):
-                if seen == occurrence:
-                    return number
-                seen += 1
-        return None
+        self.lines = TomlLines(text)
 
     def fail(self, key: str, message: str, occurrence: int = 0) -> ScenarioError:
-        line = self.line_of(key, occurrence)
+        line = self.lines.line_of(key, occurrence)
         at = f", line {line}" if line else ""
         return ScenarioError(f"{self.where}{at}: {key}: {message}")
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, not {show(value)}")
+        return value
 
     def unknown(self, table: dict[str, Any], known: set[str], prefix: str, occ: int = 0) -> None:
         for key in table:
@@ -101,31 +151,25 @@ class _Checker:
                 raise self.fail(f"{prefix}{key}", f"unknown key (expected one of: "
                                 f"{', '.join(sorted(known))})", occ)
 
-    def number(self, table: dict[str, Any], key: str, prefix: str, default: float | None,
-               integer: bool = False, positive: bool = False, occ: int = 0) -> Any:
+    def number(self, table: dict[str, Any], key: str, prefix: str, default: Any,
+               occ: int = 0, **limits: Any) -> Any:
+        """``table[key]`` checked by ``number_problem(**limits)``; ``default`` when absent
+        (None: the key is required)."""
         if key not in table:
             if default is None:
                 raise self.fail(f"{prefix}{key}", "missing", occ)
             return default
         value = table[key]
-        ok = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, ok):
-            kind = "an integer" if integer else "a number"
-            raise self.fail(f"{prefix}{key}", f"must be {kind}, not {value!r}", occ)
-        if value < 0:
-            raise self.fail(f"{prefix}{key}", f"must not be negative ({value})", occ)
-        if positive and value == 0:
-            raise self.fail(f"{prefix}{key}", "must be greater than 0", occ)
+        problem = number_problem(value, **limits)
+        if problem:
+            raise self.fail(f"{prefix}{key}", problem, occ)
         return value
 
-    def string(self, table: dict[str, Any], key: str, default: str | None) -> str:
-        if key not in table:
-            if default is None:
-                raise self.fail(key, "missing")
-            return default
-        value = table[key]
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, f"must be a non-empty string, not {value!r}")
+    def string(self, table: dict[str, Any], key: str, default: str, max_chars: int) -> str:
+        value = table.get(key, default)
+        problem = text_problem(value, max_chars)
+        if problem:
+            raise self.fail(key, problem)
         return value
 
 
@@ -140,7 +184,11 @@ def builtin_names() -> list[str]:
 def resolve(name_or_path: str) -> Path:
     """A path if it exists, else a built-in scenario's name."""
     path = Path(name_or_path)
-    if path.exists() or path.suffix or "/" in name_or_path:
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL
+        exists = False
+    if exists or path.suffix or "/" in name_or_path:
         return path
     builtin = builtin_dir() / f"{name_or_path}.toml"
     if builtin.exists():
@@ -150,143 +198,260 @@ def resolve(name_or_path: str) -> Path:
 
 
 def load(name_or_path: str) -> Scenario:
+    if "\0" in name_or_path:
+        raise ScenarioError(f"{name_or_path!r}: not a file name (it holds a NUL character)")
     path = resolve(name_or_path)
-    where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{where}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{where}: cannot read ({exc})") from None
-    return parse(text, where, path.parent)
+        text = read_small_text(path, MAX_FILE_BYTES, "scenario file")
+    except UserError as exc:
+        raise ScenarioError(str(exc)) from None
+    return parse(text, str(path), path.parent)
 
 
 def parse(text: str, where: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """A scenario from TOML text; ``where`` names it in errors, ``base_dir`` is where a costs
+    file named in it is looked for."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
         raise ScenarioError(f"{where}: TOML syntax error: {exc}") from None
-    check = _Checker(where, text)
-    check.unknown(data, _TOP_KEYS, "")
+    except RecursionError:
+        raise ScenarioError(f"{where}: arrays or tables nested too deeply (a scenario nests "
+                            "at most an array of [at_ms, bytes] pairs)") from None
+    return _build(_Checker(where, text), data, base_dir)
 
-    name = check.string(data, "name", Path(where).stem)
-    title = check.string(data, "title", name)
-    protocol = check.string(data, "protocol", "udp")
+
+def from_dict(data: dict[str, Any], where: str = "<scenario>",
+              base_dir: Path | None = None) -> Scenario:
+    """A scenario from a plain dict of the TOML file's structure (as ``to_dict`` gives and the
+    what-if panel edits), validated exactly as a file is: ScenarioError names the key."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: a scenario is a table of keys, not {show(data)}")
+    return _build(_Checker(where, None), data, base_dir)
+
+
+def _build(check: _Checker, data: dict[str, Any], base_dir: Path | None) -> Scenario:
+    check.unknown(data, _TOP_KEYS, "")
+    name = check.string(data, "name", Path(check.where).stem or "scenario", MAX_NAME_CHARS)
+    title = check.string(data, "title", name, MAX_TITLE_CHARS)
+    protocol = check.string(data, "protocol", "udp", MAX_NAME_CHARS)
     if protocol not in ("udp", "tcp"):
-        raise check.fail("protocol", f"must be 'udp' or 'tcp', not {protocol!r}")
+        raise check.fail("protocol", f"must be 'udp' or 'tcp', not {show(protocol)}")
     models = _models(check, data)
-    idle = check.number(data, "idle_connections", "", 0, integer=True)
+    idle = check.number(data, "idle_connections", "", 0, integer=True, high=MAX_CONNECTIONS)
     costs = _costs(check, data.get("costs", {}), base_dir or Path("."))
-    process = _process(check, data.get("process", {}))
-    connections = _connections(check, data.get("connections", []), protocol, process)
-    if not connections:
-        raise check.fail("connections", "at least one connection that sends is needed")
-    return Scenario(name, title, protocol, models, idle, costs, process, connections, where)
+    process = _process(check, check.table(data, "process"))
+    blocks = _blocks(check, data.get("connections", []), protocol, idle, process.buffer_bytes)
+    return Scenario(name, title, protocol, models, idle, costs, process, blocks, check.where)
 
 
 def _models(check: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
     models = data.get("models", list(DEFAULT_MODELS))
     if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
-        raise check.fail("models", "must be a non-empty list of model names")
+        raise check.fail("models", f"must be a non-empty list of model names, not {show(models)}")
     for model in models:
         if model not in SIM_MODELS:
-            raise check.fail("models", f"unknown model {model!r} (known: {', '.join(SIM_MODELS)})")
+            raise check.fail("models", f"unknown model {show(model)} "
+                             f"(known: {', '.join(SIM_MODELS)})")
     if len(set(models)) != len(models):
         raise check.fail("models", "a model is listed twice")
     return tuple(models)
 
 
 def _costs(check: _Checker, table: Any, base_dir: Path) -> Costs:
+    """``costs = "file"``, or a ``[costs]`` table of overrides, with ``file = "..."`` to start
+    from a file: a costs file's own errors name that file, its key and its line."""
     if isinstance(table, str):
         table = {"file": table}
     if not isinstance(table, dict):
         raise check.fail("costs", "must be a table of costs or the path of a costs file")
     table = dict(table)
     costs = Costs()
+    if "file" in table:
+        file = table.pop("file")
+        if not isinstance(file, str) or not file or "\0" in file:
+            raise check.fail("costs.file", f"must be the path of a costs file, not {show(file)}")
+        costs = load_costs(base_dir / file)
     try:
-        if "file" in table:
-            file = table.pop("file")
-            if not isinstance(file, str):
-                raise check.fail("costs.file", "must be a path")
-            costs = load_costs(base_dir / file)
         check_table(table, "")
     except CostsError as exc:
         message = str(exc).removeprefix(": ")
-        key = re.search(r"'(\w+)'", message)
-        raise check.fail(f"costs.{key.group(1)}" if key else "costs", message) from None
+        raise check.fail(f"costs.{exc.key}" if exc.key else "costs", message) from None
     return costs.with_overrides(table, check.where)
 
 
-def _process(check: _Checker, table: Any) -> Process:
-    if not isinstance(table, dict):
-        raise check.fail("process", "must be a table")
+def _process(check: _Checker, table: dict[str, Any]) -> Process:
     check.unknown(table, _PROCESS_KEYS, "process.")
     defaults = Process()
+    p = "process."
     return Process(
-        poll_interval_us=float(check.number(table, "poll_interval_us", "process.",
-                                            defaults.poll_interval_us, positive=True)),
-        work_us=float(check.number(table, "work_us", "process.", defaults.work_us)),
-        buffer_bytes=check.number(table, "buffer_bytes", "process.", defaults.buffer_bytes,
-                                  integer=True, positive=True),
+        poll_interval_us=float(check.number(table, "poll_interval_us", p,
+                                            defaults.poll_interval_us, positive=True,
+                                            high=HOUR_US, unit=_HOUR_US)),
+        work_us=float(check.number(table, "work_us", p, defaults.work_us, high=HOUR_US,
+                                   unit=_HOUR_US)),
+        buffer_bytes=check.number(table, "buffer_bytes", p, defaults.buffer_bytes,
+                                  integer=True, positive=True, high=MAX_BYTES, unit=" bytes"),
     )
 
 
-def _connections(check: _Checker, items: Any, protocol: str,
-                 process: Process) -> list[list[Send]]:
+class _Totals:
+    """What the blocks add up to, checked block by block before any is expanded: a count of
+    10^9 is refused before a list of 10^9 is made. Reads are counted as well as messages: a
+    TCP read takes at most ``buffer_bytes``, so an 8 MB send into a 7-byte buffer is a million
+    reads, and each read costs the simulator as much as a message."""
+
+    def __init__(self, check: _Checker, idle: int, protocol: str, buffer_bytes: int) -> None:
+        self.check = check
+        self.per_read = buffer_bytes if protocol == "tcp" else None  # UDP: a datagram a read
+        self.connections = idle
+        self.messages = 0
+        self.reads = 0
+        self.bytes = 0
+
+    def reads_of(self, nbytes: int) -> int:
+        return 1 if self.per_read is None else -(-nbytes // self.per_read)
+
+    def add(self, key: str, occ: int, connections: int, messages: int, nbytes: int,
+            reads: int) -> None:
+        self.connections += connections
+        self.messages += messages
+        self.bytes += nbytes
+        self.reads += reads
+        if self.connections > MAX_CONNECTIONS:
+            raise self.check.fail(key, f"more than {MAX_CONNECTIONS:,} connections in all "
+                                  "(idle ones included)", occ)
+        if self.messages > MAX_MESSAGES:
+            raise self.check.fail(key, f"more than {MAX_MESSAGES:,} messages in all", occ)
+        if self.bytes > MAX_TOTAL_BYTES:
+            raise self.check.fail(key, f"more than {MAX_TOTAL_BYTES:,} bytes sent in all", occ)
+        if self.reads > MAX_MESSAGES:
+            raise self.check.fail(key, f"reading the sends {self.per_read:,} bytes at a time "
+                                  f"(process.buffer_bytes) takes more than {MAX_MESSAGES:,} "
+                                  "reads in all", occ)
+
+
+def _blocks(check: _Checker, items: Any, protocol: str, idle: int,
+            buffer_bytes: int) -> tuple[Block, ...]:
     if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
         raise check.fail("connections", "must be an array of tables [[connections]]")
-    limit = UDP_MAX_BYTES if protocol == "udp" else None
-    out: list[list[Send]] = []
+    limit = UDP_MAX_BYTES if protocol == "udp" else MAX_BYTES
+    totals = _Totals(check, idle, protocol, buffer_bytes)
+    out: list[Block] = []
     for occ, table in enumerate(items):
-        prefix = "connections."
         if "sends" in table:
-            check.unknown(table, _EXPLICIT_KEYS, prefix, occ)
-            out.append(_explicit_sends(check, table["sends"], occ, limit))
+            check.unknown(table, _EXPLICIT_KEYS, "connections.", occ)
+            block: Block = _explicit(check, table["sends"], occ, limit)
+            totals.add("connections.sends", occ, 1, len(block.sends),
+                       sum(s.nbytes for s in block.sends),
+                       sum(totals.reads_of(s.nbytes) for s in block.sends))
         else:
-            check.unknown(table, _GENERATED_KEYS, prefix, occ)
-            out.extend(_generated_sends(check, table, occ, limit))
-    return out
+            check.unknown(table, _GENERATED_KEYS, "connections.", occ)
+            block = _generated(check, table, occ, limit)
+            sends = block.count * block.messages
+            totals.add("connections.count", occ, block.count, sends, sends * block.nbytes,
+                       sends * totals.reads_of(block.nbytes))
+        out.append(block)
+    if not out:
+        raise check.fail("connections", "at least one connection that sends is needed")
+    return tuple(out)
 
 
-def _check_bytes(check: _Checker, nbytes: Any, key: str, occ: int, limit: int | None) -> int:
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-        raise check.fail(key, f"bytes must be an integer, not {nbytes!r}", occ)
-    if nbytes <= 0:
-        raise check.fail(key, f"bytes must be at least 1, not {nbytes}", occ)
-    if limit is not None and nbytes > limit:
-        raise check.fail(key, f"a UDP datagram holds at most {limit} bytes, not {nbytes}", occ)
+def _check_bytes(check: _Checker, nbytes: Any, key: str, occ: int, limit: int) -> int:
+    problem = number_problem(nbytes, integer=True, positive=True)
+    if problem:
+        raise check.fail(key, f"bytes {problem}", occ)
+    if nbytes > limit:
+        what = "a UDP datagram" if limit == UDP_MAX_BYTES else "one send"
+        raise check.fail(key, f"{what} holds at most {limit:,} bytes, not {show(nbytes)}", occ)
     return nbytes
 
 
-def _explicit_sends(check: _Checker, sends: Any, occ: int, limit: int | None) -> list[Send]:
+def _explicit(check: _Checker, sends: Any, occ: int, limit: int) -> Explicit:
     key = "connections.sends"
     if not isinstance(sends, list) or not sends:
         raise check.fail(key, "must be a non-empty list of [at_ms, bytes] pairs", occ)
+    if len(sends) > MAX_MESSAGES:
+        raise check.fail(key, f"more than {MAX_MESSAGES:,} messages in all", occ)
     out: list[Send] = []
     for pair in sends:
         if not isinstance(pair, list) or len(pair) != 2:
-            raise check.fail(key, f"each send is [at_ms, bytes], not {pair!r}", occ)
+            raise check.fail(key, f"each send is [at_ms, bytes], not {show(pair)}", occ)
         at_ms, nbytes = pair
-        if isinstance(at_ms, bool) or not isinstance(at_ms, int | float):
-            raise check.fail(key, f"time must be a number of ms, not {at_ms!r}", occ)
-        if at_ms < 0:
-            raise check.fail(key, f"time must not be negative ({at_ms} ms)", occ)
+        problem = number_problem(at_ms, high=HOUR_MS, unit=_HOUR_MS)
+        if problem:
+            raise check.fail(key, f"time {problem}", occ)
         if out and at_ms < out[-1].at_ms:
             raise check.fail(key, f"times must be sorted ({at_ms} ms after {out[-1].at_ms} ms)",
                              occ)
         out.append(Send(float(at_ms), _check_bytes(check, nbytes, key, occ, limit)))
-    return out
+    return Explicit(tuple(out))
 
 
-def _generated_sends(check: _Checker, table: dict[str, Any], occ: int,
-                     limit: int | None) -> list[list[Send]]:
+def _generated(check: _Checker, table: dict[str, Any], occ: int, limit: int) -> Generated:
     p = "connections."
-    count = check.number(table, "count", p, 1, integer=True, positive=True, occ=occ)
-    first = float(check.number(table, "first_ms", p, 0.0, occ=occ))
-    every = float(check.number(table, "every_ms", p, 0.0, occ=occ))
-    stagger = float(check.number(table, "stagger_ms", p, 0.0, occ=occ))
-    messages = check.number(table, "messages", p, 1, integer=True, positive=True, occ=occ)
-    nbytes = _check_bytes(check, table.get("bytes"), "connections.bytes", occ, limit) \
-        if "bytes" in table else check.number(table, "bytes", p, None, occ=occ)
-    return [[Send(first + c * stagger + k * every, nbytes) for k in range(messages)]
-            for c in range(count)]
+
+    def ms(key: str) -> float:
+        return float(check.number(table, key, p, 0.0, occ, high=HOUR_MS, unit=_HOUR_MS))
+
+    count = check.number(table, "count", p, 1, occ, integer=True, positive=True,
+                         high=MAX_CONNECTIONS)
+    messages = check.number(table, "messages", p, 1, occ, integer=True, positive=True,
+                            high=MAX_MESSAGES)
+    if "bytes" not in table:
+        raise check.fail("connections.bytes", "missing", occ)
+    nbytes = _check_bytes(check, table["bytes"], "connections.bytes", occ, limit)
+    block = Generated(nbytes, count, ms("first_ms"), ms("every_ms"), messages, ms("stagger_ms"))
+    if block.last_ms > HOUR_MS:
+        raise check.fail("connections.every_ms", f"the last send would be at "
+                         f"{block.last_ms:,.3f} ms, after one simulated hour", occ)
+    return block
+
+
+def to_dict(sc: Scenario) -> dict[str, Any]:
+    """The scenario as the TOML file's structure (what ``from_dict`` reads back): the costs
+    as the keys that differ from the defaults, so the result stands alone (no costs file)."""
+    defaults = Costs()
+    costs = {k: getattr(sc.costs, k) for k in COST_KEYS
+             if getattr(sc.costs, k) != getattr(defaults, k)}
+    data: dict[str, Any] = {
+        "name": sc.name, "title": sc.title, "protocol": sc.protocol, "models": list(sc.models),
+        "idle_connections": sc.idle_connections,
+        "process": {"poll_interval_us": sc.process.poll_interval_us,
+                    "work_us": sc.process.work_us, "buffer_bytes": sc.process.buffer_bytes},
+        "connections": [_block_dict(b) for b in sc.blocks],
+    }
+    if costs:
+        data["costs"] = costs
+    return data
+
+
+def _block_dict(block: Block) -> dict[str, Any]:
+    if isinstance(block, Explicit):
+        return {"sends": [[s.at_ms, s.nbytes] for s in block.sends]}
+    return {"count": block.count, "first_ms": block.first_ms, "every_ms": block.every_ms,
+            "stagger_ms": block.stagger_ms, "messages": block.messages, "bytes": block.nbytes}
+
+
+def _toml_value(value: Any) -> str:
+    """A value of a validated scenario as TOML: strings (no control characters: validated)
+    are written as JSON writes them, which TOML reads alike; floats by repr, exact."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def dumps(sc: Scenario) -> str:
+    """The scenario as TOML text that ``parse`` reads back to an equal Scenario."""
+    data = to_dict(sc)
+    lines = [f"{key} = {_toml_value(data[key])}" for key in
+             ("name", "title", "protocol", "models", "idle_connections")]
+    for table in ("process", "costs"):
+        if table in data:
+            lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}"
+                                          for k, v in data[table].items()]
+    for block in data["connections"]:
+        lines += ["", "[[connections]]"] + [f"{k} = {_toml_value(v)}" for k, v in block.items()]
+    return "\n".join(lines) + "\n"

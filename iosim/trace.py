@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
+import re
 import struct
 import sys
 from array import array
@@ -24,11 +26,13 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from operator import itemgetter
+from itertools import compress, islice
+from operator import gt, itemgetter, lt, ne
 from typing import Any
 
+from iosim.checks import number_problem, show
 from iosim.errors import UserError
-from iosim.files import atomic_open
+from iosim.files import atomic_open, is_regular_file, read_small_bytes
 
 FORMAT = "iosim-trace"
 VERSION = 2
@@ -279,7 +283,7 @@ def _decode(typecode: str, data: Any, where: str) -> array:
     except (ValueError, binascii.Error):
         raise TraceError(f"{where}: damaged column data") from None
     if len(col) != data.get("n"):
-        raise TraceError(f"{where}: {len(col)} values where {data.get('n')} were written "
+        raise TraceError(f"{where}: {len(col)} values where {show(data.get('n'))} were written "
                          "(truncated?)")
     if sys.byteorder != "little":
         col.byteswap()
@@ -302,40 +306,235 @@ def run_to_json(run: Run) -> dict[str, Any]:
     }
 
 
-def run_from_json(data: dict[str, Any], where: str, version: int = VERSION) -> Run:
-    try:
-        run = Run(
-            model=str(data["model"]),
-            source=str(data["source"]),
-            lanes=[Lane(str(n), str(r), int(c)) for n, r, c in data["lanes"]],
-            labels=[str(s) for s in data["labels"]],
-            code=[str(s) for s in data["code"]] if version >= 2 else [],
-            error=data["error"],
-            work_us=float(data["work_us"]),
-            sim_events=int(data["sim_events"]),
-            meta=dict(data["meta"]),
-        )
-        events, messages = data["events"], data["messages"]
-        for part, group, names in (("events", events, _EVENT_COLUMNS),
-                                   ("messages", messages, _MESSAGE_COLUMNS)):
-            for name in names:
-                if version < 2 and name in _ADDED_IN_2:
-                    continue
-                setattr(run, name, _decode(getattr(run, name).typecode, group[name],
-                                           f"{where}: {part}.{name}"))
-        if version < 2:
-            run.line = array("i", [-1]) * len(run.kind)
-            run.m_flags = array("b", bytes(len(run.m_conn)))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TraceError(f"{where}: missing or malformed field {exc}") from None
-    if len({len(getattr(run, n)) for n in _EVENT_COLUMNS}) != 1 or \
-            len({len(getattr(run, n)) for n in _MESSAGE_COLUMNS}) != 1:
-        raise TraceError(f"{where}: columns of different lengths (truncated?)")
-    if run.label and (max(run.label) >= len(run.labels) or min(run.label) < 0):
-        raise TraceError(f"{where}: label index out of range")
-    if run.line and (max(run.line) >= len(run.code) or min(run.line) < -1):
-        raise TraceError(f"{where}: line index out of range")
+def run_from_json(data: Any, where: str, version: int = VERSION) -> Run:
+    """One run of a trace file, checked field by field (check_run then checks its columns)."""
+    f = _Fields(data, where)
+    run = Run(
+        model=f.text("model"),
+        source=f.choice("source", SOURCES),
+        lanes=f.lanes("lanes"),
+        labels=f.texts("labels"),
+        code=f.texts("code") if version >= 2 else [],
+        error=None if f.get("error", object) is None else f.text("error"),
+        work_us=f.time("work_us", low=0.0),
+        sim_events=f.count("sim_events"),
+        meta=f.meta("meta"),
+    )
+    for part, names in (("events", _EVENT_COLUMNS), ("messages", _MESSAGE_COLUMNS)):
+        group = f.get(part, dict)
+        for name in names:
+            if version < 2 and name in _ADDED_IN_2:
+                continue
+            if name not in group:
+                raise TraceError(f"{where}: {part}.{name}: missing")
+            setattr(run, name, _decode(getattr(run, name).typecode, group[name],
+                                       f"{where}: {part}.{name}"))
+    if version < 2:
+        run.line = array("i", [-1]) * len(run.kind)
+        run.m_flags = array("b", bytes(len(run.m_conn)))
+    check_run(run, where)
     return run
+
+
+# What a trace file may hold (docs/trace-format.md). A trace within these limits loads in
+# bounded memory (about twice the file's size) and nothing that reads it can fail or hang.
+MAX_FILE_BYTES = 2 * 1024**3
+MAX_JSON_VALUES = 4_000_000  # JSON values besides the columns' base64 text
+MAX_RUNS = 100
+MAX_LANES = 250_000
+MAX_TEXT_CHARS = 4096  # a name, a label, an error
+MAX_META_DEPTH = 16
+MAX_TIME_US = 1e18  # |time|: far beyond any run, and t1 - t0 never overflows
+LANE_ROLES = ("app", "thread", "kernel")
+_KIND_BYTES = bytes(k.value for k in Kind)  # the valid bytes of the kind column
+_FLAG_BYTES = bytes((0, READY_ESTIMATED))  # the valid bytes of the m_flags column
+_IS_INSTANT = bytes(int(20 <= b < 30) for b in range(256))  # kind byte -> 1 for an instant
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # what no font can draw and no file holds
+
+
+class _Fields:
+    """Reads the fields of one JSON object, each checked for its type and range; a bad one is
+    a TraceError naming the place, the field and what is wrong."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise TraceError(f"{where}: must be a JSON object, not {show(data)}")
+        self.data = data
+        self.where = where
+
+    def fail(self, key: str, problem: str) -> TraceError:
+        return TraceError(f"{self.where}: {key}: {problem}")
+
+    def get(self, key: str, kind: type) -> Any:
+        if key not in self.data:
+            raise self.fail(key, "missing")
+        value = self.data[key]
+        if not isinstance(value, kind):
+            raise self.fail(key, f"must be a JSON {_JSON_NAMES.get(kind, 'value')}, "
+                            f"not {show(value)}")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self.get(key, str)
+        problem = _text_problem(value)
+        if problem:
+            raise self.fail(key, problem)
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
+        value = self.get(key, str)
+        if value not in allowed:
+            raise self.fail(key, f"must be one of {', '.join(allowed)}, not {show(value)}")
+        return value
+
+    def texts(self, key: str) -> list[str]:
+        values = self.get(key, list)
+        for i, value in enumerate(values):
+            problem = "must be a string" if not isinstance(value, str) else _text_problem(value)
+            if problem:
+                raise self.fail(f"{key}[{i}]", f"{problem} ({show(value)})")
+        return values
+
+    def time(self, key: str, low: float = -MAX_TIME_US) -> float:
+        value = self.get(key, (int, float))
+        problem = number_problem(value, low=low, high=MAX_TIME_US, unit=" µs")
+        if problem:
+            raise self.fail(key, problem)
+        return float(value)
+
+    def count(self, key: str) -> int:
+        value = self.get(key, int)
+        problem = number_problem(value, integer=True, high=2**63 - 1)
+        if problem:
+            raise self.fail(key, problem)
+        return value
+
+    def lanes(self, key: str) -> list[Lane]:
+        rows = self.get(key, list)
+        if not 1 <= len(rows) <= MAX_LANES:
+            raise self.fail(key, f"a run has 1 to {MAX_LANES:,} lanes, not {len(rows):,}")
+        lanes = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != 3:
+                raise self.fail(f"{key}[{i}]", f"must be [name, role, conn], not {show(row)}")
+            lane = _Fields(dict(zip(("name", "role", "conn"), row, strict=True)),
+                           f"{self.where}: {key}[{i}]")
+            conn = lane.get("conn", int)
+            if isinstance(conn, bool) or not -1 <= conn < 2**31:
+                raise lane.fail("conn", f"must be a connection number or -1, not {show(conn)}")
+            lanes.append(Lane(lane.text("name"), lane.choice("role", LANE_ROLES), conn))
+        return lanes
+
+    def meta(self, key: str) -> dict[str, Any]:
+        meta = self.get(key, dict)
+        if _depth(meta) > MAX_META_DEPTH:
+            raise self.fail(key, f"nested deeper than {MAX_META_DEPTH} levels")
+        if "end_us" in meta:
+            _Fields(meta, f"{self.where}: {key}").time("end_us")
+        return meta
+
+
+_JSON_NAMES: dict[Any, str] = {str: "string", list: "array", dict: "object",
+                               (int, float): "number", int: "integer"}
+
+
+def _text_problem(value: str) -> str | None:
+    if len(value) > MAX_TEXT_CHARS:
+        return f"longer than {MAX_TEXT_CHARS} characters"
+    if _BAD_TEXT.search(value):
+        return "holds a NUL or an unpaired surrogate"
+    return None
+
+
+def _depth(value: Any) -> int:
+    """How deep JSON arrays and objects nest in ``value`` (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item \
+            if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_run(run: Run, where: str) -> None:
+    """Everything the readers of a run rely on, checked at C speed where it can be: columns of
+    one length, kinds, lanes, labels, lines and messages within their tables, times finite and
+    within range, spans that end at or after their start, events sorted by start time, known
+    message flags. A run that passes cannot make the summary, the view or an exporter fail."""
+    n, m = len(run.kind), len(run.m_conn)
+    if any(len(getattr(run, c)) != n for c in _EVENT_COLUMNS) or \
+            any(len(getattr(run, c)) != m for c in _MESSAGE_COLUMNS):
+        raise TraceError(f"{where}: columns of different lengths (truncated?)")
+    bad = run.kind.tobytes().translate(None, _KIND_BYTES)
+    if bad:
+        raise TraceError(f"{where}: events.kind: {array('b', bad[:1])[0]} is not a kind "
+                         "(spans are 0-9, instants 20-29)")
+    for name, low, high in (("lane", 0, len(run.lanes) - 1), ("label", 0, len(run.labels) - 1),
+                            ("line", -1, len(run.code) - 1), ("conn", -1, None),
+                            ("msg", -1, m - 1), ("m_conn", 0, None), ("m_bytes", 0, None)):
+        _check_range(getattr(run, name), low, high, f"{where}: {_part(name)}.{name}")
+    t0, t1 = run.t0, run.t1
+    for name, col in (("t0", t0), ("t1", t1)):
+        _check_finite(col, f"{where}: events.{name}")
+    if any(map(gt, t0, islice(t0, 1, None))):
+        raise TraceError(f"{where}: events.t0: events are not sorted by start time")
+    if any(map(lt, t1, t0)):
+        raise TraceError(f"{where}: events.t1: a span ends before it starts")
+    instants = run.kind.tobytes().translate(_IS_INSTANT)  # 1 where an instant, 0 elsewhere
+    if any(map(ne, compress(t0, instants), compress(t1, instants))):
+        raise TraceError(f"{where}: events.t1: an instant ends at another time than it starts")
+    if t0:  # sorted, and every end at or after its start: three values bound them all
+        _check_bounds(t0[0], t0[-1], f"{where}: events.t0")
+        _check_bounds(t0[0], max(t1), f"{where}: events.t1")
+    for name in ("m_sent", "m_ready", "m_copy_start", "m_copy_end", "m_done"):
+        values = _check_finite(getattr(run, name), f"{where}: messages.{name}", missing_ok=True)
+        if values:
+            _check_bounds(min(values), max(values), f"{where}: messages.{name}")
+    bad = run.m_flags.tobytes().translate(None, _FLAG_BYTES)
+    if bad:
+        raise TraceError(f"{where}: messages.m_flags: unknown flags {array('b', bad[:1])[0]}")
+
+
+def _part(column: str) -> str:
+    return "messages" if column.startswith("m_") else "events"
+
+
+def _check_range(col: array, low: int, high: int | None, where: str) -> None:
+    if not col:
+        return
+    lowest = min(col)
+    highest = max(col) if high is not None else low
+    if lowest < low or (high is not None and highest > high):
+        value = lowest if lowest < low else highest
+        allowed = f">= {low}" if high is None else f"{low}..{high}" if high >= low else \
+            "none: the table is empty"
+        raise TraceError(f"{where}: {value} is out of range ({allowed})")
+
+
+def _check_finite(col: array, where: str, missing_ok: bool = False) -> array:
+    """The column's values, checked to be finite; NaN (a time that never happened) is left
+    out where ``missing_ok``. A finite sum (one C loop) rules out NaN and inf at once; only a
+    column that fails it is looked at value by value."""
+    total = sum(col)
+    if total != total and missing_ok:
+        col = array("d", (t for t in col if t == t))
+        total = sum(col)
+    if not math.isfinite(total):
+        bad = next((t for t in col if not math.isfinite(t)), None)
+        if bad is not None:
+            raise TraceError(f"{where}: {bad} is not a finite time")
+        _check_bounds(min(col), max(col), where)  # finite values whose sum overflows
+    return col
+
+
+def _check_bounds(lowest: float, highest: float, where: str) -> None:
+    if lowest < -MAX_TIME_US or highest > MAX_TIME_US:
+        bad = lowest if lowest < -MAX_TIME_US else highest
+        raise TraceError(f"{where}: {bad} µs is beyond ±{MAX_TIME_US:g} µs")
 
 
 def trace_to_json(trace: Trace) -> dict[str, Any]:
@@ -350,48 +549,91 @@ def trace_to_json(trace: Trace) -> dict[str, Any]:
 
 
 def save(trace: Trace, path: str | os.PathLike[str]) -> None:
-    """Write atomically: a trace interrupted mid-write never replaces a good one."""
-    text = json.dumps(trace_to_json(trace), separators=(",", ":"))  # C encoder; dump() is not
+    """Write atomically: a trace interrupted mid-write never replaces a good one. The bytes
+    are those of ``json.dumps(trace_to_json(trace))``, made one run at a time, so a trace of
+    eight large runs never holds all their text in memory at once (C encoder; dump() is not)."""
+    compact = {"separators": (",", ":")}
+    head = json.dumps(trace_to_json(Trace(trace.scenario, trace.title, trace.protocol)),
+                      **compact)
     with atomic_open(path) as f:
-        f.write(text)
+        f.write(head.removesuffix("]}"))
+        for i, run in enumerate(trace.runs):
+            f.write(("," if i else "") + json.dumps(run_to_json(run), **compact))
+        f.write("]}")
 
 
 def load(path: str | os.PathLike[str]) -> Trace:
+    """Read and check a trace file (JSON, or the spool iosim serve writes): anything this
+    returns is safe for every reader."""
     from iosim.real.spool import is_spool  # iosim serve writes a spool of its own (real/)
-    if is_spool(path):
-        from iosim.real.reader import load_trace
-        return load_trace(path)
     name = str(path)
+    if is_regular_file(path) and is_spool(path):
+        from iosim.real.reader import load_trace
+        trace = load_trace(path)
+        for k, run in enumerate(trace.runs):
+            check_run(run, f"{name}: run {k}")
+        return trace
+    return trace_from_json(_read_json(path, name), name)
+
+
+def _read_json(path: str | os.PathLike[str], name: str) -> Any:
+    """The file's JSON, read within bounds: its size, its number of values (counted in the
+    bytes before parsing, at C speed: a file of a billion empty arrays is refused before it
+    takes 60 GB), and its depth."""
     try:
-        with open(path, "rb") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise TraceError(f"{name}: no such file") from None
+        raw = read_small_bytes(path, MAX_FILE_BYTES, "trace file")
+    except UserError as exc:
+        raise TraceError(str(exc)) from None
+    if not raw.lstrip().startswith(b"{"):
+        raise TraceError(f"{name}: not an iosim trace (not a JSON file)")
+    if raw.count(b",") + raw.count(b"[") + raw.count(b"{") > MAX_JSON_VALUES:
+        raise TraceError(f"{name}: not an iosim trace (more than {MAX_JSON_VALUES:,} JSON "
+                         "values)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{name}: not an iosim trace (not UTF-8 at byte {exc.start})"
+                         ) from None
+    del raw  # the text alone from here: the peak stays near twice the file's size
+    try:
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        if not looks_like_trace(path):
-            raise TraceError(f"{name}: not an iosim trace (not a JSON file)") from None
         raise TraceError(f"{name}: not a complete JSON trace ({exc.msg} at line {exc.lineno})"
                          ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TraceError(f"{name}: cannot read ({exc})") from None
+    except ValueError as exc:  # NaN or Infinity, an integer of more than 4300 digits
+        raise TraceError(f"{name}: not a valid JSON trace ({exc})") from None
+    except RecursionError:
+        raise TraceError(f"{name}: not an iosim trace (JSON nested too deeply)") from None
+
+
+def _no_constant(word: str) -> None:
+    raise ValueError(f"{word} is not a JSON number")
+
+
+def trace_from_json(data: Any, name: str) -> Trace:
+    """A Trace from a trace file's JSON, every field and column checked."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise TraceError(f"{name}: not an iosim trace (format is not {FORMAT!r})")
     version = data.get("version")
-    if version not in READS_VERSIONS:
-        raise TraceError(f"{name}: trace version {version!r}, this iosim reads versions "
+    if isinstance(version, bool) or version not in READS_VERSIONS:
+        raise TraceError(f"{name}: trace version {show(version)}, this iosim reads versions "
                          f"{', '.join(map(str, READS_VERSIONS))}")
-    try:
-        runs = [run_from_json(r, f"{name}: run {i}", version)
-                for i, r in enumerate(data["runs"])]
-        return Trace(str(data["scenario"]), str(data["title"]), str(data["protocol"]), runs)
-    except (KeyError, TypeError) as exc:
-        raise TraceError(f"{name}: missing or malformed field {exc}") from None
+    f = _Fields(data, name)
+    head = f.text("scenario"), f.text("title"), f.text("protocol")
+    runs = f.get("runs", list)
+    if len(runs) > MAX_RUNS:
+        raise f.fail("runs", f"at most {MAX_RUNS} runs, not {len(runs):,}")
+    return Trace(*head, [run_from_json(r, f"{name}: run {i}", version)
+                         for i, r in enumerate(runs)])
 
 
 def looks_like_trace(path: str | os.PathLike[str]) -> bool:
-    """True when the file starts like a trace (JSON, or the spool iosim serve writes) rather
-    than a scenario (TOML)."""
+    """True when the file is a regular file that starts like a trace (JSON, or the spool
+    iosim serve writes) rather than a scenario (TOML); a pipe or a device is never opened
+    here."""
     from iosim.real.spool import is_spool
+    if not is_regular_file(path):
+        return False
     try:
         with open(path, "rb") as f:
             return f.read(64).lstrip().startswith(b"{") or is_spool(path)

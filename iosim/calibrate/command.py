@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from iosim.calibrate.measured import FULL, QUICK
 from iosim.calibrate.run import calibrate
-from iosim.errors import UserError
-from iosim.files import atomic_open
+from iosim.files import atomic_open, check_writable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,19 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    out = Path(args.output) if args.output else None
-    if out is not None and not out.parent.is_dir():
-        raise UserError(f"{out}: no such directory {str(out.parent)!r}")
+    out = check_writable(args.output) if args.output else None
     text, table = calibrate(QUICK if args.quick else FULL)
     if out is None:
         print(table, file=sys.stderr)
         sys.stdout.write(text)
         return 0
-    try:
-        with atomic_open(out) as f:
-            f.write(text)
-    except OSError as exc:
-        raise UserError(f"{out}: cannot write ({exc.strerror})") from None
+    with atomic_open(out) as f:
+        f.write(text)
     print(table)
     print(f"wrote {out}")
     return 0

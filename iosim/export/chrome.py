@@ -7,16 +7,18 @@ handler runs over the application's other spans; messages of one connection queu
 kernel at the same time), so spans are dealt to extra threads of their lane: the signal
 handler gets its own thread, and a span that would overlap one already placed goes to the first
 thread of its lane where it fits ("kernel conn 0 (2)", ...). Every system call is joined to its
-return by a flow arrow. Times are in µs, rounded to the ns.
+return by a flow arrow. Times are in µs, rounded to the ns. The events are made and written one
+batch at a time, so exporting a trace of millions of events takes little memory.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
-import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import count
+from itertools import count, islice
 from typing import Any
 
 from iosim.files import atomic_open
@@ -24,6 +26,8 @@ from iosim.trace import Kind, Lane, Run, Trace
 
 DIGITS = 3  # µs to the ns
 TOUCH_US = 10.0 ** -DIGITS  # spans overlapping by less than this are taken as touching
+SEARCH_STEPS = 1100  # more than the bisection of any two doubles ever needs
+WRITE_BATCH = 10_000  # events encoded and written at a time
 MAIN, HANDLER = 0, 1  # families of threads of one lane
 RETURN_KINDS = frozenset({Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.EOF, Kind.ERROR})
 CALL_SPANS = frozenset({Kind.IN_KERNEL, Kind.BLOCKED})  # the time a call takes
@@ -49,31 +53,57 @@ class Track:
 
 def _duration(ts: float, end: float) -> float:
     """end - ts to the ns, never so long that ts + dur passes ``end`` in floating point: the
-    next span on the thread may start exactly there."""
+    next span on the thread may start exactly there. When the rounded duration overshoots, the
+    longest duration that does not is found by bisection: at most ~60 halvings (one per bit of
+    a double), whatever the magnitudes (far from 0, one ns is many steps of nextafter)."""
     dur = max(0.0, _us(end - ts))
-    while ts + dur > end:
-        dur = math.nextafter(dur, 0.0)
-    return dur
+    if ts + dur <= end:
+        return dur
+    fits, overshoots = 0.0, dur  # ts + fits <= end < ts + overshoots (end >= ts)
+    for _ in range(SEARCH_STEPS):
+        middle = (fits + overshoots) / 2
+        if middle in (fits, overshoots):
+            break
+        if ts + middle <= end:
+            fits = middle
+        else:
+            overshoots = middle
+    return fits
 
 
 class _Placer:
-    """Deals spans to threads so that none overlaps another on its thread (first fit)."""
+    """Deals spans to threads so that none overlaps another on its thread: each span goes to
+    the lowest-numbered thread of its lane that is free when it starts (first fit).
+
+    Spans come in start order, so a thread that is free for one span stays free for every later
+    one: the free threads wait in a heap by number, the busy ones in a heap by the end of their
+    last span. Each span costs O(log threads), however many overlap (a thousand messages queued
+    at once on one connection make a thousand threads, not a million comparisons)."""
 
     def __init__(self) -> None:
         self.ends: dict[tuple[int, int], list[float]] = {}
+        self.free: dict[tuple[int, int], list[int]] = {}
+        self.busy: dict[tuple[int, int], list[tuple[float, int]]] = {}
 
     def place(self, lane: int, family: int, start: float, end: float
               ) -> tuple[Track, float, float]:
         """The track for the span and its (ts, dur); a start within TOUCH_US of the previous
         span's end is moved onto that end, so rounding never makes a new thread."""
-        ends = self.ends.setdefault((lane, family), [])
-        for index, busy_until in enumerate(ends):
-            if start >= busy_until - TOUCH_US:
-                ts = max(start, busy_until)
-                ends[index] = max(end, ts)
-                return Track(lane, family, index), ts, _duration(ts, ends[index])
-        ends.append(end)
-        return Track(lane, family, len(ends) - 1), start, _duration(start, end)
+        key = (lane, family)
+        ends = self.ends.setdefault(key, [])
+        free = self.free.setdefault(key, [])
+        busy = self.busy.setdefault(key, [])
+        while busy and start >= busy[0][0] - TOUCH_US:
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        if free:
+            index = heapq.heappop(free)
+            ts = max(start, ends[index])
+        else:
+            index, ts = len(ends), start
+            ends.append(start)
+        ends[index] = max(end, ts)
+        heapq.heappush(busy, (ends[index], index))
+        return Track(lane, family, index), ts, _duration(ts, ends[index])
 
 
 def _args(run: Run, i: int) -> dict[str, Any]:
@@ -114,10 +144,23 @@ def _calls(run: Run) -> list[tuple[int, float, str, float]]:
     return calls
 
 
-def run_events(run: Run, pid: int, flow_ids: count) -> list[dict[str, Any]]:
-    """The events of one run as process ``pid``: slices, instants, flows and names."""
+def run_events(run: Run, pid: int, flow_ids: count) -> Iterator[dict[str, Any]]:
+    """The events of one run as process ``pid``, one at a time: slices, instants and flows,
+    then the names of its threads (a thread's number is given at its first use; its place in
+    the viewer is its sort index, by lane). Nothing per event is kept, so a run of millions of
+    events is written in the memory of its threads' state."""
+    title = f"{run.model} ({run.source})"
+    yield {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": title}}
+    yield {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}
+    if run.error:
+        yield {"ph": "M", "name": "process_labels", "pid": pid,
+               "args": {"labels": f"error: {run.error}"}}
+    tids = {Track(lane, MAIN, 0): lane + 1 for lane in range(len(run.lanes))}
+
+    def tid(track: Track) -> int:
+        return tids.setdefault(track, len(tids) + 1)
+
     placer = _Placer()
-    placed: list[tuple[Track, dict[str, Any]]] = []
     for i in range(len(run)):
         kind = Kind(run.kind[i])
         lane = run.lane[i]
@@ -125,54 +168,51 @@ def run_events(run: Run, pid: int, flow_ids: count) -> list[dict[str, Any]]:
         if kind.is_span:
             family = HANDLER if kind == Kind.HANDLER else MAIN
             track, ts, dur = placer.place(lane, family, _us(run.t0[i]), _us(run.t1[i]))
-            placed.append((track, {"ph": "X", "name": name, "cat": kind.name.lower(),
-                                   "ts": ts, "dur": dur, "args": _args(run, i)}))
+            yield {"ph": "X", "name": name, "cat": kind.name.lower(), "ts": ts, "dur": dur,
+                   "args": _args(run, i), "pid": pid, "tid": tid(track)}
         else:
-            placed.append((Track(lane, MAIN, 0),
-                           {"ph": "i", "s": "t", "name": name, "cat": kind.name.lower(),
-                            "ts": _us(run.t0[i]), "args": _args(run, i)}))
+            yield {"ph": "i", "s": "t", "name": name, "cat": kind.name.lower(),
+                   "ts": _us(run.t0[i]), "args": _args(run, i), "pid": pid, "tid": lane + 1}
     for lane, called, name, returned in _calls(run):
-        flow = {"name": name, "cat": "system call", "id": next(flow_ids)}
-        track = Track(lane, MAIN, 0)
-        placed.append((track, {"ph": "s", "ts": _us(called), **flow}))
-        placed.append((track, {"ph": "f", "bp": "e", "ts": _us(max(called, returned)), **flow}))
+        flow = {"name": name, "cat": "system call", "id": next(flow_ids), "pid": pid,
+                "tid": lane + 1}
+        yield {"ph": "s", "ts": _us(called), **flow}
+        yield {"ph": "f", "bp": "e", "ts": _us(max(called, returned)), **flow}
+    order = sorted(tids, key=lambda t: (t.lane, t.family, t.index))
+    for rank, track in enumerate(order, start=1):
+        yield {"ph": "M", "name": "thread_name", "pid": pid, "tid": tids[track],
+               "args": {"name": track.name(run.lanes)}}
+        yield {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tids[track],
+               "args": {"sort_index": rank}}
 
-    tracks = {Track(lane, MAIN, 0) for lane in range(len(run.lanes))}
-    tracks.update(track for track, _ in placed)
-    tids = {track: tid for tid, track in enumerate(sorted(
-        tracks, key=lambda t: (t.lane, t.family, t.index)), start=1)}
-    title = f"{run.model} ({run.source})"
-    events: list[dict[str, Any]] = [
-        {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": title}},
-        {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}},
-    ]
-    if run.error:
-        events.append({"ph": "M", "name": "process_labels", "pid": pid,
-                       "args": {"labels": f"error: {run.error}"}})
-    for track, tid in tids.items():
-        events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
-                       "args": {"name": track.name(run.lanes)}})
-        events.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
-                       "args": {"sort_index": tid}})
-    events.extend({**event, "pid": pid, "tid": tids[track]} for track, event in placed)
-    return events
+
+def chrome_events(trace: Trace) -> Iterator[dict[str, Any]]:
+    """Every event of the trace: a process per run, in the trace's order."""
+    flow_ids = count(1)
+    for pid, run in enumerate(trace.runs, start=1):
+        yield from run_events(run, pid, flow_ids)
+
+
+def _other_data(trace: Trace) -> dict[str, Any]:
+    return {"generator": "iosim", "scenario": trace.scenario, "title": trace.title,
+            "protocol": trace.protocol}
 
 
 def chrome_trace(trace: Trace) -> dict[str, Any]:
-    """The whole trace as one JSON object: a process per run, in the trace's order."""
-    flow_ids = count(1)
-    events: list[dict[str, Any]] = []
-    for pid, run in enumerate(trace.runs, start=1):
-        events.extend(run_events(run, pid, flow_ids))
-    return {
-        "traceEvents": events,
-        "displayTimeUnit": "ns",
-        "otherData": {"generator": "iosim", "scenario": trace.scenario, "title": trace.title,
-                      "protocol": trace.protocol},
-    }
+    """The whole trace as one JSON object (for a small trace, or a test)."""
+    return {"traceEvents": list(chrome_events(trace)), "displayTimeUnit": "ns",
+            "otherData": _other_data(trace)}
 
 
 def write_chrome(trace: Trace, path: str | os.PathLike[str]) -> None:
-    """Write atomically: an interrupted export never leaves half a file under ``path``."""
+    """The JSON of chrome_trace, written atomically and as it is made: a batch of events at
+    a time through the C encoder, never the whole document in memory."""
+    encode = json.JSONEncoder(separators=(",", ":")).encode
     with atomic_open(path) as f:
-        json.dump(chrome_trace(trace), f, separators=(",", ":"))
+        f.write('{"traceEvents":[')
+        events = chrome_events(trace)
+        first = True
+        while batch := [encode(event) for event in islice(events, WRITE_BATCH)]:
+            f.write(("" if first else ",") + ",".join(batch))
+            first = False
+        f.write('],"displayTimeUnit":"ns","otherData":' + encode(_other_data(trace)) + "}")

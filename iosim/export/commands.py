@@ -11,7 +11,7 @@ from iosim import trace as trace_mod
 from iosim.errors import UserError
 from iosim.export.chrome import write_chrome
 from iosim.export.summary_csv import write_csv
-from iosim.files import atomic_open
+from iosim.files import atomic_open, check_writable, same_file
 from iosim.scenario import SIM_MODELS
 from iosim.sim.costs import load_costs
 from iosim.sim.run import simulate
@@ -58,15 +58,17 @@ def _write_csv(trace: trace_mod.Trace, path: str) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     if not (args.chrome or args.csv):
         raise UserError("export: say what to write: --chrome OUT.json and/or --csv OUT.csv")
+    outputs = [path for path in (args.chrome, args.csv) if path]
+    if len(outputs) == 2 and same_file(*outputs):
+        raise UserError(f"{args.chrome}: --chrome and --csv name the same file; give two")
+    for path in outputs:
+        check_writable(path)
     trace = _load(args)
-    try:
-        if args.chrome:
-            write_chrome(trace, args.chrome)
-            print(f"wrote {args.chrome} (open it in ui.perfetto.dev or chrome://tracing)",
-                  file=sys.stderr)
-        if args.csv:
-            _write_csv(trace, args.csv)
-            print(f"wrote {args.csv}", file=sys.stderr)
-    except OSError as exc:
-        raise UserError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    if args.chrome:
+        write_chrome(trace, args.chrome)
+        print(f"wrote {args.chrome} (open it in ui.perfetto.dev or chrome://tracing)",
+              file=sys.stderr)
+    if args.csv:
+        _write_csv(trace, args.csv)
+        print(f"wrote {args.csv}", file=sys.stderr)
     return 0

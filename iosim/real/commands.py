@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from pathlib import Path
 
 from iosim import scenario, summary
 from iosim import trace as trace_mod
 from iosim.errors import UserError
-from iosim.files import check_writable
+from iosim.files import check_writable, safe_name
 from iosim.real.keep import DEFAULT_KEEP, KEEP_HELP, Keep, parse_keep
 from iosim.real.serve import DEFAULT_POLL_US
 from iosim.real.servers import REAL_MODELS
@@ -18,13 +19,18 @@ from iosim.real.servers import REAL_MODELS
 MODEL_HELP = f"one of: {', '.join(REAL_MODELS)} (aio uses io_uring)"
 
 
-def _positive(text: str) -> float:
+MAX_DURATION_S = 7 * 24 * 3600.0  # --duration: a week
+
+
+def _duration(text: str) -> float:
+    """Seconds: finite (``float`` reads "inf" and "nan" too), above 0, at most a week."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(f"seconds above 0 up to {MAX_DURATION_S:g} "
+                                         f"(a week), not {text}")
     return value
 
 
@@ -55,6 +61,28 @@ def _keep(text: str) -> Keep:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _host(text: str) -> str:
+    """An IP address to bind (or "localhost"): checked before anything is bound, so a typo
+    is one line, and the name is never looked up in DNS."""
+    if text == "localhost":
+        return "127.0.0.1"
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an IP address such as 127.0.0.1 or ::1 (0.0.0.0 "
+                                         f"for every interface), not {text!r}") from None
+    return text
+
+
+def beyond_loopback_warning(host: str) -> str | None:
+    """The one line that says a server on ``host`` can be reached from other machines."""
+    if ipaddress.ip_address(host).is_loopback:
+        return None
+    where = "every interface" if ipaddress.ip_address(host).is_unspecified else host
+    return (f"iosim serve: warning: listening on {where} ({host}), beyond loopback: the "
+            "server is reachable from other machines")
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -77,11 +105,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=MODEL_HELP)
     p.add_argument("--proto", choices=("tcp", "udp"), default="tcp",
                    help="transport (default: tcp)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default: 127.0.0.1, loopback only)")
+    p.add_argument("--host", type=_host, default="127.0.0.1",
+                   help="IP address to bind (default: 127.0.0.1, loopback only; any other "
+                        "address makes the server reachable from other machines, and says so)")
     p.add_argument("--port", type=_port, default=9090, help="port (default: 9090; 0: any)")
-    p.add_argument("--duration", type=_positive, metavar="S",
-                   help="stop after S seconds (default: run until Ctrl-C or SIGTERM)")
+    p.add_argument("--duration", type=_duration, metavar="S",
+                   help="stop after S seconds, at most a week (default: run until Ctrl-C or "
+                        "SIGTERM)")
     p.add_argument("-o", "--output", metavar="TRACE",
                    help="trace file to write while serving (default: serve-<model>.trace; "
                         "a binary file that summary, show and export read like any trace)")
@@ -118,11 +148,12 @@ def _progress(model: str) -> None:
 def cmd_capture(args: argparse.Namespace) -> int:
     from iosim.real.session import capture
 
+    if args.output:
+        check_writable(args.output)
     sc = scenario.load(args.scenario)
     models = list(dict.fromkeys(args.model))
-    output = Path(args.output or f"{sc.name}-{'+'.join(models)}.trace.json")
-    if output.parent and not output.parent.is_dir():
-        raise UserError(f"{output}: no such directory {output.parent}")
+    output = Path(args.output) if args.output else \
+        check_writable(f"{safe_name(sc.name)}-{'+'.join(models)}.trace.json")
     trace = capture(sc, models, progress=_progress)
     trace_mod.save(trace, output)
     print(summary.to_json(trace) if args.json else summary.table(trace))
@@ -137,6 +168,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     check_model(args.model)
     output = check_writable(args.output or f"serve-{args.model}.trace")
+    warning = beyond_loopback_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
     def ready(port: int) -> None:
         until = f"for {args.duration:g} s" if args.duration else "until Ctrl-C"

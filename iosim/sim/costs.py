@@ -12,13 +12,20 @@ import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from iosim.checks import HOUR_US, TomlLines, number_problem, show
 from iosim.errors import UserError
+from iosim.files import read_small_text
 
 WAKEUP_IDLE_CAP_MS = 50.0  # the longest sleep calibrate measures the growth over
 
 
 class CostsError(UserError):
-    """A cost file or table that cannot be used; the message names the file and key."""
+    """A cost file or table that cannot be used; the message names the file and key, and
+    ``key`` is the cost key at fault (None when the fault is not one key's)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -100,39 +107,64 @@ def _idle_ms(us: float) -> float:
 
 
 COST_KEYS = tuple(f.name for f in fields(Costs))
+MAX_COST_US = HOUR_US  # any cost: at most one simulated hour
+COPY_GB_PER_S_RANGE = (0.001, 1000.0)  # 1 MB/s to 1 TB/s: a 64 MiB copy stays within a minute
+MAX_COSTS_FILE_BYTES = 64 * 1024
+
+
+def cost_problem(key: str, value: object) -> str | None:
+    """What is wrong with ``value`` for cost ``key``, or None."""
+    if key == "copy_gb_per_s":
+        low, high = COPY_GB_PER_S_RANGE
+        return number_problem(value, low=low, high=high, unit=" GB/s")
+    if key == "cold_decay":
+        problem = number_problem(value, high=1.0)
+        if problem is None and value == 1:
+            problem = "is a ratio, must be below 1"
+        return problem
+    return number_problem(value, high=MAX_COST_US, unit=" µs (one simulated hour)")
 
 
 def check_table(table: dict[str, object], where: str) -> dict[str, float]:
-    """Validate a table of cost overrides: known keys, numbers, not negative, bandwidth > 0."""
+    """Validate a table of cost overrides: known keys, finite numbers within their range."""
     out: dict[str, float] = {}
     for key, value in table.items():
         if key not in COST_KEYS:
-            raise CostsError(f"{where}: unknown cost key {key!r} (known: {', '.join(COST_KEYS)})")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CostsError(f"{where}: cost {key!r} must be a number, not {value!r}")
-        if value < 0 or (key == "copy_gb_per_s" and value == 0):
-            raise CostsError(f"{where}: cost {key!r} must be {'> 0' if value == 0 else '>= 0'}")
-        if key == "cold_decay" and value >= 1:
-            raise CostsError(f"{where}: cost 'cold_decay' is a ratio, must be < 1")
-        out[key] = float(value)
+            raise CostsError(f"{where}: unknown cost key {show(key)} "
+                             f"(known: {', '.join(COST_KEYS)})", key)
+        problem = cost_problem(key, value)
+        if problem:
+            raise CostsError(f"{where}: cost {key!r} {problem}", key)
+        out[key] = float(value)  # type: ignore[arg-type]
     return out
 
 
 def load_costs(path: str | Path, base: Costs | None = None) -> Costs:
-    """Read a costs file: a ``[costs]`` table (as calibrate writes) or bare top-level keys."""
+    """Read a costs file: a ``[costs]`` table (as calibrate writes) or bare top-level keys. A
+    refusal names the file, the key and its line."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CostsError(f"{path}: no such costs file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CostsError(f"{path}: cannot read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CostsError(f"{path}: {exc}") from None
+        text = read_small_text(path, MAX_COSTS_FILE_BYTES, "costs file")
+    except UserError as exc:
+        raise CostsError(str(exc)) from None
+    try:
+        data = tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
+        raise CostsError(f"{path}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise CostsError(f"{path}: nested too deeply to be a costs file") from None
     table = data.get("costs", data)
+    prefix = "costs." if "costs" in data else ""
     if not isinstance(table, dict):
         raise CostsError(f"{path}: 'costs' must be a table")
-    return (base or Costs()).with_overrides(table, str(path))
+    try:
+        return (base or Costs()).with_overrides(table, str(path))
+    except CostsError as exc:
+        line = TomlLines(text).line_of(f"{prefix}{exc.key}") if exc.key else None
+        if line is None:
+            raise
+        message = str(exc).removeprefix(f"{path}: ")
+        raise CostsError(f"{path}, line {line}: {message}", exc.key) from None
 
 
 def dump_costs(costs: Costs, comment: str = "") -> str:

@@ -17,7 +17,12 @@ from iosim.sim.models import PROGRAMS
 from iosim.sim.process import Proc, Thread
 from iosim.trace import Kind, Lane, Run, RunRecorder, Trace
 
-MAX_EVENTS = 50_000_000
+# A run stops (its error says so) after this many SimPy events or this many trace events
+# recorded, whichever comes first: whatever the scenario, a run then takes some 7 to 15 s
+# and 0.9 GB (measured on the 2-vCPU VM) and its trace about 150 MB. The largest scenario the
+# loader accepts (scenario.MAX_MESSAGES messages or reads) needs at most about 2.2 million
+# trace events in the costliest model (tests/test_validation_scenarios.py checks every model).
+MAX_EVENTS = 3_000_000
 CHECK_EVERY = 1024  # steps between two checks of the limits
 GRACE_US = 60_000_000.0  # a run still going a simulated minute after the last arrival is stuck
 
@@ -76,7 +81,7 @@ def _simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
                 thread_lanes)
     env.process(proc.guard(PROGRAMS[model](Thread(proc)), after_arrivals=True))
     last_arrival = max(s[-1].at_ms for s in scenario.connections) * 1000.0 + costs.network_us
-    steps, error = _step(env, proc, last_arrival + GRACE_US)
+    steps, error = _step(env, proc, rec, last_arrival + GRACE_US)
     end = env.now
     _close_open_blocks(proc, rec, end)
     kernel_phases(rec, kernel_lanes, end)
@@ -87,7 +92,8 @@ def _simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
                       poll_interval_us=scenario.process.poll_interval_us)
 
 
-def _step(env: simpy.Environment, proc: Proc, limit_us: float) -> tuple[int, str | None]:
+def _step(env: simpy.Environment, proc: Proc, rec: RunRecorder,
+          limit_us: float) -> tuple[int, str | None]:
     """Step the simulation until the run ends; say why when it cannot end. The inner loop runs
     once per event, so it does nothing else: the limits are checked every CHECK_EVERY steps."""
     step = env.step
@@ -99,8 +105,9 @@ def _step(env: simpy.Environment, proc: Proc, limit_us: float) -> tuple[int, str
                     return steps + n, proc.error
                 step()
             steps += CHECK_EVERY
-            if steps >= MAX_EVENTS or env.now > limit_us:
-                return steps, f"did not finish within {steps} events ({env.now / 1000:.3f} ms)"
+            if steps >= MAX_EVENTS or len(rec.rows) >= MAX_EVENTS or env.now > limit_us:
+                return steps, (f"did not finish within {steps:,} events and "
+                               f"{len(rec.rows):,} trace events ({env.now / 1000:.3f} ms)")
     except EmptySchedule:
         return steps + n, _stuck_reason(proc)
 

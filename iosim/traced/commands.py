@@ -10,7 +10,7 @@ from pathlib import Path
 
 from iosim import scenario, summary
 from iosim.errors import UserError
-from iosim.real.commands import _port, _positive
+from iosim.real.commands import _duration, _port
 
 DEFAULT_OUTPUT = "trace.json"
 
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                "my_server.py && iosim show many-clients trace.json")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="TRACE",
                    help=f"the trace file to write (default: {DEFAULT_OUTPUT})")
-    p.add_argument("--duration", type=_positive, metavar="S",
+    p.add_argument("--duration", type=_duration, metavar="S",
                    help="stop tracing after S seconds at most")
     client = p.add_mutually_exclusive_group()
     client.add_argument("--scenario", metavar="SCENARIO",

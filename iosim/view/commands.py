@@ -8,6 +8,7 @@ commands start fast and print no pygame banner.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -16,12 +17,15 @@ from pathlib import Path
 from iosim import scenario
 from iosim import trace as trace_mod
 from iosim.errors import UserError
+from iosim.files import check_writable
 from iosim.trace import Trace
 
 NO_DISPLAY = ("iosim: no display (DISPLAY, WAYLAND_DISPLAY and SDL_VIDEODRIVER are unset), so "
               "there is no window to animate in; draw frames headless instead: "
               "iosim render SCENARIO -o frame.png (or -o animation.gif)")
 AXES = ("schematic", "scale")
+MAX_AT_MS = 1e15  # --at: beyond any trace (trace times are within 10^18 µs)
+MAX_GIF_SECONDS = 3600.0  # --seconds: the frames are capped (render.MAX_GIF_FRAMES) anyway
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -126,15 +130,23 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    _import_pygame()
-    from iosim.view import render
-
+    """Every option and the output are checked before anything is simulated or drawn."""
     if not args.output and not args.steps:
         raise UserError("render: say where to draw: -o OUT.png|OUT.gif, or --steps DIR")
     out = Path(args.output or "step.png")
     suffix = out.suffix.lower()
     if suffix not in (".png", ".gif"):
         raise UserError(f"{out}: the output must end in .png or .gif")
+    if args.steps:
+        _check_steps_folder(Path(args.steps))
+    else:
+        check_writable(out)
+    _check_number("--at", args.at, low=0.0, high=MAX_AT_MS)
+    _check_number("--fps", args.fps, low=0.0, high=60.0, positive=True)
+    _check_number("--seconds", args.seconds, low=0.0, high=MAX_GIF_SECONDS, positive=True)
+    _import_pygame()
+    from iosim.view import render
+
     render.parse_view(args.view)
     size = render.parse_size(args.size or ("960x540" if suffix == ".gif" else "1280x720"))
     traces, _ = load_inputs(args.inputs)
@@ -147,11 +159,28 @@ def cmd_render(args: argparse.Namespace) -> int:
         render.render_png(traces, out, size, args.view, args.axis, args.at)
         print(f"wrote {out}")
         return 0
-    if args.fps <= 0 or args.fps > 60:
-        raise UserError(f"--fps {args.fps}: between 0 and 60")
-    if args.seconds is not None and args.seconds <= 0:
-        raise UserError(f"--seconds {args.seconds}: must be positive")
     count = render.render_gif(traces, out, size, args.view, args.axis, args.fps, args.seconds,
                               render.stderr_progress("frame"))
     print(f"wrote {out} ({count} frames at {args.fps:g} fps)")
     return 0
+
+
+def _check_steps_folder(folder: Path) -> None:
+    """--steps DIR: an existing directory where files can be made, or a new one that can be
+    made (render_steps makes it)."""
+    if folder.is_dir():
+        check_writable(folder / "step-1.png")
+    elif folder.exists():
+        raise UserError(f"{folder}: not a directory")
+    else:
+        check_writable(folder)
+
+
+def _check_number(option: str, value: float | None, low: float, high: float,
+                  positive: bool = False) -> None:
+    """An option's number: finite (``float`` reads "nan" and "inf" too) and within range."""
+    if value is None:
+        return
+    if not math.isfinite(value) or value < low or value > high or (positive and value == 0):
+        above = "above" if positive else "from"
+        raise UserError(f"{option} {value:g}: a number {above} {low:g} up to {high:g}")

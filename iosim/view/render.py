@@ -10,10 +10,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import pygame
 
 from iosim.errors import UserError
+from iosim.files import atomic_open_binary
 from iosim.trace import Trace
 from iosim.view.app import make_scene
 from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
@@ -56,8 +58,8 @@ def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float |
     if at_ms is None:
         player.go_end()
     else:
-        if at_ms < 0:
-            raise UserError(f"--at {at_ms}: must not be negative")
+        if not 0 <= at_ms < float("inf"):
+            raise UserError(f"--at {at_ms}: a time in ms from 0")
         player.seek(at_ms * 1000.0)
     return scene
 
@@ -73,7 +75,7 @@ def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
     scene = prepare(traces, view, axis, at_ms)
     surf = pygame.Surface(size)
     Renderer().draw(surf, scene)
-    _save(lambda: pygame.image.save(surf, str(out)), out)
+    _save(lambda f: pygame.image.save(surf, f, out.name), out)
     return out
 
 
@@ -101,8 +103,8 @@ def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
         frames.append(image.quantize(colors=64, method=Image.Quantize.FASTOCTREE))
         if progress:
             progress(k + 1, count)
-    _save(lambda: frames[0].save(out, save_all=True, append_images=frames[1:],
-                                 duration=round(1000 / fps), loop=0), out)
+    _save(lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                   duration=round(1000 / fps), loop=0), out)
     return count
 
 
@@ -133,17 +135,20 @@ def render_steps(traces: Sequence[Trace], folder: Path, size: tuple[int, int],
         player.seek(t)
         renderer.draw(surf, scene)
         out = folder / f"step-{k + 1:0{width}d}.png"
-        _save(lambda out=out: pygame.image.save(surf, str(out)), out)
+        _save(lambda f, out=out: pygame.image.save(surf, f, out.name), out)
         if progress:
             progress(k + 1, len(times))
     return len(times)
 
 
-def _save(write: Callable[[], None], out: Path) -> None:
-    try:
-        write()
-    except (OSError, pygame.error, ValueError) as exc:
-        raise UserError(f"{out}: cannot write ({exc})") from None
+def _save(write: Callable[[BinaryIO], None], out: Path) -> None:
+    """Atomically, like every file iosim writes: a failed or interrupted save keeps any older
+    image and leaves no partial one."""
+    with atomic_open_binary(out) as f:
+        try:
+            write(f)
+        except (pygame.error, ValueError) as exc:
+            raise UserError(f"{out}: cannot write ({exc})") from None
 
 
 def stderr_progress(noun: str) -> Callable[[int, int], None]:
