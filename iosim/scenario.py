@@ -100,6 +100,7 @@ class Scenario:
     process: Process = field(default_factory=Process)
     blocks: tuple[Block, ...] = ()  # the [[connections]] blocks as written
     path: str = field(default="", compare=False)
+    axis: str = "schematic"  # the time axis the window opens on
     connections: list[list[Send]] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,7 +120,8 @@ class Scenario:
 
 
 _TOP_KEYS = {"name", "title", "protocol", "models", "idle_connections", "costs", "process",
-             "connections"}
+             "connections", "axis"}
+AXES = ("schematic", "scale")  # the window's time axis: a slot per event, or to scale
 _PROCESS_KEYS = {"poll_interval_us", "work_us", "buffer_bytes"}
 _EXPLICIT_KEYS = {"sends"}
 _GENERATED_KEYS = {"count", "first_ms", "every_ms", "messages", "bytes", "stagger_ms"}
@@ -242,7 +244,11 @@ def _build(check: _Checker, data: dict[str, Any], base_dir: Path | None) -> Scen
     costs = _costs(check, data.get("costs", {}), base_dir or Path("."))
     process = _process(check, check.table(data, "process"))
     blocks = _blocks(check, data.get("connections", []), protocol, idle, process.buffer_bytes)
-    return Scenario(name, title, protocol, models, idle, costs, process, blocks, check.where)
+    axis = check.string(data, "axis", "schematic", MAX_NAME_CHARS)
+    if axis not in AXES:
+        raise check.fail("axis", f"must be 'schematic' or 'scale', not {show(axis)}")
+    return Scenario(name, title, protocol, models, idle, costs, process, blocks, check.where,
+                    axis)
 
 
 def _models(check: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
@@ -423,6 +429,8 @@ def to_dict(sc: Scenario) -> dict[str, Any]:
     }
     if costs:
         data["costs"] = costs
+    if sc.axis != "schematic":
+        data["axis"] = sc.axis
     return data
 
 
@@ -447,7 +455,7 @@ def dumps(sc: Scenario) -> str:
     """The scenario as TOML text that ``parse`` reads back to an equal Scenario."""
     data = to_dict(sc)
     lines = [f"{key} = {_toml_value(data[key])}" for key in
-             ("name", "title", "protocol", "models", "idle_connections")]
+             ("name", "title", "protocol", "models", "idle_connections", "axis") if key in data]
     for table in ("process", "costs"):
         if table in data:
             lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}"

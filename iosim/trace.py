@@ -38,6 +38,7 @@ FORMAT = "iosim-trace"
 VERSION = 2
 READS_VERSIONS = (1, 2)  # version 1 has no line keys and no message flags
 SOURCES = ("sim", "real", "traced")
+AXES = ("schematic", "scale")  # the window's time axis a trace opens on
 
 
 class TraceError(UserError):
@@ -177,6 +178,7 @@ class Trace:
     title: str
     protocol: str
     runs: list[Run] = field(default_factory=list)
+    axis: str = "schematic"  # the time axis the window opens on (the scenario's choice)
 
 
 class RunRecorder:
@@ -544,6 +546,7 @@ def trace_to_json(trace: Trace) -> dict[str, Any]:
         "scenario": trace.scenario,
         "title": trace.title,
         "protocol": trace.protocol,
+        "axis": trace.axis,
         "runs": [run_to_json(r) for r in trace.runs],
     }
 
@@ -553,8 +556,8 @@ def save(trace: Trace, path: str | os.PathLike[str]) -> None:
     are those of ``json.dumps(trace_to_json(trace))``, made one run at a time, so a trace of
     eight large runs never holds all their text in memory at once (C encoder; dump() is not)."""
     compact = {"separators": (",", ":")}
-    head = json.dumps(trace_to_json(Trace(trace.scenario, trace.title, trace.protocol)),
-                      **compact)
+    head = json.dumps(trace_to_json(Trace(trace.scenario, trace.title, trace.protocol,
+                                          axis=trace.axis)), **compact)
     with atomic_open(path) as f:
         f.write(head.removesuffix("]}"))
         for i, run in enumerate(trace.runs):
@@ -620,11 +623,12 @@ def trace_from_json(data: Any, name: str) -> Trace:
                          f"{', '.join(map(str, READS_VERSIONS))}")
     f = _Fields(data, name)
     head = f.text("scenario"), f.text("title"), f.text("protocol")
+    axis = f.choice("axis", AXES) if "axis" in data else AXES[0]  # older files: none
     runs = f.get("runs", list)
     if len(runs) > MAX_RUNS:
         raise f.fail("runs", f"at most {MAX_RUNS} runs, not {len(runs):,}")
     return Trace(*head, [run_from_json(r, f"{name}: run {i}", version)
-                         for i, r in enumerate(runs)])
+                         for i, r in enumerate(runs)], axis)
 
 
 def looks_like_trace(path: str | os.PathLike[str]) -> bool:

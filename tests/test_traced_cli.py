@@ -118,7 +118,7 @@ def test_output_that_cannot_be_written(tmp_path: Path, where: str, says: str) ->
     (["--scenario", "no-such-scenario", "--port", "9"], ["true"], "no-such-scenario"),
     (["--client", "'unbalanced"], ["true"], "--client"),
     (["--client", "no-such-client-iosim"], ["true"], "client command not found"),
-    (["--duration", "0"], ["true"], "must be greater than 0"),
+    (["--duration", "0"], ["true"], "seconds above 0"),
 ])
 def test_usage_errors(tmp_path: Path, args: list[str], command: list[str], says: str) -> None:
     assert says in refused(tmp_path, args, command)

@@ -225,9 +225,6 @@ def test_an_accepted_version_1_file_and_an_empty_run_load(tmp_path: Path) -> Non
         _load(data, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="view/player.py: Player.rate() is 0 on the scale axis "
-                   "when every run ends at 0 (speed_text and render_gif divide by it); the "
-                   "fix belongs to the window's rewrite (issues 9 and 10)")
 def test_render_on_the_scale_axis_of_runs_that_end_at_once(tmp_path: Path) -> None:
     """select refusing a descriptor >= FD_SETSIZE ends its run at t = 0: a valid scenario."""
     from iosim.cli import main
@@ -236,3 +233,5 @@ def test_render_on_the_scale_axis_of_runs_that_end_at_once(tmp_path: Path) -> No
     path.write_text('models = ["select"]\nidle_connections = 2000\n'
                     '[[connections]]\nsends = [[1.0, 10]]\n')
     assert main(["render", str(path), "-o", str(tmp_path / "f.png"), "--axis", "scale"]) == 0
+    assert main(["render", str(path), "-o", str(tmp_path / "f.gif"), "--axis", "scale",
+                 "--size", "320x200"]) == 0

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from iosim import scenario, summary
 from iosim import trace as trace_mod
-from iosim.errors import UserError
 from iosim.files import check_writable, safe_name
 from iosim.real.keep import DEFAULT_KEEP, KEEP_HELP, Keep, parse_keep
 from iosim.real.serve import DEFAULT_POLL_US

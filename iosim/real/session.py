@@ -169,7 +169,7 @@ def capture(scenario: Scenario, models: Sequence[str],
     second signal cannot interrupt that cleaning."""
     for model in models:
         check_model(model)
-    trace = Trace(scenario.name, scenario.title, scenario.protocol)
+    trace = Trace(scenario.name, scenario.title, scenario.protocol, axis=scenario.axis)
     with FirstSignalStops(KeyboardInterrupt, signals=INTERRUPTING):
         for model in models:
             if progress:

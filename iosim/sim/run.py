@@ -29,7 +29,7 @@ GRACE_US = 60_000_000.0  # a run still going a simulated minute after the last a
 
 def simulate(scenario: Scenario, models: Sequence[str] | None = None, costs: Costs | None = None,
              progress: Callable[[str], None] | None = None) -> Trace:
-    trace = Trace(scenario.name, scenario.title, scenario.protocol)
+    trace = Trace(scenario.name, scenario.title, scenario.protocol, axis=scenario.axis)
     for model in models or scenario.models:
         if progress:
             progress(model)

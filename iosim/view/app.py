@@ -12,6 +12,7 @@ import pygame
 
 from iosim import scenario as scenario_mod
 from iosim.errors import UserError
+from iosim.files import safe_name
 from iosim.scenario import Scenario
 from iosim.trace import Run, Trace
 from iosim.view.caption import caption, run_name
@@ -19,7 +20,7 @@ from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
 from iosim.view.hit import hit
 from iosim.view.index import RunIndex
 from iosim.view.layout import Screen, Viewport
-from iosim.view.player import Player
+from iosim.view.player import SCALE, Player
 from iosim.view.predict_mode import PredictMode
 from iosim.view.whatif import MODELS_ROW, WhatIf, panel_hit, panel_layout
 
@@ -41,8 +42,13 @@ def scene_title(traces: Sequence[Trace]) -> str:
 
 
 def make_scene(traces: Sequence[Trace]) -> Scene:
+    """The scene of these traces, on the time axis their scenario chose (schematic unless
+    every trace asks for to scale, as big-copy does)."""
     runs = [RunIndex(run) for trace in traces for run in trace.runs]
-    return Scene(scene_title(traces), runs, Player([r.run for r in runs]))
+    player = Player([r.run for r in runs])
+    if traces and all(t.axis == SCALE for t in traces):
+        player.axis_name = SCALE
+    return Scene(scene_title(traces), runs, player)
 
 
 def _same_moment(old: Scene, runs: Sequence[Run], t: float) -> float:
@@ -119,7 +125,7 @@ class App:
         self.flash(f"loading {name} …")
 
     def screenshot(self) -> Path:
-        scenario = self.traces[0].scenario if self.traces else "iosim"
+        scenario = safe_name(self.traces[0].scenario) if self.traces else "iosim"
         stem = f"iosim-{scenario}-{self.scene.player.t / 1000:.3f}ms"
         path = self.screenshot_dir / f"{stem}.png"
         n = 2

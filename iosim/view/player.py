@@ -230,7 +230,7 @@ class Player:
         if self.axis.name == SCHEMATIC:
             base = min(max(self.axis.length / PLAY_SECONDS, MIN_SLOTS_PER_S), MAX_SLOTS_PER_S)
         else:
-            base = self.end / PLAY_SECONDS
+            base = self.axes[SCALE].length / PLAY_SECONDS  # at least 1 µs: never 0
         return base * self.speed
 
     def tick(self, seconds: float) -> None:

@@ -19,7 +19,6 @@ from iosim.files import atomic_open_binary
 from iosim.trace import Trace
 from iosim.view.app import make_scene
 from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
-from iosim.view.player import SCALE
 
 MAX_GIF_FRAMES = 900
 MAX_STEPS = 5000  # pictures --steps writes at most
@@ -52,7 +51,7 @@ def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float |
     if scene.view == ONE and scene.focus >= len(scene.runs):
         raise UserError(f"--view {view}: there are {len(scene.runs)} runs")
     scene.player.show_run(scene.focus if scene.view == ONE else None)
-    if axis == SCALE:
+    if axis is not None and axis != scene.player.axis_name:  # else: the scenario's axis
         scene.player.toggle_axis()
     player = scene.player
     if at_ms is None:

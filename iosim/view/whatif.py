@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from iosim import scenario as scenario_mod
-from iosim.files import atomic_open, check_writable
+from iosim.files import atomic_open, check_writable, safe_name
 from iosim.scenario import SIM_MODELS, Scenario, ScenarioError
 from iosim.sim.costs import Costs
 
@@ -278,9 +278,9 @@ class WhatIf:
     def save(self, folder: Path | None = None) -> Path:
         """The edited scenario as TOML in ``folder`` (the current directory), named after
         it; ``iosim sim`` of that file gives what the window shows."""
-        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.scenario.name)
+        name = safe_name(self.scenario.name, "scenario")
         folder = folder or Path.cwd()
-        path = folder / f"{name or 'scenario'}-whatif.toml"
+        path = folder / f"{name}-whatif.toml"
         n = 2
         while path.exists() and n < 1000:
             path = folder / f"{name}-whatif-{n}.toml"
