@@ -12,8 +12,8 @@ from iosim.view.whatif import KNOBS, MODELS_ROW, WhatIf, panel_layout
 
 SELECTED: tuple[int, int, int] = (222, 236, 248)
 ON: tuple[int, int, int] = (0x00, 0x72, 0xB2)
-HINTS = ["↑↓ choose · ←→ change (Shift: x10) · Space: a model on/off · Ctrl+S save · E close",
-         "↑↓ choose · ←→ change · Space model · Ctrl+S save · E close", "E close"]
+HINTS = "↑↓ choose · ←→ change (Shift: x10) · Space: a model on/off · Ctrl+S saves it as " \
+    "TOML · E closes"
 
 
 def draw_whatif(surf: pygame.Surface, text: Text, panel: WhatIf,
@@ -36,7 +36,7 @@ def draw_whatif(surf: pygame.Surface, text: Text, panel: WhatIf,
             surf.fill(SELECTED, cell)
         pygame.draw.rect(surf, ON if on else theme.GRID, (cell[0] + 2, cell[1] + 5, 11, 11),
                          0 if on else 1)
-        label = text.first_fitting([model, model[:5]], 12, cell[2] - 18)
+        label = text.first_fitting([model], 12, cell[2] - 18)
         text.blit(surf, label, (cell[0] + 17, cell[1] + cell[3] // 2), 12,
                   INK if on else MUTED, anchor="midleft", room=cell)
     for k, (knob, row) in enumerate(zip(KNOBS[1:], layout.rows, strict=True), start=1):
@@ -63,9 +63,14 @@ def draw_whatif(surf: pygame.Surface, text: Text, panel: WhatIf,
         lines += [(line, theme.ERROR) for line in text.wrap(panel.error, 12, fw)]
     if busy:
         lines.append((busy, theme.ARROW_INK))
-    hint = text.first_fitting(HINTS, 11, fw)
-    lines = [ln for ln in lines if text.width(ln[0], 12) <= fw][: max(0, (fh - 14) // 16)]
+    hints, _ = text.fit_lines([HINTS], (11,), fw, 3)
+    if 16 * len(lines) + 14 * len(hints) > fh:  # the refusal first: the keys are in the help
+        hints = []
+    if 16 * len(lines) > fh:  # whole or not at all (the caption says it too)
+        lines = []
     for k, (line, colour) in enumerate(lines):
         text.blit(surf, line, (fx, fy + 16 * k), 12, colour, room=footer)
-    if fh >= 16 * len(lines) + 14:
-        text.blit(surf, hint, (fx, fy + fh - 14), 11, MUTED, room=footer)
+    if fh >= 16 * len(lines) + 14 * len(hints):
+        for k, hint in enumerate(hints):
+            text.blit(surf, hint, (fx, fy + fh - 14 * (len(hints) - k)), 11, MUTED,
+                      room=footer)

@@ -291,9 +291,10 @@ class WhatIf:
         return path
 
 
-ROW_H = 22
-TITLE_H = 52
-CELL_H = 22
+ROW_H = 21
+TITLE_H = 50
+CELL_H = 21
+MIN_CELL_W = 96  # "nonblocking" beside its switch
 
 
 @dataclass(frozen=True)
@@ -312,11 +313,11 @@ class PanelLayout:
 def panel_layout(box: tuple[int, int, int, int]) -> PanelLayout:
     x, y, w, h = box
     pad = 12
-    cols = 4
+    cols = 4 if (w - 2 * pad) // 4 >= MIN_CELL_W else 3
     cell_w = (w - 2 * pad) // cols
     cells = [(x + pad + (k % cols) * cell_w, y + TITLE_H + (k // cols) * CELL_H, cell_w - 4,
               CELL_H - 2) for k in range(len(SIM_MODELS))]
-    top = y + TITLE_H + 2 * CELL_H + 8
+    top = y + TITLE_H + -(-len(SIM_MODELS) // cols) * CELL_H + 8
     rows, minus, plus = [], [], []
     for k in range(len(KNOBS) - 1):
         ry = top + k * ROW_H
