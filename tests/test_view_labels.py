@@ -62,3 +62,38 @@ def test_counters_and_legend_are_whole(traces, size):
                   "in a system call", "own work", "processing data", "signal handler",
                   "signal delivery"):
         assert entry in texts, entry
+
+
+@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_panels_and_predict_mode_are_whole_too(traces, size):
+    """The what-if panel (with a refusal showing), predict mode's question and the code pane
+    beside all runs stay in their rooms."""
+    from iosim.view.predict_mode import PredictMode
+    from iosim.view.whatif import WhatIf
+
+    trace = traces["many-clients"]
+    bad = []
+    for state in ("whatif", "predict", "code"):
+        scene = make_scene([trace])
+        scene.player.seek(scene.player.end / 2)
+        if state == "whatif":
+            scene.whatif = WhatIf(scenario.load("many-clients"))
+            scene.whatif.error = "connections.sends: a UDP datagram holds at most 65,507 " \
+                                 "bytes, not 102400"
+        elif state == "predict":
+            scene.view, scene.focus = ONE, 3
+            scene.player.show_run(3)
+            scene.predict = PredictMode.of(3, trace.runs[3])
+            scene.predict.step(scene.player)
+            assert scene.predict.asked is not None
+        else:
+            scene.code = True
+        renderer = Renderer()
+        renderer.text.record = []
+        renderer.draw(pygame.Surface(size), scene)
+        bad += [(state, t, tuple(r), tuple(room)) for t, r, room in renderer.text.record
+                if "…" in t or not room.inflate(2, 2).contains(r)]
+        texts = " | ".join(t for t, _, _ in renderer.text.record)
+        if state == "predict":
+            assert "What happens next" in texts
+    assert not bad, bad[:10]

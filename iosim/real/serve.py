@@ -29,7 +29,7 @@ from iosim.real.spooler import Spooler, SpoolWriter
 from iosim.real.stopping import FirstSignalStops
 
 SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
-DEFAULT_POLL_US = 10.0  # nonblocking's own work after an empty pass (see docs/real-mode.md)
+DEFAULT_POLL_US = 10.0  # nonblocking's own work after an empty pass (see docs/serve.md)
 
 
 @dataclass

@@ -580,12 +580,13 @@ class Renderer:
         if scene.follow is not None:
             f = figures(ri, scene.follow)
             if f is not None:
-                lines.append((f"message {scene.follow + 1}", False))
-                lines.append(("waited " + ("-" if f.waited is None else format_us(f.waited)),
-                              False))
+                lines.append((f"message {scene.follow + 1}:", False))
+                lines.append(("data waited " + ("-" if f.waited is None else
+                                                format_us(f.waited)), False))
                 lines.append(("copy " + ("-" if f.copy is None else format_us(f.copy)), False))
                 lines.append(("handled " + ("never" if f.handled_at is None else
                                             f"at {format_us(f.handled_at)}"), False))
+                lines.append(("", False))  # the run's own counters start a group of their own
         lines += [(f"calls {c.syscalls}", False),
                   (f"EWOULDBLOCK {c.ewouldblock}", not c.ewouldblock),
                   (f"signals {c.signals}", not c.signals),
@@ -639,11 +640,16 @@ def draw_counters(text: Text, surf: pygame.Surface, items: list[tuple[str, bool]
 
 
 def _paired(text: Text, lines: list[str], size: int, width: int) -> list[str]:
-    """Neighbouring lines joined two to a line wherever the pair fits ``width``."""
+    """Neighbouring lines joined two to a line wherever the pair fits ``width``; an empty
+    line separates groups that are never joined (and is dropped)."""
     out: list[str] = []
     k = 0
     while k < len(lines):
-        if k + 1 < len(lines) and text.width(f"{lines[k]} · {lines[k + 1]}", size) <= width:
+        if not lines[k]:
+            k += 1
+            continue
+        if k + 1 < len(lines) and lines[k + 1] and \
+                text.width(f"{lines[k]} · {lines[k + 1]}", size) <= width:
             out.append(f"{lines[k]} · {lines[k + 1]}")
             k += 2
         else:

@@ -1,0 +1,106 @@
+"""Draws the pictures of the README and docs/window.md: `python docs/make_pictures.py`.
+
+Each picture is a state of the window reached as a student would reach it (keys and the
+mouse's actions through the App), drawn headless at 1280x720.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import pygame  # noqa: E402
+
+from iosim import scenario  # noqa: E402
+from iosim.sim.run import simulate  # noqa: E402
+from iosim.view.app import App  # noqa: E402
+from iosim.view.draw import ALL, COMPARE, ONE  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SIZE = (1280, 720)
+# model -> the scenario whose first message its pictures follow
+SCENARIOS = {"blocking": "one-datagram", "nonblocking": "one-datagram",
+             "select": "one-datagram", "poll": "many-clients", "epoll": "many-clients",
+             "sigio": "one-datagram", "aio": "one-datagram", "threaded": "many-clients"}
+
+
+def app_for(name: str, models: list[str] | None = None) -> App:
+    sc = scenario.load(name)
+    return App([simulate(sc, models)], simulator=simulate, scenario=sc)
+
+
+def save(app: App, path: Path) -> None:
+    surface = pygame.Surface(SIZE)
+    app.scene.flash = ""
+    app.renderer.draw(surface, app.scene, app.busy)
+    pygame.image.save(surface, str(path))
+    print(f"wrote {path.relative_to(HERE.parent)}")
+
+
+def model_pictures() -> None:
+    folder = HERE / "models"
+    folder.mkdir(exist_ok=True)
+    for model, name in SCENARIOS.items():
+        app = app_for(name, [model])
+        app.show(ONE, 0)
+        run = app.scene.runs[0].run
+        first = min(range(run.message_count), key=lambda m: run.m_ready[m])
+        wait = run.m_ready[first] / 2  # phase 1: half way through the first wait
+        copy = (run.m_copy_start[first] + run.m_copy_end[first]) / 2  # phase 2
+        for tag, t in (("wait", wait), ("copy", copy)):
+            app.scene.player.seek(t)
+            save(app, folder / f"{model}-{tag}.png")
+
+
+def predict_pictures() -> None:
+    app = app_for("one-datagram")
+    app.show(ONE, 2)
+    app.toggle_predict()
+    mode = app.scene.predict
+    mode.step(app.scene.player)
+    mode.answer(mode.asked.answer, app.scene.player)  # the first: select blocks, answered
+    mode.moving_on()
+    mode.step(app.scene.player)  # the datagram arrives
+    save(app, HERE / "predict-question.png")
+    wrong = (mode.asked.answer + 1) % len(mode.asked.choices)
+    mode.answer(wrong, app.scene.player)
+    save(app, HERE / "predict-reveal.png")
+
+
+def other_pictures() -> None:
+    app = app_for("one-datagram")
+    app.scene.player.seek(20100.0)
+    save(app, HERE / "view-all.png")
+    app.show(COMPARE)
+    app.scene.player.seek(20145.0)
+    save(app, HERE / "view-compare.png")
+    app = app_for("burst")
+    app.show(ALL)
+    app.scene.player.toggle_axis()
+    app.follow_message(26)
+    app.scene.player.seek(app.scene.player.t + 400.0)
+    save(app, HERE / "follow-burst.png")
+    app = app_for("big-copy")
+    app.scene.player.seek(4000.0)
+    save(app, HERE / "big-copy-scale.png")
+    app = app_for("many-clients")
+    app.scene.player.seek(12000.0)
+    app.toggle_whatif()
+    save(app, HERE / "whatif.png")
+
+
+def main() -> int:
+    pygame.font.init()
+    model_pictures()
+    predict_pictures()
+    other_pictures()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
