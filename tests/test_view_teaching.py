@@ -54,6 +54,14 @@ def test_predict_mode_asks_before_each_event_and_keeps_the_score(one_datagram, d
     assert app.scene.player.t == pytest.approx(asked.stop_at)
     press(app, display, pygame.K_RIGHT)  # no skipping past a question
     assert mode.asked is asked and app.scene.player.t == pytest.approx(asked.stop_at)
+    texts = []
+    app.renderer.text.record = texts
+    app.scene.flash = ""
+    app.frame(display, 0.0)
+    caption = [t for t, rect, _ in texts if rect.top >= 634]  # the caption bar's lines
+    assert caption and not any(t.startswith("next") for t in caption)
+    assert not any(" ms)" in t or " µs)" in t for t in caption)  # no span's length
+    app.renderer.text.record = None
     wrong = next(k for k in range(len(asked.choices)) if k != asked.answer)
     press(app, display, DIGITS[wrong])
     assert mode.asked is None and mode.reveal is not None and not mode.reveal.right

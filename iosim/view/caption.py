@@ -36,8 +36,10 @@ def role_of(ri: RunIndex, lane: int) -> str:
     return "application"
 
 
-def describe(ri: RunIndex, i: int) -> str:
-    """One event in words: a return names its call (its line key) where the trace has it."""
+def describe(ri: RunIndex, i: int, durations: bool = True) -> str:
+    """One event in words: a return names its call (its line key) where the trace has it; a
+    span says how long it lasts unless ``durations`` is off (predict mode: that would tell
+    when the next event comes)."""
     run = ri.run
     kind = Kind(run.kind[i])
     label = run.labels[run.label[i]]
@@ -51,12 +53,12 @@ def describe(ri: RunIndex, i: int) -> str:
         return "the process wakes up" if run.lanes[run.lane[i]].role == "app" else "wakes up"
     if kind == Kind.ERROR:
         return f"error: {label}"
-    if kind.is_span:
+    if kind.is_span and durations:
         return f"{label} ({format_us(run.t1[i] - run.t0[i])})"
     return label
 
 
-def phrases(ri: RunIndex, t: float) -> list[str]:
+def phrases(ri: RunIndex, t: float, durations: bool = True) -> list[str]:
     """What happens in this run at exactly ``t``: one phrase per lane, the application's
     lanes first."""
     run = ri.run
@@ -73,10 +75,10 @@ def phrases(ri: RunIndex, t: float) -> list[str]:
     out = []
     for lane in order:
         role = role_of(ri, lane)
-        text = describe(ri, best[lane])
+        text = describe(ri, best[lane], durations)
         call = calls.get(lane)
         if call is not None and call != best[lane]:  # a return, and the next call at once
-            text += f", then {describe(ri, call)}"
+            text += f", then {describe(ri, call, durations)}"
         out.append(text if role == "application" else f"{role}: {text}")
     return out
 
@@ -128,9 +130,11 @@ def _longest(fits: Callable[[str], bool], variants: list[str]) -> str:
     return next((v for v in variants if fits(v)), "")
 
 
-def caption(runs: list[RunIndex], playhead: float, focus: int | None = None) -> Caption:
+def caption(runs: list[RunIndex], playhead: float, focus: int | None = None,
+            durations: bool = True) -> Caption:
     """What the focused run (or the run that acted last) did at its latest moment at or before
-    the playhead, what it does next, and which other runs acted at that same moment."""
+    the playhead, what it does next, and which other runs acted at that same moment
+    (``durations`` off: without how long spans last)."""
     order = [focus] if focus is not None and 0 <= focus < len(runs) else range(len(runs))
     moments = {k: _moment(runs[k], playhead, after=False) for k in order}
     known = [(t, -k) for k, t in moments.items() if t is not None]
@@ -140,6 +144,7 @@ def caption(runs: list[RunIndex], playhead: float, focus: int | None = None) -> 
     lead = runs[-neg_k]
     next_at = _moment(lead, playhead, after=True)
     return Caption(
-        t=playhead, model=run_name(lead), passed_at=t_point, passed=phrases(lead, t_point),
+        t=playhead, model=run_name(lead), passed_at=t_point,
+        passed=phrases(lead, t_point, durations),
         next_at=next_at, upcoming=phrases(lead, next_at) if next_at is not None else [],
         others=[run_name(runs[k]) for k, t in moments.items() if t == t_point and k != -neg_k])

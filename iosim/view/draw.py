@@ -104,7 +104,8 @@ class Renderer:
         screen = self.layout(surf.get_size(), scene, entries, pane_run is not None)
         p = scene.player
         vp = Viewport(p.axis, p.window, screen.timeline[0], screen.timeline[2])
-        cap = caption(scene.runs, p.t, scene.focus if scene.view == ONE else None)
+        cap = caption(scene.runs, p.t, scene.focus if scene.view == ONE else None,
+                      durations=scene.predict is None)
         if scene.view == COMPARE:
             draw_compare(surf, self.text, scene.runs, p.t, scene.cache, screen, p.axis.name)
         else:
