@@ -14,25 +14,10 @@ from iosim.view.follow import figures, journey
 from iosim.view.index import RunIndex
 from iosim.view.layout import Viewport
 
-SIZE = (1280, 720)
-
-
-@pytest.fixture(scope="module")
-def one_datagram():
-    return simulate(scenario.load("one-datagram"))
-
 
 @pytest.fixture(scope="module")
 def burst():
     return simulate(scenario.load("burst"), ["blocking", "select", "aio"])
-
-
-@pytest.fixture
-def display():
-    pygame.display.init()
-    surface = pygame.display.set_mode(SIZE)
-    yield surface
-    pygame.display.quit()
 
 
 def post_key(key, mod=0, char=""):

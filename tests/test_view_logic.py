@@ -26,11 +26,6 @@ from iosim.view.player import (
 
 
 @pytest.fixture(scope="module")
-def one_datagram():
-    return simulate(scenario.load("one-datagram"))
-
-
-@pytest.fixture(scope="module")
 def indexed(one_datagram):
     return [RunIndex(r) for r in one_datagram.runs]
 

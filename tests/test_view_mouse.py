@@ -4,28 +4,11 @@ the player's and the layout's state."""
 import pygame
 import pytest
 
-from iosim import scenario
-from iosim.sim.run import simulate
 from iosim.trace import Kind
 from iosim.view.app import App
 from iosim.view.draw import ONE
 from iosim.view.hit import details
 from iosim.view.layout import Viewport
-
-SIZE = (1280, 720)
-
-
-@pytest.fixture(scope="module")
-def one_datagram():
-    return simulate(scenario.load("one-datagram"))
-
-
-@pytest.fixture
-def display():
-    pygame.display.init()
-    surface = pygame.display.set_mode(SIZE)
-    yield surface
-    pygame.display.quit()
 
 
 def ready_app(trace, surface):

@@ -4,29 +4,12 @@ with the playhead (pixels), prepared states and step pictures from the command l
 import pygame
 import pytest
 
-from iosim import scenario
 from iosim.cli import main
-from iosim.sim.run import simulate
 from iosim.teach.predict import Quiz
 from iosim.teach.programs import program
 from iosim.view.app import App
 from iosim.view.draw import ALL, ONE
 from iosim.view.draw_code import LIT, code_layout
-
-SIZE = (1280, 720)
-
-
-@pytest.fixture(scope="module")
-def one_datagram():
-    return simulate(scenario.load("one-datagram"))
-
-
-@pytest.fixture
-def display():
-    pygame.display.init()
-    surface = pygame.display.set_mode(SIZE)
-    yield surface
-    pygame.display.quit()
 
 
 def press(app, surface, key, mod=0, char=""):

@@ -15,16 +15,7 @@ from iosim.summary import summarize
 from iosim.view.app import App
 from iosim.view.whatif import KNOBS, MODELS_ROW, WhatIf, panel_hit, panel_layout
 
-SIZE = (1280, 720)
 DEADLINE_S = 30.0
-
-
-@pytest.fixture
-def display():
-    pygame.display.init()
-    surface = pygame.display.set_mode(SIZE)
-    yield surface
-    pygame.display.quit()
 
 
 def knob(key):

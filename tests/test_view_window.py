@@ -7,6 +7,7 @@ import sys
 
 import pygame
 import pytest
+from conftest import WINDOW_SIZE as SIZE
 from PIL import Image
 
 from iosim import scenario
@@ -20,21 +21,6 @@ from iosim.view.commands import NO_DISPLAY, has_display, load_inputs
 from iosim.view.draw import ALL, COMPARE, ONE
 from iosim.view.layout import Viewport
 from iosim.view.player import SCALE, SCHEMATIC
-
-SIZE = (1280, 720)
-
-
-@pytest.fixture(scope="module")
-def one_datagram():
-    return simulate(scenario.load("one-datagram"))
-
-
-@pytest.fixture
-def display():
-    pygame.display.init()
-    surface = pygame.display.set_mode(SIZE)
-    yield surface
-    pygame.display.quit()
 
 
 def span(run, kind, lane=None):
