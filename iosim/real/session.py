@@ -20,6 +20,7 @@ from time import time_ns
 from typing import IO, Any
 
 from iosim.errors import UserError
+from iosim.processes import stop
 from iosim.real.capture import build_run
 from iosim.real.client import open_connections, play, raise_fd_limit
 from iosim.real.reader import read_all
@@ -101,13 +102,7 @@ class _Child:
 
     def stop(self) -> None:
         """SIGTERM (the server saves what it has), then SIGKILL if it does not go."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, signal.SIGTERM, STOP_TIMEOUT_S)
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iosim.processes import stop
+
 TRACEPOINTS = ("sock:sk_data_ready", "sock:sock_recv_length", "sock:inet_sock_set_state")
 INET_ONLY = "family == 2 || family == 10"  # AF_INET, AF_INET6
 FILTERS = {"sock:inet_sock_set_state": "newstate == 1"}  # TCP_ESTABLISHED: a connection's birth
@@ -184,13 +186,7 @@ class Perf:
         return events
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, signal.SIGINT, STOP_TIMEOUT_S)
         if self.ack >= 0:
             os.close(self.ack)
             self.ack = -1
