@@ -373,3 +373,38 @@ def test_a_long_brace_label_moves_up_a_row_instead_of_covering_its_neighbour():
     assert [p[:2] for p in placed] == [(0, 0), (1, 0)]
     one_row = labels.place_braces(spans, 1, 175.0, 1090.0)
     assert one_row[1][0] == 0 and one_row[1][1] == -1  # no second row: the bracket alone
+
+
+def test_views_keep_their_place(one_datagram):
+    """End shows the whole run with the playhead at its end; zooming keeps the playhead where
+    it is on the screen; another window size shows the same time range."""
+    p = Player(one_datagram.runs)
+    p.toggle_axis()
+    p.zoom(3.0)
+    p.go_end()
+    assert p.window == (0.0, p.axis.length) and p.t == p.end
+    p.seek(12_000.0)
+    p.zoom(1.7)
+    before = layout.Viewport(p.axis, p.window, 100, 1000)
+    x = before.x(p.t)
+    p.zoom(1.5)
+    after = layout.Viewport(p.axis, p.window, 100, 1000)
+    assert after.x(p.t) == pytest.approx(x)
+    assert after.t_hi - after.t_lo == pytest.approx((before.t_hi - before.t_lo) / 1.5)
+    wide = layout.Viewport(p.axis, p.window, 175, 1500)
+    assert (wide.t_lo, wide.t_hi) == (after.t_lo, after.t_hi)
+
+
+def test_a_message_already_queued_has_no_phase_1_in_the_comparison():
+    burst = simulate(scenario.load("burst"), ["select"])
+    ri = RunIndex(burst.runs[0])
+    run = ri.run
+    queued = [m for m in range(run.message_count)
+              if run.m_ready[m] < run.m_copy_start[m] - 100.0]  # waited 100 µs or more
+    cache: dict = {}
+    done = run.m_done[queued[-1]]
+    col = compare.column(ri, 0, done - 1.0, cache)
+    assert col.message == queued[-1] and col.queued and col.wait_us == 0.0
+    assert col.frac(col.copy_start) == (1, 0.0)
+    first = compare.column(ri, 0, run.m_done[0] - 1.0, cache)
+    assert first.message == 0 and not first.queued and first.wait_us > 0
