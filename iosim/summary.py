@@ -142,9 +142,9 @@ def table(trace: Trace) -> str:
         if r["error"]:
             lines.append(f"the {r['model']} run stopped: {r['error']}")
     for run in trace.runs:
-        note = tracer_note(run)
-        if note:
-            lines.append(f"{run.model}: {note}")
+        for note in (tracer_note(run), kept_note(run)):
+            if note:
+                lines.append(f"{run.model}: {note}")
     return "\n".join(lines)
 
 
@@ -155,3 +155,25 @@ def tracer_note(run: Run) -> str | None:
     estimated = "; ready times estimated from the calls" if run.meta.get("ready_estimated") \
         else ""
     return f"traced with strace: each call ~{run.meta['strace_cost_us']:.0f} µs slower{estimated}"
+
+
+def kept_note(run: Run) -> str | None:
+    """What a long ``iosim serve`` run's trace kept of it, and what it could not send (None
+    for other runs)."""
+    kept = run.meta.get("kept")
+    if not isinstance(kept, dict) or "messages_total" not in kept:
+        return None
+    first = int(kept.get("first_message", 0))
+    total = int(kept["messages_total"])
+    words = [f"served {total:,} message{'s' if total != 1 else ''}; the trace keeps "
+             f"{run.message_count:,} ({kept.get('policy', '?')})"]
+    if run.message_count and (first or run.message_count < total):
+        words[0] += f", from message {first + 1:,}"
+    unsent = int(run.meta.get("replies_unsent", 0) or 0)
+    dropped = int(run.meta.get("dropped_queue_full", 0) or 0)
+    if unsent:
+        words.append(f"{unsent:,} repl{'ies' if unsent != 1 else 'y'} not sent")
+    if dropped:
+        words.append(f"{dropped:,} connection{'s' if dropped != 1 else ''} dropped (the "
+                     "client did not read)")
+    return "; ".join(words)
