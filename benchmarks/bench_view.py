@@ -17,7 +17,8 @@ import pygame  # noqa: E402
 
 from iosim.trace import Kind, Lane, RunRecorder, Trace  # noqa: E402
 from iosim.view.app import make_scene  # noqa: E402
-from iosim.view.draw import ALL, COMPARE, ONE, Renderer  # noqa: E402
+from iosim.view.draw import Renderer  # noqa: E402
+from iosim.view.scene import ALL, COMPARE, ONE  # noqa: E402
 
 FRAMES = 300
 WARMUP = 20

@@ -19,7 +19,7 @@ import pygame  # noqa: E402
 from iosim import scenario  # noqa: E402
 from iosim.sim.run import simulate  # noqa: E402
 from iosim.view.app import App  # noqa: E402
-from iosim.view.draw import ALL, COMPARE, ONE  # noqa: E402
+from iosim.view.scene import ALL, COMPARE, ONE  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SIZE = (1280, 720)

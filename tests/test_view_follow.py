@@ -9,10 +9,10 @@ from iosim.sim.run import simulate
 from iosim.trace import Kind
 from iosim.view import theme
 from iosim.view.app import App
-from iosim.view.draw import ALL, ONE
 from iosim.view.follow import figures, journey
 from iosim.view.index import RunIndex
 from iosim.view.layout import Viewport
+from iosim.view.scene import ALL, ONE
 
 
 @pytest.fixture(scope="module")

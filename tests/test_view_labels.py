@@ -8,7 +8,8 @@ import pytest
 from iosim import scenario
 from iosim.sim.run import simulate
 from iosim.view.app import make_scene
-from iosim.view.draw import ALL, COMPARE, ONE, Renderer
+from iosim.view.draw import Renderer
+from iosim.view.scene import ALL, COMPARE, ONE
 
 SIZES = [(1024, 600), (1280, 720), (1920, 1080), (960, 540)]
 

@@ -6,9 +6,9 @@ import pytest
 
 from iosim.trace import Kind
 from iosim.view.app import App
-from iosim.view.draw import ONE
 from iosim.view.hit import details
 from iosim.view.layout import Viewport
+from iosim.view.scene import ONE
 
 
 def ready_app(trace, surface):

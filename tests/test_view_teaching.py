@@ -8,8 +8,8 @@ from iosim.cli import main
 from iosim.teach.predict import Quiz
 from iosim.teach.programs import program
 from iosim.view.app import App
-from iosim.view.draw import ALL, ONE
 from iosim.view.draw_code import LIT, code_layout
+from iosim.view.scene import ALL, ONE
 
 
 def press(app, surface, key, mod=0, char=""):

@@ -18,9 +18,9 @@ from iosim.trace import Kind
 from iosim.view import theme
 from iosim.view.app import App
 from iosim.view.commands import NO_DISPLAY, has_display, load_inputs
-from iosim.view.draw import ALL, COMPARE, ONE
 from iosim.view.layout import Viewport
 from iosim.view.player import SCALE, SCHEMATIC
+from iosim.view.scene import ALL, COMPARE, ONE
 
 
 def span(run, kind, lane=None):

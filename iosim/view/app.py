@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pygame
@@ -14,14 +13,13 @@ from iosim import scenario as scenario_mod
 from iosim.errors import UserError
 from iosim.files import safe_name
 from iosim.scenario import Scenario
-from iosim.trace import Run, Trace
-from iosim.view.caption import caption, run_name
-from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
+from iosim.trace import Trace
+from iosim.view.draw import Renderer
 from iosim.view.hit import hit
-from iosim.view.index import RunIndex
 from iosim.view.layout import Screen, Viewport
-from iosim.view.player import SCALE, Player
 from iosim.view.predict_mode import PredictMode
+from iosim.view.resim import Resimulation, carried_over
+from iosim.view.scene import ALL, COMPARE, ONE, Scene, make_scene
 from iosim.view.whatif import MODELS_ROW, WhatIf, panel_hit, panel_layout
 
 DEFAULT_SIZE = (1280, 720)
@@ -30,41 +28,6 @@ FPS = 60
 IDLE_WAIT_MS = 250  # paused: how long one wait for an event lasts (a bound, not a delay)
 ZOOM_STEP = 1.5
 PAN_STEP = 0.2
-
-
-def scene_title(traces: Sequence[Trace]) -> str:
-    names = list(dict.fromkeys(t.scenario for t in traces))
-    if len(names) > 1:
-        return " + ".join(names)
-    sources = dict.fromkeys(run.source for t in traces for run in t.runs)
-    title = f"{traces[0].scenario} · {traces[0].title}"
-    return title if len(sources) < 2 else f"{title} · {' + '.join(sources)}"
-
-
-def make_scene(traces: Sequence[Trace]) -> Scene:
-    """The scene of these traces, on the time axis their scenario chose (schematic unless
-    every trace asks for to scale, as big-copy does)."""
-    runs = [RunIndex(run) for trace in traces for run in trace.runs]
-    player = Player([r.run for r in runs])
-    if traces and all(t.axis == SCALE for t in traces):
-        player.axis_name = SCALE
-    return Scene(scene_title(traces), runs, player)
-
-
-def _same_moment(old: Scene, runs: Sequence[Run], t: float) -> float:
-    """Where the playhead goes in new runs: as far past the same message's arrival as it was
-    (in the run shown, or the first); the same time when the messages changed."""
-    if not runs or not old.runs:
-        return t
-    before = old.runs[old.focus if old.view == ONE else 0].run
-    after = next((r for r in runs if r.model == before.model), runs[0])
-    if after.message_count != before.message_count:
-        return t
-    arrived = [k for k in range(before.message_count) if before.m_ready[k] <= t]
-    if not arrived:
-        return t
-    m = max(arrived, key=lambda k: before.m_ready[k])
-    return after.m_ready[m] + (t - before.m_ready[m])
 
 
 def _digit(key: int) -> int | None:
@@ -91,9 +54,7 @@ class App:
         self.scenario = scenario  # the scenario behind the shown runs (None: saved traces)
         self.scenarios = list(scenarios)
         # a re-simulation under way (what-if): its trace and scene, made off the drawing thread
-        self._job: Future[tuple[Trace, Scene]] | None = None
-        self._next: Scenario | None = None  # the change to simulate once it is done
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="iosim-whatif")
+        self.resim = Resimulation(simulator)
         self.screenshot_dir = screenshot_dir or Path.cwd()
         self.renderer = Renderer()
         self.running = True
@@ -350,17 +311,11 @@ class App:
             self.flash("predict mode off")
             return
         if scene.view != ONE:
-            lead = scene.pane_run() if scene.code else None
-            self.show(ONE, lead if lead is not None else self._caption_run())
+            self.show(ONE, scene.caption_run())
         scene.predict = PredictMode.of(scene.focus, scene.runs[scene.focus].run)
         scene.player.playing = False
         self.flash("predict mode: Space or → plays on and stops before each event to ask; "
                    "K leaves")
-
-    def _caption_run(self) -> int:
-        lead = caption(self.scene.runs, self.scene.player.t).model
-        names = [run_name(ri) for ri in self.scene.runs]
-        return names.index(lead) if lead in names else 0
 
     def follow(self, step: int) -> None:
         """Follow the next (+1) or previous (-1) message across every run."""
@@ -403,7 +358,7 @@ class App:
         """Nothing moves until a key is pressed: paused, no message fading, nothing loading
         or simulating."""
         return not self.scene.player.playing and self._flash_left <= 0 and \
-            self._pending is None and self._job is None
+            self._pending is None and not self.resim.busy
 
     def frame(self, surface: pygame.Surface, seconds: float) -> None:
         """Advance the playback by ``seconds`` of wall-clock time and draw one frame."""
@@ -476,64 +431,29 @@ class App:
         return path
 
     def resimulate(self, sc: Scenario | None) -> None:
-        """Simulate the changed scenario off the drawing thread; a change made meanwhile
-        waits for it, and only the last one is simulated next."""
+        """Simulate the changed scenario off the drawing thread (None: the panel refused the
+        change, and says why)."""
         if sc is None:
             panel = self.scene.whatif
             if panel is not None and panel.error:
                 self.flash(panel.error)
             return
         self.scenario = sc
-        if self._job is not None:
-            self._next = sc
-            return
-        self._job = self._pool.submit(self._simulated_scene, sc)
-
-    def _simulated_scene(self, sc: Scenario) -> tuple[Trace, Scene]:
-        """The runs of ``sc`` and their lookup tables, made off the drawing thread."""
-        trace = self.simulator(sc)  # type: ignore[misc]
-        return trace, make_scene([trace])
+        self.resim.submit(sc)
 
     def _collect(self) -> None:
         """A finished re-simulation replaces the runs in place."""
-        job = self._job
-        if job is None or not job.done():
-            return
-        self._job = None
-        try:
-            trace, scene = job.result()
-        except Exception as exc:  # noqa: BLE001 - a failed what-if must not close the window
-            self.flash(f"cannot simulate: {exc}")
-        else:
-            if self._next is None:
-                self.adopt(trace, scene)
-        if self._next is not None:
-            sc, self._next = self._next, None
-            self.resimulate(sc)
+        result = self.resim.finished()
+        if isinstance(result, Exception):
+            self.flash(f"cannot simulate: {result}")
+        elif result is not None:
+            trace, scene = result
+            self.traces = [trace]
+            self.scene = carried_over(self.scene, trace, scene)
 
     @property
     def busy(self) -> str:
-        return "simulating again …" if self._job is not None else ""
-
-    def adopt(self, trace: Trace, new: Scene) -> None:
-        """New runs of the same scenario: the view, the axis, the speed, the panels and the
-        followed message stay; the playhead stays on the same message (at the same time
-        past its data's arrival), or on the same time when the messages changed."""
-        old = self.scene
-        p = old.player
-        t = _same_moment(old, trace.runs, p.t)
-        self.traces = [trace]
-        count = len(new.runs)
-        new.view = old.view if old.view != ONE or old.focus < count else ALL
-        new.focus = min(old.focus, count - 1)
-        new.labels, new.code, new.whatif = old.labels, old.code, old.whatif
-        new.follow = old.follow if old.follow is not None and old.follow < new.messages \
-            else None
-        np = new.player
-        np.axis_name, np.speed = p.axis_name, p.speed
-        np.show_run(new.focus if new.view == ONE else None)
-        np.seek(t)
-        self.scene = new
+        return "simulating again …" if self.resim.busy else ""
 
     def pump(self, surface: pygame.Surface, frames: int, seconds: float = 1 / FPS) -> None:
         """Handle queued events and draw ``frames`` frames, each ``seconds`` apart in playback
@@ -575,6 +495,6 @@ class App:
             print("iosim: interrupted", file=sys.stderr)
             return 130
         finally:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.resim.shutdown()
             pygame.display.quit()
         return 0

@@ -12,30 +12,26 @@ the code pane say what the playhead is on).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 import pygame
 
-from iosim.timefmt import format_us
 from iosim.trace import READY_ESTIMATED, Kind
 from iosim.view import draw_chrome, theme
 from iosim.view.braces import COPY_BRACE
 from iosim.view.caption import caption, run_name
 from iosim.view.draw_code import draw_code_pane
 from iosim.view.draw_compare import draw_compare
+from iosim.view.draw_counters import counter_lines, draw_counters
 from iosim.view.draw_predict import draw_predict
 from iosim.view.draw_whatif import draw_whatif
-from iosim.view.follow import figures, journey
+from iosim.view.follow import journey
 from iosim.view.hit import details
 from iosim.view.index import RunIndex
 from iosim.view.labels import Box, Placer, place_braces
 from iosim.view.layout import BRACE_ROW_H, Band, Screen, Viewport, screen_layout
-from iosim.view.player import Player
-from iosim.view.predict_mode import PredictMode
+from iosim.view.scene import COMPARE, ONE, Scene
 from iosim.view.theme import INK, MUTED, Colour, Text
-from iosim.view.whatif import WhatIf
 
-ALL, ONE, COMPARE = "all", "one", "compare"
 FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Figure 6.3",
            "poll": "after Figure 6.3", "epoll": "after Figure 6.3", "sigio": "Figure 6.4",
            "aio": "Figure 6.5", "threaded": "after Figure 6.1"}
@@ -44,52 +40,14 @@ MAX_PER_PIXEL = 2  # beyond this many events per pixel of a lane, draw one in ev
 PLATE_ALPHA = 190  # how much of an arrow a label's plate hides: enough to read the text
 REPEAT_GAP_PX = 60  # the same label again on a row: only this far after the last one, so the
 # arrows of a polling loop stay visible between their labels
+FADE_ALPHA = 185  # how much what lies after the playhead fades
 DIM_ALPHA = 200  # following a message: how much the rest of the band fades
-
-
-@dataclass
-class Scene:
-    """Everything a frame shows; the app changes it, the renderer only reads it."""
-
-    title: str
-    runs: list[RunIndex]
-    player: Player
-    view: str = ALL
-    focus: int = 0
-    labels: bool = True
-    help: bool = False
-    code: bool = False  # the code pane beside all runs (the one-run view always has it)
-    follow: int | None = None  # the message followed across every run
-    predict: PredictMode | None = None
-    whatif: WhatIf | None = None  # the what-if panel, when open
-    hover: tuple[int, int] | None = None  # (run, event) under the mouse: its details box
-    pointer: tuple[int, int] = (0, 0)
-    flash: str = ""
-    cache: dict = field(default_factory=dict)
-
-    @property
-    def messages(self) -> int:
-        return max((ri.run.message_count for ri in self.runs), default=0)
-
-    def pane_run(self) -> int | None:
-        """The run whose code the pane shows: the one-run view's, or beside all runs the run
-        the caption speaks of (the what-if panel, when open, takes the pane)."""
-        if self.whatif is not None and self.view != COMPARE:
-            return self.focus if self.view == ONE else 0
-        if self.view == ONE:
-            return self.focus
-        if self.view == ALL and self.code and self.runs:
-            lead = caption(self.runs, self.player.t).model
-            names = [run_name(ri) for ri in self.runs]
-            return names.index(lead) if lead in names else 0
-        return None
 
 
 class Renderer:
     def __init__(self) -> None:
         self.text = Text()
-        self._fade: pygame.Surface | None = None
-        self._dim: pygame.Surface | None = None
+        self._veils: dict[int, pygame.Surface] = {}
         self._layouts: dict[tuple, Screen] = {}
         self._plates: dict[tuple, pygame.Surface] = {}
         self._text_limit = float("inf")
@@ -123,7 +81,7 @@ class Renderer:
             left = draw_code_pane(surf, self.text, scene, screen.pane, pane_run,
                                   axis_note=None if noted else p.axis.name)
             if scene.view == ONE and screen.bands[0].counters_box is None:
-                draw_counters(self.text, surf, self.counter_lines(scene, scene.runs[pane_run]),
+                draw_counters(self.text, surf, counter_lines(scene, scene.runs[pane_run]),
                               left, top=True)
         if scene.hover is not None and scene.view != COMPARE:
             self._hover_box(surf, scene)
@@ -204,17 +162,14 @@ class Renderer:
             self.text.blit(surf, line, (box.x + 10, box.y + 5 + 18 * n), 13, INK, n == 0,
                            room=box)
 
-    def _fade_surface(self, size: tuple[int, int]) -> pygame.Surface:
-        if self._fade is None or self._fade.get_size() != size:
-            self._fade = pygame.Surface(size, pygame.SRCALPHA)
-            self._fade.fill((*theme.BACKGROUND, 185))
-        return self._fade
-
-    def _dim_surface(self, size: tuple[int, int]) -> pygame.Surface:
-        if self._dim is None or self._dim.get_size() != size:
-            self._dim = pygame.Surface(size, pygame.SRCALPHA)
-            self._dim.fill((*theme.BACKGROUND, DIM_ALPHA))
-        return self._dim
+    def _veil(self, size: tuple[int, int], alpha: int) -> pygame.Surface:
+        """A translucent sheet of the background's colour (the future fades under one, the
+        rest of a band under another while a message is followed), kept while its size is."""
+        veil = self._veils.get(alpha)
+        if veil is None or veil.get_size() != size:
+            veil = self._veils[alpha] = pygame.Surface(size, pygame.SRCALPHA)
+            veil.fill((*theme.BACKGROUND, alpha))
+        return veil
 
     # -- the timeline views ---------------------------------------------------------------------
 
@@ -237,7 +192,7 @@ class Renderer:
         if fx < tx + tw and scene.predict is not None:  # the future is what is asked
             surf.fill(theme.BACKGROUND, (fx + 1, ty, tx + tw - fx - 1, th))
         elif fx < tx + tw:
-            surf.blit(self._fade_surface((tw, th)), (fx, ty), (0, 0, tx + tw - fx, th))
+            surf.blit(self._veil((tw, th), FADE_ALPHA), (fx, ty), (0, 0, tx + tw - fx, th))
         surf.set_clip(None)
         if tx <= head_x <= tx + tw:
             pygame.draw.line(surf, INK, (head_x, ty - 4), (head_x, ty + th), 2)
@@ -551,7 +506,7 @@ class Renderer:
         if events is None:
             events = scene.cache[key] = sorted(journey(ri, m), key=lambda i: ri.run.t0[i])
         lanes = band.app.box[1], band.box[1] + band.box[3]
-        surf.blit(self._dim_surface((vp.width, lanes[1] - lanes[0])), (vp.x0, lanes[0]))
+        surf.blit(self._veil((vp.width, lanes[1] - lanes[0]), DIM_ALPHA), (vp.x0, lanes[0]))
         run = ri.run
         for i in events:
             kind = Kind(run.kind[i])
@@ -572,33 +527,6 @@ class Renderer:
 
     # -- counters -----------------------------------------------------------------------------
 
-    def counter_lines(self, scene: Scene, ri: RunIndex) -> list[tuple[str, bool]]:
-        """What the run did up to the playhead, most important first, each with whether it
-        may go first when room is short (a zero that says little); following a message,
-        that message's own figures come first."""
-        c = ri.counters(scene.player.t)
-        lines: list[tuple[str, bool]] = []
-        if scene.follow is not None:
-            f = figures(ri, scene.follow)
-            if f is not None:
-                lines.append((f"message {scene.follow + 1}:", False))
-                lines.append(("data waited " + ("-" if f.waited is None else
-                                                format_us(f.waited)), False))
-                lines.append(("copy " + ("-" if f.copy is None else format_us(f.copy)), False))
-                lines.append(("handled " + ("never" if f.handled_at is None else
-                                            f"at {format_us(f.handled_at)}"), False))
-                lines.append(("", False))  # the run's own counters start a group of their own
-        lines += [(f"calls {c.syscalls}", False),
-                  (f"EWOULDBLOCK {c.ewouldblock}", not c.ewouldblock),
-                  (f"signals {c.signals}", not c.signals),
-                  (f"handled {c.messages_done}/{ri.run.message_count}", False),
-                  (f"blocked {c.blocked_pct:.0f}%", False),
-                  (f"own work {c.work_pct:.0f}%", False)]
-        if c.last_latency is not None and c.last_handled is not None and scene.follow is None:
-            lines.append((f"latency {format_us(c.last_latency)}", False))
-            lines.append((f"handled in {format_us(c.last_handled)}", False))
-        return lines
-
     def _counters(self, surf: pygame.Surface, scene: Scene, band: Band) -> None:
         """One figure a line, in the room the band gives; what does not fit is left out,
         never cut (two to a line where the column is wide enough)."""
@@ -607,53 +535,8 @@ class Renderer:
         one = scene.view == ONE
         if one:  # under the lanes, over the timeline's grid
             surf.fill(theme.BACKGROUND, box)
-        draw_counters(self.text, surf, self.counter_lines(scene, ri), box, top=one)
+        draw_counters(self.text, surf, counter_lines(scene, ri), box, top=one)
 
 
 def _name_column(band: Band) -> pygame.Rect:
     return pygame.Rect(0, band.box[1], band.app.box[0], band.box[3])
-
-
-def draw_counters(text: Text, surf: pygame.Surface, items: list[tuple[str, bool]],
-                  box: pygame.Rect, top: bool = False) -> None:
-    """The counters, never cut: one figure a line in as many columns as the box's width
-    allows; when that is too tall, two to a line where they fit side by side, then without
-    the zeros that say little, then without the last (least important) ones."""
-    size = 12 if box.h >= 6 * 16 or box.w >= 300 else 11
-    step = size + 4
-    rows_fit = max(0, (box.h - 4) // step)
-    if not rows_fit or not items:
-        return
-    lines = [t for t, _ in items]
-    col_w = max(text.width(line, size) for line in lines) + 18
-    cols = max(1, min((box.w + 18) // col_w, -(-len(lines) // rows_fit)))
-    if cols == 1 and len(lines) > rows_fit:
-        lines = _paired(text, lines, size, box.w)
-        if len(lines) > rows_fit:
-            lines = _paired(text, [t for t, droppable in items if not droppable], size, box.w)
-    rows = min(rows_fit, -(-len(lines) // cols))
-    y0 = box.y + max(2, (box.h - rows * step) // 2) if cols == 1 and not top else box.y + 2
-    for k, line in enumerate(lines[:rows * cols]):
-        col, row = divmod(k, rows)
-        x = box.x + col * col_w
-        if x + text.width(line, size) <= box.right:
-            text.blit(surf, line, (x, y0 + row * step), size, INK, room=box)
-
-
-def _paired(text: Text, lines: list[str], size: int, width: int) -> list[str]:
-    """Neighbouring lines joined two to a line wherever the pair fits ``width``; an empty
-    line separates groups that are never joined (and is dropped)."""
-    out: list[str] = []
-    k = 0
-    while k < len(lines):
-        if not lines[k]:
-            k += 1
-            continue
-        if k + 1 < len(lines) and lines[k + 1] and \
-                text.width(f"{lines[k]} · {lines[k + 1]}", size) <= width:
-            out.append(f"{lines[k]} · {lines[k + 1]}")
-            k += 2
-        else:
-            out.append(lines[k])
-            k += 1
-    return out

@@ -287,11 +287,6 @@ class Player:
     def prev_message(self) -> None:
         self._pause_at_previous(self.message_times)
 
-    def event_before(self) -> float | None:
-        """The time of the last event at or before the playhead (None before the first)."""
-        i = bisect_right(self.times, self.t)
-        return self.times[i - 1] if i else None
-
     def event_after(self) -> float | None:
         """The time of the next event after the playhead (None at the end)."""
         i = bisect_right(self.times, self.t)

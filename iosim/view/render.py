@@ -17,8 +17,8 @@ import pygame
 from iosim.errors import UserError
 from iosim.files import atomic_open_binary
 from iosim.trace import Trace
-from iosim.view.app import make_scene
-from iosim.view.draw import ALL, COMPARE, ONE, Renderer, Scene
+from iosim.view.draw import Renderer
+from iosim.view.scene import ALL, COMPARE, ONE, Scene, make_scene
 
 MAX_GIF_FRAMES = 900
 MAX_STEPS = 5000  # pictures --steps writes at most
