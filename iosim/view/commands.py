@@ -33,8 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "show", help="animate scenarios or traces in a window (the default command)",
         description="Open a window that plays the runs of a scenario (simulated now) or of "
                     "saved traces, all on one time axis, and step through them with the "
-                    "keyboard. Several arguments are shown side by side. Press H in the "
-                    "window for the keys.")
+                    "keyboard and the mouse: 1-9 show one run beside its server's code, K "
+                    "asks you to predict what happens next, ] follows one message through "
+                    "every run, E changes the scenario and simulates it again. Several "
+                    "arguments are shown side by side. Press H in the window for every key; "
+                    "--view, --axis, --at and --paused open a prepared state.")
     p.add_argument("inputs", nargs="*", metavar="SCENARIO|TRACE",
                    help=f"a built-in scenario, a scenario file or a trace file "
                         f"(default: {scenario.DEFAULT_SCENARIO})")
