@@ -28,7 +28,7 @@ from iosim.real.record import (
     WOULDBLOCK,
     Messages,
 )
-from iosim.trace import COPY_LABEL, Kind, Lane, Run, RunRecorder
+from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Lane, Run, RunRecorder
 
 MULTIPLEXERS = ("select", "poll", "epoll_wait")
 BLOCKING_READS = ("blocking", "threaded", "select", "poll", "epoll")  # sockets in blocking mode
@@ -200,8 +200,12 @@ class _Builder:
                 self.rec.message(conn, n, arrived, arrived)
             if run.m_copy_start[msg] != run.m_copy_start[msg]:  # NaN: first bytes of it
                 sent = run.m_sent[msg]
-                ready = min(arrived, sent + delay) if delay is not None else arrived
-                ready = min(max(ready, sent), r) if sent == sent else min(ready, r)
+                if aio and sent == sent:  # no arrival stamp: the send is its earliest bound
+                    ready = sent
+                    run.m_flags[msg] |= READY_ESTIMATED
+                else:
+                    ready = min(arrived, sent + delay) if delay is not None else arrived
+                    ready = min(max(ready, sent), r) if sent == sent else min(ready, r)
                 run.m_ready[msg] = ready
                 run.m_copy_start[msg] = max(e, ready)
                 self.rec.instant(Kind.ARRIVAL, kernel_lane, ready, self.ready_word, conn, msg)

@@ -7,6 +7,7 @@ at the very instant data arrives sees it ("the first poll at or after ready").
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from operator import itemgetter
@@ -100,17 +101,16 @@ NOTHING = CopyResult(0, 0.0, [])  # EWOULDBLOCK
 PEER_CLOSED = CopyResult(0, 0.0, [], eof=True)
 
 
-def _arrivals(scenario: Scenario, costs: Costs) -> list[tuple[float, int, int, int]]:
-    """(ready_us, order, conn, nbytes) sorted by time, then closes after sends, then by
+def _sends(scenario: Scenario) -> list[tuple[float, int, int, int]]:
+    """(at_us, order, conn, nbytes) sorted by time, then closes after sends, then by
     connection; nbytes 0 is the peer's close. One sort of a flat list: a scenario's sends are
     sorted by time on each connection already (the scenario loader checks it)."""
-    network_us = costs.network_us
-    arrivals = []
-    for conn, sends in enumerate(scenario.connections):
-        arrivals += [(s.at_ms * 1000.0 + network_us, 0, conn, s.nbytes) for s in sends]
-        arrivals.append((sends[-1].at_ms * 1000.0 + network_us, 1, conn, 0))
-    arrivals.sort(key=itemgetter(0, 1, 2))  # stable: a connection's sends keep their order
-    return arrivals
+    sends = []
+    for conn, conn_sends in enumerate(scenario.connections):
+        sends += [(s.at_ms * 1000.0, 0, conn, s.nbytes) for s in conn_sends]
+        sends.append((conn_sends[-1].at_ms * 1000.0, 1, conn, 0))
+    sends.sort(key=itemgetter(0, 1, 2))  # stable: a connection's sends keep their order
+    return sends
 
 
 class Kernel:
@@ -130,10 +130,10 @@ class Kernel:
         self.signal_waiter: simpy.Event | None = None
         self.signal_pending = False
         self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
-        arrivals = _arrivals(scenario, costs)
-        rec.messages([(conn, nbytes, ready_us - costs.network_us, ready_us)
-                      for ready_us, _, conn, nbytes in arrivals if nbytes])
-        env.process(self._network(arrivals))
+        sends = _sends(scenario)
+        rec.messages([(conn, nbytes, at_us, at_us + costs.network_us)  # as sent on time
+                      for at_us, _, conn, nbytes in sends if nbytes])
+        env.process(self._network(sends))
 
     @property
     def now(self) -> float:
@@ -146,18 +146,28 @@ class Kernel:
         self.env.schedule(event, URGENT, delay)
         return event
 
-    def _network(self, arrivals: list[tuple[float, int, int, int]]
+    def _network(self, sends: list[tuple[float, int, int, int]]
                  ) -> Generator[simpy.Event, None, None]:
-        """Deliver each message (and each peer's close) to its socket at its ready time.
-        Messages are numbered in the order they arrive."""
+        """Deliver each message (and each peer's close) to its socket, in the order sent. The
+        clients are one sender, as a capture's: a send starts when its time has come and the
+        previous one is over (Costs.send_us, signal_send_us), and arrives network_after_us
+        later (never before an earlier one). Messages are numbered in the order they arrive."""
         ready_word = "datagram ready" if self.protocol == "udp" else "data ready"
+        costs = self.costs
+        run = self.rec.run
+        free = last_sent = last_ready = -math.inf
         msg = 0
-        for ready_us, _, conn, nbytes in arrivals:
-            yield self.urgent(max(0.0, ready_us - self.env.now))  # one event per arrival
+        for at_us, _, conn, nbytes in sends:
+            sent = max(at_us, free)
+            ready = max(sent + costs.network_after_us(sent - last_sent), last_ready)
+            last_sent, last_ready = sent, ready
+            yield self.urgent(max(0.0, ready - self.env.now))  # one event per arrival
             sock = self.sockets[conn]
+            free = sent + costs.send_us + (costs.signal_send_us if sock.async_io else 0.0)
             if nbytes:
+                run.m_sent[msg], run.m_ready[msg] = sent, ready
                 sock.queue.append(Chunk(msg, nbytes))
-                self.rec.instant(ARRIVAL, sock.lane, ready_us, ready_word, conn, msg)
+                self.rec.instant(ARRIVAL, sock.lane, ready, ready_word, conn, msg)
                 msg += 1
             else:
                 sock.eof = True

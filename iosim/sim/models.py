@@ -102,7 +102,7 @@ def sigio(t: Thread) -> Steps:
         yield from t.work_until_signal()
         started = t.now
         try:
-            yield from t.deliver_signal("deliver SIGIO")
+            yield from t.deliver_signal("deliver SIGIO", t.costs.signal_after_us)
             for sock in list(socks):
                 yield from _drain(t, sock, socks)
         finally:
@@ -134,9 +134,12 @@ def aio(t: Thread) -> Steps:
         yield from t.work_until_signal()
         started = t.now
         try:
-            yield from t.deliver_signal("deliver signal specified in aio_read")
+            yield from t.deliver_signal("deliver signal specified in aio_read",
+                                        t.costs.completion_after_us)
             while t.kernel.aio_done:
                 sock, result = t.kernel.aio_done.popleft()
+                if t.proc.cold_us:
+                    yield from t.cold_first(sock.conn, False, "aio_return")
                 yield from t.call("aio_return", conn=sock.conn)
                 t.rec.instant(Kind.RETURN, t.lane, t.now, "return OK", sock.conn,
                               line="aio_return")

@@ -20,12 +20,15 @@ from iosim.trace import COPY_LABEL, Kind, RunRecorder
 
 Steps = Generator[simpy.Event, None, None]
 
-COLD_LABEL = "first reads: cold code and caches"
-COLD_FLOOR_US = 0.01  # a read's cold extra below this is the last one charged
+COLD_LABEL = "first read: cold code and caches"
+OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"  # as a real run's
+START_LABEL = "the server starts up"
+HANDLE_LABEL = "which messages did the read complete?"
 
 # The kinds recorded on every event, bound once: on Python 3.11 each ``Kind.X`` goes through
 # EnumType.__getattr__, four times the cost of a plain attribute.
 SYSCALL, IN_KERNEL, BLOCKED, RETURN = Kind.SYSCALL, Kind.IN_KERNEL, Kind.BLOCKED, Kind.RETURN
+OVERHEAD = Kind.OVERHEAD
 WAKEUP, READABLE, PROCESS = Kind.WAKEUP, Kind.READABLE, Kind.PROCESS
 
 # Line keys: the line of the model's program (iosim/assets/code/<model>.py) an event belongs to.
@@ -60,9 +63,18 @@ class Proc:
         self.cpu = simpy.Resource(env, capacity=1) if thread_lanes else None
         # lane -> (since, label, conn, line) of each thread asleep now: a tuple, made per block
         self.blocks: dict[int, tuple[float, str, int, str]] = {}
-        self.cold_us = costs.cold_start_us  # what the next cold read pays more (cold_read)
-        self.read_once = False
+        self.cold_us = costs.cold_start_us  # what the first read with data pays more
+        self.last_done = 0.0  # when the last message was processed: the server idles since
+        self.handled_once = False
         self.process_label = "process datagram" if protocol == "udp" else "process data"
+
+    def idle_us(self) -> float:
+        """How long the server has not handled a message (Costs.coldness): since the last one
+        was processed, or since t = 0, at most Costs.first_idle_ms before the first one."""
+        idle = self.env.now - self.last_done
+        if not self.handled_once:
+            idle = min(idle, self.costs.first_idle_ms * 1000.0)
+        return idle
 
     def guard(self, steps: Steps, after_arrivals: bool = False) -> Steps:
         """Run a program (or a thread) and turn its end into the end of the run. Arrivals are
@@ -71,6 +83,10 @@ class Proc:
         try:
             if after_arrivals:
                 yield self.env.timeout(0)
+                if self.costs.start_us:
+                    now = self.env.now
+                    self.rec.span(OVERHEAD, 0, now, now + self.costs.start_us, START_LABEL)
+                    yield self.env.timeout(self.costs.start_us)
             yield from steps
         except AllDone:
             self.done = True
@@ -93,10 +109,12 @@ class Thread:
         self.rows = proc.rec.rows  # the recorder's list: the hot verbs append to it directly
         self.costs = proc.costs
         self.syscall_us = proc.costs.syscall_us
+        self.overhead_us = proc.costs.call_overhead_us
         self.cpu = proc.cpu  # None for a single-threaded server
         self.woken_by_multiplexer = False  # see Costs.call_after_wake_us
-        self.asleep_us = 0.0  # in the last block (Costs.call_after_wake_after_us)
-        self.unsignalled_us = 0.0  # before the signal now delivered (Costs.signal_after_us)
+        self.woke_idle_us = 0.0  # the server's idle when this thread last woke
+        self.cold_wakeups = bool(proc.costs.wakeup_idle_us or proc.costs.call_after_wake_idle_us)
+        self.handles = bool(proc.costs.handle_us or proc.costs.handle_idle_us)
 
     @property
     def now(self) -> float:
@@ -147,16 +165,27 @@ class Thread:
         """Enter a system call: the "system call" arrow, then its cost inside the kernel. The
         call's line key is its name."""
         env = self.env
-        now = env.now
         rows = self.rows
+        overhead = self.overhead_us
+        if overhead and self.cpu is not None:
+            yield from self._run_on_shared_cpu(self.cpu, OVERHEAD, overhead, OVERHEAD_LABEL,
+                                               conn, -1, name)
+            overhead = 0.0
+        now = env.now
+        if overhead:
+            rows.append((OVERHEAD, self.lane, now, now + overhead, OVERHEAD_LABEL, conn, -1,
+                         name))
+            now += overhead
         rows.append((SYSCALL, self.lane, now, now, name, conn, -1, name))
         dur = self.syscall_us + cost_us
         if self.cpu is not None:
             yield from self._run_on_shared_cpu(self.cpu, IN_KERNEL, dur, label or name, conn, -1,
                                                name)
-        elif dur:  # the single-threaded run_cpu, inline: calls are most of the events
-            rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1, name))
-            yield Timeout(env, dur)
+        elif dur or overhead:  # the single-threaded run_cpu, inline: calls are most events
+            if dur:
+                rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1,
+                             name))
+            yield Timeout(env, dur + overhead)
 
     def block(self, event: simpy.Event, label: str, conn: int, line: str) -> Steps:
         """Sleep until ``event``, then pay the wake-up before running again."""
@@ -171,8 +200,9 @@ class Thread:
         if now > since:
             self.rows.append((BLOCKED, lane, since, now, label, conn, -1, line))
         self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1, line))
-        self.asleep_us = now - since
-        yield from self.blocked_for(self.costs.wakeup_after_us(self.asleep_us), label, conn,
+        if self.cold_wakeups:
+            self.woke_idle_us = self.proc.idle_us()
+        yield from self.blocked_for(self.costs.wakeup_after_us(self.woke_idle_us), label, conn,
                                     line)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
@@ -200,41 +230,35 @@ class Thread:
         """recvfrom: a blocking one sleeps until data (or the peer's close) arrives."""
         woken = self.woken_by_multiplexer
         self.woken_by_multiplexer = False
-        yield from self.call(RECV, self.costs.call_after_wake_after_us(self.asleep_us)
+        yield from self.call(RECV, self.costs.call_after_wake_after_us(self.woke_idle_us)
                              if woken else 0.0, conn=sock.conn)
         if blocking and not sock.readable:
             yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
                                   "recvfrom", sock.conn, RECV)
             woken = True
         if sock.queue and self.proc.cold_us:
-            yield from self.cold_read(sock, woken)
+            yield from self.cold_first(sock.conn, woken, RECV)
         return (yield from self.copy(sock, self.kernel.buffer_bytes))
 
-    def cold_read(self, sock: Socket, woken: bool) -> Steps:
-        """The run's first read that finds data, and the reads right after the next few
-        wake-ups, pay for cold code and caches (Costs.cold_start_us, cold_decay); a process
-        that keeps running between reads (sigio) stays warm after its first. The first read
-        after a wake-up pays what the wake-up's idle part (Costs.wakeup_per_idle_ms_us: caches
-        going cold while asleep) did not already pay: caches are cold only once."""
-        proc = self.proc
-        if proc.read_once and not woken:
-            return
-        cold = proc.cold_us
-        proc.cold_us = cold * self.costs.cold_decay if cold > COLD_FLOOR_US else 0.0
-        if not proc.read_once and woken:
-            cold = max(0.0, cold - self.costs.wakeup_after_us(self.asleep_us)
-                       + self.costs.wakeup_us)
-        proc.read_once = True
-        yield from self.run_cpu(Kind.IN_KERNEL, cold, COLD_LABEL, sock.conn, line=RECV)
+    def cold_first(self, conn: int, woken: bool, line: str) -> Steps:
+        """The run's first read that finds data pays for cold code and caches
+        (Costs.cold_start_us), unless it comes right after a wake-up, which paid for them."""
+        cold, self.proc.cold_us = self.proc.cold_us, 0.0
+        if not woken:
+            yield from self.run_cpu(Kind.IN_KERNEL, cold, COLD_LABEL, conn, line=line)
 
     def handle(self, result: CopyResult, sock: Socket) -> Steps:
         """Process each message the read completed; the last one ends the run."""
         proc = self.proc
         m_done = self.rec.run.m_done
+        if self.handles and result.completed:
+            yield from self.run_cpu(OVERHEAD, self.costs.handle_after_us(proc.idle_us()),
+                                    HANDLE_LABEL, sock.conn, line=PROCESS_LINE)
         for msg in result.completed:
             yield from self.run_cpu(PROCESS, proc.work_us, proc.process_label, sock.conn, msg,
                                     PROCESS_LINE)
-            m_done[msg] = self.env.now
+            m_done[msg] = proc.last_done = self.env.now
+            proc.handled_once = True
             proc.remaining -= 1
             if proc.remaining == 0:
                 raise AllDone
@@ -266,9 +290,10 @@ class Thread:
         yield self.kernel.wait_signal()
         self.rec.span(Kind.WORK, self.lane, since, self.now, "process continues executing",
                       line=WORK_LINE)
-        self.unsignalled_us = self.now - since
 
-    def deliver_signal(self, label: str) -> Steps:
+    def deliver_signal(self, label: str, cost: Callable[[float], float]) -> Steps:
+        """The signal (or aio's completion) reaches the handler; ``cost`` maps the server's
+        idle to the delivery's cost (Costs.signal_after_us, Costs.completion_after_us)."""
         self.rec.instant(Kind.SIGNAL, self.lane, self.now, label, line=HANDLER_LINE)
-        yield from self.run_cpu(Kind.DELIVERY, self.costs.signal_after_us(self.unsignalled_us),
-                                label, line=HANDLER_LINE)
+        yield from self.run_cpu(Kind.DELIVERY, cost(self.proc.idle_us()), label,
+                                line=HANDLER_LINE)
