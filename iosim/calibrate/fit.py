@@ -1,26 +1,32 @@
 """From measurements to the cost model's terms. The simulator charges ``syscall_us`` on every
 call on top of a call's own cost, so ``syscall_us`` is taken off the fitted bases (and off
-epoll_ctl) before they are written. The latency terms (wake-up and its growth with the time
-asleep, SIGIO delivery, the call after a multiplexer's wake-up, the cold first reads) are
-fitted on the real servers' probe captures when there are some, simulated back with the fitted
-terms; otherwise they come from the socket pairs."""
+epoll_ctl) before they are written. The terms the real servers pay beyond their calls (the
+wake-up and how it grows with the time idle, signals, aio's completions, the servers' own work,
+their start-up, the client's sends) are fitted on the probes' captures (probes.py), as the
+simulator would produce them: a probe simulated with known terms fits them back."""
 
 from __future__ import annotations
 
+import math
 import statistics
-from dataclasses import fields, replace
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
 
 from iosim.calibrate.measured import Measured
-from iosim.calibrate.probes import PROBE_MODELS, SLEEPING_MODELS, WARM_FROM, ServerLatencies
+from iosim.calibrate.probes import IDLE_GAPS_MS, IDLE_POLL_US, Probes
+from iosim.calibrate.timeline import Moments, moments
 from iosim.sim.costs import Costs
-from iosim.sim.run import simulate
+from iosim.sim.kernel import fd_of
+from iosim.trace import Kind, Run
 
-MAX_COLD_DECAY = 0.9  # the first reads' extra fades at least this fast, read after read
+TAU_GRID_MS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 30.0)
+BURST_COLD_SENDS = 4  # a connection's first send is slower: the first few gaps are not fitted
 
 
 def fit_line(xs: list[float], ys: list[float], floor: float = 0.0) -> tuple[float, float]:
     """(base, slope) of y = base + slope * x, least squares on relative error (so that the
-    small counts weigh as much as the large ones), with base >= ``floor``."""
+    small counts weigh as much as the large ones), with base >= ``floor``, slope >= 0."""
     w = [1.0 / (y * y) if y > 0 else 0.0 for y in ys]
     sw = sum(w)
     sx = sum(wi * x for wi, x in zip(w, xs, strict=True))
@@ -31,8 +37,10 @@ def fit_line(xs: list[float], ys: list[float], floor: float = 0.0) -> tuple[floa
     if det > 0:
         slope = (sw * sxy - sx * sy) / det
         base = (sy - slope * sx) / sw
-        if base >= floor:
-            return base, max(slope, 0.0)
+        if base >= floor and slope >= 0:
+            return base, slope
+        if slope < 0:  # flat: the weighted mean
+            return max(floor, sy / sw if sw else floor), 0.0
     if not sxx:
         return floor, 0.0
     return floor, max((sxy - floor * sx) / sxx, 0.0)
@@ -50,6 +58,15 @@ def copy_gb_per_s(copy_us: dict[int, float]) -> float | None:
     return None
 
 
+def interquartile_mean(xs: list[float]) -> float:
+    """The mean of the middle half (all of them when there are fewer than four): after long
+    idles this VM's wake-ups are bimodal, and a median jumps from one mode to the other
+    between calibrations where the middle half's mean moves with their proportion."""
+    xs = sorted(xs)
+    cut = len(xs) // 4
+    return statistics.fmean(xs[cut:len(xs) - cut])
+
+
 def _sig(x: float) -> float:
     """Four significant digits: more would be noise."""
     return float(f"{x:.4g}")
@@ -62,7 +79,6 @@ def to_costs(m: Measured) -> tuple[Costs, list[str]]:
         "wakeup_us": m.wakeup_us,
         "network_us": m.network_us,
         "copy_gb_per_s": copy_gb_per_s(m.copy_us),
-        "wakeup_per_idle_ms_us": m.wakeup_per_idle_ms_us,
         "signal_us": m.signal_cross_us if m.signal_cross_us is not None else m.signal_us,
         "epoll_ctl_us": max(0.0, m.epoll_ctl_us - m.syscall_us),
     }
@@ -73,73 +89,234 @@ def to_costs(m: Measured) -> tuple[Costs, list[str]]:
                                    floor=m.syscall_us)
             values[f"{name}_base_us"] = max(0.0, base - m.syscall_us)
             values[f"{name}_{key}_us"] = slope
-    if m.servers is not None:
-        values.update(server_terms(m.servers, m.syscall_us))
     measured = {k: _sig(v) for k, v in values.items() if v is not None}
     if measured.get("copy_gb_per_s") == 0.0:
         del measured["copy_gb_per_s"]
     costs = replace(Costs(), **measured)
-    if m.servers is not None:
-        cold = cold_terms(m.servers, costs)
-        if cold is not None:
-            measured["cold_start_us"], measured["cold_decay"] = map(_sig, cold)
-            costs = replace(costs, cold_start_us=measured["cold_start_us"],
-                            cold_decay=measured["cold_decay"])
+    if m.probes is not None:
+        probed = {k: _sig(v) for k, v in probe_terms(m.probes, costs).items()}
+        measured.update(probed)
+        costs = replace(costs, **probed)
     kept = [f.name for f in fields(Costs) if f.name not in measured]
     return costs, kept
 
 
-def server_terms(servers: ServerLatencies, syscall_us: float) -> dict[str, float | None]:
-    """The latency terms as the real servers pay them (probe captures), warm messages only:
-    the blocking server's stamp -> return against the time it slept gives the wake-up (a
-    line: base + per ms asleep); the sigio server's stamp -> read, less a hot call, against
-    the time since its last handler, the signal's delivery (a line too); select's return ->
-    recvfrom's return, less a hot call, the call after a multiplexer's wake-up."""
-    out: dict[str, float | None] = {}
-    by_gap = servers.by_gap("blocking")
-    if len(by_gap) >= 2:
-        base, per_ms = fit_line([ms for ms, _ in by_gap], [us for _, us in by_gap])
-        out["wakeup_us"], out["wakeup_per_idle_ms_us"] = base, per_ms
-    by_gap = servers.by_gap("select", after_wake=True)
-    if len(by_gap) >= 2:
-        base, per_ms = fit_line([ms for ms, _ in by_gap], [us for _, us in by_gap])
-        out["call_after_wake_us"] = max(0.0, base - syscall_us)
-        out["call_after_wake_per_idle_ms_us"] = per_ms
-    by_gap = servers.by_gap("sigio")
-    if len(by_gap) >= 2:
-        base, per_ms = fit_line([ms for ms, _ in by_gap], [us for _, us in by_gap])
-        out["signal_us"], out["signal_per_idle_ms_us"] = max(0.0, base - syscall_us), per_ms
+# -- the probes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Curve:
+    """A term that grows as its server goes cold: base + idle_extra * coldness(idle)."""
+
+    base: float
+    extra: float
+
+    def at(self, costs: Costs, idle_us: float) -> float:
+        return self.base + self.extra * costs.coldness(idle_us)
+
+
+Point = tuple[float, float]  # (idle µs, figure µs)
+
+
+def by_gap(points: Iterable[Point], gaps_ms: Iterable[float]) -> list[Point]:
+    """The interquartile means of the points whose idle is nearest each nominal gap."""
+    groups: dict[float, list[Point]] = {}
+    nominal = sorted(set(gaps_ms))
+    for idle, y in points:
+        if idle == idle and y == y and idle != math.inf:
+            gap = min(nominal, key=lambda g: abs(g * 1000.0 - idle))
+            groups.setdefault(gap, []).append((idle, y))
+    return [(interquartile_mean([p[0] for p in group]), interquartile_mean([p[1] for p in group]))
+            for _, group in sorted(groups.items())]
+
+
+def fit_curve(points: list[Point], costs: Costs) -> tuple[Curve, float]:
+    """The curve through per-gap points, and its squared relative error."""
+    xs = [costs.coldness(idle) for idle, _ in points]
+    ys = [y for _, y in points]
+    base, extra = fit_line(xs, ys)
+    error = sum(((base + extra * x - y) / y) ** 2 for x, y in zip(xs, ys, strict=True) if y > 0)
+    return Curve(base, extra), error
+
+
+@dataclass
+class Segments:
+    """Per probe, per model: the messages' moments (the first one set apart)."""
+
+    idle: dict[str, list[list[Moments]]]
+    burst: dict[str, list[list[Moments]]]
+
+    def warm(self, model: str) -> list[Moments]:
+        return [m for run in self.idle.get(model, []) for m in run[1:]]
+
+    def first(self, model: str) -> list[Moments]:
+        return [run[0] for run in self.idle.get(model, []) if run]
+
+
+def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
+    """The terms the real servers pay beyond their calls, fitted on the probes' captures
+    with the call costs already in ``costs``; a term without the data to fit it is left out."""
+    seg = Segments({m: [moments(r) for r in runs] for m, runs in probes.idle_runs.items()},
+                   {m: [moments(r) for r in runs] for m, runs in probes.burst_runs.items()})
+    out = _hot_calls(probes.burst_runs.get("blocking", []))
+    costs = replace(costs, **out)
+    out.update(_passes(probes.idle_runs.get("nonblocking", []), costs))
+    costs = replace(costs, **out)
+    copy_us = costs.copy_us(probes.idle.connections[0][0].nbytes)
+    series = _series(seg, costs, copy_us)
+    if not series.get("wakeup"):
+        return out
+    tau = min(TAU_GRID_MS, key=lambda t: sum(
+        fit_curve(points, replace(costs, idle_tau_ms=t))[1] for points in series.values()))
+    costs = replace(costs, idle_tau_ms=tau)
+    out["idle_tau_ms"] = tau
+    curves = {name: fit_curve(points, costs)[0] for name, points in series.items() if points}
+    for name, curve in curves.items():
+        key = SERIES_KEYS[name]
+        out[f"{key}_us"], out[f"{key}_idle_us"] = curve.base, curve.extra
+    costs = replace(costs, **out)
+    out.update(_first_message(seg, costs, curves, copy_us))
+    out.update(_sends(seg))
     return out
 
 
-def cold_terms(servers: ServerLatencies, warm_costs: Costs) -> tuple[float, float] | None:
-    """The first reads' extra (cold_start_us, cold_decay): each probe run's first messages
-    against the simulation of the probe with every other term fitted (which predicts warm
-    reads). The first read's extra is the median over the servers; its decay, read after
-    read, comes from the servers that sleep between reads (blocking, select): the median
-    extra of their k-th read, k < WARM_FROM, taken as C * decay ** k. The first read after a
-    wake-up pays only what the wake-up's idle part did not (Thread.cold_read): that part is
-    added back to the first read's extra."""
-    if servers.scenario is None:
-        return None
-    extra: dict[str, dict[int, list[float]]] = {}
-    for model in PROBE_MODELS:
-        cold = servers.cold(model)
-        if not cold:
-            continue
-        run = simulate(servers.scenario, [model], warm_costs).runs[0]
-        for s in cold:
-            predicted = run.m_copy_end[s.index] - run.m_ready[s.index]
-            got = s.latency_us - predicted
-            if s.index == 0 and model in SLEEPING_MODELS and got > 0:
-                got += warm_costs.wakeup_after_us(s.asleep_us) - warm_costs.wakeup_us  # absorbed
-            extra.setdefault(model, {}).setdefault(s.index, []).append(got)
-    firsts = [x for by_read in extra.values() for x in by_read.get(0, [])]
-    if not firsts:
-        return None
-    sleepers = [by_read for model, by_read in extra.items() if model in SLEEPING_MODELS]
-    by_read = [max(0.0, statistics.median(x for b in sleepers for x in b.get(k, [])))
-               for k in range(WARM_FROM) if any(k in b for b in sleepers)]
-    earlier, later = sum(by_read[:-1]), sum(by_read[1:])
-    decay = min(MAX_COLD_DECAY, later / earlier) if earlier > 0 else 0.0
-    return max(0.0, statistics.median(firsts)), decay
+def figures(probes: Probes, costs: Costs) -> list[tuple[str, float]]:
+    """What the report shows of the probes: each term's typical figure per idle gap."""
+    seg = Segments({m: [moments(r) for r in runs] for m, runs in probes.idle_runs.items()},
+                   {m: [moments(r) for r in runs] for m, runs in probes.burst_runs.items()})
+    copy_us = costs.copy_us(probes.idle.connections[0][0].nbytes)
+    return [(f"real servers: {SERIES_KEYS[name]}, {idle / 1000:.0f} ms idle", us)
+            for name, points in _series(seg, costs, copy_us).items() for idle, us in points]
+
+
+SERIES_KEYS = {"network": "network", "wakeup": "wakeup", "after_wake": "call_after_wake",
+               "signal": "signal", "completion": "completion", "handle": "handle"}
+
+
+def _hot_calls(runs: list[Run]) -> dict[str, float]:
+    """A server busy with a burst makes its next call call_overhead_us after processing its
+    last message."""
+    gaps = []
+    for run in runs:
+        calls = sorted(run.t0[i] for i, k in enumerate(run.kind)
+                       if k == Kind.SYSCALL and run.lane[i] == 0)
+        ends = sorted(run.t1[i] for i, k in enumerate(run.kind)
+                      if k == Kind.PROCESS and run.lane[i] == 0)
+        for end in ends:
+            at = bisect_left(calls, end - 1e-9)
+            if at < len(calls) and bisect_left(ends, calls[at] - 1e-9) == bisect_left(
+                    ends, end - 1e-9) + 1:  # no processing between: the next thing it did
+                gaps.append(calls[at] - end)
+    return {"call_overhead_us": statistics.median(gaps)} if gaps else {}
+
+
+def _passes(runs: list[Run], costs: Costs) -> dict[str, float]:
+    """nonblocking's polling: from one call to the next after a pass that found nothing is
+    poll_interval_us + own_work_extra_us + call_overhead_us + syscall_us; the start-up puts
+    the second call one such pass after start_us + call_overhead_us (the first call, cold, is
+    in the start-up)."""
+    periods, seconds = [], []
+    for run in runs:
+        calls = sorted(run.t0[i] for i, k in enumerate(run.kind) if k == Kind.SYSCALL)
+        data = sorted(run.t0[i] for i, k in enumerate(run.kind) if k == Kind.RETURN)
+        for a, b in zip(calls[1:], calls[2:], strict=False):
+            if not any(a <= t <= b for t in data):
+                periods.append(b - a)
+        if len(calls) > 1:
+            seconds.append(calls[1])
+    if not periods:
+        return {}
+    per_call = costs.call_overhead_us + costs.syscall_us
+    extra = max(0.0, statistics.median(periods) - IDLE_POLL_US - per_call)
+    out = {"own_work_extra_us": extra}
+    if seconds:
+        period = IDLE_POLL_US + extra + per_call
+        out["start_us"] = max(0.0, statistics.median(seconds) - period
+                              - costs.call_overhead_us)
+    return out
+
+
+def _series(seg: Segments, costs: Costs, copy_us: float) -> dict[str, list[Point]]:
+    """Per term, (idle, figure) per nominal gap of the warm messages, each figure what the
+    simulator charges for that term (the rest of its path taken off)."""
+    hot = costs.call_overhead_us + costs.syscall_us + copy_us
+    rescan = costs.select_us(fd_of(0) + 1)
+    gaps = IDLE_GAPS_MS
+    stamped = ("blocking", "select", "sigio", "nonblocking")
+    network = by_gap(((m.client_gap, m.ready - m.sent) for model in stamped
+                      for m in seg.warm(model)), gaps)
+    out = {"network": network,
+           "wakeup": by_gap([(m.idle, m.copy_end - m.ready - copy_us)
+                             for m in seg.warm("blocking")]
+                            + [(m.idle, m.readable - m.ready - rescan)
+                               for m in seg.warm("select")], gaps),
+           "after_wake": by_gap(((m.idle, m.copy_end - m.readable - hot)
+                                 for m in seg.warm("select")), gaps),
+           "signal": by_gap(((m.idle, m.copy_end - m.ready - hot)
+                             for m in seg.warm("sigio")), gaps),
+           "handle": by_gap(((m.copy_end - (m.ready - m.idle), m.started - m.copy_end)
+                             for model in stamped for m in seg.warm(model)), gaps)}
+    if network:
+        net, _ = fit_curve(network, costs)
+        out["completion"] = by_gap(((m.idle, m.returned - m.sent - net.at(costs, m.client_gap)
+                                     - copy_us - costs.call_overhead_us)
+                                    for m in seg.warm("aio")), gaps)
+    return out
+
+
+def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
+                   copy_us: float) -> dict[str, float]:
+    """A process's first message. One that slept for it (blocking, select) woke as from a
+    shorter idle than it had: first_idle_ms is that idle, from the wake-up curve. One that did
+    not (sigio, aio) paid cold_start_us more than its curve says, with that idle."""
+    wakeup = curves.get("wakeup")
+    if wakeup is None or not wakeup.extra:
+        return {}
+    rescan = costs.select_us(fd_of(0) + 1)
+    woke = [m.copy_end - m.ready - copy_us for m in seg.first("blocking")]
+    woke += [m.readable - m.ready - rescan for m in seg.first("select")]
+    idle = [m.idle for m in seg.first("blocking") + seg.first("select")]
+    if not woke:
+        return {}
+    cold = min(max((statistics.median(woke) - wakeup.base) / wakeup.extra, 0.0),
+               costs.coldness(statistics.median(idle)))
+    tau_us = costs.idle_tau_ms * 1000.0
+    first_idle_us = -tau_us * math.log(1.0 - cold) if cold < 1.0 else statistics.median(idle)
+    costs = replace(costs, first_idle_ms=first_idle_us / 1000.0)
+    out = {"first_idle_ms": first_idle_us / 1000.0}
+    hot = costs.call_overhead_us + costs.syscall_us + copy_us
+    extras: list[float] = []
+    paths: dict[str, Callable[[Moments], float]] = {
+        "sigio": lambda m: m.copy_end - m.ready - hot - costs.signal_after_us(first_idle_us),
+        "aio": lambda m: (m.returned - m.sent - costs.network_after_us(m.client_gap) - copy_us
+                          - costs.call_overhead_us - costs.completion_after_us(first_idle_us))}
+    for model, extra in paths.items():
+        extras += [extra(m) for m in seg.first(model)]
+    extras = [x for x in extras if x == x]
+    if extras:
+        out["cold_start_us"] = max(0.0, statistics.median(extras))
+    return out
+
+
+def _sends(seg: Segments) -> dict[str, float]:
+    """The burst probe's client is always behind: its sends are as far apart as it takes to
+    make one (blocking), more when each raises SIGIO (sigio), and its first (idle since t =
+    0) takes longer."""
+    def gaps(model: str) -> list[float]:
+        out = []
+        for run in seg.burst.get(model, []):
+            sent = sorted(m.sent for m in run)[BURST_COLD_SENDS:]
+            out += [b - a for a, b in zip(sent, sent[1:], strict=False)]
+        return out
+
+    plain, signalled = gaps("blocking"), gaps("sigio")
+    if not plain:
+        return {}
+    out = {"send_us": statistics.median(plain)}
+    firsts = [sorted(m.sent for m in run)[:2] for run in seg.burst.get("blocking", [])]
+    firsts = [b - a for a, b in firsts if b == b]
+    if firsts:  # the first send of a run, the client idle since t = 0
+        out["send_idle_us"] = max(0.0, statistics.median(firsts) - out["send_us"])
+    if signalled:
+        out["signal_send_us"] = max(0.0, statistics.median(signalled) - out["send_us"])
+    return out

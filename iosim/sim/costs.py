@@ -65,19 +65,24 @@ class Costs:
     completion_idle_us: float = 0.0
     # The server's own work between a read's return and processing the first message it
     # completed (which messages do these bytes finish?), and the interpreter's time before
-    # each call (the loop, making the call, writing it down).
+    # each call (the loop, making the call, writing it down), in a busy loop.
     handle_us: float = 0.0
     handle_idle_us: float = 0.0
     call_overhead_us: float = 0.0
+    # A slice of own work (non-blocking, between two polling passes) costs this much more
+    # than asked: out of the busy loop and back into the pass, whose first call is slower.
+    own_work_extra_us: float = 0.0
     # From t = 0 to the server's first call (its start-up), and the first read that finds data
     # without waking first (sigio, aio, non-blocking: cold code and caches). A process that
     # slept before its first read pays its first wake-up instead (first_idle_ms).
     start_us: float = 0.0
     cold_start_us: float = 0.0
-    # The clients: each send takes the sender send_us before it can send again, and
-    # signal_send_us more when the socket raises SIGIO (the sender's CPU sends the signal);
-    # a client that was idle takes network_idle_us more to get its data across.
+    # The clients: each send takes the sender send_us before it can send again (send_idle_us
+    # more after a long idle), and signal_send_us more when the socket raises SIGIO (the
+    # sender's CPU sends the signal); a client that was idle takes network_idle_us more to
+    # get its data across.
     send_us: float = 0.0
+    send_idle_us: float = 0.0
     signal_send_us: float = 0.0
     network_idle_us: float = 0.0
 
@@ -117,6 +122,12 @@ class Costs:
         if not self.handle_idle_us:
             return self.handle_us
         return self.handle_us + self.handle_idle_us * self.coldness(idle_us)
+
+    def send_after_us(self, idle_us: float) -> float:
+        """How long a send keeps a client that was idle ``idle_us`` from sending again."""
+        if not self.send_idle_us:
+            return self.send_us
+        return self.send_us + self.send_idle_us * self.coldness(idle_us)
 
     def network_after_us(self, idle_us: float) -> float:
         """From a send to the data in the receive queue, the client idle ``idle_us``."""

@@ -150,7 +150,7 @@ class Kernel:
                  ) -> Generator[simpy.Event, None, None]:
         """Deliver each message (and each peer's close) to its socket, in the order sent. The
         clients are one sender, as a capture's: a send starts when its time has come and the
-        previous one is over (Costs.send_us, signal_send_us), and arrives network_after_us
+        previous one is over (Costs.send_after_us, signal_send_us), and arrives network_after_us
         later (never before an earlier one). Messages are numbered in the order they arrive."""
         ready_word = "datagram ready" if self.protocol == "udp" else "data ready"
         costs = self.costs
@@ -159,11 +159,13 @@ class Kernel:
         msg = 0
         for at_us, _, conn, nbytes in sends:
             sent = max(at_us, free)
-            ready = max(sent + costs.network_after_us(sent - last_sent), last_ready)
+            idle = sent - last_sent
+            ready = max(sent + costs.network_after_us(idle), last_ready)
             last_sent, last_ready = sent, ready
             yield self.urgent(max(0.0, ready - self.env.now))  # one event per arrival
             sock = self.sockets[conn]
-            free = sent + costs.send_us + (costs.signal_send_us if sock.async_io else 0.0)
+            free = sent + costs.send_after_us(idle) + (costs.signal_send_us if sock.async_io
+                                                       else 0.0)
             if nbytes:
                 run.m_sent[msg], run.m_ready[msg] = sent, ready
                 sock.queue.append(Chunk(msg, nbytes))
@@ -181,7 +183,7 @@ class Kernel:
         if self.any_waiter is not None:
             self.any_waiter.succeed()
             self.any_waiter = None
-        if sock.aio_buffer and not sock.aio_busy and sock.queue:
+        if sock.aio_buffer and not sock.aio_busy:
             self._start_aio_copy(sock)
         if sock.async_io:
             self.raise_signal()
@@ -256,8 +258,9 @@ class Kernel:
         return waiter
 
     def aio_read(self, sock: Socket, nbytes: int) -> None:
+        """An outstanding read completes with data, or with 0 bytes once the peer closed."""
         sock.aio_buffer = nbytes
-        if sock.queue and not sock.aio_busy:
+        if sock.readable and not sock.aio_busy:
             self._start_aio_copy(sock)
 
     def _start_aio_copy(self, sock: Socket) -> None:

@@ -141,6 +141,10 @@ def aio(t: Thread) -> Steps:
                 if t.proc.cold_us:
                     yield from t.cold_first(sock.conn, False, "aio_return")
                 yield from t.call("aio_return", conn=sock.conn)
+                if result.eof:  # 0 bytes: the peer closed, no more reads on this socket
+                    t.rec.instant(Kind.EOF, t.lane, t.now, "return 0 (peer closed)",
+                                  sock.conn, line="aio_return")
+                    continue
                 t.rec.instant(Kind.RETURN, t.lane, t.now, "return OK", sock.conn,
                               line="aio_return")
                 yield from t.handle(result, sock)
@@ -165,6 +169,7 @@ def _serve_one(t: Thread, sock: Socket) -> Steps:
     while True:
         result = yield from t.recv(sock, blocking=True)
         if result.eof:
+            t.drop_gil()  # the thread ends
             return
         yield from t.handle(result, sock)
 

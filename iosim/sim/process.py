@@ -3,8 +3,10 @@
 An IO model is a short generator written with these verbs (see models.py). Every verb records
 what the thread does on its lane of the trace, so the application lane is tiled, moment by
 moment, by blocked, in-kernel, own-work and processing time. In the threaded model the threads
-share one CPU (Python's GIL): the process lane then shows what runs, and gaps are the moments
-when every thread was blocked.
+share Python's GIL: a thread holds it from a call's return until its next call, drops it while
+in the kernel and waits for it to return, so a thread that got data runs its message to the end
+before another returns from its read. The process lane shows what runs; its gaps are the
+moments when every thread was blocked.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ COLD_LABEL = "first read: cold code and caches"
 OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"  # as a real run's
 START_LABEL = "the server starts up"
 HANDLE_LABEL = "which messages did the read complete?"
+OWN_WORK_LABEL = "back from own work"
 
 # The kinds recorded on every event, bound once: on Python 3.11 each ``Kind.X`` goes through
 # EnumType.__getattr__, four times the cost of a plain attribute.
@@ -110,7 +113,8 @@ class Thread:
         self.costs = proc.costs
         self.syscall_us = proc.costs.syscall_us
         self.overhead_us = proc.costs.call_overhead_us
-        self.cpu = proc.cpu  # None for a single-threaded server
+        self.cpu = proc.cpu  # the GIL; None for a single-threaded server
+        self.holding: simpy.Resource | None = None  # the request that holds the GIL
         self.woken_by_multiplexer = False  # see Costs.call_after_wake_us
         self.woke_idle_us = 0.0  # the server's idle when this thread last woke
         self.cold_wakeups = bool(proc.costs.wakeup_idle_us or proc.costs.call_after_wake_idle_us)
@@ -128,7 +132,7 @@ class Thread:
                 msg: int = -1, line: str = "") -> Steps:
         """Spend ``dur`` µs running (in the kernel, on own work or on a message)."""
         if self.cpu is not None:
-            return self._run_on_shared_cpu(self.cpu, kind, dur, label, conn, msg, line)
+            return self._run_holding_gil(kind, dur, label, conn, msg, line)
         return self._run(kind, dur, label, conn, msg, line)
 
     def _run(self, kind: Kind, dur: float, label: str, conn: int, msg: int,
@@ -139,19 +143,30 @@ class Thread:
             self.rows.append((kind, self.lane, now, now + dur, label, conn, msg, line))
             yield Timeout(env, dur)
 
-    def _run_on_shared_cpu(self, cpu: simpy.Resource, kind: Kind, dur: float, label: str,
-                           conn: int, msg: int, line: str) -> Steps:
-        """Threads take turns on the one CPU; the process lane shows whichever runs."""
-        with cpu.request() as req:
+    def take_gil(self, conn: int, line: str) -> Steps:
+        """Wait for the GIL, unless this thread holds it already (threaded model only)."""
+        if self.cpu is not None and self.holding is None:
+            req = self.cpu.request()
             asked = self.now
             yield req
-            now = self.now
-            self.rec.span(Kind.BLOCKED, self.lane, asked, now, "waiting for the GIL", conn,
+            self.holding = req
+            self.rec.span(Kind.BLOCKED, self.lane, asked, self.now, "waiting for the GIL", conn,
                           line=line)
-            self.rec.span(kind, self.lane, now, now + dur, label, conn, msg, line)
-            self.rec.span(kind, 0, now, now + dur, label, conn, msg, line)
-            if dur:
-                yield self.env.timeout(dur)
+
+    def drop_gil(self) -> None:
+        if self.cpu is not None and self.holding is not None:
+            self.cpu.release(self.holding)
+            self.holding = None
+
+    def _run_holding_gil(self, kind: Kind, dur: float, label: str, conn: int, msg: int,
+                         line: str) -> Steps:
+        """A thread runs Python code with the GIL; the process lane shows whichever runs."""
+        yield from self.take_gil(conn, line)
+        now = self.now
+        self.rec.span(kind, self.lane, now, now + dur, label, conn, msg, line)
+        self.rec.span(kind, 0, now, now + dur, label, conn, msg, line)
+        if dur:
+            yield self.env.timeout(dur)
 
     def blocked_for(self, dur: float, label: str, conn: int = -1, line: str = "") -> Steps:
         if dur:
@@ -167,21 +182,24 @@ class Thread:
         env = self.env
         rows = self.rows
         overhead = self.overhead_us
-        if overhead and self.cpu is not None:
-            yield from self._run_on_shared_cpu(self.cpu, OVERHEAD, overhead, OVERHEAD_LABEL,
-                                               conn, -1, name)
-            overhead = 0.0
+        dur = self.syscall_us + cost_us
+        if self.cpu is not None:  # made with the GIL, which the call drops in the kernel
+            yield from self._run_holding_gil(OVERHEAD, overhead, OVERHEAD_LABEL, conn, -1, name)
+            self.drop_gil()
+            now = env.now
+            rows.append((SYSCALL, self.lane, now, now, name, conn, -1, name))
+            if dur:  # on its own lane: another thread may be running Python meanwhile
+                rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1,
+                             name))
+                yield Timeout(env, dur)
+            return
         now = env.now
         if overhead:
             rows.append((OVERHEAD, self.lane, now, now + overhead, OVERHEAD_LABEL, conn, -1,
                          name))
             now += overhead
         rows.append((SYSCALL, self.lane, now, now, name, conn, -1, name))
-        dur = self.syscall_us + cost_us
-        if self.cpu is not None:
-            yield from self._run_on_shared_cpu(self.cpu, IN_KERNEL, dur, label or name, conn, -1,
-                                               name)
-        elif dur or overhead:  # the single-threaded run_cpu, inline: calls are most events
+        if dur or overhead:  # the single-threaded run_cpu, inline: calls are most events
             if dur:
                 rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1,
                              name))
@@ -216,6 +234,9 @@ class Thread:
                           line=RECV)
             for part_us in result.part_us:  # message by message, as the kernel copies them
                 yield Timeout(env, part_us)
+        if self.cpu is not None:  # back from the kernel: Python code again
+            yield from self.take_gil(sock.conn, RECV)
+        if result.nbytes:
             now = env.now
             rows.append((RETURN, self.lane, now, now, "return OK", sock.conn, -1, RECV))
         elif result.eof:
@@ -283,7 +304,9 @@ class Thread:
         return ready
 
     def own_work(self, dur: float, label: str = "process does its own work") -> Steps:
-        return self.run_cpu(Kind.WORK, dur, label, line=WORK_LINE)
+        yield from self.run_cpu(Kind.WORK, dur, label, line=WORK_LINE)
+        yield from self.run_cpu(OVERHEAD, self.costs.own_work_extra_us, OWN_WORK_LABEL,
+                                line=WORK_LINE)
 
     def work_until_signal(self) -> Steps:
         since = self.now
