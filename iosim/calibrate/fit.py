@@ -14,13 +14,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 
 from iosim.calibrate.measured import Measured
-from iosim.calibrate.probes import IDLE_GAPS_MS, IDLE_POLL_US, Probes
+from iosim.calibrate.probes import IDLE_GAPS_MS, IDLE_POLL_US, TCP_IDLE_CONNECTIONS, Probes
 from iosim.calibrate.timeline import Moments, moments
-from iosim.sim.costs import Costs
+from iosim.sim.costs import MAX_RATIO, Costs
 from iosim.sim.kernel import fd_of
+from iosim.sim.run import simulate
 from iosim.trace import Kind, Run
 
 TAU_GRID_MS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 30.0)
+SEND_STEPS = 3
+PER_EVENT_STEPS = 4
+PER_EVENT_GUESS_US = 5.0
 BURST_COLD_SENDS = 4  # a connection's first send is slower: the first few gaps are not fitted
 
 
@@ -144,10 +148,18 @@ class Segments:
     """Per probe, per model: the messages' moments (the first one set apart)."""
 
     idle: dict[str, list[list[Moments]]]
+    tcp_idle: dict[str, list[list[Moments]]]
     burst: dict[str, list[list[Moments]]]
 
-    def warm(self, model: str) -> list[Moments]:
-        return [m for run in self.idle.get(model, []) for m in run[1:]]
+    @classmethod
+    def of(cls, probes: Probes) -> Segments:
+        return cls(*({model: [moments(run) for run in model_runs]
+                      for model, model_runs in runs.items()}
+                     for runs in (probes.idle_runs, probes.tcp_idle_runs, probes.burst_runs)))
+
+    def warm(self, model: str, tcp: bool = False) -> list[Moments]:
+        return [m for run in (self.tcp_idle if tcp else self.idle).get(model, [])
+                for m in run[1:]]
 
     def first(self, model: str) -> list[Moments]:
         return [run[0] for run in self.idle.get(model, []) if run]
@@ -156,8 +168,7 @@ class Segments:
 def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
     """The terms the real servers pay beyond their calls, fitted on the probes' captures
     with the call costs already in ``costs``; a term without the data to fit it is left out."""
-    seg = Segments({m: [moments(r) for r in runs] for m, runs in probes.idle_runs.items()},
-                   {m: [moments(r) for r in runs] for m, runs in probes.burst_runs.items()})
+    seg = Segments.of(probes)
     out = _hot_calls(probes.burst_runs.get("blocking", []))
     costs = replace(costs, **out)
     out.update(_passes(probes.idle_runs.get("nonblocking", []), costs))
@@ -176,14 +187,18 @@ def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
         out[f"{key}_us"], out[f"{key}_idle_us"] = curve.base, curve.extra
     costs = replace(costs, **out)
     out.update(_first_message(seg, costs, curves, copy_us))
-    out.update(_sends(seg))
+    out.update(_tcp_sleep(seg, costs, curves["wakeup"],
+                          costs.copy_us(probes.tcp_idle.connections[0][0].nbytes)))
+    out.update(_sends(seg, costs))
+    costs = replace(costs, **out)
+    for model, key in (("sigio", "signal_taken_us"), ("threaded", "gil_handoff_us")):
+        out.update(_per_event(probes, costs, model, key))
     return out
 
 
 def figures(probes: Probes, costs: Costs) -> list[tuple[str, float]]:
     """What the report shows of the probes: each term's typical figure per idle gap."""
-    seg = Segments({m: [moments(r) for r in runs] for m, runs in probes.idle_runs.items()},
-                   {m: [moments(r) for r in runs] for m, runs in probes.burst_runs.items()})
+    seg = Segments.of(probes)
     copy_us = costs.copy_us(probes.idle.connections[0][0].nbytes)
     return [(f"real servers: {SERIES_KEYS[name]}, {idle / 1000:.0f} ms idle", us)
             for name, points in _series(seg, costs, copy_us).items() for idle, us in points]
@@ -283,13 +298,14 @@ def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
     tau_us = costs.idle_tau_ms * 1000.0
     first_idle_us = -tau_us * math.log(1.0 - cold) if cold < 1.0 else statistics.median(idle)
     costs = replace(costs, first_idle_ms=first_idle_us / 1000.0)
+    first = costs.coldness(first_idle_us)
     out = {"first_idle_ms": first_idle_us / 1000.0}
     hot = costs.call_overhead_us + costs.syscall_us + copy_us
     extras: list[float] = []
     paths: dict[str, Callable[[Moments], float]] = {
-        "sigio": lambda m: m.copy_end - m.ready - hot - costs.signal_after_us(first_idle_us),
-        "aio": lambda m: (m.returned - m.sent - costs.network_after_us(m.client_gap) - copy_us
-                          - costs.call_overhead_us - costs.completion_after_us(first_idle_us))}
+        "sigio": lambda m: m.copy_end - m.ready - hot - costs.signal_at(first),
+        "aio": lambda m: (m.returned - m.sent - costs.network_at(costs.coldness(m.client_gap))
+                          - copy_us - costs.call_overhead_us - costs.completion_at(first))}
     for model, extra in paths.items():
         extras += [extra(m) for m in seg.first(model)]
     extras = [x for x in extras if x == x]
@@ -298,10 +314,58 @@ def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
     return out
 
 
-def _sends(seg: Segments) -> dict[str, float]:
+def _tcp_sleep(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
+               ) -> dict[str, float]:
+    """How cold a TCP server wakes against a UDP one after the same idle: the TCP probe's
+    wake-ups (blocking, select) on the UDP wake-up curve, per nominal gap, a ratio of
+    coldness (least squares through 0)."""
+    rescan = costs.select_us(fd_of(TCP_IDLE_CONNECTIONS - 1) + 1)
+    points = by_gap([(m.idle, m.copy_end - m.ready - copy_us)
+                     for m in seg.warm("blocking", tcp=True)]
+                    + [(m.idle, m.readable - m.ready - rescan)
+                       for m in seg.warm("select", tcp=True)], IDLE_GAPS_MS)
+    if not points or not wakeup.extra:
+        return {}
+    cold = [costs.coldness(idle) for idle, _ in points]
+    seen = [(us - wakeup.base) / wakeup.extra for _, us in points]
+    ratio = sum(c * s for c, s in zip(cold, seen, strict=True)) / sum(c * c for c in cold)
+    return {"tcp_sleep_ratio": min(max(ratio, 0.0), MAX_RATIO)}
+
+
+def _per_event(probes: Probes, costs: Costs, model: str, key: str) -> dict[str, float]:
+    """A cost paid per event of a busy server: a SIGIO during the sigio handler
+    (signal_taken_us), the GIL handed to a waiting thread (gil_handoff_us). On the burst
+    probe the server never catches up, and the events put its messages later: the cost is
+    the one with which the simulated probe's messages are done, on average, when the real
+    ones were (the secant method, from 0 and a guess)."""
+    done = [_mean_done(run) for run in probes.burst_runs.get(model, [])]
+    done = [d for d in done if d == d]
+    if not done:
+        return {}
+    target = statistics.median(done)
+
+    def end(cost: float) -> float:
+        return _mean_done(simulate(probes.burst, [model], replace(costs, **{key: cost})).runs[0])
+
+    a, b = 0.0, PER_EVENT_GUESS_US
+    end_a, end_b = end(a), end(b)
+    for _ in range(PER_EVENT_STEPS):
+        if end_b == end_a:
+            break
+        a, end_a, b = b, end_b, max(0.0, b + (target - end_b) * (b - a) / (end_b - end_a))
+        end_b = end(b)
+    return {key: b}
+
+
+def _mean_done(run: Run) -> float:
+    """When a run's messages were done, on average (NaN when one never was)."""
+    return statistics.fmean(run.m_done) if run.message_count else math.nan
+
+
+def _sends(seg: Segments, costs: Costs) -> dict[str, float]:
     """The burst probe's client is always behind: its sends are as far apart as it takes to
-    make one (blocking), more when each raises SIGIO (sigio), and its first (idle since t =
-    0) takes longer."""
+    make one, send_us plus send_idle_us times its coldness after the gap before (the first,
+    idle since t = 0: all of it), plus signal_send_us when each raises SIGIO (sigio)."""
     def gaps(model: str) -> list[float]:
         out = []
         for run in seg.burst.get(model, []):
@@ -310,13 +374,17 @@ def _sends(seg: Segments) -> dict[str, float]:
         return out
 
     plain, signalled = gaps("blocking"), gaps("sigio")
-    if not plain:
-        return {}
-    out = {"send_us": statistics.median(plain)}
     firsts = [sorted(m.sent for m in run)[:2] for run in seg.burst.get("blocking", [])]
     firsts = [b - a for a, b in firsts if b == b]
-    if firsts:  # the first send of a run, the client idle since t = 0
-        out["send_idle_us"] = max(0.0, statistics.median(firsts) - out["send_us"])
+    if not plain or not firsts:
+        return {}
+    first = statistics.median(firsts)
+    send, idle = statistics.median(plain), 0.0
+    for _ in range(SEND_STEPS):  # the two depend on each other, a little
+        idle = max(0.0, first - send)
+        send = statistics.median(g - idle * costs.coldness(g) for g in plain)
+    out = {"send_us": send, "send_idle_us": idle}
     if signalled:
-        out["signal_send_us"] = max(0.0, statistics.median(signalled) - out["send_us"])
+        out["signal_send_us"] = max(0.0, statistics.median(
+            g - idle * costs.coldness(g) for g in signalled) - send)
     return out

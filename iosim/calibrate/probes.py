@@ -10,8 +10,11 @@ real servers, and ``fit.py`` fits the cost model's terms on the captures' timeli
   signal, completion and own work grow with the time it was idle, what its first message
   costs, how long its start-up and its polling passes take, and how long the client's send
   takes to arrive;
-- the burst probe: four TCP connections sending faster than the client can, against blocking
-  and sigio: how long the client takes per send, and how much more when each send raises SIGIO.
+- the same over TCP, the messages taking turns on four connections, against blocking and
+  select: how much less cold a TCP server wakes (its CPU woken now and then by TCP's timers);
+- the burst probe: four TCP connections sending faster than the client can, against blocking,
+  sigio and threaded: how long the client takes per send, how much more when each send raises
+  SIGIO, what a SIGIO costs a busy sigio server, what handing the GIL costs a threaded one.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from iosim.real.session import capture_run
 from iosim.trace import Run
 
 IDLE_MODELS = ("blocking", "select", "sigio", "aio", "nonblocking")
-BURST_MODELS = ("blocking", "sigio")
+TCP_IDLE_MODELS = ("blocking", "select")
+TCP_IDLE_CONNECTIONS = 4
+BURST_MODELS = ("blocking", "sigio", "threaded")
 # Idle gaps (ms) before each datagram of the idle probe
 IDLE_GAPS_MS = (20.0, *(2.0, 20.0, 5.0, 10.0) * 3)
 IDLE_BYTES = 64
@@ -41,13 +46,18 @@ BURST_BYTES = 512
 BURST_WORK_US = 20.0
 
 
-def idle_probe_text() -> str:
-    sends, t = [], 0.0
-    for gap in IDLE_GAPS_MS:
+def idle_probe_text(protocol: str = "udp") -> str:
+    """UDP: one connection; TCP: the messages take turns on TCP_IDLE_CONNECTIONS."""
+    connections = 1 if protocol == "udp" else TCP_IDLE_CONNECTIONS
+    sends: list[list[str]] = [[] for _ in range(connections)]
+    t = 0.0
+    for i, gap in enumerate(IDLE_GAPS_MS):
         t += gap
-        sends.append(f"[{t}, {IDLE_BYTES}]")
-    return _header("calibration-idle-probe", "Datagrams after idle gaps", "udp", IDLE_MODELS,
-                   IDLE_WORK_US, IDLE_POLL_US) + f"[[connections]]\nsends = [{', '.join(sends)}]\n"
+        sends[i % connections].append(f"[{t}, {IDLE_BYTES}]")
+    models = IDLE_MODELS if protocol == "udp" else TCP_IDLE_MODELS
+    return _header(f"calibration-{protocol}-idle-probe", "Messages after idle gaps", protocol,
+                   models, IDLE_WORK_US, IDLE_POLL_US) + "".join(
+        f"[[connections]]\nsends = [{', '.join(conn)}]\n" for conn in sends)
 
 
 def burst_probe_text() -> str:
@@ -71,14 +81,17 @@ class Probes:
     """The probes' captures (or simulations) per model, and the scenarios they played."""
 
     idle: scenario_mod.Scenario
+    tcp_idle: scenario_mod.Scenario
     burst: scenario_mod.Scenario
     idle_runs: dict[str, list[Run]] = field(default_factory=dict)
+    tcp_idle_runs: dict[str, list[Run]] = field(default_factory=dict)
     burst_runs: dict[str, list[Run]] = field(default_factory=dict)
 
     def add_round(self) -> None:
         """One capture of each probe per model, the models taking turns (so that a slow spell
         of a shared machine falls on all of them). A run that failed is left out."""
         for probe, models, runs in ((self.idle, IDLE_MODELS, self.idle_runs),
+                                    (self.tcp_idle, TCP_IDLE_MODELS, self.tcp_idle_runs),
                                     (self.burst, BURST_MODELS, self.burst_runs)):
             for model in models:
                 run = capture_run(probe, model)
@@ -90,7 +103,8 @@ def probe_scenarios(folder: Path) -> Probes:
     """The probes, written to ``folder`` (a capture's server process loads its scenario from
     a file)."""
     loaded = []
-    for name, text in (("idle", idle_probe_text()), ("burst", burst_probe_text())):
+    for name, text in (("idle", idle_probe_text()), ("tcp-idle", idle_probe_text("tcp")),
+                       ("burst", burst_probe_text())):
         path = folder / f"calibration-{name}-probe.toml"
         path.write_text(text, encoding="utf-8")
         loaded.append(scenario_mod.load(str(path)))

@@ -19,6 +19,7 @@ from iosim.files import read_small_text
 
 MS_KEYS = ("idle_tau_ms", "first_idle_ms")  # times in ms, not costs in µs
 MAX_MS = 60_000.0
+MAX_RATIO = 10.0
 
 class CostsError(UserError):
     """A cost file or table that cannot be used; the message names the file and key, and
@@ -51,14 +52,19 @@ class Costs:
     # of idle (its CPU was busy starting it up: its first sleep is a shallow one).
     idle_tau_ms: float = 5.0
     first_idle_ms: float = 0.0
+    # A TCP server that sleeps wakes as if this much less cold (wakeup_idle_us,
+    # call_after_wake_idle_us): TCP's own timers (delayed ACKs) wake its CPU now and then.
+    tcp_sleep_ratio: float = 1.0
     wakeup_idle_us: float = 0.0
     # The call a multiplexer's caller makes right after select/poll/epoll_wait woke it (the
     # recvfrom of the ready socket), beyond a hot call.
     call_after_wake_us: float = 0.0
     call_after_wake_idle_us: float = 0.0
     # signal_us runs from the data's arrival to the handler's first read (entering the handler
-    # included, a hot call not); this much more after a long idle.
+    # included, a hot call not); this much more after a long idle. A SIGIO that comes while
+    # the handler runs costs the process signal_taken_us to take (its handler only notes it).
     signal_idle_us: float = 0.0
+    signal_taken_us: float = 0.0
     # aio: from the end of the kernel's copy to the process seeing it done (a POSIX aio
     # signal, io_uring's completion entry), instead of signal_us; the default as a signal.
     completion_us: float = 120.0
@@ -77,6 +83,9 @@ class Costs:
     # slept before its first read pays its first wake-up instead (first_idle_ms).
     start_us: float = 0.0
     cold_start_us: float = 0.0
+    # threaded: a thread that waited for Python's GIL runs this long after it was handed the
+    # GIL (the CPU switches from the thread that let it go).
+    gil_handoff_us: float = 0.0
     # The clients: each send takes the sender send_us before it can send again (send_idle_us
     # more after a long idle), and signal_send_us more when the socket raises SIGIO (the
     # sender's CPU sends the signal); a client that was idle takes network_idle_us more to
@@ -93,47 +102,33 @@ class Costs:
         tau_us = self.idle_tau_ms * 1000.0
         return 1.0 - math.exp(-idle_us / tau_us) if tau_us > 0.0 else 1.0
 
-    def wakeup_after_us(self, idle_us: float) -> float:
-        """The wake-up of a process that was idle ``idle_us``."""
-        if not self.wakeup_idle_us:
-            return self.wakeup_us
-        return self.wakeup_us + self.wakeup_idle_us * self.coldness(idle_us)
+    def wakeup_at(self, cold: float) -> float:
+        """The wake-up of a process this cold (Costs.coldness)."""
+        return self.wakeup_us + self.wakeup_idle_us * cold
 
-    def call_after_wake_after_us(self, idle_us: float) -> float:
-        """The extra of the call right after a multiplexer woke a process idle ``idle_us``."""
-        if not self.call_after_wake_idle_us:
-            return self.call_after_wake_us
-        return self.call_after_wake_us + self.call_after_wake_idle_us * self.coldness(idle_us)
+    def call_after_wake_at(self, cold: float) -> float:
+        """The extra of the call right after a multiplexer woke a process this cold."""
+        return self.call_after_wake_us + self.call_after_wake_idle_us * cold
 
-    def signal_after_us(self, idle_us: float) -> float:
-        """A signal's delivery, to the handler's first read, after ``idle_us`` of idle."""
-        if not self.signal_idle_us:
-            return self.signal_us
-        return self.signal_us + self.signal_idle_us * self.coldness(idle_us)
+    def signal_at(self, cold: float) -> float:
+        """A signal's delivery, to the handler's first read, to a process this cold."""
+        return self.signal_us + self.signal_idle_us * cold
 
-    def completion_after_us(self, idle_us: float) -> float:
-        """aio: from the copy's end to the process seeing it done, after ``idle_us``."""
-        if not self.completion_idle_us:
-            return self.completion_us
-        return self.completion_us + self.completion_idle_us * self.coldness(idle_us)
+    def completion_at(self, cold: float) -> float:
+        """aio: from the copy's end to a process this cold seeing it done."""
+        return self.completion_us + self.completion_idle_us * cold
 
-    def handle_after_us(self, idle_us: float) -> float:
-        """From a read's return to processing its first message, after ``idle_us``."""
-        if not self.handle_idle_us:
-            return self.handle_us
-        return self.handle_us + self.handle_idle_us * self.coldness(idle_us)
+    def handle_at(self, cold: float) -> float:
+        """From a read's return to processing its first message, this cold."""
+        return self.handle_us + self.handle_idle_us * cold
 
-    def send_after_us(self, idle_us: float) -> float:
-        """How long a send keeps a client that was idle ``idle_us`` from sending again."""
-        if not self.send_idle_us:
-            return self.send_us
-        return self.send_us + self.send_idle_us * self.coldness(idle_us)
+    def send_at(self, cold: float) -> float:
+        """How long a send keeps a client this cold from sending again."""
+        return self.send_us + self.send_idle_us * cold
 
-    def network_after_us(self, idle_us: float) -> float:
-        """From a send to the data in the receive queue, the client idle ``idle_us``."""
-        if not self.network_idle_us:
-            return self.network_us
-        return self.network_us + self.network_idle_us * self.coldness(idle_us)
+    def network_at(self, cold: float) -> float:
+        """From a client's send to the data in the receive queue, the client this cold."""
+        return self.network_us + self.network_idle_us * cold
 
     def copy_us(self, nbytes: int) -> float:
         return nbytes / (self.copy_gb_per_s * 1000.0)
@@ -173,6 +168,8 @@ def cost_problem(key: str, value: object) -> str | None:
         return number_problem(value, low=low, high=high, unit=" GB/s")
     if key in MS_KEYS:
         return number_problem(value, high=MAX_MS, unit=" ms")
+    if key == "tcp_sleep_ratio":
+        return number_problem(value, high=MAX_RATIO)
     return number_problem(value, high=MAX_COST_US, unit=" µs (one simulated hour)")
 
 

@@ -129,6 +129,7 @@ class Kernel:
         self.any_waiter: simpy.Event | None = None
         self.signal_waiter: simpy.Event | None = None
         self.signal_pending = False
+        self.interrupts = 0  # SIGIOs taken while the process was busy, not yet paid for
         self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
         sends = _sends(scenario)
         rec.messages([(conn, nbytes, at_us, at_us + costs.network_us)  # as sent on time
@@ -150,7 +151,7 @@ class Kernel:
                  ) -> Generator[simpy.Event, None, None]:
         """Deliver each message (and each peer's close) to its socket, in the order sent. The
         clients are one sender, as a capture's: a send starts when its time has come and the
-        previous one is over (Costs.send_after_us, signal_send_us), and arrives network_after_us
+        previous one is over (Costs.send_at, signal_send_us), and arrives Costs.network_at
         later (never before an earlier one). Messages are numbered in the order they arrive."""
         ready_word = "datagram ready" if self.protocol == "udp" else "data ready"
         costs = self.costs
@@ -159,13 +160,12 @@ class Kernel:
         msg = 0
         for at_us, _, conn, nbytes in sends:
             sent = max(at_us, free)
-            idle = sent - last_sent
-            ready = max(sent + costs.network_after_us(idle), last_ready)
+            cold = costs.coldness(sent - last_sent)
+            ready = max(sent + costs.network_at(cold), last_ready)
             last_sent, last_ready = sent, ready
             yield self.urgent(max(0.0, ready - self.env.now))  # one event per arrival
             sock = self.sockets[conn]
-            free = sent + costs.send_after_us(idle) + (costs.signal_send_us if sock.async_io
-                                                       else 0.0)
+            free = sent + costs.send_at(cold) + (costs.signal_send_us if sock.async_io else 0.0)
             if nbytes:
                 run.m_sent[msg], run.m_ready[msg] = sent, ready
                 sock.queue.append(Chunk(msg, nbytes))
@@ -186,7 +186,7 @@ class Kernel:
         if sock.aio_buffer and not sock.aio_busy:
             self._start_aio_copy(sock)
         if sock.async_io:
-            self.raise_signal()
+            self.raise_signal(sigio=True)
 
     def wait_readable(self, sock: Socket) -> simpy.Event:
         sock.waiter = self.env.event()
@@ -240,13 +240,21 @@ class Kernel:
             self.ready.discard(sock.conn)
         return CopyResult(nbytes, t - start, completed, False, tuple(part_us))
 
-    def raise_signal(self) -> None:
-        """SIGIO (or the aio completion signal): standard signals are not queued."""
+    def raise_signal(self, sigio: bool = False) -> None:
+        """SIGIO (or the aio completion signal): standard signals are not queued. A SIGIO to a
+        process that is not waiting for one still interrupts it: it pays for taking it
+        (Thread.call), though its handler only notes that another drain is due."""
         if self.signal_waiter is not None:
             self.signal_waiter.succeed()
             self.signal_waiter = None
         else:
             self.signal_pending = True
+            self.interrupts += sigio
+
+    def take_pending(self) -> bool:
+        """Whether a signal came since the handler began (and it is taken)."""
+        pending, self.signal_pending = self.signal_pending, False
+        return pending
 
     def wait_signal(self) -> simpy.Event:
         waiter = self.env.event()

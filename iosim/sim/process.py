@@ -3,9 +3,9 @@
 An IO model is a short generator written with these verbs (see models.py). Every verb records
 what the thread does on its lane of the trace, so the application lane is tiled, moment by
 moment, by blocked, in-kernel, own-work and processing time. In the threaded model the threads
-share Python's GIL: a thread holds it from a call's return until its next call, drops it while
-in the kernel and waits for it to return, so a thread that got data runs its message to the end
-before another returns from its read. The process lane shows what runs; its gaps are the
+share Python's GIL and one CPU: a thread drops the GIL only when a call blocks, and waits for
+it to return; a thread whose reads find data keeps it (the others, woken meanwhile, are not
+running yet when its call returns). The process lane shows what runs; its gaps are the
 moments when every thread was blocked.
 """
 
@@ -27,6 +27,8 @@ OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"  # as a real run's
 START_LABEL = "the server starts up"
 HANDLE_LABEL = "which messages did the read complete?"
 OWN_WORK_LABEL = "back from own work"
+INTERRUPT_LABEL = "SIGIO taken meanwhile (the handler notes it)"
+GIL_HANDOFF_LABEL = "the GIL handed over: the CPU switches threads"
 
 # The kinds recorded on every event, bound once: on Python 3.11 each ``Kind.X`` goes through
 # EnumType.__getattr__, four times the cost of a plain attribute.
@@ -67,17 +69,18 @@ class Proc:
         # lane -> (since, label, conn, line) of each thread asleep now: a tuple, made per block
         self.blocks: dict[int, tuple[float, str, int, str]] = {}
         self.cold_us = costs.cold_start_us  # what the first read with data pays more
+        self.sleep_ratio = costs.tcp_sleep_ratio if protocol == "tcp" else 1.0
         self.last_done = 0.0  # when the last message was processed: the server idles since
         self.handled_once = False
         self.process_label = "process datagram" if protocol == "udp" else "process data"
 
-    def idle_us(self) -> float:
-        """How long the server has not handled a message (Costs.coldness): since the last one
-        was processed, or since t = 0, at most Costs.first_idle_ms before the first one."""
+    def coldness(self) -> float:
+        """How cold the server is (Costs.coldness): idle since its last message was processed,
+        or since t = 0 but at most Costs.first_idle_ms before the first one."""
         idle = self.env.now - self.last_done
         if not self.handled_once:
             idle = min(idle, self.costs.first_idle_ms * 1000.0)
-        return idle
+        return self.costs.coldness(idle)
 
     def guard(self, steps: Steps, after_arrivals: bool = False) -> Steps:
         """Run a program (or a thread) and turn its end into the end of the run. Arrivals are
@@ -116,7 +119,7 @@ class Thread:
         self.cpu = proc.cpu  # the GIL; None for a single-threaded server
         self.holding: simpy.Resource | None = None  # the request that holds the GIL
         self.woken_by_multiplexer = False  # see Costs.call_after_wake_us
-        self.woke_idle_us = 0.0  # the server's idle when this thread last woke
+        self.woke_cold = 0.0  # how cold the server was when this thread last woke
         self.cold_wakeups = bool(proc.costs.wakeup_idle_us or proc.costs.call_after_wake_idle_us)
         self.handles = bool(proc.costs.handle_us or proc.costs.handle_idle_us)
 
@@ -144,14 +147,20 @@ class Thread:
             yield Timeout(env, dur)
 
     def take_gil(self, conn: int, line: str) -> Steps:
-        """Wait for the GIL, unless this thread holds it already (threaded model only)."""
+        """Wait for the GIL, unless this thread holds it already (threaded model only). A
+        thread that had to wait runs Costs.gil_handoff_us after the GIL was handed to it:
+        the CPU switches from the thread that let it go."""
         if self.cpu is not None and self.holding is None:
             req = self.cpu.request()
             asked = self.now
             yield req
             self.holding = req
-            self.rec.span(Kind.BLOCKED, self.lane, asked, self.now, "waiting for the GIL", conn,
+            now = self.now
+            self.rec.span(Kind.BLOCKED, self.lane, asked, now, "waiting for the GIL", conn,
                           line=line)
+            if now > asked:
+                yield from self.blocked_for(self.costs.gil_handoff_us, GIL_HANDOFF_LABEL, conn,
+                                            line)
 
     def drop_gil(self) -> None:
         if self.cpu is not None and self.holding is not None:
@@ -179,13 +188,14 @@ class Thread:
              label: str | None = None) -> Steps:
         """Enter a system call: the "system call" arrow, then its cost inside the kernel. The
         call's line key is its name."""
+        if self.kernel.interrupts:
+            yield from self._pay_interrupts()
         env = self.env
         rows = self.rows
         overhead = self.overhead_us
         dur = self.syscall_us + cost_us
-        if self.cpu is not None:  # made with the GIL, which the call drops in the kernel
+        if self.cpu is not None:  # made with the GIL
             yield from self._run_holding_gil(OVERHEAD, overhead, OVERHEAD_LABEL, conn, -1, name)
-            self.drop_gil()
             now = env.now
             rows.append((SYSCALL, self.lane, now, now, name, conn, -1, name))
             if dur:  # on its own lane: another thread may be running Python meanwhile
@@ -205,6 +215,12 @@ class Thread:
                              name))
             yield Timeout(env, dur + overhead)
 
+    def _pay_interrupts(self) -> Steps:
+        """The SIGIOs taken since the last call (Costs.signal_taken_us each)."""
+        n, self.kernel.interrupts = self.kernel.interrupts, 0
+        yield from self.run_cpu(Kind.DELIVERY, n * self.costs.signal_taken_us,
+                                INTERRUPT_LABEL, line=HANDLER_LINE)
+
     def block(self, event: simpy.Event, label: str, conn: int, line: str) -> Steps:
         """Sleep until ``event``, then pay the wake-up before running again."""
         env = self.env
@@ -219,9 +235,8 @@ class Thread:
             self.rows.append((BLOCKED, lane, since, now, label, conn, -1, line))
         self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1, line))
         if self.cold_wakeups:
-            self.woke_idle_us = self.proc.idle_us()
-        yield from self.blocked_for(self.costs.wakeup_after_us(self.woke_idle_us), label, conn,
-                                    line)
+            self.woke_cold = self.proc.coldness() * self.proc.sleep_ratio
+        yield from self.blocked_for(self.costs.wakeup_at(self.woke_cold), label, conn, line)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
@@ -251,9 +266,10 @@ class Thread:
         """recvfrom: a blocking one sleeps until data (or the peer's close) arrives."""
         woken = self.woken_by_multiplexer
         self.woken_by_multiplexer = False
-        yield from self.call(RECV, self.costs.call_after_wake_after_us(self.woke_idle_us)
+        yield from self.call(RECV, self.costs.call_after_wake_at(self.woke_cold)
                              if woken else 0.0, conn=sock.conn)
         if blocking and not sock.readable:
+            self.drop_gil()
             yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
                                   "recvfrom", sock.conn, RECV)
             woken = True
@@ -273,7 +289,7 @@ class Thread:
         proc = self.proc
         m_done = self.rec.run.m_done
         if self.handles and result.completed:
-            yield from self.run_cpu(OVERHEAD, self.costs.handle_after_us(proc.idle_us()),
+            yield from self.run_cpu(OVERHEAD, self.costs.handle_at(proc.coldness()),
                                     HANDLE_LABEL, sock.conn, line=PROCESS_LINE)
         for msg in result.completed:
             yield from self.run_cpu(PROCESS, proc.work_us, proc.process_label, sock.conn, msg,
@@ -315,8 +331,8 @@ class Thread:
                       line=WORK_LINE)
 
     def deliver_signal(self, label: str, cost: Callable[[float], float]) -> Steps:
-        """The signal (or aio's completion) reaches the handler; ``cost`` maps the server's
-        idle to the delivery's cost (Costs.signal_after_us, Costs.completion_after_us)."""
+        """The signal (or aio's completion) reaches the handler; ``cost`` maps how cold the
+        server is to the delivery's cost (Costs.signal_at, Costs.completion_at)."""
         self.rec.instant(Kind.SIGNAL, self.lane, self.now, label, line=HANDLER_LINE)
-        yield from self.run_cpu(Kind.DELIVERY, cost(self.proc.idle_us()), label,
+        yield from self.run_cpu(Kind.DELIVERY, cost(self.proc.coldness()), label,
                                 line=HANDLER_LINE)
