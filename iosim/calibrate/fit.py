@@ -316,19 +316,18 @@ def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
 
 def _tcp_sleep(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
                ) -> dict[str, float]:
-    """How cold a TCP server wakes against a UDP one after the same idle: the TCP probe's
-    wake-ups (blocking, select) on the UDP wake-up curve, per nominal gap, a ratio of
-    coldness (least squares through 0)."""
+    """A TCP server's wake-up against a UDP one's after the same idle: the TCP probe's
+    wake-ups (blocking, select) over the UDP wake-up curve, per nominal gap, a ratio (least
+    squares through 0)."""
     rescan = costs.select_us(fd_of(TCP_IDLE_CONNECTIONS - 1) + 1)
     points = by_gap([(m.idle, m.copy_end - m.ready - copy_us)
                      for m in seg.warm("blocking", tcp=True)]
                     + [(m.idle, m.readable - m.ready - rescan)
                        for m in seg.warm("select", tcp=True)], IDLE_GAPS_MS)
-    if not points or not wakeup.extra:
+    if not points:
         return {}
-    cold = [costs.coldness(idle) for idle, _ in points]
-    seen = [(us - wakeup.base) / wakeup.extra for _, us in points]
-    ratio = sum(c * s for c, s in zip(cold, seen, strict=True)) / sum(c * c for c in cold)
+    udp = [wakeup.at(costs, idle) for idle, _ in points]
+    ratio = sum(u * us for u, (_, us) in zip(udp, points, strict=True)) / sum(u * u for u in udp)
     return {"tcp_sleep_ratio": min(max(ratio, 0.0), MAX_RATIO)}
 
 

@@ -121,6 +121,7 @@ class Thread:
         self.woken_by_multiplexer = False  # see Costs.call_after_wake_us
         self.woke_cold = 0.0  # how cold the server was when this thread last woke
         self.cold_wakeups = bool(proc.costs.wakeup_idle_us or proc.costs.call_after_wake_idle_us)
+        self.gil_cold = bool(proc.costs.wakeup_idle_us) and proc.cpu is not None
         self.handles = bool(proc.costs.handle_us or proc.costs.handle_idle_us)
 
     @property
@@ -148,8 +149,9 @@ class Thread:
 
     def take_gil(self, conn: int, line: str) -> Steps:
         """Wait for the GIL, unless this thread holds it already (threaded model only). A
-        thread that had to wait runs Costs.gil_handoff_us after the GIL was handed to it:
-        the CPU switches from the thread that let it go."""
+        thread that had to wait runs Costs.gil_handoff_us after the GIL was handed to it (the
+        CPU switches from the thread that let it go), and more the longer it waited: it went
+        cold, as a process asleep does (Costs.wakeup_idle_us)."""
         if self.cpu is not None and self.holding is None:
             req = self.cpu.request()
             asked = self.now
@@ -159,8 +161,10 @@ class Thread:
             self.rec.span(Kind.BLOCKED, self.lane, asked, now, "waiting for the GIL", conn,
                           line=line)
             if now > asked:
-                yield from self.blocked_for(self.costs.gil_handoff_us, GIL_HANDOFF_LABEL, conn,
-                                            line)
+                cold = self.costs.coldness(now - asked) if self.gil_cold else 0.0
+                yield from self.blocked_for(self.costs.gil_handoff_us
+                                            + self.costs.wakeup_idle_us * cold,
+                                            GIL_HANDOFF_LABEL, conn, line)
 
     def drop_gil(self) -> None:
         if self.cpu is not None and self.holding is not None:
@@ -235,8 +239,9 @@ class Thread:
             self.rows.append((BLOCKED, lane, since, now, label, conn, -1, line))
         self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1, line))
         if self.cold_wakeups:
-            self.woke_cold = self.proc.coldness() * self.proc.sleep_ratio
-        yield from self.blocked_for(self.costs.wakeup_at(self.woke_cold), label, conn, line)
+            self.woke_cold = self.proc.coldness()
+        yield from self.blocked_for(self.costs.wakeup_at(self.woke_cold) * self.proc.sleep_ratio,
+                                    label, conn, line)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
         """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
@@ -267,7 +272,7 @@ class Thread:
         woken = self.woken_by_multiplexer
         self.woken_by_multiplexer = False
         yield from self.call(RECV, self.costs.call_after_wake_at(self.woke_cold)
-                             if woken else 0.0, conn=sock.conn)
+                             * self.proc.sleep_ratio if woken else 0.0, conn=sock.conn)
         if blocking and not sock.readable:
             self.drop_gil()
             yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
