@@ -10,11 +10,17 @@ from __future__ import annotations
 import math
 import statistics
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
 from iosim.calibrate.measured import Measured
-from iosim.calibrate.probes import IDLE_GAPS_MS, IDLE_POLL_US, TCP_IDLE_CONNECTIONS, Probes
+from iosim.calibrate.probes import (
+    IDLE_GAPS_MS,
+    IDLE_POLL_US,
+    TCP_IDLE_CONNECTIONS,
+    TCP_IDLE_GAPS_MS,
+    Probes,
+)
 from iosim.calibrate.timeline import Moments, moments
 from iosim.sim.costs import MAX_RATIO, Costs
 from iosim.sim.kernel import fd_of
@@ -187,7 +193,7 @@ def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
         out[f"{key}_us"], out[f"{key}_idle_us"] = curve.base, curve.extra
     costs = replace(costs, **out)
     out.update(_first_message(seg, costs, curves, copy_us))
-    out.update(_tcp_sleep(seg, costs, curves["wakeup"],
+    out.update(_tcp_wakeup(seg, costs, curves["wakeup"],
                           costs.copy_us(probes.tcp_idle.connections[0][0].nbytes)))
     out.update(_sends(seg, costs))
     costs = replace(costs, **out)
@@ -283,7 +289,8 @@ def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
                    copy_us: float) -> dict[str, float]:
     """A process's first message. One that slept for it (blocking, select) woke as from a
     shorter idle than it had: first_idle_ms is that idle, from the wake-up curve. One that did
-    not (sigio, aio) paid cold_start_us more than its curve says, with that idle."""
+    not paid more than its curve says with that idle: aio's first completion cold_start_us
+    (the first read without a wake-up), sigio's first signal signal_cold_us more."""
     wakeup = curves.get("wakeup")
     if wakeup is None or not wakeup.extra:
         return {}
@@ -301,34 +308,32 @@ def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
     first = costs.coldness(first_idle_us)
     out = {"first_idle_ms": first_idle_us / 1000.0}
     hot = costs.call_overhead_us + costs.syscall_us + copy_us
-    extras: list[float] = []
-    paths: dict[str, Callable[[Moments], float]] = {
-        "sigio": lambda m: m.copy_end - m.ready - hot - costs.signal_at(first),
-        "aio": lambda m: (m.returned - m.sent - costs.network_at(costs.coldness(m.client_gap))
-                          - copy_us - costs.call_overhead_us - costs.completion_at(first))}
-    for model, extra in paths.items():
-        extras += [extra(m) for m in seg.first(model)]
-    extras = [x for x in extras if x == x]
-    if extras:
-        out["cold_start_us"] = max(0.0, statistics.median(extras))
+    aio = [m.returned - m.sent - costs.network_at(costs.coldness(m.client_gap)) - copy_us
+           - costs.call_overhead_us - costs.completion_at(first) for m in seg.first("aio")]
+    aio = [x for x in aio if x == x]
+    if aio:
+        out["cold_start_us"] = max(0.0, statistics.median(aio))
+    sigio = [m.copy_end - m.ready - hot - costs.signal_at(first) for m in seg.first("sigio")]
+    if sigio:  # its first read pays cold_start_us too
+        out["signal_cold_us"] = max(0.0, statistics.median(sigio) - out.get("cold_start_us", 0.0))
     return out
 
 
-def _tcp_sleep(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
+def _tcp_wakeup(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
                ) -> dict[str, float]:
-    """A TCP server's wake-up against a UDP one's after the same idle: the TCP probe's
-    wake-ups (blocking, select) over the UDP wake-up curve, per nominal gap, a ratio (least
-    squares through 0)."""
+    """A TCP server's wake-up, from its later stamp, against a UDP one's after the same
+    idle: the TCP probe's wake-ups (blocking, select) over the UDP wake-up curve, per nominal
+    gap, a ratio (least squares through 0)."""
     rescan = costs.select_us(fd_of(TCP_IDLE_CONNECTIONS - 1) + 1)
     points = by_gap([(m.idle, m.copy_end - m.ready - copy_us)
                      for m in seg.warm("blocking", tcp=True)]
                     + [(m.idle, m.readable - m.ready - rescan)
-                       for m in seg.warm("select", tcp=True)], IDLE_GAPS_MS)
+                       for m in seg.warm("select", tcp=True)], TCP_IDLE_GAPS_MS)
     if not points:
         return {}
     udp = [wakeup.at(costs, idle) for idle, _ in points]
     ratio = sum(u * us for u, (_, us) in zip(udp, points, strict=True)) / sum(u * u for u in udp)
-    return {"tcp_sleep_ratio": min(max(ratio, 0.0), MAX_RATIO)}
+    return {"tcp_wakeup_ratio": min(max(ratio, 0.0), MAX_RATIO)}
 
 
 def _per_event(probes: Probes, costs: Costs, model: str, key: str) -> dict[str, float]:

@@ -10,8 +10,9 @@ real servers, and ``fit.py`` fits the cost model's terms on the captures' timeli
   signal, completion and own work grow with the time it was idle, what its first message
   costs, how long its start-up and its polling passes take, and how long the client's send
   takes to arrive;
-- the same over TCP, the messages taking turns on four connections, against blocking and
-  select: how much less cold a TCP server wakes (its CPU woken now and then by TCP's timers);
+- a TCP idle probe: four connections taking turns, a message every 2 to 8 ms, against blocking
+  and select: how much sooner a TCP server returns from a wake-up, counted from the data's
+  arrival stamp;
 - the burst probe: four TCP connections sending faster than the client can, against blocking,
   sigio and threaded: how long the client takes per send, how much more when each send raises
   SIGIO, what a SIGIO costs a busy sigio server, what handing the GIL costs a threaded one.
@@ -31,8 +32,9 @@ IDLE_MODELS = ("blocking", "select", "sigio", "aio", "nonblocking")
 TCP_IDLE_MODELS = ("blocking", "select")
 TCP_IDLE_CONNECTIONS = 4
 BURST_MODELS = ("blocking", "sigio", "threaded")
-# Idle gaps (ms) before each datagram of the idle probe
+# Idle gaps (ms) before each datagram of the idle probe, and of the TCP one
 IDLE_GAPS_MS = (20.0, *(2.0, 20.0, 5.0, 10.0) * 3)
+TCP_IDLE_GAPS_MS = (5.0, *(2.0, 4.0, 3.0, 6.0, 8.0, 3.0, 4.0, 5.0) * 2)
 IDLE_BYTES = 64
 IDLE_WORK_US = 50.0
 IDLE_POLL_US = 1000.0
@@ -48,13 +50,14 @@ BURST_WORK_US = 20.0
 
 def idle_probe_text(protocol: str = "udp") -> str:
     """UDP: one connection; TCP: the messages take turns on TCP_IDLE_CONNECTIONS."""
-    connections = 1 if protocol == "udp" else TCP_IDLE_CONNECTIONS
+    udp = protocol == "udp"
+    connections = 1 if udp else TCP_IDLE_CONNECTIONS
     sends: list[list[str]] = [[] for _ in range(connections)]
     t = 0.0
-    for i, gap in enumerate(IDLE_GAPS_MS):
+    for i, gap in enumerate(IDLE_GAPS_MS if udp else TCP_IDLE_GAPS_MS):
         t += gap
         sends[i % connections].append(f"[{t}, {IDLE_BYTES}]")
-    models = IDLE_MODELS if protocol == "udp" else TCP_IDLE_MODELS
+    models = IDLE_MODELS if udp else TCP_IDLE_MODELS
     return _header(f"calibration-{protocol}-idle-probe", "Messages after idle gaps", protocol,
                    models, IDLE_WORK_US, IDLE_POLL_US) + "".join(
         f"[[connections]]\nsends = [{', '.join(conn)}]\n" for conn in sends)

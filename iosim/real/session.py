@@ -165,7 +165,8 @@ def capture_run(scenario: Scenario, model: str) -> Run:
                 child.expect("accepted", SETUP_TIMEOUT_S)
                 t0_ns = time_ns() + START_MARGIN_NS
                 child.tell(str(t0_ns))
-                sent_ns = play(scenario, plan, socks, t0_ns)
+                closed_ns = [0] * scenario.total_connections
+                sent_ns = play(scenario, plan, socks, t0_ns, closed_ns)
                 try:
                     child.expect("done", GRACE_S + 0.01 * scenario.message_count
                                  + GRACE_PER_CONNECTION_S * scenario.total_connections)
@@ -186,7 +187,8 @@ def capture_run(scenario: Scenario, model: str) -> Run:
         error = (f"stopped {GRACE_S:.0f} s after the last send: blocked, "
                  f"{left} message{'s' if left != 1 else ''} never handled")
     return build_run(model, scenario.protocol, rows, t0_ns, outcome["end_ns"],
-                     plan=plan, sent_ns=sent_ns, connections=scenario.total_connections,
+                     plan=plan, sent_ns=sent_ns, closed_ns=closed_ns,
+                     connections=scenario.total_connections,
                      work_us=scenario.process.work_us, error=error, host=HOST,
                      buffer_bytes=scenario.process.buffer_bytes,
                      poll_interval_us=scenario.process.poll_interval_us)

@@ -103,7 +103,8 @@ def sigio(t: Thread) -> Steps:
         yield from t.work_until_signal()
         started = t.now
         try:
-            yield from t.deliver_signal("deliver SIGIO", t.costs.signal_at)
+            yield from t.deliver_signal("deliver SIGIO", t.costs.signal_at,
+                                        t.costs.signal_cold_us)
             while True:
                 for sock in list(socks):
                     yield from _drain(t, sock, socks)

@@ -69,9 +69,10 @@ class Proc:
         # lane -> (since, label, conn, line) of each thread asleep now: a tuple, made per block
         self.blocks: dict[int, tuple[float, str, int, str]] = {}
         self.cold_us = costs.cold_start_us  # what the first read with data pays more
-        self.sleep_ratio = costs.tcp_sleep_ratio if protocol == "tcp" else 1.0
+        self.wakeup_ratio = costs.tcp_wakeup_ratio if protocol == "tcp" else 1.0
         self.last_done = 0.0  # when the last message was processed: the server idles since
         self.handled_once = False
+        self.first_signal = True
         self.process_label = "process datagram" if protocol == "udp" else "process data"
 
     def coldness(self) -> float:
@@ -240,7 +241,7 @@ class Thread:
         self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1, line))
         if self.cold_wakeups:
             self.woke_cold = self.proc.coldness()
-        yield from self.blocked_for(self.costs.wakeup_at(self.woke_cold) * self.proc.sleep_ratio,
+        yield from self.blocked_for(self.costs.wakeup_at(self.woke_cold) * self.proc.wakeup_ratio,
                                     label, conn, line)
 
     def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
@@ -272,7 +273,7 @@ class Thread:
         woken = self.woken_by_multiplexer
         self.woken_by_multiplexer = False
         yield from self.call(RECV, self.costs.call_after_wake_at(self.woke_cold)
-                             * self.proc.sleep_ratio if woken else 0.0, conn=sock.conn)
+                             * self.proc.wakeup_ratio if woken else 0.0, conn=sock.conn)
         if blocking and not sock.readable:
             self.drop_gil()
             yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
@@ -335,9 +336,12 @@ class Thread:
         self.rec.span(Kind.WORK, self.lane, since, self.now, "process continues executing",
                       line=WORK_LINE)
 
-    def deliver_signal(self, label: str, cost: Callable[[float], float]) -> Steps:
+    def deliver_signal(self, label: str, cost: Callable[[float], float],
+                       first_us: float = 0.0) -> Steps:
         """The signal (or aio's completion) reaches the handler; ``cost`` maps how cold the
-        server is to the delivery's cost (Costs.signal_at, Costs.completion_at)."""
+        server is to the delivery's cost (Costs.signal_at, Costs.completion_at), and the first
+        delivery of the run costs ``first_us`` more."""
         self.rec.instant(Kind.SIGNAL, self.lane, self.now, label, line=HANDLER_LINE)
-        yield from self.run_cpu(Kind.DELIVERY, cost(self.proc.coldness()), label,
-                                line=HANDLER_LINE)
+        first, self.proc.first_signal = self.proc.first_signal, False
+        yield from self.run_cpu(Kind.DELIVERY, cost(self.proc.coldness())
+                                + (first_us if first else 0.0), label, line=HANDLER_LINE)
