@@ -215,10 +215,12 @@ SERIES_KEYS = {"network": "network", "wakeup": "wakeup", "after_wake": "call_aft
 
 
 def _hot_calls(runs: list[Run]) -> dict[str, float]:
-    """A server busy with a burst makes its next call call_overhead_us after processing its
-    last message."""
-    gaps = []
+    """A server busy with a burst starts a read's next message process_extra_us over work_us
+    after the one before, and makes its next call call_overhead_us after that step."""
+    gaps, steps = [], []
     for run in runs:
+        starts = sorted(run.t0[i] for i, k in enumerate(run.kind)
+                        if k == Kind.PROCESS and run.lane[i] == 0)
         calls = sorted(run.t0[i] for i, k in enumerate(run.kind)
                        if k == Kind.SYSCALL and run.lane[i] == 0)
         ends = sorted(run.t1[i] for i, k in enumerate(run.kind)
@@ -228,7 +230,13 @@ def _hot_calls(runs: list[Run]) -> dict[str, float]:
             if at < len(calls) and bisect_left(ends, calls[at] - 1e-9) == bisect_left(
                     ends, end - 1e-9) + 1:  # no processing between: the next thing it did
                 gaps.append(calls[at] - end)
-    return {"call_overhead_us": statistics.median(gaps)} if gaps else {}
+        steps += [b - a - run.work_us for a, b in zip(starts, starts[1:], strict=False)
+                  if bisect_left(calls, a) == bisect_left(calls, b)]  # no call between
+    out = {"process_extra_us": max(0.0, statistics.median(steps))} if steps else {}
+    if gaps:  # the next message's step is paid after the last one too
+        out["call_overhead_us"] = max(0.0, statistics.median(gaps)
+                                      - out.get("process_extra_us", 0.0))
+    return out
 
 
 def _passes(runs: list[Run], costs: Costs) -> dict[str, float]:

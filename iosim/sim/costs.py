@@ -77,6 +77,7 @@ class Costs:
     # each call (the loop, making the call, writing it down), in a busy loop.
     handle_us: float = 0.0
     handle_idle_us: float = 0.0
+    process_extra_us: float = 0.0  # each message's processing costs this much over work_us
     call_overhead_us: float = 0.0
     # A slice of own work (non-blocking, between two polling passes) costs this much more
     # than asked: out of the busy loop and back into the pass, whose first call is slower.

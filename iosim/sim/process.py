@@ -27,6 +27,7 @@ OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"  # as a real run's
 START_LABEL = "the server starts up"
 HANDLE_LABEL = "which messages did the read complete?"
 OWN_WORK_LABEL = "back from own work"
+NEXT_LABEL = "on to the next message"
 INTERRUPT_LABEL = "SIGIO taken meanwhile (the handler notes it)"
 GIL_HANDOFF_LABEL = "the GIL handed over: the CPU switches threads"
 
@@ -305,6 +306,8 @@ class Thread:
             proc.remaining -= 1
             if proc.remaining == 0:
                 raise AllDone
+            yield from self.run_cpu(OVERHEAD, self.costs.process_extra_us, NEXT_LABEL,
+                                    sock.conn, line=PROCESS_LINE)
 
     def wait_ready(self, name: str, cost: Callable[[int], float], watched: set[int]
                    ) -> Generator[simpy.Event, None, list[Socket]]:
