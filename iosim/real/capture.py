@@ -86,7 +86,11 @@ class _Builder:
                                             enumerate(plan) for msg, nbytes in sends):
                 sent = math.nan if sent_ns is None else self.us(sent_ns[msg])
                 self.rec.message(conn, nbytes, sent, math.nan)
-        self.closed: dict[int, float] = {}  # when each connection's goodbye was sent (µs)
+        # When each connection's goodbye was sent (µs). TCP stamps the segment queued last
+        # before a read, and merges the goodbye's FIN into the data waiting, stamp and all;
+        # the data itself was stamped within its send call, before the client said goodbye:
+        # a stamp no earlier than the goodbye is taken as the goodbye's send.
+        self.closed: dict[int, float] = {}
         self.read_stamps = sorted((r[4], r[7]) for r in self.rows
                                   if r[0] == CALL and r[2] == "recvfrom" and r[7])
         self.next_stamp = self._stamps_after_multiplexer()
@@ -195,7 +199,10 @@ class _Builder:
         t = wait_end
         run = self.rec.run
         kernel_lane = self.kernel_lanes.get(conn, 0)
-        delay = self._network_delay(conn, parts, arrived, stamp)
+        closed = self.closed.get(conn)
+        if stamp and closed is not None and arrived >= closed:
+            arrived = closed  # the FIN's stamp: see self.closed
+        delay = self._network_delay(parts, arrived, stamp)
         for msg, n, done in parts:
             if self.serving:
                 self.rec.message(conn, n, arrived, arrived)
@@ -221,18 +228,11 @@ class _Builder:
                 run.m_copy_end[msg] = e if aio else r
                 self.completed.setdefault(conn, deque()).append(msg)
 
-    def _network_delay(self, conn: int, parts: list[tuple[int, int, bool]], arrived: float,
+    def _network_delay(self, parts: list[tuple[int, int, bool]], arrived: float,
                        stamp: int) -> float | None:
-        """A TCP read carries the stamp of the last segment queued before it, which the
-        kernel may have merged into the one read (a later message, the goodbye's FIN): when
-        it read several messages, or the stamp is no earlier than the goodbye was sent, the
-        messages are taken to have crossed loopback as fast as that last segment did."""
-        if not stamp or self.protocol != "tcp":
-            return None
-        closed = self.closed.get(conn)
-        if closed is not None and arrived >= closed:
-            return arrived - closed
-        if len(parts) < 2:
+        """A TCP read of several messages carries the stamp of its last segment only: the
+        earlier messages are taken to have crossed loopback as fast as the last one did."""
+        if not stamp or len(parts) < 2:
             return None
         last_sent = self.rec.run.m_sent[parts[-1][0]]
         return arrived - last_sent if last_sent == last_sent else None
