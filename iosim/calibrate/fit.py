@@ -7,9 +7,9 @@ simulator would produce them: a probe simulated with known terms fits them back.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
@@ -175,7 +175,8 @@ def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
     """The terms the real servers pay beyond their calls, fitted on the probes' captures
     with the call costs already in ``costs``; a term without the data to fit it is left out."""
     seg = Segments.of(probes)
-    out = _hot_calls(probes.burst_runs.get("blocking", []))
+    out = _hot_calls(probes.burst_runs.get("blocking", []), costs,
+                     probes.burst.connections[0][0].nbytes)
     costs = replace(costs, **out)
     out.update(_passes(probes.idle_runs.get("nonblocking", []), costs))
     costs = replace(costs, **out)
@@ -214,28 +215,44 @@ SERIES_KEYS = {"network": "network", "wakeup": "wakeup", "after_wake": "call_aft
                "signal": "signal", "completion": "completion", "handle": "handle"}
 
 
-def _hot_calls(runs: list[Run]) -> dict[str, float]:
-    """A server busy with a burst starts a read's next message process_extra_us over work_us
-    after the one before, and makes its next call call_overhead_us after that step."""
+def _hot_calls(runs: list[Run], costs: Costs, nbytes: int) -> dict[str, float]:
+    """A server busy with a burst (the burst probe, blocking): a read of k messages takes
+    syscall_us + k (copy + segment_us), its first message starts handle_us + k
+    handle_per_message_us after it, each next one process_extra_us over work_us after the one
+    before, and the next call comes call_overhead_us after that step."""
+    reads: list[tuple[float, float, float]] = []  # (messages, call -> return, -> processing)
     gaps, steps = [], []
     for run in runs:
-        starts = sorted(run.t0[i] for i, k in enumerate(run.kind)
-                        if k == Kind.PROCESS and run.lane[i] == 0)
-        calls = sorted(run.t0[i] for i, k in enumerate(run.kind)
-                       if k == Kind.SYSCALL and run.lane[i] == 0)
-        ends = sorted(run.t1[i] for i, k in enumerate(run.kind)
-                      if k == Kind.PROCESS and run.lane[i] == 0)
-        for end in ends:
-            at = bisect_left(calls, end - 1e-9)
-            if at < len(calls) and bisect_left(ends, calls[at] - 1e-9) == bisect_left(
-                    ends, end - 1e-9) + 1:  # no processing between: the next thing it did
-                gaps.append(calls[at] - end)
-        steps += [b - a - run.work_us for a, b in zip(starts, starts[1:], strict=False)
-                  if bisect_left(calls, a) == bisect_left(calls, b)]  # no call between
-    out = {"process_extra_us": max(0.0, statistics.median(steps))} if steps else {}
-    if gaps:  # the next message's step is paid after the last one too
+        ev = sorted((run.t0[i], run.t1[i], k) for i, k in enumerate(run.kind)
+                    if run.lane[i] == 0 and k in (Kind.SYSCALL, Kind.RETURN, Kind.PROCESS))
+        call = math.nan
+        warm = False  # a read right after processing: not gone cold (the first is)
+        for at, (t0, _, kind) in enumerate(ev):
+            if kind == Kind.SYSCALL:
+                call = t0
+            elif kind == Kind.PROCESS:
+                warm = True
+            elif kind == Kind.RETURN and warm:
+                after = [e for e in ev[at + 1:] if e[2] != Kind.RETURN]
+                done = [e for e in itertools.takewhile(lambda e: e[2] == Kind.PROCESS, after)]
+                if done:
+                    reads.append((len(done), t0 - call, done[0][0] - t0))
+                    steps += [b[0] - a[0] - run.work_us for a, b in zip(done, done[1:],
+                                                                         strict=False)]
+                    if len(done) < len(after):
+                        gaps.append(after[len(done)][0] - done[-1][1])
+    out: dict[str, float] = {}
+    if steps:
+        out["process_extra_us"] = max(0.0, statistics.median(steps))
+    if gaps:  # the step to a next message is paid after the last one too
         out["call_overhead_us"] = max(0.0, statistics.median(gaps)
                                       - out.get("process_extra_us", 0.0))
+    if len({k for k, _, _ in reads}) >= 2:
+        counts = [float(k) for k, _, _ in reads]
+        _, per_read = fit_line(counts, [d for _, d, _ in reads])
+        out["segment_us"] = max(0.0, per_read - costs.copy_us(nbytes))
+        _, per_message = fit_line(counts, [h for _, _, h in reads])
+        out["handle_per_message_us"] = per_message
     return out
 
 

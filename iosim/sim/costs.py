@@ -36,6 +36,7 @@ class Costs:
     wakeup_us: float = 100.0
     network_us: float = 40.0
     copy_gb_per_s: float = 1.6
+    segment_us: float = 0.0  # a TCP read pays this per message (segment) it takes, and the copy
     signal_us: float = 120.0
     select_base_us: float = 1.5
     select_per_fd_us: float = 0.4
@@ -77,6 +78,7 @@ class Costs:
     # each call (the loop, making the call, writing it down), in a busy loop.
     handle_us: float = 0.0
     handle_idle_us: float = 0.0
+    handle_per_message_us: float = 0.0  # more for each message the read completed
     process_extra_us: float = 0.0  # each message's processing costs this much over work_us
     call_overhead_us: float = 0.0
     # A slice of own work (non-blocking, between two polling passes) costs this much more

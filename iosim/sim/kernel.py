@@ -212,6 +212,7 @@ class Kernel:
         copy_start, copy_end = run.m_copy_start, run.m_copy_end
         rows = self.rec.rows
         copy_us = self.costs.copy_us
+        segment_us = 0.0 if udp else self.costs.segment_us
         start = t = self.env.now
         nbytes = 0
         completed = []
@@ -224,7 +225,7 @@ class Kernel:
             nbytes += n
             if copy_start[msg] != copy_start[msg]:  # NaN: first bytes of this message
                 copy_start[msg] = t
-            part = copy_us(n)
+            part = copy_us(n) + segment_us
             part_us.append(part)
             if t + part > t:  # as RunRecorder.span: a copy of zero length is left out
                 rows.append((COPY, sock.lane, t, t + part, "copy data from kernel to user",

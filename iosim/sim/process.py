@@ -124,7 +124,8 @@ class Thread:
         self.woke_cold = 0.0  # how cold the server was when this thread last woke
         self.cold_wakeups = bool(proc.costs.wakeup_idle_us or proc.costs.call_after_wake_idle_us)
         self.gil_cold = bool(proc.costs.wakeup_idle_us) and proc.cpu is not None
-        self.handles = bool(proc.costs.handle_us or proc.costs.handle_idle_us)
+        self.handles = bool(proc.costs.handle_us or proc.costs.handle_idle_us
+                            or proc.costs.handle_per_message_us)
 
     @property
     def now(self) -> float:
@@ -296,7 +297,8 @@ class Thread:
         proc = self.proc
         m_done = self.rec.run.m_done
         if self.handles and result.completed:
-            yield from self.run_cpu(OVERHEAD, self.costs.handle_at(proc.coldness()),
+            yield from self.run_cpu(OVERHEAD, self.costs.handle_at(proc.coldness())
+                                    + self.costs.handle_per_message_us * len(result.completed),
                                     HANDLE_LABEL, sock.conn, line=PROCESS_LINE)
         for msg in result.completed:
             yield from self.run_cpu(PROCESS, proc.work_us, proc.process_label, sock.conn, msg,
