@@ -198,8 +198,8 @@ def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
                           costs.copy_us(probes.tcp_idle.connections[0][0].nbytes)))
     out.update(_sends(seg, costs))
     costs = replace(costs, **out)
-    for model, key in (("sigio", "signal_taken_us"), ("threaded", "gil_handoff_us")):
-        out.update(_per_event(probes, costs, model, key))
+    out.update(_per_event(probes, costs, "sigio", "signal_taken_us"))
+    out.update(_gil_handoffs(probes.burst_runs.get("threaded", []), costs))
     return out
 
 
@@ -361,12 +361,31 @@ def _tcp_wakeup(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
     return {"tcp_wakeup_ratio": min(max(ratio, 0.0), MAX_RATIO)}
 
 
+def _gil_handoffs(runs: list[Run], costs: Costs) -> dict[str, float]:
+    """threaded, on the burst probe: a thread blocks in recvfrom, and another, whose data came
+    while it held the GIL, returns from its own: syscall_us + gil_handoff_us + wakeup_idle_us
+    times the waiting thread's coldness after its wait later."""
+    handoffs = []
+    for run in runs:
+        ev = sorted((run.t0[i], run.lane[i], k) for i, k in enumerate(run.kind)
+                    if run.lanes[run.lane[i]].role == "thread"
+                    and k in (Kind.SYSCALL, Kind.RETURN, Kind.WAKEUP))
+        woke: dict[int, float] = {}
+        for (t_a, lane_a, kind_a), (t_b, lane_b, kind_b) in zip(ev, ev[1:], strict=False):
+            if kind_a == Kind.WAKEUP:
+                woke[lane_a] = t_a
+            if (kind_a == Kind.SYSCALL and kind_b == Kind.RETURN and lane_a != lane_b
+                    and woke.get(lane_b, math.inf) < t_a):
+                handoffs.append(t_b - t_a - costs.syscall_us
+                                - costs.wakeup_idle_us * costs.coldness(t_a - woke[lane_b]))
+    return {"gil_handoff_us": max(0.0, statistics.median(handoffs))} if handoffs else {}
+
+
 def _per_event(probes: Probes, costs: Costs, model: str, key: str) -> dict[str, float]:
     """A cost paid per event of a busy server: a SIGIO during the sigio handler
-    (signal_taken_us), the GIL handed to a waiting thread (gil_handoff_us). On the burst
-    probe the server never catches up, and the events put its messages later: the cost is
-    the one with which the simulated probe's messages are done, on average, when the real
-    ones were (the secant method, from 0 and a guess)."""
+    (signal_taken_us). On the burst probe the server never catches up, and the events put its
+    messages later: the cost is the one with which the simulated probe's messages are done,
+    on average, when the real ones were (the secant method, from 0 and a guess)."""
     done = [_mean_done(run) for run in probes.burst_runs.get(model, [])]
     done = [d for d in done if d == d]
     if not done:
