@@ -40,7 +40,7 @@ from iosim.trace import Run
 
 SCENARIOS = ("one-datagram", "many-clients", "burst")
 MODELS = ("blocking", "nonblocking", "select", "poll", "epoll", "sigio", "threaded", "aio")
-ROUNDS = 15
+ROUNDS = 20
 FIGURES = ("latency_p50", "latency_p90", "handled_p50", "handled_p90", "syscalls",
            "ewouldblock", "signals")
 LATENCY_BOUNDS = (0.7, 1.43)  # latency and handled p50: within 30%

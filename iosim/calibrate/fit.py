@@ -164,8 +164,10 @@ class Segments:
                      for runs in (probes.idle_runs, probes.tcp_idle_runs, probes.burst_runs)))
 
     def warm(self, model: str, tcp: bool = False) -> list[Moments]:
+        """The messages but the first (see first) and the last (the client's goodbye comes
+        right after it: its SIGIO, say)."""
         return [m for run in (self.tcp_idle if tcp else self.idle).get(model, [])
-                for m in run[1:]]
+                for m in run[1:-1]]
 
     def first(self, model: str) -> list[Moments]:
         return [run[0] for run in self.idle.get(model, []) if run]
@@ -300,7 +302,8 @@ def _series(seg: Segments, costs: Costs, copy_us: float) -> dict[str, list[Point
                                  for m in seg.warm("select")), gaps),
            "signal": by_gap(((m.idle, m.copy_end - m.ready - hot)
                              for m in seg.warm("sigio")), gaps),
-           "handle": by_gap(((m.copy_end - (m.ready - m.idle), m.started - m.copy_end)
+           "handle": by_gap(((m.copy_end - (m.ready - m.idle),
+                              m.started - m.copy_end - costs.handle_per_message_us)
                              for model in stamped for m in seg.warm(model)), gaps)}
     if network:
         net, _ = fit_curve(network, costs)
