@@ -68,8 +68,7 @@ THREE_DATAGRAMS = "[1.0, 1000], [3.0, 1000], [5.0, 1000]"
 
 
 def test_a_server_goes_cold_as_it_idles_and_levels_off() -> None:
-    costs = replace(ZERO, wakeup_us=10.0, wakeup_idle_us=40.0, idle_tau_ms=2.0,
-                    first_idle_ms=1000.0)
+    costs = replace(ZERO, wakeup_us=10.0, wakeup_idle_us=40.0, idle_tau_ms=2.0)
     assert costs.wakeup_at(costs.coldness(0.0)) == 10.0
     assert costs.wakeup_at(costs.coldness(2000.0)) == pytest.approx(10.0 + 40 * (1 - 1 / math.e))
     assert costs.wakeup_at(costs.coldness(1e9)) == pytest.approx(50.0)
@@ -81,11 +80,14 @@ def test_a_server_goes_cold_as_it_idles_and_levels_off() -> None:
         [1.0 + costs.wakeup_at(costs.coldness(m.idle)) for m in got])
 
 
-def test_the_first_message_counts_at_most_first_idle_ms() -> None:
-    costs = replace(ZERO, wakeup_idle_us=40.0, idle_tau_ms=2.0, first_idle_ms=0.5)
+def test_a_server_starts_warm() -> None:
+    costs = replace(ZERO, wakeup_idle_us=40.0, idle_tau_ms=2.0, start_warm_ms=4.0)
     got = moments(run(parse("[4.0, 1000], [8.0, 1000]"), "blocking", costs))
-    assert latencies_of(got) == pytest.approx([1.0 + 40 * costs.coldness(500.0),
-                                               1.0 + 40 * costs.coldness(got[1].idle)])
+    early = 1.0 - math.exp(-1.0)  # 4 ms into the run
+    assert got[0].returned - got[0].ready == pytest.approx(
+        1.0 + 40 * (1.0 - math.exp(-2.0)) * early)
+    assert got[1].returned - got[1].ready == pytest.approx(
+        1.0 + 40 * costs.coldness(got[1].idle, got[1].ready))
 
 
 def test_a_tcp_wakeup_is_a_share_of_a_udp_one() -> None:
@@ -184,7 +186,7 @@ def test_an_outstanding_aio_read_completes_when_the_peer_closes() -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [("idle_tau_ms", 70_000.0), ("tcp_wakeup_ratio", -1),
-                                            ("first_idle_ms", "soon")])
+                                            ("start_warm_ms", "soon")])
 def test_the_new_terms_are_checked(key: str, value: object) -> None:
     with pytest.raises(CostsError, match=key):
         Costs().with_overrides({key: value}, "test")

@@ -74,7 +74,7 @@ def test_quick_measurement_probes_every_real_server(quick: Quick) -> None:
 
 
 KNOWN = replace(Costs.zero(copy_gb_per_s=15.0), syscall_us=1.7, idle_tau_ms=4.0,
-                first_idle_ms=3.0, wakeup_us=20.0, wakeup_idle_us=110.0, call_after_wake_us=5.0,
+                start_warm_ms=15.0, wakeup_us=20.0, wakeup_idle_us=110.0, call_after_wake_us=5.0,
                 call_after_wake_idle_us=40.0, signal_us=15.0, signal_idle_us=60.0,
                 signal_cold_us=25.0, signal_taken_us=7.0, completion_us=20.0,
                 completion_idle_us=30.0, handle_us=4.0, handle_idle_us=20.0,
@@ -83,8 +83,9 @@ KNOWN = replace(Costs.zero(copy_gb_per_s=15.0), syscall_us=1.7, idle_tau_ms=4.0,
                 gil_handoff_us=6.0, send_us=8.0, send_idle_us=60.0, signal_send_us=9.0,
                 network_us=3.0, network_idle_us=40.0, tcp_wakeup_ratio=0.4,
                 select_base_us=0.5, select_per_fd_us=0.05)
-# a thread's wait for the GIL is counted from its wake-up on real runs: the fit is close
-APPROXIMATE = {"gil_handoff_us": 0.15}
+# a thread's wait for the GIL is counted from its wake-up, and a SIGIO's cost read off the
+# probe's mean completion, which steps with it: those two fit close, not exactly
+APPROXIMATE = {"gil_handoff_us": 0.15, "signal_taken_us": 0.05}
 
 
 def test_terms_fitted_on_simulated_probes_are_the_costs_they_ran_with() -> None:

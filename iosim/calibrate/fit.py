@@ -18,7 +18,6 @@ from iosim.calibrate.probes import (
     IDLE_GAPS_MS,
     IDLE_POLL_US,
     TCP_IDLE_CONNECTIONS,
-    TCP_IDLE_GAPS_MS,
     Probes,
 )
 from iosim.calibrate.timeline import Moments, moments
@@ -30,6 +29,8 @@ from iosim.trace import Kind, Run
 TAU_GRID_MS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 30.0)
 SEND_STEPS = 3
 PER_EVENT_STEPS = 4
+WARM_STEPS = 3
+MAX_START_WARM_MS = 1000.0
 PER_EVENT_GUESS_US = 5.0
 BURST_COLD_SENDS = 4  # a connection's first send is slower: the first few gaps are not fitted
 
@@ -66,15 +67,6 @@ def copy_gb_per_s(copy_us: dict[int, float]) -> float | None:
         size, us = max(copy_us.items())
         return size / (us * 1000.0)
     return None
-
-
-def interquartile_mean(xs: list[float]) -> float:
-    """The mean of the middle half (all of them when there are fewer than four): after long
-    idles this VM's wake-ups are bimodal, and a median jumps from one mode to the other
-    between calibrations where the middle half's mean moves with their proportion."""
-    xs = sorted(xs)
-    cut = len(xs) // 4
-    return statistics.fmean(xs[cut:len(xs) - cut])
 
 
 def _sig(x: float) -> float:
@@ -116,34 +108,51 @@ def to_costs(m: Measured) -> tuple[Costs, list[str]]:
 
 @dataclass
 class Curve:
-    """A term that grows as its server goes cold: base + idle_extra * coldness(idle)."""
+    """A term that grows as its server goes cold: base + idle_extra * coldness."""
 
     base: float
     extra: float
 
-    def at(self, costs: Costs, idle_us: float) -> float:
-        return self.base + self.extra * costs.coldness(idle_us)
+    def at(self, costs: Costs, idle_us: float, at_us: float = math.inf) -> float:
+        return self.base + self.extra * costs.coldness(idle_us, at_us)
 
 
-Point = tuple[float, float]  # (idle µs, figure µs)
+Point = tuple[float, float, float]  # (idle µs, µs after t = 0, figure µs)
+Group = list[Point]  # the points of one nominal gap
 
 
-def by_gap(points: Iterable[Point], gaps_ms: Iterable[float]) -> list[Point]:
-    """The interquartile means of the points whose idle is nearest each nominal gap."""
-    groups: dict[float, list[Point]] = {}
+def by_gap(points: Iterable[Point], gaps_ms: Iterable[float]) -> list[Group]:
+    """The points grouped by the nominal gap their idle is nearest, in order."""
+    groups: dict[float, Group] = {}
     nominal = sorted(set(gaps_ms))
-    for idle, y in points:
+    for idle, at, y in points:
         if idle == idle and y == y and idle != math.inf:
             gap = min(nominal, key=lambda g: abs(g * 1000.0 - idle))
-            groups.setdefault(gap, []).append((idle, y))
-    return [(interquartile_mean([p[0] for p in group]), interquartile_mean([p[1] for p in group]))
-            for _, group in sorted(groups.items())]
+            groups.setdefault(gap, []).append((idle, at, y))
+    return [group for _, group in sorted(groups.items())]
 
 
-def fit_curve(points: list[Point], costs: Costs) -> tuple[Curve, float]:
-    """The curve through per-gap points, and its squared relative error."""
-    xs = [costs.coldness(idle) for idle, _ in points]
-    ys = [y for _, y in points]
+def middle(group: Group) -> Group:
+    """The middle half of a group by figure (all of it when it has fewer than four): after
+    long idles this VM's wake-ups are bimodal, and a median jumps from one mode to the other
+    between calibrations where the middle half's mean moves with their proportion."""
+    ordered = sorted(group, key=lambda p: p[2])
+    cut = len(ordered) // 4
+    return ordered[cut:len(ordered) - cut]
+
+
+def typical(group: Group) -> tuple[float, float]:
+    """A group's typical idle and figure: the means of its middle half."""
+    kept = middle(group)
+    return statistics.fmean(p[0] for p in kept), statistics.fmean(p[2] for p in kept)
+
+
+def fit_curve(groups: list[Group], costs: Costs) -> tuple[Curve, float]:
+    """The curve through the groups (the middle half of each: its mean coldness against its
+    mean figure), and its squared relative error."""
+    kept = [middle(group) for group in groups]
+    xs = [statistics.fmean(costs.coldness(idle, at) for idle, at, _ in g) for g in kept]
+    ys = [statistics.fmean(y for _, _, y in g) for g in kept]
     base, extra = fit_line(xs, ys)
     error = sum(((base + extra * x - y) / y) ** 2 for x, y in zip(xs, ys, strict=True) if y > 0)
     return Curve(base, extra), error
@@ -183,19 +192,24 @@ def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
     out.update(_passes(probes.idle_runs.get("nonblocking", []), costs))
     costs = replace(costs, **out)
     copy_us = costs.copy_us(probes.idle.connections[0][0].nbytes)
-    series = _series(seg, costs, copy_us)
-    if not series.get("wakeup"):
+    if not seg.warm("blocking"):
         return out
-    tau = min(TAU_GRID_MS, key=lambda t: sum(
-        fit_curve(points, replace(costs, idle_tau_ms=t))[1] for points in series.values()))
-    costs = replace(costs, idle_tau_ms=tau)
-    out["idle_tau_ms"] = tau
-    curves = {name: fit_curve(points, costs)[0] for name, points in series.items() if points}
-    for name, curve in curves.items():
-        key = SERIES_KEYS[name]
-        out[f"{key}_us"], out[f"{key}_idle_us"] = curve.base, curve.extra
-    costs = replace(costs, **out)
-    out.update(_first_message(seg, costs, curves, copy_us))
+    for _ in range(WARM_STEPS):  # the curves and the start-up's warmth depend on each other
+        series = _series(seg, costs, copy_us)
+        tau = min(TAU_GRID_MS, key=lambda t: sum(
+            fit_curve(groups, replace(costs, idle_tau_ms=t))[1] for groups in series.values()))
+        costs = replace(costs, idle_tau_ms=tau)
+        curves = {name: fit_curve(groups, costs)[0] for name, groups in series.items()
+                  if groups}
+        terms = {"idle_tau_ms": tau}
+        for name, curve in curves.items():
+            key = SERIES_KEYS[name]
+            terms[f"{key}_us"], terms[f"{key}_idle_us"] = curve.base, curve.extra
+        costs = replace(costs, **terms)
+        terms.update(_start_warmth(seg, costs, curves["wakeup"], copy_us))
+        costs = replace(costs, **terms)
+    out.update(terms)
+    out.update(_first_cold(seg, costs, copy_us))
     out.update(_tcp_wakeup(seg, costs, curves["wakeup"],
                           costs.copy_us(probes.tcp_idle.connections[0][0].nbytes)))
     out.update(_sends(seg, costs))
@@ -210,7 +224,8 @@ def figures(probes: Probes, costs: Costs) -> list[tuple[str, float]]:
     seg = Segments.of(probes)
     copy_us = costs.copy_us(probes.idle.connections[0][0].nbytes)
     return [(f"real servers: {SERIES_KEYS[name]}, {idle / 1000:.0f} ms idle", us)
-            for name, points in _series(seg, costs, copy_us).items() for idle, us in points]
+            for name, groups in _series(seg, costs, copy_us).items()
+            for idle, us in map(typical, groups)]
 
 
 SERIES_KEYS = {"network": "network", "wakeup": "wakeup", "after_wake": "call_after_wake",
@@ -284,64 +299,66 @@ def _passes(runs: list[Run], costs: Costs) -> dict[str, float]:
     return out
 
 
-def _series(seg: Segments, costs: Costs, copy_us: float) -> dict[str, list[Point]]:
-    """Per term, (idle, figure) per nominal gap of the warm messages, each figure what the
-    simulator charges for that term (the rest of its path taken off)."""
+def _series(seg: Segments, costs: Costs, copy_us: float) -> dict[str, list[Group]]:
+    """Per term, (idle, time into the run, figure) of the warm messages, by nominal gap, each
+    figure what the simulator charges for that term (the rest of its path taken off). The
+    client's idle is its gap between two sends, and its start is not warm."""
     hot = costs.call_overhead_us + costs.syscall_us + copy_us
     rescan = costs.select_us(fd_of(0) + 1)
     gaps = IDLE_GAPS_MS
     stamped = ("blocking", "select", "sigio", "nonblocking")
-    network = by_gap(((m.client_gap, m.ready - m.sent) for model in stamped
+    network = by_gap(((m.client_gap, math.inf, m.ready - m.sent) for model in stamped
                       for m in seg.warm(model)), gaps)
     out = {"network": network,
-           "wakeup": by_gap([(m.idle, m.copy_end - m.ready - copy_us)
+           "wakeup": by_gap([(m.idle, m.ready, m.copy_end - m.ready - copy_us)
                              for m in seg.warm("blocking")]
-                            + [(m.idle, m.readable - m.ready - rescan)
+                            + [(m.idle, m.ready, m.readable - m.ready - rescan)
                                for m in seg.warm("select")], gaps),
-           "after_wake": by_gap(((m.idle, m.copy_end - m.readable - hot)
+           "after_wake": by_gap(((m.idle, m.ready, m.copy_end - m.readable - hot)
                                  for m in seg.warm("select")), gaps),
-           "signal": by_gap(((m.idle, m.copy_end - m.ready - hot)
+           "signal": by_gap(((m.idle, m.ready, m.copy_end - m.ready - hot)
                              for m in seg.warm("sigio")), gaps),
-           "handle": by_gap(((m.copy_end - (m.ready - m.idle),
+           "handle": by_gap(((m.copy_end - (m.ready - m.idle), m.copy_end,
                               m.started - m.copy_end - costs.handle_per_message_us)
                              for model in stamped for m in seg.warm(model)), gaps)}
     if network:
         net, _ = fit_curve(network, costs)
-        out["completion"] = by_gap(((m.idle, m.returned - m.sent - net.at(costs, m.client_gap)
-                                     - copy_us - costs.call_overhead_us)
-                                    for m in seg.warm("aio")), gaps)
+        out["completion"] = by_gap(((m.idle, m.ready, m.returned - m.sent
+                                     - net.at(costs, m.client_gap) - copy_us
+                                     - costs.call_overhead_us) for m in seg.warm("aio")), gaps)
     return out
 
 
-def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
-                   copy_us: float) -> dict[str, float]:
-    """A process's first message. One that slept for it (blocking, select) woke as from a
-    shorter idle than it had: first_idle_ms is that idle, from the wake-up curve. One that did
-    not paid more than its curve says with that idle: aio's first completion cold_start_us
-    (the first read without a wake-up), sigio's first signal signal_cold_us more."""
-    wakeup = curves.get("wakeup")
-    if wakeup is None or not wakeup.extra:
+def _start_warmth(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
+                  ) -> dict[str, float]:
+    """A process's first message, t ms into its run: the blocking server, which slept for it,
+    woke less cold than its idle says, by 1 - exp(-t / start_warm_ms)."""
+    firsts = seg.first("blocking")
+    woke = [m.copy_end - m.ready - copy_us for m in firsts]
+    if not woke or not wakeup.extra:
         return {}
-    rescan = costs.select_us(fd_of(0) + 1)
-    woke = [m.copy_end - m.ready - copy_us for m in seg.first("blocking")]
-    woke += [m.readable - m.ready - rescan for m in seg.first("select")]
-    idle = [m.idle for m in seg.first("blocking") + seg.first("select")]
-    if not woke:
-        return {}
-    cold = min(max((statistics.median(woke) - wakeup.base) / wakeup.extra, 0.0),
-               costs.coldness(statistics.median(idle)))
-    tau_us = costs.idle_tau_ms * 1000.0
-    first_idle_us = -tau_us * math.log(1.0 - cold) if cold < 1.0 else statistics.median(idle)
-    costs = replace(costs, first_idle_ms=first_idle_us / 1000.0)
-    first = costs.coldness(first_idle_us)
-    out = {"first_idle_ms": first_idle_us / 1000.0}
+    at = statistics.median(m.ready for m in firsts)
+    plain = replace(costs, start_warm_ms=0.0).coldness(statistics.median(m.idle for m in firsts))
+    share = (statistics.median(woke) - wakeup.base) / wakeup.extra / plain if plain else 1.0
+    if not 0.0 < share < 1.0:  # no warmer than later (or no colder than none)
+        return {"start_warm_ms": 0.0 if share >= 1.0 else MAX_START_WARM_MS}
+    return {"start_warm_ms": min(-at / math.log(1.0 - share) / 1000.0, MAX_START_WARM_MS)}
+
+
+def _first_cold(seg: Segments, costs: Costs, copy_us: float) -> dict[str, float]:
+    """A process's first message when it did not sleep for it: aio's first completion takes
+    cold_start_us (the first read without a wake-up) more than its curve says, sigio's first
+    signal signal_cold_us more again."""
+    out: dict[str, float] = {}
     hot = costs.call_overhead_us + costs.syscall_us + copy_us
     aio = [m.returned - m.sent - costs.network_at(costs.coldness(m.client_gap)) - copy_us
-           - costs.call_overhead_us - costs.completion_at(first) for m in seg.first("aio")]
+           - costs.call_overhead_us - costs.completion_at(costs.coldness(m.idle, m.ready))
+           for m in seg.first("aio")]
     aio = [x for x in aio if x == x]
     if aio:
         out["cold_start_us"] = max(0.0, statistics.median(aio))
-    sigio = [m.copy_end - m.ready - hot - costs.signal_at(first) for m in seg.first("sigio")]
+    sigio = [m.copy_end - m.ready - hot - costs.signal_at(costs.coldness(m.idle, m.ready))
+             for m in seg.first("sigio")]
     if sigio:  # its first read pays cold_start_us too
         out["signal_cold_us"] = max(0.0, statistics.median(sigio) - out.get("cold_start_us", 0.0))
     return out
@@ -350,18 +367,15 @@ def _first_message(seg: Segments, costs: Costs, curves: dict[str, Curve],
 def _tcp_wakeup(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
                ) -> dict[str, float]:
     """A TCP server's wake-up, from its later stamp, against a UDP one's after the same
-    idle: the TCP probe's wake-ups (blocking, select) over the UDP wake-up curve, per nominal
-    gap, a ratio (least squares through 0)."""
+    idle as far into its run: the TCP probe's wake-ups (blocking, select) over the UDP
+    wake-up curve, the median of their ratios."""
     rescan = costs.select_us(fd_of(TCP_IDLE_CONNECTIONS - 1) + 1)
-    points = by_gap([(m.idle, m.copy_end - m.ready - copy_us)
-                     for m in seg.warm("blocking", tcp=True)]
-                    + [(m.idle, m.readable - m.ready - rescan)
-                       for m in seg.warm("select", tcp=True)], TCP_IDLE_GAPS_MS)
-    if not points:
+    seen = [(m, m.copy_end - m.ready - copy_us) for m in seg.warm("blocking", tcp=True)]
+    seen += [(m, m.readable - m.ready - rescan) for m in seg.warm("select", tcp=True)]
+    ratios = [us / wakeup.at(costs, m.idle, m.ready) for m, us in seen if us == us]
+    if not ratios:
         return {}
-    udp = [wakeup.at(costs, idle) for idle, _ in points]
-    ratio = sum(u * us for u, (_, us) in zip(udp, points, strict=True)) / sum(u * u for u in udp)
-    return {"tcp_wakeup_ratio": min(max(ratio, 0.0), MAX_RATIO)}
+    return {"tcp_wakeup_ratio": min(max(statistics.median(ratios), 0.0), MAX_RATIO)}
 
 
 def _gil_handoffs(runs: list[Run], costs: Costs) -> dict[str, float]:

@@ -17,7 +17,7 @@ from iosim.checks import HOUR_US, TomlLines, number_problem, show
 from iosim.errors import UserError
 from iosim.files import read_small_text
 
-MS_KEYS = ("idle_tau_ms", "first_idle_ms")  # times in ms, not costs in µs
+MS_KEYS = ("idle_tau_ms", "start_warm_ms")  # times in ms, not costs in µs
 MAX_MS = 60_000.0
 MAX_RATIO = 10.0
 
@@ -36,7 +36,7 @@ class Costs:
     wakeup_us: float = 100.0
     network_us: float = 40.0
     copy_gb_per_s: float = 1.6
-    segment_us: float = 0.0  # a TCP read pays this per message (segment) it takes, and the copy
+    segment_us: float = 0.0  # a TCP read pays this per message (segment) it takes, beside copying
     signal_us: float = 120.0
     select_base_us: float = 1.5
     select_per_fd_us: float = 0.4
@@ -49,10 +49,10 @@ class Costs:
     # fits them on its probes; 0 by default, the textbook timeline. A server that has not
     # handled a message for a while has gone cold (its CPU slept deeper, its caches cooled):
     # each ``*_idle_us`` below is the extra after a long idle, reached as
-    # 1 - exp(-idle / idle_tau_ms); a process's first message counts at most first_idle_ms
-    # of idle (its CPU was busy starting it up: its first sleep is a shallow one).
+    # 1 - exp(-idle / idle_tau_ms). A server starts warm (its CPU was busy starting it up
+    # just before t = 0): early in a run it is less cold, by 1 - exp(-t / start_warm_ms).
     idle_tau_ms: float = 5.0
-    first_idle_ms: float = 0.0
+    start_warm_ms: float = 0.0
     # A TCP server's wake-up (wakeup_us, call_after_wake_us and their idle extras), counted
     # from the data's arrival stamp, is this share of a UDP one's (measured 0.6-0.85): TCP
     # stamps a segment later on its way in than UDP stamps a datagram, nearer the wake-up.
@@ -86,7 +86,7 @@ class Costs:
     own_work_extra_us: float = 0.0
     # From t = 0 to the server's first call (its start-up), and the first read that finds data
     # without waking first (sigio, aio, non-blocking: cold code and caches). A process that
-    # slept before its first read pays its first wake-up instead (first_idle_ms).
+    # slept before its first read pays its first wake-up instead.
     start_us: float = 0.0
     cold_start_us: float = 0.0
     # threaded: a thread that waited for Python's GIL runs this long after it was handed the
@@ -102,12 +102,16 @@ class Costs:
     signal_send_us: float = 0.0
     network_idle_us: float = 0.0
 
-    def coldness(self, idle_us: float) -> float:
-        """How cold a server is after ``idle_us`` without handling a message: 0 to 1."""
+    def coldness(self, idle_us: float, at_us: float = math.inf) -> float:
+        """How cold a server is after ``idle_us`` without handling a message, ``at_us`` after
+        t = 0: 0 to 1."""
         if idle_us <= 0.0:
             return 0.0
         tau_us = self.idle_tau_ms * 1000.0
-        return 1.0 - math.exp(-idle_us / tau_us) if tau_us > 0.0 else 1.0
+        cold = 1.0 - math.exp(-idle_us / tau_us) if tau_us > 0.0 else 1.0
+        if self.start_warm_ms > 0.0:
+            cold *= 1.0 - math.exp(-at_us / (self.start_warm_ms * 1000.0))
+        return cold
 
     def wakeup_at(self, cold: float) -> float:
         """The wake-up of a process this cold (Costs.coldness)."""
