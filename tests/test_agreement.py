@@ -68,7 +68,8 @@ THREE_DATAGRAMS = "[1.0, 1000], [3.0, 1000], [5.0, 1000]"
 
 
 def test_a_server_goes_cold_as_it_idles_and_levels_off() -> None:
-    costs = replace(ZERO, wakeup_us=10.0, wakeup_idle_us=40.0, idle_tau_ms=2.0)
+    costs = replace(ZERO, wakeup_us=10.0, wakeup_idle_us=40.0, idle_tau_ms=2.0,
+                    first_idle_ms=1000.0)
     assert costs.wakeup_at(costs.coldness(0.0)) == 10.0
     assert costs.wakeup_at(costs.coldness(2000.0)) == pytest.approx(10.0 + 40 * (1 - 1 / math.e))
     assert costs.wakeup_at(costs.coldness(1e9)) == pytest.approx(50.0)
@@ -80,14 +81,14 @@ def test_a_server_goes_cold_as_it_idles_and_levels_off() -> None:
         [1.0 + costs.wakeup_at(costs.coldness(m.idle)) for m in got])
 
 
-def test_a_server_starts_warm() -> None:
-    costs = replace(ZERO, wakeup_idle_us=40.0, idle_tau_ms=2.0, start_warm_ms=4.0)
+def test_the_first_message_counts_at_most_first_idle_ms_and_later_ones_start_warm() -> None:
+    costs = replace(ZERO, wakeup_idle_us=40.0, idle_tau_ms=2.0, first_idle_ms=0.5,
+                    start_warm_ms=8.0)
     got = moments(run(parse("[4.0, 1000], [8.0, 1000]"), "blocking", costs))
-    early = 1.0 - math.exp(-1.0)  # 4 ms into the run
-    assert got[0].returned - got[0].ready == pytest.approx(
-        1.0 + 40 * (1.0 - math.exp(-2.0)) * early)
+    assert got[0].returned - got[0].ready == pytest.approx(1.0 + 40 * (1 - math.exp(-0.25)))
+    early = 1.0 - math.exp(-1.0)  # 8 ms into the run
     assert got[1].returned - got[1].ready == pytest.approx(
-        1.0 + 40 * costs.coldness(got[1].idle, got[1].ready))
+        1.0 + 40 * (1.0 - math.exp(-got[1].idle / 2000.0)) * early)
 
 
 def test_a_tcp_wakeup_is_a_share_of_a_udp_one() -> None:

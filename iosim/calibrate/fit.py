@@ -30,7 +30,7 @@ TAU_GRID_MS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20
 SEND_STEPS = 3
 PER_EVENT_STEPS = 4
 WARM_STEPS = 3
-MAX_START_WARM_MS = 1000.0
+START_WARM_GRID_MS = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
 PER_EVENT_GUESS_US = 5.0
 BURST_COLD_SENDS = 4  # a connection's first send is slower: the first few gaps are not fitted
 
@@ -206,12 +206,12 @@ def probe_terms(probes: Probes, costs: Costs) -> dict[str, float]:
             key = SERIES_KEYS[name]
             terms[f"{key}_us"], terms[f"{key}_idle_us"] = curve.base, curve.extra
         costs = replace(costs, **terms)
-        terms.update(_start_warmth(seg, costs, curves["wakeup"], copy_us))
+        terms.update(_first_idle(seg, costs, curves["wakeup"], copy_us))
+        terms.update(_tcp_warmth(seg, costs, curves["wakeup"],
+                                 costs.copy_us(probes.tcp_idle.connections[0][0].nbytes)))
         costs = replace(costs, **terms)
     out.update(terms)
     out.update(_first_cold(seg, costs, copy_us))
-    out.update(_tcp_wakeup(seg, costs, curves["wakeup"],
-                          costs.copy_us(probes.tcp_idle.connections[0][0].nbytes)))
     out.update(_sends(seg, costs))
     costs = replace(costs, **out)
     out.update(_per_event(probes, costs, "sigio", "signal_taken_us"))
@@ -329,20 +329,47 @@ def _series(seg: Segments, costs: Costs, copy_us: float) -> dict[str, list[Group
     return out
 
 
-def _start_warmth(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
-                  ) -> dict[str, float]:
-    """A process's first message, t ms into its run: the blocking server, which slept for it,
-    woke less cold than its idle says, by 1 - exp(-t / start_warm_ms)."""
-    firsts = seg.first("blocking")
-    woke = [m.copy_end - m.ready - copy_us for m in firsts]
+def _first_idle(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
+                ) -> dict[str, float]:
+    """A process's first message: one that slept for it (blocking, select) woke as from a
+    shorter idle than it had (its first sleep a shallow one): first_idle_ms is that idle,
+    read off the wake-up curve."""
+    rescan = costs.select_us(fd_of(0) + 1)
+    woke = [m.copy_end - m.ready - copy_us for m in seg.first("blocking")]
+    woke += [m.readable - m.ready - rescan for m in seg.first("select")]
     if not woke or not wakeup.extra:
         return {}
-    at = statistics.median(m.ready for m in firsts)
-    plain = replace(costs, start_warm_ms=0.0).coldness(statistics.median(m.idle for m in firsts))
-    share = (statistics.median(woke) - wakeup.base) / wakeup.extra / plain if plain else 1.0
-    if not 0.0 < share < 1.0:  # no warmer than later (or no colder than none)
-        return {"start_warm_ms": 0.0 if share >= 1.0 else MAX_START_WARM_MS}
-    return {"start_warm_ms": min(-at / math.log(1.0 - share) / 1000.0, MAX_START_WARM_MS)}
+    idle = statistics.median(m.idle for m in seg.first("blocking") + seg.first("select"))
+    cold = min(max((statistics.median(woke) - wakeup.base) / wakeup.extra, 0.0),
+               costs.coldness(idle))
+    tau_us = costs.idle_tau_ms * 1000.0
+    first_us = -tau_us * math.log(1.0 - cold) if cold < 1.0 and tau_us > 0 else idle
+    return {"first_idle_ms": min(first_us, idle) / 1000.0}
+
+
+def _tcp_warmth(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
+                ) -> dict[str, float]:
+    """The TCP probe's wake-ups (blocking, select) against the UDP wake-up curve after the
+    same idle: a share of it (tcp_wakeup_ratio, TCP stamps later), and less cold early in
+    the run (start_warm_ms): the pair that fits them best, the share the median of the
+    ratios."""
+    rescan = costs.select_us(fd_of(TCP_IDLE_CONNECTIONS - 1) + 1)
+    seen = [(m, m.copy_end - m.ready - copy_us) for m in seg.warm("blocking", tcp=True)]
+    seen += [(m, m.readable - m.ready - rescan) for m in seg.warm("select", tcp=True)]
+    seen = [(m, us) for m, us in seen if us > 0]
+    if not seen:
+        return {}
+
+    def fit(warm_ms: float) -> tuple[float, float, float]:
+        warm = replace(costs, start_warm_ms=warm_ms)
+        pred = [wakeup.at(warm, m.idle, m.ready) for m, _ in seen]
+        ratio = statistics.median(us / p for (_, us), p in zip(seen, pred, strict=True))
+        miss = sorted(math.log(us / (ratio * p)) ** 2 for (_, us), p in zip(seen, pred,
+                                                                             strict=True))
+        return statistics.fmean(miss[:max(1, len(miss) * 3 // 4)]), ratio, warm_ms
+
+    _, ratio, warm_ms = min(map(fit, START_WARM_GRID_MS))
+    return {"tcp_wakeup_ratio": min(max(ratio, 0.0), MAX_RATIO), "start_warm_ms": warm_ms}
 
 
 def _first_cold(seg: Segments, costs: Costs, copy_us: float) -> dict[str, float]:
@@ -351,31 +378,19 @@ def _first_cold(seg: Segments, costs: Costs, copy_us: float) -> dict[str, float]
     signal signal_cold_us more again."""
     out: dict[str, float] = {}
     hot = costs.call_overhead_us + costs.syscall_us + copy_us
+
+    def first(m: Moments) -> float:  # as Proc.coldness before the first message
+        return costs.coldness(min(m.idle, costs.first_idle_ms * 1000.0))
+
     aio = [m.returned - m.sent - costs.network_at(costs.coldness(m.client_gap)) - copy_us
-           - costs.call_overhead_us - costs.completion_at(costs.coldness(m.idle, m.ready))
-           for m in seg.first("aio")]
+           - costs.call_overhead_us - costs.completion_at(first(m)) for m in seg.first("aio")]
     aio = [x for x in aio if x == x]
     if aio:
         out["cold_start_us"] = max(0.0, statistics.median(aio))
-    sigio = [m.copy_end - m.ready - hot - costs.signal_at(costs.coldness(m.idle, m.ready))
-             for m in seg.first("sigio")]
+    sigio = [m.copy_end - m.ready - hot - costs.signal_at(first(m)) for m in seg.first("sigio")]
     if sigio:  # its first read pays cold_start_us too
         out["signal_cold_us"] = max(0.0, statistics.median(sigio) - out.get("cold_start_us", 0.0))
     return out
-
-
-def _tcp_wakeup(seg: Segments, costs: Costs, wakeup: Curve, copy_us: float
-               ) -> dict[str, float]:
-    """A TCP server's wake-up, from its later stamp, against a UDP one's after the same
-    idle as far into its run: the TCP probe's wake-ups (blocking, select) over the UDP
-    wake-up curve, the median of their ratios."""
-    rescan = costs.select_us(fd_of(TCP_IDLE_CONNECTIONS - 1) + 1)
-    seen = [(m, m.copy_end - m.ready - copy_us) for m in seg.warm("blocking", tcp=True)]
-    seen += [(m, m.readable - m.ready - rescan) for m in seg.warm("select", tcp=True)]
-    ratios = [us / wakeup.at(costs, m.idle, m.ready) for m, us in seen if us == us]
-    if not ratios:
-        return {}
-    return {"tcp_wakeup_ratio": min(max(statistics.median(ratios), 0.0), MAX_RATIO)}
 
 
 def _gil_handoffs(runs: list[Run], costs: Costs) -> dict[str, float]:

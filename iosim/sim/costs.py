@@ -17,7 +17,7 @@ from iosim.checks import HOUR_US, TomlLines, number_problem, show
 from iosim.errors import UserError
 from iosim.files import read_small_text
 
-MS_KEYS = ("idle_tau_ms", "start_warm_ms")  # times in ms, not costs in µs
+MS_KEYS = ("idle_tau_ms", "first_idle_ms", "start_warm_ms")  # times in ms, not costs in µs
 MAX_MS = 60_000.0
 MAX_RATIO = 10.0
 
@@ -49,9 +49,11 @@ class Costs:
     # fits them on its probes; 0 by default, the textbook timeline. A server that has not
     # handled a message for a while has gone cold (its CPU slept deeper, its caches cooled):
     # each ``*_idle_us`` below is the extra after a long idle, reached as
-    # 1 - exp(-idle / idle_tau_ms). A server starts warm (its CPU was busy starting it up
-    # just before t = 0): early in a run it is less cold, by 1 - exp(-t / start_warm_ms).
+    # 1 - exp(-idle / idle_tau_ms). Its first message counts at most first_idle_ms of idle
+    # (the first sleep of a process just started is a shallow one); after it, early in a run,
+    # the server is less cold, by 1 - exp(-t / start_warm_ms) (measured on TCP servers).
     idle_tau_ms: float = 5.0
+    first_idle_ms: float = 0.0
     start_warm_ms: float = 0.0
     # A TCP server's wake-up (wakeup_us, call_after_wake_us and their idle extras), counted
     # from the data's arrival stamp, is this share of a UDP one's (measured 0.6-0.85): TCP

@@ -72,13 +72,16 @@ class Proc:
         self.cold_us = costs.cold_start_us  # what the first read with data pays more
         self.wakeup_ratio = costs.tcp_wakeup_ratio if protocol == "tcp" else 1.0
         self.last_done = 0.0  # when the last message was processed: the server idles since
+        self.handled_once = False
         self.first_signal = True
         self.process_label = "process datagram" if protocol == "udp" else "process data"
 
     def coldness(self) -> float:
-        """How cold the server is (Costs.coldness): idle since its last message was processed
-        (or since t = 0), this long into the run."""
+        """How cold the server is (Costs.coldness): idle since its last message was processed,
+        this long into the run; before its first, idle since t = 0, at most first_idle_ms."""
         now = self.env.now
+        if not self.handled_once:
+            return self.costs.coldness(min(now, self.costs.first_idle_ms * 1000.0))
         return self.costs.coldness(now - self.last_done, now)
 
     def guard(self, steps: Steps, after_arrivals: bool = False) -> Steps:
@@ -301,6 +304,7 @@ class Thread:
             yield from self.run_cpu(PROCESS, proc.work_us, proc.process_label, sock.conn, msg,
                                     PROCESS_LINE)
             m_done[msg] = proc.last_done = self.env.now
+            proc.handled_once = True
             proc.remaining -= 1
             if proc.remaining == 0:
                 raise AllDone
