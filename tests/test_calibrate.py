@@ -74,7 +74,8 @@ def test_quick_measurement_probes_every_real_server(quick: Quick) -> None:
 
 
 KNOWN = replace(Costs.zero(copy_gb_per_s=15.0), syscall_us=1.7, idle_tau_ms=4.0,
-                first_idle_ms=3.0, start_warm_ms=20.0, wakeup_us=20.0, wakeup_idle_us=110.0, call_after_wake_us=5.0,
+                first_idle_ms=3.0, start_warm_ms=20.0, wakeup_us=20.0, wakeup_idle_us=110.0,
+                call_after_wake_us=5.0,
                 call_after_wake_idle_us=40.0, signal_us=15.0, signal_idle_us=60.0,
                 signal_cold_us=25.0, signal_taken_us=7.0, completion_us=20.0,
                 completion_idle_us=30.0, handle_us=4.0, handle_idle_us=20.0,

@@ -301,8 +301,9 @@ def _passes(runs: list[Run], costs: Costs) -> dict[str, float]:
 
 def _series(seg: Segments, costs: Costs, copy_us: float) -> dict[str, list[Group]]:
     """Per term, (idle, time into the run, figure) of the warm messages, by nominal gap, each
-    figure what the simulator charges for that term (the rest of its path taken off). The
-    client's idle is its gap between two sends, and its start is not warm."""
+    figure what the simulator charges for that term (the rest of its path taken off). Only
+    wake-ups are warm early in a run (the time into it is infinite for the rest); the
+    client's idle is its gap between two sends."""
     hot = costs.call_overhead_us + costs.syscall_us + copy_us
     rescan = costs.select_us(fd_of(0) + 1)
     gaps = IDLE_GAPS_MS
@@ -316,14 +317,14 @@ def _series(seg: Segments, costs: Costs, copy_us: float) -> dict[str, list[Group
                                for m in seg.warm("select")], gaps),
            "after_wake": by_gap(((m.idle, m.ready, m.copy_end - m.readable - hot)
                                  for m in seg.warm("select")), gaps),
-           "signal": by_gap(((m.idle, m.ready, m.copy_end - m.ready - hot)
+           "signal": by_gap(((m.idle, math.inf, m.copy_end - m.ready - hot)
                              for m in seg.warm("sigio")), gaps),
-           "handle": by_gap(((m.copy_end - (m.ready - m.idle), m.copy_end,
+           "handle": by_gap(((m.copy_end - (m.ready - m.idle), math.inf,
                               m.started - m.copy_end - costs.handle_per_message_us)
                              for model in stamped for m in seg.warm(model)), gaps)}
     if network:
         net, _ = fit_curve(network, costs)
-        out["completion"] = by_gap(((m.idle, m.ready, m.returned - m.sent
+        out["completion"] = by_gap(((m.idle, math.inf, m.returned - m.sent
                                      - net.at(costs, m.client_gap) - copy_us
                                      - costs.call_overhead_us) for m in seg.warm("aio")), gaps)
     return out

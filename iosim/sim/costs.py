@@ -51,7 +51,7 @@ class Costs:
     # each ``*_idle_us`` below is the extra after a long idle, reached as
     # 1 - exp(-idle / idle_tau_ms). Its first message counts at most first_idle_ms of idle
     # (the first sleep of a process just started is a shallow one); after it, early in a run,
-    # the server is less cold, by 1 - exp(-t / start_warm_ms) (measured on TCP servers).
+    # a server wakes less cold, by 1 - exp(-t / start_warm_ms) (measured on TCP servers).
     idle_tau_ms: float = 5.0
     first_idle_ms: float = 0.0
     start_warm_ms: float = 0.0

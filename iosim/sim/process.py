@@ -11,6 +11,7 @@ moments when every thread was blocked.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 
 import simpy
@@ -76,13 +77,14 @@ class Proc:
         self.first_signal = True
         self.process_label = "process datagram" if protocol == "udp" else "process data"
 
-    def coldness(self) -> float:
-        """How cold the server is (Costs.coldness): idle since its last message was processed,
-        this long into the run; before its first, idle since t = 0, at most first_idle_ms."""
+    def coldness(self, waking: bool = False) -> float:
+        """How cold the server is (Costs.coldness): idle since its last message was processed
+        (a wake-up: this long into the run); before its first, idle since t = 0, at most
+        first_idle_ms."""
         now = self.env.now
         if not self.handled_once:
             return self.costs.coldness(min(now, self.costs.first_idle_ms * 1000.0))
-        return self.costs.coldness(now - self.last_done, now)
+        return self.costs.coldness(now - self.last_done, now if waking else math.inf)
 
     def guard(self, steps: Steps, after_arrivals: bool = False) -> Steps:
         """Run a program (or a thread) and turn its end into the end of the run. Arrivals are
@@ -242,7 +244,7 @@ class Thread:
             self.rows.append((BLOCKED, lane, since, now, label, conn, -1, line))
         self.rows.append((WAKEUP, lane, now, now, "wake up", conn, -1, line))
         if self.cold_wakeups:
-            self.woke_cold = self.proc.coldness()
+            self.woke_cold = self.proc.coldness(waking=True)
         yield from self.blocked_for(self.costs.wakeup_at(self.woke_cold) * self.proc.wakeup_ratio,
                                     label, conn, line)
 
