@@ -99,7 +99,7 @@ def test_terms_fitted_on_simulated_probes_are_the_costs_they_ran_with() -> None:
         for model in models:
             runs[model] = [simulate(probe, [model], KNOWN).runs[0]]
     fitted = calibrate.probe_terms(sims, KNOWN)
-    assert len(fitted) == 28
+    assert len(fitted) == 29
     for key, value in fitted.items():
         assert value == pytest.approx(getattr(KNOWN, key), rel=APPROXIMATE.get(key, 0.01),
                                       abs=0.01), key
