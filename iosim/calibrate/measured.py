@@ -24,7 +24,7 @@ class Budget:
 
 
 QUICK = Budget(seconds=0.03, samples=25, fd_counts=(10, 100, 1000), probes=1)
-FULL = Budget()  # about 35 s
+FULL = Budget()  # about 50 s
 
 
 @dataclass

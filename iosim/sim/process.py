@@ -23,7 +23,7 @@ from iosim.trace import COPY_LABEL, Kind, RunRecorder
 
 Steps = Generator[simpy.Event, None, None]
 
-COLD_LABEL = "first read: cold code and caches"
+COLD_LABEL = "first reads: cold code and caches"
 OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"  # as a real run's
 START_LABEL = "the server starts up"
 HANDLE_LABEL = "which messages did the read complete?"
