@@ -61,65 +61,48 @@ def test_quick_measurement_covers_every_cost(quick: Quick) -> None:
 
 
 def test_quick_measurement_probes_every_real_server(quick: Quick) -> None:
-    servers = quick.measured.servers
-    assert servers is not None
-    for model in probes.PROBE_MODELS:
-        assert servers.warm(model) and servers.cold(model), model
-        assert all(s.latency_us > 0 and s.asleep_us > 0 for s in servers.samples[model])
-    assert all(s.after_wake_us > 0 for s in servers.warm("select"))
-    for model in ("blocking", "sigio"):
-        assert len(servers.by_gap(model)) == len(set(probes.PROBE_GAPS_MS[1:]))
+    measured = quick.measured.probes
+    assert measured is not None
+    for runs, models in ((measured.idle_runs, probes.IDLE_MODELS),
+                         (measured.tcp_idle_runs, probes.TCP_IDLE_MODELS),
+                         (measured.burst_runs, probes.BURST_MODELS)):
+        assert set(runs) == set(models)
+        assert all(run.error is None and run.message_count for rs in runs.values() for run in rs)
+    costs, _ = calibrate.to_costs(quick.measured)
+    for key in ("wakeup_idle_us", "signal_idle_us", "send_us", "call_overhead_us"):
+        assert getattr(costs, key) > 0, key
 
 
-def test_latency_terms_fitted_on_a_simulated_probe_are_the_costs_it_ran_with() -> None:
-    """The fit is a model: runs of the probe simulated with known latency terms give them
-    back (as closely as the probe's timing allows)."""
-    known = replace(Costs.zero(copy_gb_per_s=20.0), syscall_us=1.0, wakeup_us=10.0,
-                    wakeup_per_idle_ms_us=1.5, signal_us=18.0, signal_per_idle_ms_us=0.5,
-                    call_after_wake_us=6.0, call_after_wake_per_idle_ms_us=0.8,
-                    cold_start_us=45.0, cold_decay=0.4)
-    probe = scenario.parse(probes.probe_scenario_text())
-    servers = probes.ServerLatencies(scenario=probe)
-    for model in probes.PROBE_MODELS:
-        run = simulate(probe, [model], known).runs[0]
-        servers.samples[model] = probes.samples_of(run)
-    fitted = calibrate.server_terms(servers, known.syscall_us)
-    # abs=0.2: the tail of the cold extra (~1 µs on the first warm read) is in the mean
-    assert fitted["wakeup_us"] == pytest.approx(known.wakeup_us, abs=0.2)
-    assert fitted["wakeup_per_idle_ms_us"] == pytest.approx(known.wakeup_per_idle_ms_us,
-                                                           rel=0.02)
-    assert fitted["signal_us"] == pytest.approx(known.signal_us, abs=0.1)
-    assert fitted["signal_per_idle_ms_us"] == pytest.approx(known.signal_per_idle_ms_us,
-                                                           rel=0.02)
-    assert fitted["call_after_wake_us"] == pytest.approx(known.call_after_wake_us, abs=0.2)
-    assert fitted["call_after_wake_per_idle_ms_us"] == pytest.approx(
-        known.call_after_wake_per_idle_ms_us, rel=0.02)
-    warm = replace(known, cold_start_us=0.0, cold_decay=0.0)
-    cold = calibrate.cold_terms(servers, warm)
-    assert cold is not None
-    assert cold[0] == pytest.approx(known.cold_start_us, abs=0.5)
-    assert cold[1] == pytest.approx(known.cold_decay, abs=0.02)
+KNOWN = replace(Costs.zero(copy_gb_per_s=15.0), syscall_us=1.7, idle_tau_ms=4.0,
+                first_idle_ms=3.0, start_warm_ms=20.0, wakeup_us=20.0, wakeup_idle_us=110.0,
+                call_after_wake_us=5.0,
+                call_after_wake_idle_us=40.0, signal_us=15.0, signal_idle_us=60.0,
+                signal_cold_us=25.0, signal_taken_us=7.0, completion_us=20.0,
+                completion_idle_us=30.0, handle_us=4.0, handle_idle_us=20.0,
+                handle_per_message_us=0.3, process_extra_us=0.8, segment_us=0.4,
+                call_overhead_us=3.0, own_work_extra_us=5.0, start_us=60.0, cold_start_us=30.0,
+                gil_handoff_us=6.0, send_us=8.0, send_idle_us=60.0, signal_send_us=9.0,
+                network_us=3.0, network_idle_us=40.0, tcp_wakeup_ratio=0.4,
+                select_base_us=0.5, select_per_fd_us=0.05)
+# a thread's wait for the GIL is counted from its wake-up, and a SIGIO's cost read off the
+# probe's mean completion, which steps with it: those two fit close, not exactly
+APPROXIMATE = {"gil_handoff_us": 0.15, "signal_taken_us": 0.05}
 
 
-def test_a_probe_message_the_server_was_late_for_is_not_a_sample() -> None:
-    """The second datagram is ready while the server still processes the first (a busy
-    machine does that to the real probe): the server never slept for it."""
-    work_us = 500
-    late = scenario.parse(f'''name = "late"
-title = "A datagram while the server is busy"
-protocol = "udp"
-models = ["blocking"]
-[process]
-work_us = {work_us}
-[[connections]]
-sends = [[1.0, 64], [1.2, 64], [5.0, 64], [9.0, 64]]
-''')
-    run = simulate(late, ["blocking"]).runs[0]
-    assert run.m_ready[1] < run.m_done[0]  # ready while the first is being processed
-    samples = probes.samples_of(run)
-    assert [s.index for s in samples] == [0, 2]  # not 1; the last is never a sample
-    assert all(s.asleep_us > 0 and s.latency_us > 0 for s in samples)
-    assert samples[1].asleep_us == pytest.approx(run.m_ready[2] - run.m_done[1])
+def test_terms_fitted_on_simulated_probes_are_the_costs_they_ran_with() -> None:
+    """The fit inverts the simulator: the probes simulated with known terms give them back."""
+    sims = probes.Probes(*(scenario.parse(text) for text in (
+        probes.idle_probe_text(), probes.idle_probe_text("tcp"), probes.burst_probe_text())))
+    for runs, probe, models in ((sims.idle_runs, sims.idle, probes.IDLE_MODELS),
+                                (sims.tcp_idle_runs, sims.tcp_idle, probes.TCP_IDLE_MODELS),
+                                (sims.burst_runs, sims.burst, probes.BURST_MODELS)):
+        for model in models:
+            runs[model] = [simulate(probe, [model], KNOWN).runs[0]]
+    fitted = calibrate.probe_terms(sims, KNOWN)
+    assert len(fitted) == 29
+    for key, value in fitted.items():
+        assert value == pytest.approx(getattr(KNOWN, key), rel=APPROXIMATE.get(key, 0.01),
+                                      abs=0.01), key
 
 
 def test_measurement_leaves_sockets_signals_and_limits_as_they_were(quick: Quick) -> None:
@@ -134,8 +117,8 @@ def test_costs_from_measurements_are_positive_and_load_back(quick: Quick, tmp_pa
     costs, kept = calibrate.to_costs(m)
     assert kept == []
     assert costs != Costs()
-    for key in ("syscall_us", "network_us", "copy_gb_per_s", "signal_us", "select_per_fd_us",
-                "poll_per_fd_us", "epoll_per_ready_us"):
+    for key in ("syscall_us", "copy_gb_per_s", "select_per_fd_us", "poll_per_fd_us",
+                "epoll_per_ready_us"):  # the probes' terms may fit to 0 (their bases, say)
         assert getattr(costs, key) > 0, key
     assert all(v >= 0 for v in costs.to_dict().values())
     assert costs.select_us(1000) > costs.select_us(10)

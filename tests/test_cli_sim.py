@@ -69,8 +69,9 @@ def test_sim_json_has_the_design_shape(capsys: pytest.CaptureFixture[str]) -> No
                                        "copy_end_us", "done_us"}
     assert set(run["totals"]) == {"syscalls", "ewouldblock", "signals", "wakeups",
                                   "blocked_us", "in_kernel_us", "other_work_us", "end_us",
-                                  "sim_events", "latency_p50_us", "latency_max_us",
-                                  "handled_p50_us", "handled_max_us"}
+                                  "sim_events", "latency_p50_us", "latency_p90_us",
+                                  "latency_max_us", "handled_p50_us", "handled_p90_us",
+                                  "handled_max_us"}
     blocking = run["messages"][0]
     assert run["totals"]["handled_p50_us"] == pytest.approx(blocking["done_us"]
                                                             - blocking["ready_us"])

@@ -104,7 +104,8 @@ REFUSED = {  # case: (replace this in GOOD, by this, words of the one line, line
     "cost over an hour": ("[process]", "[costs]\nsignal_us = 1e10\n\n[process]", HOUR, 6),
     "copy bandwidth 0": ("[process]", "[costs]\ncopy_gb_per_s = 0\n\n[process]",
                          "must not be below 0.001", 6),
-    "cold decay 1": ("[process]", "[costs]\ncold_decay = 1\n\n[process]", "below 1", 6),
+    "idle time over a minute": ("[process]", "[costs]\nidle_tau_ms = 1e9\n\n[process]",
+                                "at most 60,000 ms", 6),
     "costs file is a device": ("[process]", 'costs = "/dev/zero"\n[process]',
                                "/dev/zero: not a regular file", None),
 }

@@ -1,4 +1,4 @@
-"""``iosim calibrate``: the command line. Measures (in about 35 s, or 5 with --quick) and
+"""``iosim calibrate``: the command line. Measures (in about 50 s, or 4 with --quick) and
 writes the costs file atomically, so that an interrupted run leaves the old file as it was."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "calibrate", help="measure this machine's costs (system call, wake-up, copy, select, "
                           "poll, epoll, signals)",
-        description="Measure, in about 35 s, what each kernel operation costs on this machine "
+        description="Measure, in about 50 s, what each kernel operation costs on this machine "
                     "when made from Python: a system call, waking a blocked thread, the "
                     "loopback delay, copying into a buffer, select/poll/epoll with 10 to "
-                    "10,000 descriptors, SIGIO delivery; then fit the latency terms (wake-up "
-                    "after an idle gap, SIGIO, cold first reads) on short captures of a "
-                    "probe scenario against iosim's real servers. Prints the figures beside "
+                    "10,000 descriptors, SIGIO delivery; then fit what iosim's real servers "
+                    "pay beyond their calls (wake-ups after idle gaps, signals, aio "
+                    "completions, their own work, the client's sends) on short captures of "
+                    "three probe scenarios against them. Prints the figures beside "
                     "Kerrisk's (TLPI Table 63-9) and writes a costs file for 'iosim sim "
                     "--costs' or a scenario's costs = \"FILE\". Progress goes to stderr.")
     p.add_argument("-o", "--output", metavar="COSTS.toml",
@@ -28,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the costs file (TOML, the table in its comments) goes to stdout and "
                         "the table to stderr")
     p.add_argument("--quick", action="store_true",
-                   help="a rough profile in about 5 s (fewer repetitions and probe captures, "
-                        "up to 1,000 descriptors)")
+                   help="a rough profile in about 4 s (fewer repetitions, one round of probe "
+                        "captures, up to 1,000 descriptors)")
     p.set_defaults(func=cmd_calibrate)
 
 

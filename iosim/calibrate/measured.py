@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from iosim.calibrate.probes import ServerLatencies
+from iosim.calibrate.probes import Probes
 
 FD_COUNTS = (10, 100, 1000, 10000)
 
@@ -20,11 +20,11 @@ class Budget:
     seconds: float = 1.0
     samples: int = 300
     fd_counts: tuple[int, ...] = FD_COUNTS
-    probes: int = 10
+    probes: int = 8
 
 
-QUICK = Budget(seconds=0.03, samples=25, fd_counts=(10, 100, 1000), probes=4)
-FULL = Budget()  # about 35 s
+QUICK = Budget(seconds=0.03, samples=25, fd_counts=(10, 100, 1000), probes=1)
+FULL = Budget()  # about 50 s
 
 
 @dataclass
@@ -33,7 +33,6 @@ class Measured:
 
     syscall_us: float = 0.0
     wakeup_us: float | None = None
-    wakeup_per_idle_ms_us: float | None = None
     signal_cross_us: float | None = None  # another, busy process: stamp -> read in its handler
     network_us: float | None = None
     signal_us: float | None = None  # process asleep when SIGIO comes
@@ -44,7 +43,7 @@ class Measured:
     epoll_us: dict[int, float] = field(default_factory=dict)
     epoll_ready_us: dict[int, float] = field(default_factory=dict)
     epoll_ctl_us: float = 0.0
-    servers: ServerLatencies | None = None  # the probe captured on the real servers
+    probes: Probes | None = None  # the probes captured on the real servers
     notes: list[str] = field(default_factory=list)
 
 

@@ -198,10 +198,9 @@ def _cross_process(samples: int, busy: bool) -> dict[float, list[float]] | None:
     return by_gap
 
 
-def measure_wakeup_and_network(samples: int) -> tuple[float | None, float | None,
-                                                      float | None]:
+def measure_wakeup_and_network(samples: int) -> tuple[float | None, float | None]:
     """Wake-up of another process asleep in recvmsg, less a read of data already queued, at
-    two idle gaps: (wake-up, its growth per ms asleep, loopback delay send -> stamp)."""
+    two idle gaps and drawn back to no idle; and the loopback delay send -> stamp."""
     by_gap = _cross_process(samples, busy=False)
     queued, network = [], []
     with _udp_pair(stamps=True) as (rx, tx):
@@ -217,13 +216,12 @@ def measure_wakeup_and_network(samples: int) -> tuple[float | None, float | None
             if stamp:
                 network.append(stamp - sent)
     if not by_gap or not queued:
-        return None, None, None
+        return None, None
     hot = statistics.median(queued) / 1000.0
     (short, w_short), (long, w_long) = sorted(
         (gap, max(0.0, statistics.median(v) - hot)) for gap, v in by_gap.items())
     per_ms = max(0.0, (w_long - w_short) / (long - short))
-    base = max(0.0, w_short - per_ms * short)
-    return base, per_ms, statistics.median(network) / 1000.0
+    return max(0.0, w_short - per_ms * short), statistics.median(network) / 1000.0
 
 
 def measure_signal_cross_process(samples: int) -> float | None:

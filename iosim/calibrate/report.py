@@ -7,6 +7,7 @@ import datetime
 import os
 import platform
 
+from iosim.calibrate.fit import figures
 from iosim.calibrate.measured import Measured
 from iosim.sim.costs import Costs
 
@@ -30,7 +31,6 @@ def report(m: Measured, costs: Costs, kept: list[str]) -> str:
     lines = ["measured per call on this machine (median)"]
     single = [("system call (recv -> EWOULDBLOCK)", m.syscall_us),
               ("wake-up of a process asleep in recvmsg", m.wakeup_us),
-              ("  more per ms asleep", m.wakeup_per_idle_ms_us),
               ("loopback delay (send -> kernel stamp)", m.network_us),
               ("SIGIO: kernel stamp -> handler, asleep", m.signal_us),
               ("SIGIO: kernel stamp -> handler, busy", m.signal_busy_us),
@@ -38,8 +38,8 @@ def report(m: Measured, costs: Costs, kept: list[str]) -> str:
               ("epoll_ctl", m.epoll_ctl_us)]
     single += [(f"recv_into {size_text(size)}  ({size / us / 1000:.2f} GB/s)", us)
                for size, us in m.copy_us.items()]
-    if m.servers is not None:
-        single += m.servers.figures()
+    if m.probes is not None:
+        single += figures(m.probes, costs)
     width = max(len(name) for name, _ in single)
     lines += [f"  {name.ljust(width)}  {_us(value)}" for name, value in single]
     lines += ["", "  one descriptor ready     this machine                        "

@@ -17,7 +17,7 @@ from iosim.calibrate.micro import (
     measure_wakeup_and_network,
 )
 from iosim.calibrate.multiplexers import measure_multiplexers
-from iosim.calibrate.probes import PROBE_MODELS, probe_servers
+from iosim.calibrate.probes import IDLE_MODELS, probe_servers
 from iosim.calibrate.report import header, report, size_text
 from iosim.errors import UserError
 from iosim.sim.costs import dump_costs
@@ -37,8 +37,7 @@ def measure(budget: Budget = FULL, progress: Progress = _stderr_progress) -> Mea
     progress("system call (recv -> EWOULDBLOCK)")
     m.syscall_us = measure_syscall(budget.seconds)
     progress(f"wake-up and loopback delay ({budget.samples} datagrams)")
-    m.wakeup_us, m.wakeup_per_idle_ms_us, m.network_us = \
-        measure_wakeup_and_network(budget.samples)
+    m.wakeup_us, m.network_us = measure_wakeup_and_network(budget.samples)
     progress(f"SIGIO delivery ({budget.samples} datagrams, asleep and busy)")
     m.signal_us = measure_signal(budget.samples, asleep=True)
     m.signal_busy_us = measure_signal(budget.samples, asleep=False)
@@ -48,13 +47,13 @@ def measure(budget: Budget = FULL, progress: Progress = _stderr_progress) -> Mea
     m.copy_us, notes = measure_copy(COPY_SIZES, budget.seconds)
     m.notes.extend(notes)
     measure_multiplexers(budget, m, progress)
-    progress(f"latency of the real servers ({', '.join(PROBE_MODELS)}: {budget.probes} "
-             "captures each of a probe scenario)")
+    progress(f"the real servers ({', '.join(IDLE_MODELS)}) on the probes: {budget.probes} "
+             f"round{'s' if budget.probes != 1 else ''} of captures")
     try:
-        m.servers = probe_servers(budget.probes)
+        m.probes = probe_servers(budget.probes)
     except UserError as exc:
         m.notes.append(f"the real servers could not be probed ({exc}): wake-up and SIGIO "
-                       "come from the socket pairs alone")
+                       "come from the socket pairs alone, the servers' own work is left out")
     return m
 
 

@@ -18,8 +18,8 @@ RUN_COLUMNS = ("row_type", "scenario", "protocol", "run", "model", "source")
 MESSAGE_COLUMNS = ("msg", *MESSAGE_FIELDS, "latency_us", "handled_us")
 TOTALS_COLUMNS = ("messages", "handled", "syscalls", "ewouldblock", "signals", "wakeups",
                   "blocked_us", "in_kernel_us", "other_work_us", "end_us", "sim_events",
-                  "latency_p50_us", "latency_max_us", "handled_p50_us", "handled_max_us",
-                  "error")
+                  "latency_p50_us", "latency_p90_us", "latency_max_us", "handled_p50_us",
+                  "handled_p90_us", "handled_max_us", "error")
 COLUMNS = RUN_COLUMNS + MESSAGE_COLUMNS + TOTALS_COLUMNS
 
 

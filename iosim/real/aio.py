@@ -7,7 +7,9 @@ checks the completion queue between slices of its own work (a memory read, no sy
 finding an entry plays the part of "deliver signal specified in aio_read".
 
 io_uring's recv gives no SO_TIMESTAMPNS stamp through this binding, so for this model a
-message's ready, copy start and copy end are all the moment its completion was seen.
+message's copy start and copy end are the moment its completion was seen, and its ready is
+bracketed: captured, the client's send (flagged READY_ESTIMATED: the data arrived between the
+two); served, the completion too.
 """
 
 from __future__ import annotations

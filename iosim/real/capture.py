@@ -12,6 +12,7 @@ a call from Python; in sigio and aio, the time outside the handler is the proces
 from __future__ import annotations
 
 import math
+import statistics
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from iosim.real.record import (
     WOULDBLOCK,
     Messages,
 )
-from iosim.trace import COPY_LABEL, Kind, Lane, Run, RunRecorder
+from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Lane, Run, RunRecorder
 
 MULTIPLEXERS = ("select", "poll", "epoll_wait")
 BLOCKING_READS = ("blocking", "threaded", "select", "poll", "epoll")  # sockets in blocking mode
@@ -62,7 +63,7 @@ class _Builder:
 
     def __init__(self, model: str, protocol: str, rows: Sequence[tuple], t0_ns: int,
                  plan: list[list[tuple[int, int]]] | None, sent_ns: Sequence[int] | None,
-                 connections: int, work_us: float) -> None:
+                 connections: int, work_us: float, closed_ns: Sequence[int] = ()) -> None:
         self.model = model
         self.protocol = protocol
         self.t0 = t0_ns
@@ -86,12 +87,39 @@ class _Builder:
                                             enumerate(plan) for msg, nbytes in sends):
                 sent = math.nan if sent_ns is None else self.us(sent_ns[msg])
                 self.rec.message(conn, nbytes, sent, math.nan)
+        # When each connection's goodbye was sent (µs): see _typical_delay
+        self.closed = {conn: self.us(t) for conn, t in enumerate(closed_ns) if t}
+        self.typical_delay = self._typical_delay()
         self.read_stamps = sorted((r[4], r[7]) for r in self.rows
                                   if r[0] == CALL and r[2] == "recvfrom" and r[7])
         self.next_stamp = self._stamps_after_multiplexer()
 
     def us(self, t_ns: int) -> float:
         return (t_ns - self.t0) / 1000.0
+
+    def after_goodbye(self, conn: int, arrived: float) -> bool:
+        """Whether a TCP read's stamp is no earlier than its connection's goodbye: then it is
+        the goodbye's FIN, which the kernel merged into the data waiting, stamp and all (the
+        data was stamped within its own send call, before the client said goodbye)."""
+        closed = self.closed.get(conn)
+        return self.protocol == "tcp" and closed is not None and arrived >= closed
+
+    def _typical_delay(self) -> float | None:
+        """The median time from a read's last message's send to the read's stamp, over the
+        TCP reads stamped by their own data: what a read stamped by the FIN is given."""
+        if self.plan is None or self.protocol != "tcp":
+            return None
+        messages = Messages(self.plan)
+        sent = self.rec.run.m_sent
+        delays = []
+        for row in self.rows:
+            if row[0] == CALL and row[2] == "recvfrom" and row[6] > 0:
+                parts = messages.take(row[3], row[6])
+                stamp = self.us(row[7]) if row[7] else math.nan
+                if parts and stamp == stamp and not self.after_goodbye(row[3], stamp):
+                    delays.append(stamp - sent[parts[-1][0]])
+        delays = [d for d in delays if d == d]
+        return statistics.median(delays) if delays else None
 
     def _stamps_after_multiplexer(self) -> dict[int, int]:
         """For each select/poll/epoll_wait row: the earliest arrival stamp among the reads it
@@ -179,7 +207,14 @@ class _Builder:
                           if self.blocking else "recvfrom", conn, line=line)
             self.rec.instant(Kind.EOF, lane, r, "return 0 (peer closed)", conn, line=line)
             return
+        parts = self.messages.take(conn, result)
         arrived = self.us(stamp) if stamp else (e if aio or not self.blocking else r)
+        goodbye = bool(stamp) and self.after_goodbye(conn, arrived)
+        if goodbye:  # the FIN's stamp: the data crossed loopback as fast as others did
+            last_sent = self.rec.run.m_sent[parts[-1][0]] if parts else math.nan
+            arrived = min(arrived, self.closed[conn], r)
+            if self.typical_delay is not None and last_sent == last_sent:
+                arrived = min(arrived, last_sent + self.typical_delay)
         wait_end = e
         if self.blocking and arrived > e:
             wait_end = min(arrived, r)
@@ -189,7 +224,6 @@ class _Builder:
         if not aio:
             self.span(Kind.BLOCKED, lane, wait_end, r, COPY_LABEL, conn, line=line)
             self.rec.instant(Kind.RETURN, lane, r, "return OK", conn, line=line)
-        parts = self.messages.take(conn, result)
         total = sum(n for _, n, _ in parts) or 1
         t = wait_end
         run = self.rec.run
@@ -200,8 +234,14 @@ class _Builder:
                 self.rec.message(conn, n, arrived, arrived)
             if run.m_copy_start[msg] != run.m_copy_start[msg]:  # NaN: first bytes of it
                 sent = run.m_sent[msg]
-                ready = min(arrived, sent + delay) if delay is not None else arrived
-                ready = min(max(ready, sent), r) if sent == sent else min(ready, r)
+                if aio and sent == sent:  # no arrival stamp: the send is its earliest bound
+                    ready = sent
+                    run.m_flags[msg] |= READY_ESTIMATED
+                else:
+                    ready = min(arrived, sent + delay) if delay is not None else arrived
+                    ready = min(max(ready, sent), r) if sent == sent else min(ready, r)
+                    if goodbye:
+                        run.m_flags[msg] |= READY_ESTIMATED
                 run.m_ready[msg] = ready
                 run.m_copy_start[msg] = max(e, ready)
                 self.rec.instant(Kind.ARRIVAL, kernel_lane, ready, self.ready_word, conn, msg)
@@ -324,11 +364,14 @@ class _Builder:
 
 def build_run(model: str, protocol: str, rows: Sequence[tuple], t0_ns: int, end_ns: int, *,
               plan: list[list[tuple[int, int]]] | None, sent_ns: Sequence[int] | None,
+              closed_ns: Sequence[int] = (),
               connections: int, work_us: float, error: str | None = None,
               unknown: Sequence[tuple[int, int]] = (), **meta: Any) -> Run:
     """The Run of one real server: ``plan`` numbers the scenario's messages (None when
-    serving: each read is a message), ``sent_ns`` is when the client sent each one;
+    serving: each read is a message), ``sent_ns`` is when the client sent each one and
+    ``closed_ns`` when each connection said goodbye (0: unknown);
     ``unknown`` are the stretches (ns) whose rows a spool did not keep."""
-    builder = _Builder(model, protocol, rows, t0_ns, plan, sent_ns, connections, work_us)
+    builder = _Builder(model, protocol, rows, t0_ns, plan, sent_ns, connections, work_us,
+                       closed_ns)
     builder.build()
     return builder.finish(end_ns, error, unknown, t0_ns=t0_ns, clock="CLOCK_REALTIME", **meta)

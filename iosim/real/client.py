@@ -72,10 +72,11 @@ def schedule(scenario: Scenario, plan: list[list[tuple[int, int]]]
 
 
 def play(scenario: Scenario, plan: list[list[tuple[int, int]]], socks: list[socket.socket],
-         t0_ns: int) -> list[int]:
-    """Send every message at t0 + its time; return when each was sent (time_ns, by id). A
-    server that has already stopped (select refusing its descriptors, say) has reset its
-    connections: what is left to send to it is dropped, the server's run says why."""
+         t0_ns: int, closed: list[int] | None = None) -> list[int]:
+    """Send every message at t0 + its time; return when each was sent (time_ns, by id), and
+    fill ``closed`` (one per connection) with when each said goodbye. A server that has
+    already stopped (select refusing its descriptors, say) has reset its connections: what is
+    left to send to it is dropped, the server's run says why."""
     sizes = {msg: nbytes for sends in plan for msg, nbytes in sends}
     sent = [0] * len(sizes)
     payload = b"x" * max(sizes.values(), default=0)
@@ -86,6 +87,8 @@ def play(scenario: Scenario, plan: list[list[tuple[int, int]]], socks: list[sock
         sock = socks[conn]
         try:
             if msg < 0:
+                if closed is not None:
+                    closed[conn] = time_ns()
                 if tcp:
                     sock.shutdown(socket.SHUT_WR)
                 else:

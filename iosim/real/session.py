@@ -1,6 +1,14 @@
 """A capture session: a real server in a child process, the scripted client in this one, both
 on loopback, and the Trace made from what they recorded.
 
+Server and client run on CPUs of their own when there are two: a send wakes the server with a
+"sync" wake-up (the kernel expects the sender to sleep next), which places the server on the
+client's CPU, where it waits for whatever the client does after that send. On a 2-vCPU VM the
+client's goodbye right after a scenario's last message then held that message up by 40 µs
+(by 300 µs when the client spun for its next send), and a burst's server ran in the gaps
+between the client's sends: the harness, not the server. A network server's data comes from a
+NIC, not from a program on its own CPU.
+
 Whatever happens (an error, Ctrl-C), the child is stopped and every socket closed before this
 returns: ``try``/``finally`` around everything that was started.
 """
@@ -14,7 +22,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from time import time_ns
 from typing import IO, Any
@@ -114,6 +123,26 @@ class _Child:
                 pipe.close()
 
 
+@contextmanager
+def own_cpus(server_pid: int) -> Iterator[None]:
+    """The server on the last CPU this process may use, this process (the client) on the
+    first, for as long as the capture lasts; nothing changes with a single CPU."""
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        yield
+        return
+    try:
+        os.sched_setaffinity(server_pid, {max(cpus)})
+    except ProcessLookupError:  # it has ended already: the capture says why
+        yield
+        return
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
 def capture_run(scenario: Scenario, model: str) -> Run:
     """Play the scenario against the real ``model`` server; return the run it recorded."""
     check_model(model)
@@ -125,19 +154,21 @@ def capture_run(scenario: Scenario, model: str) -> Run:
         child = _Child(scenario, model, result, stderr)
         socks = []
         try:
-            ports = child.expect("ports", SETUP_TIMEOUT_S)
-            socks = open_connections(scenario, HOST, ports)
-            child.expect("accepted", SETUP_TIMEOUT_S)
-            t0_ns = time_ns() + START_MARGIN_NS
-            child.tell(str(t0_ns))
-            sent_ns = play(scenario, plan, socks, t0_ns)
-            try:
-                child.expect("done", GRACE_S + 0.01 * scenario.message_count
-                             + GRACE_PER_CONNECTION_S * scenario.total_connections)
-            except CaptureError:
-                child.stop()
-            if child.proc.wait(STOP_TIMEOUT_S) != 0 or not result.exists():
-                raise CaptureError(f"the {model} server failed: {child.last_error()}")
+            with own_cpus(child.proc.pid):
+                ports = child.expect("ports", SETUP_TIMEOUT_S)
+                socks = open_connections(scenario, HOST, ports)
+                child.expect("accepted", SETUP_TIMEOUT_S)
+                t0_ns = time_ns() + START_MARGIN_NS
+                child.tell(str(t0_ns))
+                closed_ns = [0] * scenario.total_connections
+                sent_ns = play(scenario, plan, socks, t0_ns, closed_ns)
+                try:
+                    child.expect("done", GRACE_S + 0.01 * scenario.message_count
+                                 + GRACE_PER_CONNECTION_S * scenario.total_connections)
+                except CaptureError:
+                    child.stop()
+                if child.proc.wait(STOP_TIMEOUT_S) != 0 or not result.exists():
+                    raise CaptureError(f"the {model} server failed: {child.last_error()}")
         finally:
             for sock in socks:
                 sock.close()
@@ -151,7 +182,8 @@ def capture_run(scenario: Scenario, model: str) -> Run:
         error = (f"stopped {GRACE_S:.0f} s after the last send: blocked, "
                  f"{left} message{'s' if left != 1 else ''} never handled")
     return build_run(model, scenario.protocol, rows, t0_ns, outcome["end_ns"],
-                     plan=plan, sent_ns=sent_ns, connections=scenario.total_connections,
+                     plan=plan, sent_ns=sent_ns, closed_ns=closed_ns,
+                     connections=scenario.total_connections,
                      work_us=scenario.process.work_us, error=error, host=HOST,
                      buffer_bytes=scenario.process.buffer_bytes,
                      poll_interval_us=scenario.process.poll_interval_us)

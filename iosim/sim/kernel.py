@@ -7,6 +7,7 @@ at the very instant data arrives sees it ("the first poll at or after ready").
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from operator import itemgetter
@@ -100,17 +101,16 @@ NOTHING = CopyResult(0, 0.0, [])  # EWOULDBLOCK
 PEER_CLOSED = CopyResult(0, 0.0, [], eof=True)
 
 
-def _arrivals(scenario: Scenario, costs: Costs) -> list[tuple[float, int, int, int]]:
-    """(ready_us, order, conn, nbytes) sorted by time, then closes after sends, then by
+def _sends(scenario: Scenario) -> list[tuple[float, int, int, int]]:
+    """(at_us, order, conn, nbytes) sorted by time, then closes after sends, then by
     connection; nbytes 0 is the peer's close. One sort of a flat list: a scenario's sends are
     sorted by time on each connection already (the scenario loader checks it)."""
-    network_us = costs.network_us
-    arrivals = []
-    for conn, sends in enumerate(scenario.connections):
-        arrivals += [(s.at_ms * 1000.0 + network_us, 0, conn, s.nbytes) for s in sends]
-        arrivals.append((sends[-1].at_ms * 1000.0 + network_us, 1, conn, 0))
-    arrivals.sort(key=itemgetter(0, 1, 2))  # stable: a connection's sends keep their order
-    return arrivals
+    sends = []
+    for conn, conn_sends in enumerate(scenario.connections):
+        sends += [(s.at_ms * 1000.0, 0, conn, s.nbytes) for s in conn_sends]
+        sends.append((conn_sends[-1].at_ms * 1000.0, 1, conn, 0))
+    sends.sort(key=itemgetter(0, 1, 2))  # stable: a connection's sends keep their order
+    return sends
 
 
 class Kernel:
@@ -129,11 +129,12 @@ class Kernel:
         self.any_waiter: simpy.Event | None = None
         self.signal_waiter: simpy.Event | None = None
         self.signal_pending = False
+        self.interrupts = 0  # SIGIOs taken while the process was busy, not yet paid for
         self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
-        arrivals = _arrivals(scenario, costs)
-        rec.messages([(conn, nbytes, ready_us - costs.network_us, ready_us)
-                      for ready_us, _, conn, nbytes in arrivals if nbytes])
-        env.process(self._network(arrivals))
+        sends = _sends(scenario)
+        rec.messages([(conn, nbytes, at_us, at_us + costs.network_us)  # as sent on time
+                      for at_us, _, conn, nbytes in sends if nbytes])
+        env.process(self._network(sends))
 
     @property
     def now(self) -> float:
@@ -146,18 +147,29 @@ class Kernel:
         self.env.schedule(event, URGENT, delay)
         return event
 
-    def _network(self, arrivals: list[tuple[float, int, int, int]]
+    def _network(self, sends: list[tuple[float, int, int, int]]
                  ) -> Generator[simpy.Event, None, None]:
-        """Deliver each message (and each peer's close) to its socket at its ready time.
-        Messages are numbered in the order they arrive."""
+        """Deliver each message (and each peer's close) to its socket, in the order sent. The
+        clients are one sender, as a capture's: a send starts when its time has come and the
+        previous one is over (Costs.send_at, signal_send_us), and arrives Costs.network_at
+        later (never before an earlier one). Messages are numbered in the order they arrive."""
         ready_word = "datagram ready" if self.protocol == "udp" else "data ready"
+        costs = self.costs
+        run = self.rec.run
+        free = last_sent = last_ready = -math.inf
         msg = 0
-        for ready_us, _, conn, nbytes in arrivals:
-            yield self.urgent(max(0.0, ready_us - self.env.now))  # one event per arrival
+        for at_us, _, conn, nbytes in sends:
+            sent = max(at_us, free)
+            cold = costs.coldness(sent - last_sent)
+            ready = max(sent + costs.network_at(cold), last_ready)
+            last_sent, last_ready = sent, ready
+            yield self.urgent(max(0.0, ready - self.env.now))  # one event per arrival
             sock = self.sockets[conn]
+            free = sent + costs.send_at(cold) + (costs.signal_send_us if sock.async_io else 0.0)
             if nbytes:
+                run.m_sent[msg], run.m_ready[msg] = sent, ready
                 sock.queue.append(Chunk(msg, nbytes))
-                self.rec.instant(ARRIVAL, sock.lane, ready_us, ready_word, conn, msg)
+                self.rec.instant(ARRIVAL, sock.lane, ready, ready_word, conn, msg)
                 msg += 1
             else:
                 sock.eof = True
@@ -171,10 +183,10 @@ class Kernel:
         if self.any_waiter is not None:
             self.any_waiter.succeed()
             self.any_waiter = None
-        if sock.aio_buffer and not sock.aio_busy and sock.queue:
+        if sock.aio_buffer and not sock.aio_busy:
             self._start_aio_copy(sock)
         if sock.async_io:
-            self.raise_signal()
+            self.raise_signal(sigio=True)
 
     def wait_readable(self, sock: Socket) -> simpy.Event:
         sock.waiter = self.env.event()
@@ -200,6 +212,7 @@ class Kernel:
         copy_start, copy_end = run.m_copy_start, run.m_copy_end
         rows = self.rec.rows
         copy_us = self.costs.copy_us
+        segment_us = 0.0 if udp else self.costs.segment_us
         start = t = self.env.now
         nbytes = 0
         completed = []
@@ -212,7 +225,7 @@ class Kernel:
             nbytes += n
             if copy_start[msg] != copy_start[msg]:  # NaN: first bytes of this message
                 copy_start[msg] = t
-            part = copy_us(n)
+            part = copy_us(n) + segment_us
             part_us.append(part)
             if t + part > t:  # as RunRecorder.span: a copy of zero length is left out
                 rows.append((COPY, sock.lane, t, t + part, "copy data from kernel to user",
@@ -228,13 +241,21 @@ class Kernel:
             self.ready.discard(sock.conn)
         return CopyResult(nbytes, t - start, completed, False, tuple(part_us))
 
-    def raise_signal(self) -> None:
-        """SIGIO (or the aio completion signal): standard signals are not queued."""
+    def raise_signal(self, sigio: bool = False) -> None:
+        """SIGIO (or the aio completion signal): standard signals are not queued. A SIGIO to a
+        process that is not waiting for one still interrupts it: it pays for taking it
+        (Thread.call), though its handler only notes that another drain is due."""
         if self.signal_waiter is not None:
             self.signal_waiter.succeed()
             self.signal_waiter = None
         else:
             self.signal_pending = True
+            self.interrupts += sigio
+
+    def take_pending(self) -> bool:
+        """Whether a signal came since the handler began (and it is taken)."""
+        pending, self.signal_pending = self.signal_pending, False
+        return pending
 
     def wait_signal(self) -> simpy.Event:
         waiter = self.env.event()
@@ -246,8 +267,9 @@ class Kernel:
         return waiter
 
     def aio_read(self, sock: Socket, nbytes: int) -> None:
+        """An outstanding read completes with data, or with 0 bytes once the peer closed."""
         sock.aio_buffer = nbytes
-        if sock.queue and not sock.aio_busy:
+        if sock.readable and not sock.aio_busy:
             self._start_aio_copy(sock)
 
     def _start_aio_copy(self, sock: Socket) -> None:

@@ -89,22 +89,27 @@ epoll = _multiplexer("epoll_wait", _epoll_cost)
 
 
 def sigio(t: Thread) -> Steps:
-    """Establish a SIGIO handler and keep working; the handler drains every socket."""
+    """Establish a SIGIO handler and keep working; the handler drains every socket, and once
+    more when a SIGIO came meanwhile (it stands for data the drain may have missed)."""
     yield from t.call("sigaction", label="establish SIGIO signal handler")
     for sock in t.sockets:
         yield from t.call("fcntl F_SETOWN", conn=sock.conn)
         yield from t.call("fcntl O_ASYNC", conn=sock.conn)
         sock.async_io = True
     if t.kernel.ready:
-        t.kernel.raise_signal()
+        t.kernel.raise_signal(sigio=True)
     socks = list(t.sockets)
     while socks:
         yield from t.work_until_signal()
         started = t.now
         try:
-            yield from t.deliver_signal("deliver SIGIO")
-            for sock in list(socks):
-                yield from _drain(t, sock, socks)
+            yield from t.deliver_signal("deliver SIGIO", t.costs.signal_at,
+                                        t.costs.signal_cold_us)
+            while True:
+                for sock in list(socks):
+                    yield from _drain(t, sock, socks)
+                if not socks or not t.kernel.take_pending():
+                    break
         finally:
             t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler",
                        line=HANDLER_LINE)
@@ -134,10 +139,17 @@ def aio(t: Thread) -> Steps:
         yield from t.work_until_signal()
         started = t.now
         try:
-            yield from t.deliver_signal("deliver signal specified in aio_read")
+            yield from t.deliver_signal("deliver signal specified in aio_read",
+                                        t.costs.completion_at)
             while t.kernel.aio_done:
                 sock, result = t.kernel.aio_done.popleft()
+                if t.proc.cold_us:
+                    yield from t.cold_first(sock.conn, False, "aio_return")
                 yield from t.call("aio_return", conn=sock.conn)
+                if result.eof:  # 0 bytes: the peer closed, no more reads on this socket
+                    t.rec.instant(Kind.EOF, t.lane, t.now, "return 0 (peer closed)",
+                                  sock.conn, line="aio_return")
+                    continue
                 t.rec.instant(Kind.RETURN, t.lane, t.now, "return OK", sock.conn,
                               line="aio_return")
                 yield from t.handle(result, sock)
@@ -162,6 +174,7 @@ def _serve_one(t: Thread, sock: Socket) -> Steps:
     while True:
         result = yield from t.recv(sock, blocking=True)
         if result.eof:
+            t.drop_gil()  # the thread ends
             return
         yield from t.handle(result, sock)
 
