@@ -128,6 +128,8 @@ class Thread:
         self.gil_cold = bool(proc.costs.wakeup_idle_us) and proc.cpu is not None
         self.handles = bool(proc.costs.handle_us or proc.costs.handle_idle_us
                             or proc.costs.handle_per_message_us)
+        self.next_us = proc.costs.process_extra_us  # after each message processed
+        self.back_us = proc.costs.own_work_extra_us  # after each slice of own work
 
     @property
     def now(self) -> float:
@@ -310,8 +312,9 @@ class Thread:
             proc.remaining -= 1
             if proc.remaining == 0:
                 raise AllDone
-            yield from self.run_cpu(OVERHEAD, self.costs.process_extra_us, NEXT_LABEL,
-                                    sock.conn, line=PROCESS_LINE)
+            if self.next_us:  # no generator for a cost of 0: this runs once per message
+                yield from self.run_cpu(OVERHEAD, self.next_us, NEXT_LABEL, sock.conn,
+                                        line=PROCESS_LINE)
 
     def wait_ready(self, name: str, cost: Callable[[int], float], watched: set[int]
                    ) -> Generator[simpy.Event, None, list[Socket]]:
@@ -334,8 +337,8 @@ class Thread:
 
     def own_work(self, dur: float, label: str = "process does its own work") -> Steps:
         yield from self.run_cpu(Kind.WORK, dur, label, line=WORK_LINE)
-        yield from self.run_cpu(OVERHEAD, self.costs.own_work_extra_us, OWN_WORK_LABEL,
-                                line=WORK_LINE)
+        if self.back_us:
+            yield from self.run_cpu(OVERHEAD, self.back_us, OWN_WORK_LABEL, line=WORK_LINE)
 
     def work_until_signal(self) -> Steps:
         since = self.now
