@@ -17,15 +17,19 @@ def available() -> list[str]:
                   for p in HERE.glob("bench_*.py"))
 
 
+def module_of(name: str) -> str | None:
+    """The module of benchmark ``name`` (trace-cmd -> bench_trace_cmd), None if none."""
+    return f"bench_{name.replace('-', '_')}" if name in available() else None
+
+
 def main(argv: list[str]) -> int:
-    argv = [arg.replace("-", "_") for arg in argv]  # trace-cmd -> bench_trace_cmd.py
-    names = available()
-    if len(argv) != 1 or argv[0] not in names:
-        print(f"usage: python benchmarks/bench.py NAME   (NAME: {' | '.join(names)})",
+    module = module_of(argv[0]) if len(argv) == 1 else None
+    if module is None:
+        print(f"usage: python benchmarks/bench.py NAME   (NAME: {' | '.join(available())})",
               file=sys.stderr)
         return 2
     sys.path.insert(0, str(HERE))
-    result = importlib.import_module(f"bench_{argv[0].replace('-', '_')}").run()
+    result = importlib.import_module(module).run()
     print(json.dumps(result))
     return 0
 
