@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-SIGNIFICANT = 4  # µs below 1 ms keep this many significant digits: 999.6 µs, 15.9 µs
+SIGNIFICANT = 4  # plain numbers (the window's speed) keep this many significant digits
 UNITS = (("s", 1_000_000.0), ("ms", 1000.0), ("µs", 1.0))
 
 

@@ -408,3 +408,19 @@ def test_a_message_already_queued_has_no_phase_1_in_the_comparison():
     assert col.frac(col.copy_start) == (1, 0.0)
     first = compare.column(ri, 0, run.m_done[0] - 1.0, cache)
     assert first.message == 0 and not first.queued and first.wait_us > 0
+
+
+def test_the_acting_thread_is_the_one_whose_event_came_last():
+    """Threaded: the code pane follows the thread lane with the latest event at or before t
+    (the first of several at one moment; the first thread before any event)."""
+    run = simulate(scenario.load("many-clients"), ["threaded"]).runs[0]
+    ri = RunIndex(run)
+    threads = [i for i, lane in enumerate(run.lanes) if lane.role == "thread"]
+    for t in sorted(set(run.t0))[::3] + [-1.0]:
+        latest = {lane: max((t0 for t0, ln in zip(run.t0, run.lane, strict=True)
+                             if ln == lane and t0 <= t), default=-2.0) for lane in threads}
+        top = max(latest.values())
+        expected = threads[0] if top < -1.0 else min(ln for ln in threads if latest[ln] == top)
+        assert ri.acting_thread(t) == expected, t
+    assert RunIndex(simulate(scenario.load("one-datagram"), ["select"]).runs[0]
+                    ).acting_thread(5.0) is None

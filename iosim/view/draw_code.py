@@ -9,7 +9,6 @@ a line of its own above it, a comment wraps between words, code continues on an 
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 
 import pygame
@@ -99,17 +98,8 @@ def explainer(scene, ri: RunIndex) -> Explainer:
 def lane_of(ri: RunIndex, t: float) -> int:
     """The lane whose line the pane lights: the application's, or for a thread per
     connection, the thread that acted last at or before ``t``."""
-    run = ri.run
-    threads = [i for i, lane in enumerate(run.lanes) if lane.role == "thread"]
-    if not threads:
-        return 0
-    best, best_t = threads[0], -1.0
-    for lane in threads:
-        li = ri.lanes[lane]
-        k = bisect_right(li.t0, t)
-        if k and li.t0[k - 1] > best_t:
-            best, best_t = lane, li.t0[k - 1]
-    return best
+    thread = ri.acting_thread(t)
+    return 0 if thread is None else thread
 
 
 def without_comments(prog: Program) -> Program:

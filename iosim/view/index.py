@@ -103,6 +103,7 @@ class RunIndex:
         self._handled = array("d", (h[2] for h in handled))
         self._braces: LaneIndex | None = None
         self._brace_rows: list[tuple[float, float, str]] = []
+        self._threads: tuple[array, array, int] | None = None  # t0, lane, the first lane
 
     @property
     def end_us(self) -> float:
@@ -140,3 +141,23 @@ class RunIndex:
         rows = self._brace_rows
         return [rows[k] for k in self._braces.visible(start_us, end_us)
                 if rows[k][1] >= start_us]
+
+    def acting_thread(self, t: float) -> int | None:
+        """The thread lane that acted last at or before ``t`` (of several acting at that same
+        moment, the first); None for a run without thread lanes. One bisect, on a table made
+        on first use: a thread per connection can mean ten thousand lanes."""
+        if self._threads is None:
+            run = self.run
+            threads = {i for i, lane in enumerate(run.lanes) if lane.role == "thread"}
+            pairs = [(t0, lane) for t0, lane in zip(run.t0, run.lane, strict=True)
+                     if lane in threads]
+            self._threads = (array("d", (p[0] for p in pairs)), array("i", (p[1] for p in pairs)),
+                             min(threads, default=-1))
+        times, lanes, first_lane = self._threads
+        if first_lane < 0:
+            return None
+        k = bisect_right(times, t)
+        if not k:
+            return first_lane
+        first = bisect_left(times, times[k - 1], 0, k)
+        return min(lanes[first:k])
