@@ -1,4 +1,4 @@
-"""The asynchronous IO model on real sockets, through io_uring (the PyPI package liburing).
+"""The asynchronous IO model on real sockets, through io_uring (iosim's own binding, uring.py).
 
 POSIX aio_read on sockets is emulated by glibc with threads; io_uring is the kernel's true
 asynchronous read: the request returns at once, the kernel waits for the data and copies it into
@@ -6,10 +6,10 @@ the buffer given, and a completion entry appears in the ring. The process keeps 
 checks the completion queue between slices of its own work (a memory read, no system call);
 finding an entry plays the part of "deliver signal specified in aio_read".
 
-io_uring's recv gives no SO_TIMESTAMPNS stamp through this binding, so for this model a
-message's copy start and copy end are the moment its completion was seen, and its ready is
-bracketed: captured, the client's send (flagged READY_ESTIMATED: the data arrived between the
-two); served, the completion too.
+io_uring's recv gives no SO_TIMESTAMPNS stamp through this ring, so for this model a message's
+copy start and copy end are the moment its completion was seen, and its ready is bracketed:
+captured, the client's send (flagged READY_ESTIMATED: the data arrived between the two);
+served, the completion too.
 """
 
 from __future__ import annotations
@@ -17,22 +17,19 @@ from __future__ import annotations
 import socket
 from time import time_ns
 
-import liburing as u
-
 from iosim.real.process import Conn, Server
 from iosim.real.record import CALL, HANDLER
+from iosim.real.uring import Ring
 
 ACCEPT = 0xFFFF_FFFF  # user_data of the listening socket's accept request
 
 
 def unavailable_reason() -> str | None:
     """Why io_uring cannot be used here, or None when it works."""
-    ring = u.Ring()
     try:
-        u.io_uring_queue_init(2, ring)
+        Ring(2).close()
     except OSError as exc:
-        return f"io_uring is not available on this kernel ({exc})"
-    u.io_uring_queue_exit(ring)
+        return f"io_uring is not available here ({exc})"
     return None
 
 
@@ -40,8 +37,7 @@ def aio_model(s: Server) -> None:
     """aio_read (an io_uring recv) on every socket; own work until a completion; then
     aio_return, process, and a new aio_read on that socket. Replies that would block wait in
     their connection's outbox, retried during the own work."""
-    ring, cqe = u.Ring(), u.Cqe()
-    u.io_uring_queue_init(max(8, 2 * (len(s.conns) + 1)), ring)
+    ring = Ring(8, completions=4096)  # one submission at a time; many reads in flight
     buffers: dict[int, bytearray] = {}  # a connection's buffer, kept while a read is in flight
     in_flight: set[int] = set()
     by_conn = {c.conn: c for c in s.conns}
@@ -51,10 +47,8 @@ def aio_model(s: Server) -> None:
         buf = buffers.get(c.conn)
         if buf is None:
             buf = buffers[c.conn] = bytearray(len(s.buffer))
-        sqe = u.io_uring_get_sqe(ring)
-        u.io_uring_prep_recv(sqe, c.fd, buf)
-        u.io_uring_sqe_set_data64(sqe, c.conn)
-        u.io_uring_submit(ring)
+        ring.prep_recv(c.fd, buf, c.conn)
+        ring.submit()
         in_flight.add(c.conn)
         s.rows.append((CALL, 0, "aio_read", c.conn, enter, time_ns(), 0, 0))
 
@@ -65,22 +59,13 @@ def aio_model(s: Server) -> None:
 
     def accept_async() -> None:
         assert s.listener is not None
-        sqe = u.io_uring_get_sqe(ring)
-        u.io_uring_prep_accept(sqe, s.listener.fileno())
-        u.io_uring_sqe_set_data64(sqe, ACCEPT)
-        u.io_uring_submit(ring)
+        ring.prep_accept(s.listener.fileno(), ACCEPT)
+        ring.submit()
 
     def complete() -> None:
         """One completion: the data is already in the buffer; aio_return picks it up."""
         enter = time_ns()
-        u.io_uring_peek_cqe(ring, cqe)
-        entry = cqe[0]
-        key = entry.user_data
-        try:
-            res = entry.res
-        except OSError:  # the binding raises a failed request's -errno (a reset, ...)
-            res = -1
-        u.io_uring_cqe_seen(ring, entry)
+        key, res = ring.pop()  # res < 0: a failed request's -errno (a reset, ...)
         if key == ACCEPT:
             if res >= 0:
                 new = s.adopt(socket.socket(fileno=res))
@@ -113,16 +98,16 @@ def aio_model(s: Server) -> None:
             aio_read(c)
         s.own_work_begins()
         while s.open or s.listener is not None:
-            while not u.io_uring_cq_ready(ring):
+            while not ring.ready():
                 if s.sending:  # the process continues executing
                     s.send_all_queued()
                     if s.gone:
                         s.reap(forget)
             enter = time_ns()
             try:
-                while u.io_uring_cq_ready(ring):
+                while ring.ready():
                     complete()
             finally:
                 s.rows.append((HANDLER, 0, "signal handler", -1, enter, time_ns(), 0, 0))
     finally:
-        u.io_uring_queue_exit(ring)
+        ring.close()

@@ -58,11 +58,8 @@ def check_model(model: str) -> None:
     if model not in REAL_MODELS:
         raise CaptureError(f"unknown real model {model!r} (known: {', '.join(REAL_MODELS)})")
     if model == "aio":
-        try:
-            from iosim.real.aio import unavailable_reason
-        except ImportError as exc:
-            raise CaptureError(f"aio runs on real sockets need io_uring through the liburing "
-                               f"package, which does not import here ({exc})") from None
+        from iosim.real.aio import unavailable_reason
+
         reason = unavailable_reason()
         if reason:
             raise CaptureError(f"aio runs on real sockets need io_uring: {reason}")
