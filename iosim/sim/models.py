@@ -28,6 +28,8 @@ def blocking(t: Thread) -> Steps:
 def nonblocking(t: Thread) -> Steps:
     """Poll every socket with recvfrom; after a pass that found nothing, do own work."""
     socks = list(t.sockets)
+    for sock in socks:
+        sock.nonblocking = True
     while socks:
         found = False
         for sock in list(socks):
@@ -86,6 +88,31 @@ def _epoll_cost(t: Thread, _watched: set[int]) -> Callable[[int], float]:
 select = _multiplexer("select", _select_cost)
 poll = _multiplexer("poll", _poll_cost)
 epoll = _multiplexer("epoll_wait", _epoll_cost)
+ET_LABEL = "epoll_ctl EPOLL_CTL_ADD (EPOLLIN | EPOLLET)"
+
+
+def epoll_et(t: Thread) -> Steps:
+    """Edge-triggered epoll: an arrival puts a socket on the ready list once, and epoll_wait
+    reports it once. This program reads once per report, as naive code does: what the read
+    leaves stays queued, unreported, until the next arrival (the cure: read until EAGAIN)."""
+    kernel = t.kernel
+    watched = set(range(len(t.sockets)))
+    kernel.edge_triggered = True
+    yield from t.call("epoll_create")
+    for conn in watched:
+        sock = t.sockets[conn]
+        sock.nonblocking = True
+        yield from t.call("epoll_ctl", t.costs.epoll_ctl_us, conn, ET_LABEL)
+        if sock.readable:  # EPOLL_CTL_ADD reports what is queued already, once
+            kernel.edges.add(conn)
+    while watched:
+        ready = yield from t.wait_ready("epoll_wait", t.costs.epoll_us, watched, edge=True)
+        for sock in ready:
+            result = yield from t.recv(sock, blocking=False)
+            if result.eof:
+                watched.discard(sock.conn)
+            elif result.nbytes:
+                yield from t.handle(result, sock)
 
 
 def sigio(t: Thread) -> Steps:
@@ -95,7 +122,7 @@ def sigio(t: Thread) -> Steps:
     for sock in t.sockets:
         yield from t.call("fcntl F_SETOWN", conn=sock.conn)
         yield from t.call("fcntl O_ASYNC", conn=sock.conn)
-        sock.async_io = True
+        sock.async_io = sock.nonblocking = True
     if t.kernel.ready:
         t.kernel.raise_signal(sigio=True)
     socks = list(t.sockets)
@@ -185,6 +212,7 @@ PROGRAMS: dict[str, Callable[[Thread], Steps]] = {
     "select": select,
     "poll": poll,
     "epoll": epoll,
+    "epoll-et": epoll_et,
     "sigio": sigio,
     "aio": aio,
     "threaded": threaded,
