@@ -7,9 +7,9 @@ Data arrives ``network_us`` after it is sent. Arrivals are scheduled URGENT so t
 at the very instant data arrives sees it ("the first poll at or after ready").
 
 What a state pane needs beside the calls is written on each connection's kernel lane as
-QUEUED spans whose labels say what waits there (see ``note``): bytes a read left behind, a
-datagram with a bad checksum until it is dropped, a connection in the accept queue, the send
-buffer's fill.
+QUEUED spans whose labels say what waits there (notes.py): bytes a read left behind, a
+datagram with a bad checksum until it is dropped, a connection in the accept queue; the send
+buffers' fill goes to the run's meta (sendbuf.py).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Socket:
 
     __slots__ = ("fd", "conn", "lane", "queue", "eof", "waiter", "async_io", "aio_buffer",
                  "aio_busy", "nonblocking", "out", "nospace", "write_waiter", "established",
-                 "reading", "left")
+                 "reading")
 
     def __init__(self, fd: int, conn: int, lane: int) -> None:
         self.fd = fd
@@ -72,7 +72,6 @@ class Socket:
         self.write_waiter: simpy.Event | None = None
         self.established = -1.0  # accept mode: when it entered the accept queue
         self.reading = False  # the slow client's reading loop runs
-        self.left = -1.0  # since when the send buffer holds ``out`` bytes (a note's start)
 
     @property
     def readable(self) -> bool:
@@ -208,6 +207,7 @@ class Kernel:
         self.listeners = [Listener(i) for i in range(
             server.workers if server.reuseport else 1)] if server.accept else []
         self.send_buffer = SendBuffers(self, server.send_buffer_bytes, scenario.client)
+        self.connected_at: dict[int, float] = {}  # accept mode: when each connection was made
         sends = _sends(scenario)
         rec.messages([(conn, nbytes, at_us, at_us + costs.network_us)  # as sent on time
                       for at_us, what, conn, nbytes, corrupt in sends
@@ -282,7 +282,7 @@ class Kernel:
         """The handshake is over: the connection waits in its listener's accept queue
         (SO_REUSEPORT: the listener of worker conn % workers, as a hash of the addresses)."""
         listener = self.listeners[sock.conn % len(self.listeners)]
-        sock.established = self.env.now
+        sock.established = self.connected_at[sock.conn] = self.env.now
         listener.queue.append(sock.conn)
         if listener.acceptors:  # accept's wait is exclusive: the longest waiter, only
             listener.acceptors.popleft().succeed()
@@ -433,8 +433,8 @@ class Kernel:
 
     def close_notes(self, end: float) -> None:
         """At the end of a run: what still waits in the kernel (a read's leftovers, datagrams
-        never checked, connections never accepted, replies not yet read) is noted up to the
-        end."""
+        never checked, connections never accepted) is noted up to the end; the send buffers'
+        fill goes to the run's meta."""
         for sock in self.sockets.made():
             for chunk in sock.queue:
                 if chunk.corrupt:
@@ -446,7 +446,7 @@ class Kernel:
             if sock.established >= 0.0:
                 self.rec.span(Kind.QUEUED, sock.lane, sock.established, end, note("accept"),
                               sock.conn)
-            self.send_buffer.note(sock, end)
+        self.rec.run.meta.update(self.send_buffer.meta())
 
     # -- signals -----------------------------------------------------------------------------
 

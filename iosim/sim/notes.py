@@ -10,11 +10,9 @@ ACCEPT_NOTE = "connection established, in the accept queue"
 CORRUPT_NOTE = "datagram with a bad checksum queued, not yet checked"
 
 
-def note(what: str, nbytes: int = 0, of: int = 0) -> str:
-    """The label of a kernel lane's note: ``what`` waits there ("send buffer": ``nbytes`` of
-    ``of``; "left": the ``nbytes`` a read left of a message; "corrupt"; "accept")."""
-    if what == "send buffer":
-        return f"send buffer: {nbytes:,} of {of:,} bytes"
+def note(what: str, nbytes: int = 0) -> str:
+    """The label of a kernel lane's note: ``what`` waits there ("left": the ``nbytes`` a read
+    left of a message; "corrupt"; "accept")."""
     if what == "left":
         return f"{nbytes:,} bytes left queued after a read"
     return CORRUPT_NOTE if what == "corrupt" else ACCEPT_NOTE

@@ -116,7 +116,7 @@ def _simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
         end += max(STUCK_TAIL_US, STUCK_TAIL_SHARE * end)
     _close_open_blocks(proc, rec, end)
     kernel.close_notes(end)
-    kernel_phases(rec, kernel_lanes, end)
+    kernel_phases(rec, kernel_lanes, end, kernel.connected_at)
     if thread_lanes:
         fill_process_blocked(rec, end)
     return rec.finish(end, error, sim_events=steps, costs=costs.to_dict(),

@@ -8,6 +8,10 @@ reader that takes ``read_bytes`` every ``read_every_ms`` (at those multiples of 
 buffer stands for everything between the two programs (the server's send buffer and the window
 the client's receive buffer still offers). A client that reads at once (read_bytes 0) never
 lets the buffer fill.
+
+The fill is no span on the timeline (its kernel lanes show the receive side): each change is
+written down, and the run's meta keeps them as ``send_buffer``: per connection, [t_us, bytes
+held] from the first send on (a state pane reads the fill at any time from it).
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ from typing import TYPE_CHECKING
 import simpy
 
 from iosim.scenario import Client
-from iosim.sim.notes import note
-from iosim.trace import Kind
 
 if TYPE_CHECKING:
     from iosim.sim.kernel import Kernel, Socket
@@ -34,6 +36,7 @@ class SendBuffers:
         self.size = size
         self.read_bytes = client.read_bytes
         self.every_us = client.read_every_ms * 1000.0
+        self.fill: dict[int, list[list[float]]] = {}  # conn -> [t_us, bytes held] per change
 
     def space(self, sock: Socket) -> int:
         return self.size - sock.out
@@ -46,8 +49,8 @@ class SendBuffers:
         if not self.read_bytes:
             return
         env = self.kernel.env
-        self.note(sock, env.now)
         sock.out += nbytes
+        self._changed(sock)
         if not sock.reading:
             sock.reading = True
             env.process(self._reader(sock))
@@ -60,12 +63,14 @@ class SendBuffers:
         sock.write_waiter = self.kernel.env.event()
         return sock.write_waiter
 
-    def note(self, sock: Socket, t: float) -> None:
-        """Close the note of the buffer's fill until ``t``; the next one starts there."""
-        if sock.out and t > sock.left >= 0.0:
-            self.kernel.rec.span(Kind.QUEUED, sock.lane, sock.left, t,
-                                 note("send buffer", sock.out, self.size), sock.conn)
-        sock.left = t
+    def _changed(self, sock: Socket) -> None:
+        self.fill.setdefault(sock.conn, []).append([self.kernel.env.now, sock.out])
+
+    def meta(self) -> dict[str, object]:
+        """What the run's meta keeps of the send buffers (nothing when none filled)."""
+        if not self.fill:
+            return {}
+        return {"send_buffer": {str(conn): changes for conn, changes in self.fill.items()}}
 
     def _reader(self, sock: Socket) -> Generator[simpy.Event, None, None]:
         """The client reads at every multiple of read_every_ms until the buffer is empty."""
@@ -75,8 +80,8 @@ class SendBuffers:
         while sock.out:
             yield env.timeout(max(0.0, tick * every - env.now))
             tick += 1
-            self.note(sock, env.now)
             sock.out -= min(self.read_bytes, sock.out)
+            self._changed(sock)
             if sock.nospace and self.writable(sock):
                 sock.nospace = False
                 self._writable_again(sock)

@@ -4,6 +4,7 @@
 import fcntl
 import os
 import signal
+from contextlib import suppress
 
 from demo import own_work, process, reply_to
 
@@ -11,29 +12,22 @@ from demo import own_work, process, reply_to
 def serve(listener):
     conns, outbox = [], {}
 
-    def own(sock):  # SIGIO to this process; non-blocking
+    def own(sock):  # its SIGIO to this process; non-blocking
         fcntl.fcntl(sock, fcntl.F_SETOWN, os.getpid())  #@ fcntl F_SETOWN
         fcntl.fcntl(sock, fcntl.F_SETFL, os.O_NONBLOCK | os.O_ASYNC)  #@ fcntl O_ASYNC
 
     def on_sigio(signum, frame):  #@ handler
-        try:
-            while True:
-                conn, addr = listener.accept()  #@ accept
+        with suppress(BlockingIOError):  # EWOULDBLOCK ends each loop
+            while conn := listener.accept()[0]:  #@ accept
                 own(conn)
                 conns.append(conn)
-        except BlockingIOError:
-            pass
         for conn in conns:
-            try:
+            with suppress(BlockingIOError):
                 while data := conn.recvfrom(65536)[0]:  #@ recvfrom
                     process(data)  #@ process
                     outbox[conn] = outbox.get(conn, b"") + reply_to(data)
-            except BlockingIOError:
-                pass
-            try:
+            with suppress(BlockingIOError, KeyError):
                 outbox[conn] = outbox[conn][conn.send(outbox[conn]):]  #@ send
-            except (BlockingIOError, KeyError):
-                pass
 
     signal.signal(signal.SIGIO, on_sigio)  #@ sigaction
     own(listener)
