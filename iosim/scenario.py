@@ -318,11 +318,11 @@ def _build(check: _Checker, data: dict[str, Any], base_dir: Path | None) -> Scen
     protocol = check.string(data, "protocol", "udp", MAX_NAME_CHARS)
     if protocol not in ("udp", "tcp"):
         raise check.fail("protocol", f"must be 'udp' or 'tcp', not {show(protocol)}")
-    models = _models(check, data)
+    server = _server(check, check.table(data, "server"), protocol)
+    models = _models(check, data, server)
     idle = check.number(data, "idle_connections", "", 0, integer=True, high=MAX_CONNECTIONS)
     costs = _costs(check, data.get("costs", {}), base_dir or Path("."))
     process = _process(check, check.table(data, "process"))
-    server = _server(check, check.table(data, "server"), protocol)
     client = _client(check, check.table(data, "client"), server)
     kernel = _kernel(check, check.table(data, "kernel"))
     blocks = _blocks(check, data.get("connections", []), protocol, idle, process.buffer_bytes,
@@ -377,8 +377,10 @@ def _check_replies(check: _Checker, sc: Scenario) -> None:
                          f"bytes at a time takes more than {MAX_MESSAGES:,} reads")
 
 
-def _models(check: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
-    models = data.get("models", list(DEFAULT_MODELS))
+def _models(check: _Checker, data: dict[str, Any], server: Server) -> tuple[str, ...]:
+    """The models listed; by default the five of Figure 6.6, or with a [server] variant the
+    models it is modelled with."""
+    models = data.get("models", list(VARIANT_MODELS.get(server.variant, DEFAULT_MODELS)))
     if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
         raise check.fail("models", f"must be a non-empty list of model names, not {show(models)}")
     for model in models:
