@@ -219,54 +219,35 @@ def poll_model(s: Server) -> None:
 
 def epoll_model(s: Server) -> None:
     """epoll_create, epoll_ctl per socket, then block in epoll_wait and recvfrom the ready."""
-    watched = _watch(s)
-    ep = s.call("epoll_create", -1, select.epoll)
-    assert isinstance(ep, select.epoll)
-
-    def add(c: Conn | None, fd: int) -> None:
-        s.call("epoll_ctl", -1 if c is None else c.conn, ep.register, fd, select.EPOLLIN)
-
-    try:
-        for fd, c in watched.items():
-            add(c, fd)
-        interest = _Interest(s, watched, lambda c: add(c, c.fd), ep.modify, ep.unregister)
-        while watched:
-            enter = time_ns()
-            s.waiting = ("epoll_wait", enter)
-            events = ep.poll()
-            s.rows.append((CALL, 0, "epoll_wait", -1, enter, time_ns(), len(events),
-                           _writable(events)))
-            s.waiting = NOT_WAITING
-            interest.events(events)
-    finally:
-        ep.close()
+    _epoll(s, edge=False)
 
 
 def epoll_et_model(s: Server) -> None:
     """Edge-triggered epoll: each connection registered with EPOLLET, read once per report
     (as the simulator's epoll-et: what a read leaves waits, unreported, for the next arrival).
     The listening socket, serving, stays level-triggered: accepting is not the lesson."""
+    _epoll(s, edge=True)
+
+
+def _epoll(s: Server, edge: bool) -> None:
     watched = _watch(s)
     ep = s.call("epoll_create", -1, select.epoll)
     assert isinstance(ep, select.epoll)
+    et = select.EPOLLET if edge else 0
 
     def add(c: Conn | None, fd: int) -> None:
-        flags = select.EPOLLIN if c is None else select.EPOLLIN | select.EPOLLET
+        if c is not None and edge:
+            c.sock.setblocking(False)
+        flags = select.EPOLLIN if c is None else select.EPOLLIN | et
         s.call("epoll_ctl", -1 if c is None else c.conn, ep.register, fd, flags)
 
     def modify(fd: int, events: int) -> None:
-        ep.modify(fd, events | select.EPOLLET)
-
-    def added(c: Conn) -> None:
-        c.sock.setblocking(False)
-        add(c, c.fd)
+        ep.modify(fd, events | et)
 
     try:
         for fd, c in watched.items():
-            if c is not None:
-                c.sock.setblocking(False)
             add(c, fd)
-        interest = _Interest(s, watched, added, modify, ep.unregister)
+        interest = _Interest(s, watched, lambda c: add(c, c.fd), modify, ep.unregister)
         while watched:
             enter = time_ns()
             s.waiting = ("epoll_wait", enter)

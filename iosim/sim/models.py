@@ -6,15 +6,18 @@ returns 0 means the peer closed: that socket is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+
+import simpy
 
 from iosim.sim.kernel import FD_SETSIZE, Socket, fd_of
 from iosim.sim.process import HANDLER_LINE, RunError, Steps, Thread
 from iosim.trace import Kind
 
 
-def blocking(t: Thread) -> Steps:
-    """recvfrom on each socket in turn: an idle socket holds up every other one."""
+def blocking(t: Thread, reply: Callable[[Socket], Steps] | None = None) -> Steps:
+    """recvfrom on each socket in turn (and ``reply`` to each message): an idle socket, or a
+    reply that cannot be sent, holds up every other one."""
     socks = list(t.sockets)
     while socks:
         for sock in list(socks):
@@ -22,7 +25,7 @@ def blocking(t: Thread) -> Steps:
             if result.eof:
                 socks.remove(sock)
             else:
-                yield from t.handle(result, sock)
+                yield from t.handle(result, sock, reply)
 
 
 def nonblocking(t: Thread) -> Steps:
@@ -31,17 +34,24 @@ def nonblocking(t: Thread) -> Steps:
     for sock in socks:
         sock.nonblocking = True
     while socks:
-        found = False
-        for sock in list(socks):
-            result = yield from t.recv(sock, blocking=False)
-            if result.eof:
-                socks.remove(sock)
-                found = True
-            elif result.nbytes:
-                found = True
-                yield from t.handle(result, sock)
-        if not found:
+        if not (yield from read_pass(t, socks)):
             yield from t.own_work(t.proc.poll_interval_us)
+
+
+def read_pass(t: Thread, socks: list[Socket], reply: Callable[[Socket], Steps] | None = None
+              ) -> Generator[simpy.Event, None, bool]:
+    """One non-blocking recvfrom on each socket (dropping those whose peer closed), handling
+    what it reads (and replying); whether anything was found."""
+    found = False
+    for sock in list(socks):
+        result = yield from t.recv(sock, blocking=False)
+        if result.eof:
+            socks.remove(sock)
+            found = True
+        elif result.nbytes:
+            found = True
+            yield from t.handle(result, sock, reply)
+    return found
 
 
 def _multiplexer(name: str, cost: Callable[[Thread, set[int]], Callable[[int], float]]

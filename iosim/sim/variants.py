@@ -15,6 +15,7 @@ import simpy
 
 from iosim.scenario import Scenario
 from iosim.sim.kernel import FIRST_FD, Listener, Socket
+from iosim.sim.models import blocking, read_pass
 from iosim.sim.process import (
     ACCEPT,
     ACCEPT_BLOCKS_LABEL,
@@ -166,15 +167,7 @@ def _reply_blocking(t: Thread, reply_bytes: int) -> Callable[[Socket], Steps]:
 def reply_blocking(t: Thread) -> Steps:
     """recvfrom on each socket in turn, then sendall the reply: a full send buffer blocks the
     process in send, and every other client waits with it."""
-    reply = _reply_blocking(t, t.proc.reply_bytes)
-    socks = list(t.sockets)
-    while socks:
-        for sock in list(socks):
-            result = yield from t.recv(sock, blocking=True)
-            if result.eof:
-                socks.remove(sock)
-            else:
-                yield from t.handle(result, sock, reply)
+    yield from blocking(t, _reply_blocking(t, t.proc.reply_bytes))
 
 
 def reply_nonblocking(t: Thread) -> Steps:
@@ -185,15 +178,7 @@ def reply_nonblocking(t: Thread) -> Steps:
     for sock in socks:
         sock.nonblocking = True
     while socks or out.left:
-        found = False
-        for sock in list(socks):
-            result = yield from t.recv(sock, blocking=False)
-            if result.eof:
-                socks.remove(sock)
-                found = True
-            elif result.nbytes:
-                found = True
-                yield from t.handle(result, sock, out.queue)
+        found = yield from read_pass(t, socks, out.queue)
         for conn in list(out.left):
             before = out.left[conn]
             if (yield from out.flush(t.sockets[conn])):
