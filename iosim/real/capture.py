@@ -35,9 +35,9 @@ MULTIPLEXERS = ("select", "poll", "epoll_wait")
 BLOCKING_READS = ("blocking", "threaded", "select", "poll", "epoll")  # sockets in blocking mode
 IN_KERNEL_LABELS = {"sigaction": "establish SIGIO signal handler",
                     "epoll_ctl": "epoll_ctl EPOLL_CTL_ADD",
-                    "epoll_ctl conn": "epoll_ctl EPOLL_CTL_ADD"}
+                    "epoll_ctl EPOLL_CTL_ADD": "epoll_ctl EPOLL_CTL_ADD"}
 # A call made on a second line of the program: its row names the line, its arrow the call
-CALL_OF_LINE = {"epoll_ctl conn": "epoll_ctl"}
+CALL_OF_LINE = {"epoll_ctl EPOLL_CTL_ADD": "epoll_ctl"}
 SEND_BLOCKS_LABEL = "process blocks in call to send, until the reply is in the send buffer"
 ACCEPT_BLOCKS_LABEL = "process blocks in call to accept, waiting for a connection"
 OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"

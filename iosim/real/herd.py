@@ -84,8 +84,8 @@ def _epoll_worker(s: Server, listener: socket.socket, lane: int) -> None:
                     c = _accept(s, listener, lane)
                     if c is not None:
                         mine[c.fd] = c
-                        s.call("epoll_ctl conn", c.conn, ep.register, c.fd, select.EPOLLIN,
-                               lane=lane)
+                        s.call("epoll_ctl EPOLL_CTL_ADD", c.conn, ep.register, c.fd,
+                               select.EPOLLIN, lane=lane)
                     continue
                 c = mine[fd]
                 s.read_and_handle(c, lane)

@@ -30,7 +30,7 @@ from iosim.sim.process import (
 from iosim.trace import Kind
 
 Ready = tuple[list[Socket], list[Listener], list[Socket]]  # readable, listeners, writable
-MOD_LINE = "epoll_ctl MOD"  # the line that asks for EPOLLOUT, or stops asking
+MOD_LINE = "epoll_ctl EPOLL_CTL_MOD"  # the line that asks for EPOLLOUT, or stops asking
 
 
 # -- verbs -----------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def reply_nonblocking(t: Thread) -> Steps:
 
 def _reply_multiplexer(name: str) -> Callable[[Thread], Steps]:
     """poll or epoll: watch a socket for reading until its peer closes, and for writing only
-    while its reply waits (epoll: epoll_ctl MOD whenever that changes; poll changes its
+    while its reply waits (epoll: epoll_ctl EPOLL_CTL_MOD whenever that changes; poll changes its
     array in user space, no call)."""
     epoll = name == "epoll_wait"
 
@@ -304,7 +304,7 @@ def _accept_multiplexer(name: str) -> Callable[[Thread], Steps]:
                     mine.add(sock.conn)
                     if epoll:
                         yield from t.call("epoll_ctl", t.costs.epoll_ctl_us, sock.conn,
-                                          "epoll_ctl EPOLL_CTL_ADD", "epoll_ctl conn")
+                                          "epoll_ctl EPOLL_CTL_ADD", "epoll_ctl EPOLL_CTL_ADD")
             for sock in readable:
                 result = yield from t.recv(sock, blocking=True)
                 if result.eof:

@@ -19,7 +19,7 @@ def worker(listener, flags):
                 except BlockingIOError:  # another thread took it first
                     continue
                 mine[conn.fileno()] = conn
-                ep.register(conn.fileno(), select.EPOLLIN)  #@ epoll_ctl conn
+                ep.register(conn.fileno(), select.EPOLLIN)  #@ epoll_ctl EPOLL_CTL_ADD
             elif data := mine[fd].recvfrom(65536)[0]:  #@ recvfrom
                 process(data)  #@ process
             else:

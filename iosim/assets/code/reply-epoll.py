@@ -26,4 +26,5 @@ def serve(socks):
                 outbox[fd] = outbox[fd][sock.send(outbox[fd]):]  #@ send
             now = (fd in reading, bool(outbox[fd]))
             if now != before and any(now):  # EPOLLOUT only while a reply waits
-                ep.modify(fd, select.EPOLLIN * now[0] | select.EPOLLOUT * now[1])  #@ epoll_ctl MOD
+                events = select.EPOLLIN * now[0] | select.EPOLLOUT * now[1]
+                ep.modify(fd, events)  #@ epoll_ctl EPOLL_CTL_MOD
