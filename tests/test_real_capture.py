@@ -13,7 +13,6 @@ from iosim import cli, scenario, summary
 from iosim import trace as trace_mod
 from iosim.real.record import Messages, message_plan
 from iosim.real.servers import REAL_MODELS
-
 from iosim.real.session import capture, capture_run
 from iosim.trace import IN_KERNEL_KINDS, Kind, Run
 
