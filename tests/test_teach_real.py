@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from teachhelp import check_questions, explain_everywhere
+from predicthelp import check_questions
+from teachhelp import explain_everywhere
 from test_real_capture import children
 
 from iosim import scenario
