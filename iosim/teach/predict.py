@@ -61,8 +61,7 @@ class Question:
             raise ValueError(f"choice {choice} is not one of 0-{len(self.choices) - 1}")
         right = choice == self.answer
         why = ("Right: " if right else "Wrong: ") + self.whys[choice] + "."
-        answer_why = "" if right else self.whys[self.answer][:1].upper() + \
-            self.whys[self.answer][1:] + "."
+        answer_why = "" if right else capital(self.whys[self.answer]) + "."
         return Reveal(right, why, self.choices[self.answer], answer_why)
 
 
