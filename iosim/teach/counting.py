@@ -48,8 +48,8 @@ def _refusals(sp: Speaker) -> Draft | None:
         f"calls {call} on its socket"
     text = (f"The process polls: each pass {each}, and when nothing is queued it does "
             f"{format_us(work)} of its own work before the next pass. The first "
-            f"{sp.words.noun} arrives at {format_us(first)}. How many times does {call} "
-            "return EWOULDBLOCK before then?")
+            f"{_unit(sp)} arrives at {format_us(first)}. How many times does {call} return "
+            "EWOULDBLOCK before then?")
     begun = [t for t in passes if t < first]
     if len(begun) < 2:
         return None
@@ -68,6 +68,11 @@ def _refusals(sp: Speaker) -> Draft | None:
         "no pass begins after the last one before the arrival"
     wrong.append(Choice(str(answer + per_pass), f"one pass too many: {after}"))
     return _draft(sp, text, right, wrong, "ewouldblock")
+
+
+def _unit(sp: Speaker) -> str:
+    """What one message is called: a datagram (UDP) or a message (TCP data)."""
+    return "datagram" if sp.words.udp else "message"
 
 
 def _pass_starts(run: Run, lane: int, until: float) -> list[float]:
@@ -106,9 +111,8 @@ def _calls_until_first(sp: Speaker) -> Draft | None:
     if not answer or answer > MOST_CALLS:
         return None
     listed = _listed(names)
-    first_one = "datagram" if sp.words.udp else "message"
     text = (f"Count the system calls the process makes from the start until it has processed "
-            f"its first {first_one}, setup calls included. How many are there?")
+            f"its first {_unit(sp)}, setup calls included. How many are there?")
     right = Choice(str(answer), f"the process calls {listed}: {answer}")
     readiness = next((n for n in names if n in MULTIPLEXERS), "")
     fewer = f"; {readiness} only reports readiness, so recvfrom must still be called to " \
