@@ -6,6 +6,7 @@ counter shows its definition."""
 import pygame
 import pytest
 
+from iosim.timefmt import format_us
 from iosim.view import theme
 from iosim.view.app import App
 from iosim.view.draw_predict import RIGHT, WRONG
@@ -117,3 +118,16 @@ def test_a_counter_shows_its_definition_when_hovered(one_datagram, display, name
     assert COUNTER_WORDS[name][:30] in flowing
     app.motion((5, 5))
     assert app.scene.hover_counter is None
+
+
+def test_a_followed_message_keeps_its_future_figures_to_itself(one_datagram, display):
+    """Following the datagram in predict mode: its copy and handling, still to come, are not
+    in the counters; outside predict mode they are."""
+    app = asking(one_datagram, display, run=0, questions=2)
+    app.scene.follow = 0
+    texts = " | ".join(t for t, _, _ in drawn(app, display)[0])
+    done = one_datagram.runs[0].m_done[0]
+    assert "handled at: not yet" in texts and format_us(done) not in texts
+    app.scene.predict = None
+    texts = " | ".join(t for t, _, _ in drawn(app, display)[0])
+    assert f"handled at {format_us(done)}" in texts

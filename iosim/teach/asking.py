@@ -331,8 +331,9 @@ def _arrival_choices(sp: Speaker, a: Arrival
         situation = "the process runs its own code; an aio_read is waiting on this socket."
         right = Choice("the data is copied into aio_read's buffer while the program runs on; "
                        "then the completion is signalled",
-                       "the read was handed over with aio_read: it completes without the "
-                       "program's help, and the program is told once the data is in the buffer")
+                       "the read was handed over with aio_read and completes while the "
+                       "program's own code runs on; the program is told once the data is in the "
+                       "buffer")
         wrong = [Choice("the kernel signals first; the handler's aio_return then copies the "
                         "data", "aio tells the program after the read has completed: the data "
                                 "is already in the buffer when the handler runs (signal "

@@ -9,7 +9,7 @@ import pygame
 
 from iosim.timefmt import format_us
 from iosim.view import theme
-from iosim.view.follow import figures
+from iosim.view.follow import Figures, figures
 from iosim.view.hit import COUNTER_WORDS, Spot, counter_key
 from iosim.view.index import RunIndex
 from iosim.view.scene import Scene
@@ -28,13 +28,17 @@ def counter_lines(scene: Scene, ri: RunIndex) -> list[tuple[str, bool]]:
     lines: list[tuple[str, bool]] = []
     if scene.follow is not None:
         f = figures(ri, scene.follow)
+        if f is not None and scene.predict is not None:
+            f = _so_far(ri, scene.follow, scene.player.t, f)
         if f is not None:
             lines.append((f"message {scene.follow + 1}:", False))
             lines.append(("data waited " + ("-" if f.waited is None else
                                             format_us(f.waited)), False))
             lines.append(("copy " + ("-" if f.copy is None else format_us(f.copy)), False))
-            lines.append(("handled " + ("never" if f.handled_at is None else
-                                        f"at {format_us(f.handled_at)}"), False))
+            done = ri.run.m_done[scene.follow]
+            lines.append(("handled at: never" if done != done else
+                          "handled at: not yet" if f.handled_at is None else
+                          f"handled at {format_us(f.handled_at)}", False))
             lines.append(("", False))  # the run's own counters start a group of their own
     lines += [(f"calls {c.syscalls}", False),
               (f"EWOULDBLOCK {c.ewouldblock}", not c.ewouldblock),
@@ -46,6 +50,16 @@ def counter_lines(scene: Scene, ri: RunIndex) -> list[tuple[str, bool]]:
         lines.append((f"latency {format_us(c.last_latency)}", False))
         lines.append((f"handled in {format_us(c.last_handled)}", False))
     return lines
+
+
+def _so_far(ri: RunIndex, m: int, t: float, f: Figures) -> Figures:
+    """A followed message's figures as far as the playhead (predict mode: what is still to
+    come is the question, so it is not shown)."""
+    run = ri.run
+    start, end, done = run.m_copy_start[m], run.m_copy_end[m], run.m_done[m]
+    return Figures(waited=f.waited if start <= t else None, copy=f.copy if end <= t else None,
+                   handled_at=f.handled_at if done <= t else None,
+                   handled_after=f.handled_after if done <= t else None)
 
 
 def counter_layout(text: Text, items: list[tuple[str, bool]], box: pygame.Rect

@@ -134,7 +134,7 @@ COUNTER_WORDS = {
     "signals": "signals delivered so far: SIGIO, or the completion signal aio_read asked for",
     "handled": "messages processed so far, of all the run's messages",
     "blocked": "share of the time so far the process could not run: asleep in a call, "
-               "waiting to be woken, or blocked during a copy",
+               "woken but not yet running, or blocked during a copy",
     "own work": "share of the time so far spent on the program's own work while no message "
                 "was handled",
     "latency": "the last message handled: data ready → copied into the process's buffer",
