@@ -149,12 +149,14 @@ def test_lanes_alike_are_said_once_with_how_many():
 
 @pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_every_counter_is_drawn(traces, size):
-    """Every run's counters, in every built-in scenario's all-runs view, half way and at the
-    end (latency and handled in included), each where hovering finds it."""
+    """Every run's counters, in every built-in scenario's all-runs view (with and without the
+    code pane beside it), half way and at the end (latency and handled in included), each
+    where hovering finds it."""
     dropped = []
     for name, trace in traces.items():
-        for fraction in (0.5, 1.0):
+        for fraction, code in ((0.5, False), (1.0, False), (1.0, True)):
             scene = make_scene([trace])
+            scene.code = code  # the code pane beside all runs narrows the bands
             scene.player.seek(scene.player.end * fraction)
             renderer = Renderer()
             renderer.text.record = []

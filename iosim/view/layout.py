@@ -98,7 +98,7 @@ def _columns(width: int, counters: bool, band_h: float) -> tuple[int, int, int]:
     name_w = max(70, min(175, width // 7))
     rows = max(1, int(band_h - 4) // COUNTER_ROW_H)
     need = next(w for least, w in COUNTERS_W_BY_ROWS if rows >= least)
-    counters_w = max(120, min(190, width // 7), min(need, width // 4)) if counters else 0
+    counters_w = max(120, min(190, width // 7), min(need, width // 3)) if counters else 0
     return name_w, width - name_w - counters_w - 8, counters_w
 
 
