@@ -78,7 +78,8 @@ def figures(run: Run) -> dict[str, float]:
     return {"latency_p50": statistics.median(latency), "latency_p90": summary.p90(latency),
             "handled_p50": statistics.median(handled), "handled_p90": summary.p90(handled),
             "syscalls": totals["syscalls"], "ewouldblock": totals["ewouldblock"],
-            "signals": totals["signals"]}
+            "signals": totals["signals"],
+            "blocked_share": totals["blocked_us"] / totals["end_us"] if totals["end_us"] else 0.0}
 
 
 def ratio(sim: float, real: float) -> float:
