@@ -80,6 +80,15 @@ def test_every_message_is_handled_beside_2000_idle_connections(tmp_path: Path) -
         assert len(done) == run.message_count == 10, run.model
 
 
+def started(pid: int) -> str | None:
+    """When process ``pid`` started (None: there is none): a pid alone may be another
+    process's by the time it is looked at again, on a machine that starts many."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_stopped_capture_leaves_no_files_and_no_server(tmp_path: Path, sig: int) -> None:
     (tmp_path / "long.toml").write_text(LONG)
@@ -91,12 +100,12 @@ def test_a_stopped_capture_leaves_no_files_and_no_server(tmp_path: Path, sig: in
         stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + DEADLINE_S
-        server_pids: list[int] = []
-        while not server_pids and time.monotonic() < deadline:  # its server is up and playing
-            server_pids = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-                           .read_text().split()]
+        servers: dict[int, str | None] = {}
+        while not servers and time.monotonic() < deadline:  # its server is up and playing
+            servers = {int(p): started(int(p)) for p in
+                       Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()}
             select.select([], [], [], 0.01)
-        assert server_pids and list(temp.iterdir())
+        assert servers and list(temp.iterdir())
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=DEADLINE_S)
     finally:
@@ -106,4 +115,4 @@ def test_a_stopped_capture_leaves_no_files_and_no_server(tmp_path: Path, sig: in
     assert proc.returncode == 130 and err.decode().strip() == "iosim: interrupted"
     assert list(temp.iterdir()) == []
     assert not (tmp_path / "out.json").exists()
-    assert all(not Path(f"/proc/{pid}").exists() for pid in server_pids)
+    assert all(started(pid) != start for pid, start in servers.items())
