@@ -165,7 +165,7 @@ def calls_and_blocked(run: Run, lane: int) -> tuple[list[tuple[float, float]],
     return calls, blocked
 
 
-@pytest.mark.parametrize("model", REAL_MODELS)
+@pytest.mark.parametrize("model", READ_ALL)
 def test_a_process_blocks_only_inside_its_calls(
         captured: tuple[scenario.Scenario, dict[str, Run]], model: str) -> None:
     """On every lane that makes system calls (the process, or each thread), each blocked
