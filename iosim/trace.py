@@ -292,6 +292,16 @@ def _decode(typecode: str, data: Any, where: str) -> array:
     return col
 
 
+def encode_column(col: array) -> dict[str, Any]:
+    """A column as a trace file writes it (also for a column kept in a run's meta)."""
+    return _encode(col)
+
+
+def decode_column(typecode: str, data: Any, where: str) -> array:
+    """A column written by ``encode_column``, checked; TraceError if it is not one."""
+    return _decode(typecode, data, where)
+
+
 def run_to_json(run: Run) -> dict[str, Any]:
     return {
         "model": run.model,

@@ -1,0 +1,23 @@
+"""An asyncio echo server (the documentation's TCP server, streams): one thread, an event loop
+on epoll; each read is answered with b"hello".
+
+    python asyncio_server.py PORT
+"""
+
+import asyncio
+import sys
+
+
+async def handle(reader, writer):
+    while data := await reader.read(4096):  #@ recvfrom
+        writer.write(b"hello")  #@ sendto
+    writer.close()  #@ close
+
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))  #@ socket bind listen
+    async with server:
+        await server.serve_forever()  #@ epoll_wait accept4
+
+
+asyncio.run(main())  #@ epoll_create1
