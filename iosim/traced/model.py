@@ -16,8 +16,6 @@ from typing import Any
 from iosim.traced.scan import MULTIPLEXERS, READS, WOULDBLOCK, Scan, Step
 from iosim.traced.strace import Signal, nth_arg
 
-MODELS = ("blocking", "nonblocking", "select", "poll", "epoll", "epoll-et", "sigio", "aio",
-          "threaded", "fork")
 FAMILIES = {"select": "select", "poll": "poll", "epoll_wait": "epoll"}
 
 

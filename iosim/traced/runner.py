@@ -54,14 +54,16 @@ def strace_path() -> str:
 
 
 def strace_command(strace: str, output: Path, command: Sequence[str],
-                   stacks: bool = False) -> list[str]:
+                   stacks: bool = False, addresses: bool = True) -> list[str]:
     """strace as iosim runs it: follow threads and children (-f), wall-clock entry times to the
-    microsecond (-ttt, the clock of the kernel's stamps), time spent in each call (-T), which
-    file or socket (inode) each descriptor is (-y: sockets.py learns their addresses from the
-    calls), no string contents (-s 0), no attach chatter (-q), and only the calls iosim reads
-    stop the program (--seccomp-bpf); with ``stacks``, each call's stack (-k), for the line
-    of the program that made it."""
-    return [strace, "-f", "-q", "-ttt", "-T", "-y", "-s", "0", "--seccomp-bpf",
+    microsecond (-ttt, the clock of the kernel's stamps), time spent in each call (-T), what
+    each descriptor is with socket addresses (-yy; without ``addresses``, -y: the socket's
+    inode only, whose addresses sockets.py learns from the calls, for runs of many sockets,
+    where -yy's look-ups take milliseconds a call), no string contents (-s 0), no attach
+    chatter (-q), and only the calls iosim reads stop the program (--seccomp-bpf); with
+    ``stacks``, each call's stack (-k), for the line of the program that made it."""
+    return [strace, "-f", "-q", "-ttt", "-T", "-yy" if addresses else "-y", "-s", "0",
+            "--seccomp-bpf",
             *(["-k"] if stacks else []),
             "-e", "trace=" + ",".join(CALLS), "-o", str(output), "--", *command]
 
@@ -239,8 +241,8 @@ class Traced:
     input is /dev/null; its standard output is iosim's; its standard error is passed on."""
 
     def __init__(self, strace: str, output: Path, command: Sequence[str], stacks: bool = False,
-                 env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(strace_command(strace, output, command, stacks),
+                 env: dict[str, str] | None = None, addresses: bool = True) -> None:
+        self.proc = subprocess.Popen(strace_command(strace, output, command, stacks, addresses),
                                      stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True, env=env)
         assert self.proc.stderr is not None

@@ -61,6 +61,7 @@ DRAIN_S = 2.0  # after a client command ended, how long the program may take to 
 POLL_S = 0.002  # how often strace's output is read while waiting for something in it
 PROGRESS_S = 5.0  # how often a long run says how far it got
 INTERPRETERS = re.compile(r"(python|pypy|node|ruby|perl|php|bash|sh|dash)[\d.]*")
+MANY_SOCKETS = 256  # from this many connections on, strace -y rather than -yy (sockets.py)
 NAME_CHARS = 48  # a run's name: the program and its arguments, cut to this
 TIME_WAIT = "06"  # /proc/net/tcp's state of a socket in TIME_WAIT
 
@@ -124,7 +125,7 @@ def check_port(protocol: str, port: int, say: Callable[[str], None]) -> None:
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise UserError(f"cannot use port {port} on {HOST}: {exc.strerror}") from None
-            states = {state for proto, state, _, _ in port_states(port) if proto == protocol}
+            states = {state for proto, state, _, _, _ in port_states(port) if proto == protocol}
             if states and states <= {TIME_WAIT}:
                 say(f"port {port} holds only TIME_WAIT sockets of an earlier run; going on (a "
                     "server that does not set SO_REUSEADDR cannot bind it for up to a minute)")
@@ -262,8 +263,10 @@ class Session:
             env = {**os.environ, **self.program.env} if self.program.env else None
             try:
                 self.raising = False  # strace is recorded before a signal may interrupt
+                many = opts.scenario is not None and \
+                    opts.scenario.total_connections >= MANY_SOCKETS
                 self.traced = Traced(self.strace, self.workdir / "trace.strace", opts.command,
-                                     self.strace_stacks, env)
+                                     self.strace_stacks, env, addresses=not many)
                 self.raising = True
                 self._raise_if_interrupted()
                 if opts.scenario is not None:
@@ -344,7 +347,8 @@ class Session:
         grace = GRACE_S + 0.01 * sc.message_count
         budget = grace if self.opts.duration_s is None else \
             min(grace, max(self.opts.duration_s - (time_ns() - t0_ns) / 1e9, 0.0))
-        why = self.pump(lambda: self.watch.drained(expected), budget)
+        why = self.pump(lambda: self.watch.drained(expected) or self._kernel_drained(peers),
+                        budget)
         error = None
         if why not in ("done", "exited"):  # a program that exited says so first, in _finish
             left = sum(max(n - self.watch.read_bytes.get(addr, 0), 0)
@@ -374,13 +378,24 @@ class Session:
                     "accepted, read or closed all of its connections")
         return None
 
+    def _kernel_drained(self, peers: dict[tuple[str, int], int]) -> bool:
+        """For a program whose reads strace cannot see (io_uring: the kernel reads): the
+        kernel's tables show no bytes left unread on its port and every connection of the
+        scenario closed on its side."""
+        if not self.watch.kernel_reads:
+            return False
+        assert self.opts.port is not None
+        rows = port_states(self.opts.port, with_peer=True)
+        return all(rx == 0 for _, _, rx, _, _ in rows) and \
+            not any(peer in peers for _, _, _, _, peer in rows)
+
     def _client_seen(self) -> bool:
         """The server has seen everything the client did: no connection waits in the
         listening socket's queue, none holds unread bytes, and every connection the program
         accepted has ended (end of file read, or closed)."""
         if self.opts.port is not None:
             states = port_states(self.opts.port)
-            if any(rx > 0 for _, _, rx, _ in states):  # queued connections or bytes
+            if any(rx > 0 for _, _, rx, _, _ in states):  # queued connections or bytes
                 return False
         return self.watch.accepted <= self.watch.ended
 

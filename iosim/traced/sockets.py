@@ -1,10 +1,13 @@
-"""What each socket is, learned from the calls themselves: strace runs with ``-y``, which
-names a socket by its inode (``4<socket:[284060]>``) at the cost of one readlink, where ``-yy``
-looks its addresses up over netlink for every descriptor it prints (2-3 ms a socket once ten
-thousand are open: a c10k scenario would take minutes). The addresses are in the calls:
+"""What each socket is, learned from the calls themselves, for runs of many sockets: there
+strace runs with ``-y``, which names a socket by its inode (``4<socket:[284060]>``) at the cost
+of one readlink, where ``-yy`` looks its addresses up over netlink for every descriptor it
+prints (2-3 ms a socket once ten thousand are open: a c10k scenario would take minutes). The
+addresses are in the calls:
 ``socket`` gives the protocol, ``bind`` the local address, ``connect`` the peer, ``accept`` the
 client (where the program asks for it); a peer no call gave (``accept(fd, NULL, NULL)``, as
-libuv calls it) is looked up in /proc/net once per batch of lines.
+libuv calls it) is looked up in /proc/net once per batch of lines (a socket closed before
+its line was read is not found there: its peer stays unknown, which is why -yy stays the
+default for runs of a few sockets).
 
 Each socket is then an ``Inet`` as strace's ``-yy`` would have written it, so everything after
 the parser reads both forms (the recorded fixtures use ``-yy``).
@@ -76,16 +79,17 @@ class SocketTable:
             self.unresolved.add(first)
 
     def resolve(self) -> None:
-        """Look the unresolved sockets up in /proc/net (the kernel's own tables), once."""
+        """Look the unresolved sockets up in /proc/net (the kernel's own tables); those not
+        found yet (a table read while it changes may skip a row) are looked for again with
+        the next batch, MAX_LOOKUPS reads at most."""
         if not self.unresolved or self.lookups >= MAX_LOOKUPS:
             return
         self.lookups += 1
-        wanted = self.unresolved
-        self.unresolved = set()
         for proto, path in PROC_TABLES:
             for inode, local, peer in proc_sockets(path):
-                if inode in wanted:
+                if inode in self.unresolved and (peer is not None or local[1] if local else 0):
                     self.known[inode] = Inet(proto, local, peer)
+                    self.unresolved.discard(inode)
 
 
 def _inode(args: str) -> int | None:
@@ -128,9 +132,11 @@ def _hex_address(text: str) -> tuple[str, int] | None:
     return None
 
 
-def port_states(port: int) -> list[tuple[str, str, int, int]]:
-    """(protocol, state, receive queue, inode) of every socket bound to ``port`` on this
-    machine's network namespace (TCP states as /proc names them: 0A listen, 06 TIME_WAIT)."""
+def port_states(port: int, with_peer: bool = False
+                ) -> list[tuple[str, str, int, int, tuple[str, int] | None]]:
+    """(protocol, state, receive queue, inode, peer) of every socket bound to ``port`` in
+    this machine's network namespace (TCP states as /proc names them: 0A listen, 06
+    TIME_WAIT); the peer only ``with_peer`` (None otherwise, or unconnected)."""
     found = []
     for proto, path in PROC_TABLES:
         try:
@@ -145,5 +151,7 @@ def port_states(port: int) -> list[tuple[str, str, int, int]]:
             if local is None or local[1] != port:
                 continue
             rx = int(fields[4].partition(":")[2] or "0", 16)
-            found.append((proto, fields[3], rx, int(fields[9])))
+            peer = _hex_address(fields[2]) if with_peer else None
+            found.append((proto, fields[3], rx, int(fields[9]),
+                          peer if peer and peer[1] else None))
     return found

@@ -233,8 +233,9 @@ def python_calls(records_prefix: Path) -> dict[int, list[tuple[int, int, int]]]:
 
 
 def python_source(script: str, records_prefix: Path, calls: list[Call]) -> Source | str:
-    """Each strace call -> the script line the recorder saw make it: the innermost recorded
-    call on the same task whose entry and return enclose strace's entry stamp."""
+    """Each strace call -> the script line the recorder saw make it: the innermost (latest
+    started) recorded call on the same task whose time overlaps the strace call's (strace's
+    own stamps may lie a little off the interpreter's clock reads around the call)."""
     recorded = python_calls(records_prefix)
     if not recorded:
         return "the recorder inside the Python program wrote nothing (did it start?)"
@@ -247,8 +248,8 @@ def python_source(script: str, records_prefix: Path, calls: list[Call]) -> Sourc
         if not rows:
             continue
         best = None
-        for enter, ret, line in _enclosing(rows, call.enter_ns):
-            if enter <= call.enter_ns <= ret and line < len(lines):
+        for enter, ret, line in _enclosing(rows, max(call.return_ns, call.enter_ns)):
+            if ret >= call.enter_ns and line < len(lines):
                 best = line  # rows are sorted by entry: the last is the innermost
         if best is not None:
             sites[(call.tid, call.enter_ns)] = best

@@ -33,6 +33,7 @@ class Watch:
     ended: set[tuple[str, int]] = field(default_factory=set)
     sockets: int = 0
     calls: int = 0  # calls on TCP and UDP sockets
+    kernel_reads: bool = False  # io_uring: the kernel reads, strace sees no read
 
     @property
     def full(self) -> bool:
@@ -53,6 +54,8 @@ class Watch:
                 self._call(record)
 
     def _call(self, call: Call) -> None:
+        if call.name.startswith("io_uring"):
+            self.kernel_reads = True
         inet = self.table.inet(call.annotation if call.name in ("socket", "accept", "accept4")
                                else first_fd(call.args)[1])
         if inet is None or call.result is None or call.result < 0:

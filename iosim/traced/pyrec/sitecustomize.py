@@ -106,7 +106,8 @@ def _start(prefix, main):
 
             def __init__(self, *args, **kwargs):
                 self._epoll = make_epoll(*args, **kwargs)
-                self.poll = wrap(self._epoll.poll)
+                for name in ("poll", "register", "modify", "unregister", "close"):
+                    setattr(self, name, wrap(getattr(self._epoll, name)))
 
             def __getattr__(self, name):
                 return getattr(self._epoll, name)
@@ -118,6 +119,11 @@ def _start(prefix, main):
                 self._epoll.close()
 
         select.epoll = Epoll
+    import selectors  # socket imported it already: its classes hold the originals
+    for name, cls in (("PollSelector", getattr(select, "poll", None)),
+                      ("EpollSelector", getattr(select, "epoll", None))):
+        if cls is not None and hasattr(selectors, name):
+            getattr(selectors, name)._selector_cls = cls
 
 
 def _chain():
