@@ -44,7 +44,7 @@ from iosim.traced.runner import (
     strace_version,
 )
 from iosim.traced.scan import READS, Scripted
-from iosim.traced.sockets import SocketTable, port_states
+from iosim.traced.sockets import port_states
 from iosim.traced.strace import (
     Call,
     Exit,
@@ -518,11 +518,11 @@ class Session:
             return Trace(sc.name, sc.title, sc.protocol, [run])
         return Trace("trace", f"iosim trace -- {shlex.join(self.opts.command)}", protocol, [run])
 
-    @staticmethod
-    def _protocol(records: list[Record]) -> str:
+    def _protocol(self, records: list[Record]) -> str:
         """udp when the program read datagrams and no TCP stream, else tcp."""
+        table = self.watch.table
         seen = {inet.proto for r in records if isinstance(r, Call) and r.name in READS
-                for inet in [inet_socket(first_fd(r.args)[1])] if inet is not None}
+                for inet in [table.inet(first_fd(r.args)[1])] if inet is not None}
         return "udp" if seen == {"udp"} else "tcp"
 
     def _close_client(self) -> None:

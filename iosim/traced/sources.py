@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import shlex
-from bisect import bisect_right
 import shutil
 import struct
 import subprocess
 from array import array
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,7 +248,7 @@ def python_source(script: str, records_prefix: Path, calls: list[Call]) -> Sourc
         if not rows:
             continue
         best = None
-        for enter, ret, line in _enclosing(rows, max(call.return_ns, call.enter_ns)):
+        for _, ret, line in _enclosing(rows, max(call.return_ns, call.enter_ns)):
             if ret >= call.enter_ns and line < len(lines):
                 best = line  # rows are sorted by entry: the last is the innermost
         if best is not None:

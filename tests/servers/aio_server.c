@@ -22,7 +22,7 @@ static void start_read(int slot, int fd)
     cbs[slot].aio_fildes = fd;
     cbs[slot].aio_buf = bufs[slot];
     cbs[slot].aio_nbytes = sizeof bufs[slot];
-    aio_read(&cbs[slot]);  /*@ clone3 clone */
+    aio_read(&cbs[slot]);  /*@ clone3 clone futex */
 }
 
 int main(int argc, char **argv)

@@ -9,15 +9,16 @@ import sys
 
 
 async def handle(reader, writer):
-    while data := await reader.read(4096):  #@ recvfrom
+    while await reader.read(4096):
         writer.write(b"hello")  #@ sendto
     writer.close()  #@ close
 
 
 async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))  #@ socket bind listen
+    port = int(sys.argv[1])
+    server = await asyncio.start_server(handle, "127.0.0.1", port)  #@ socket bind listen
     async with server:
-        await server.serve_forever()  #@ epoll_wait accept4
+        await server.serve_forever()  #@ accept4
 
 
-asyncio.run(main())  #@ epoll_create1
+asyncio.run(main())  #@ epoll_create1 epoll_wait epoll_ctl recvfrom accept4 close sendto

@@ -22,8 +22,9 @@ def _start(prefix, main):
     import threading
     import time
 
-    record = struct.Struct("<qqqi4x")
+    record = struct.Struct("<qqqi4x")  # task, entry ns, return ns (running: the most), line
     header = struct.Struct("<q")
+    running = 2**63 - 1
     most = 1 << 20  # records a process writes at most (32 MB of file, filled as used)
     state = {"buf": None, "n": 0}
 
@@ -57,16 +58,18 @@ def _start(prefix, main):
 
     def wrap(call):
         def recorded(*args, **kwargs):
-            t0 = now()
+            n = state["n"]
+            if n >= most:
+                return call(*args, **kwargs)
+            buf = state["buf"]  # written before the call (its return time open), so that a
+            at = base + n * size  # call still running when the program is stopped is known
+            pack(buf, at, task(), now(), running, script_line())
+            state["n"] = n + 1
+            count(buf, 0, n + 1)
             try:
                 return call(*args, **kwargs)
             finally:
-                n = state["n"]
-                if n < most:
-                    buf = state["buf"]
-                    pack(buf, base + n * size, task(), t0, now(), script_line())
-                    state["n"] = n + 1
-                    count(buf, 0, n + 1)
+                count(buf, at + 16, now())
         recorded.__wrapped__ = call
         return recorded
 
