@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from iosim.traced.scan import MULTIPLEXERS, READS, WOULDBLOCK, Scan, Step
-from iosim.traced.strace import Signal, nth_arg
+from iosim.traced.strace import Exit, Signal, nth_arg
 
 FAMILIES = {"select": "select", "poll": "poll", "epoll_wait": "epoll"}
 
@@ -72,7 +72,7 @@ def guess_model(scan: Scan, runtime: str = "") -> dict[str, Any]:
     threads = {s.call.tid for s in networked if process_of(s.call.tid) == main} or {main}
     reads = [s for s in steps if s.call.name in READS and s.inet is not None
              and (s.call.result or 0) > 0]
-    ways = _how_read(steps)
+    ways = _how_read(scan.steps)
     how = Counter(ways.get(id(s), "blocking") for s in reads)
     counts = {"threads": len(threads), "processes": len(processes)}
     where = (f"; {len(processes)} process{'es' if len(processes) != 1 else ''}, "
@@ -125,23 +125,33 @@ def guess_model(scan: Scan, runtime: str = "") -> dict[str, Any]:
                             "no select, poll, epoll or signal")
 
 
-def _how_read(steps: list[Step]) -> dict[int, str]:
+def _how_read(steps: list[Step | Signal | Exit]) -> dict[int, str]:
     """For each read (by id), how its task waits for data: "sigio" (read in a signal
-    handler), "multiplexer" (the task waits in select, poll or epoll_wait), "polling" (its
-    reads return EWOULDBLOCK and it waits in none) or "blocking" (the read itself waits)."""
+    handler, or after a SIGIO, as CPython reads in its Python-level handler), "multiplexer"
+    (the task waits in select, poll or epoll_wait), "polling" (its reads return EWOULDBLOCK
+    and it waits in none) or "blocking" (the read itself waits)."""
     waits_in: set[int] = set()
     polled: set[int] = set()
+    signalled: set[int] = set()  # tasks a SIGIO reached since their queue was last emptied
     how: dict[int, str] = {}
     for s in steps:
+        if isinstance(s, Signal):
+            if s.name in ("SIGIO", "SIGPOLL"):
+                signalled.add(s.tid)
+            continue
+        if isinstance(s, Exit):
+            continue
         c = s.call
         if c.name in MULTIPLEXERS:
             waits_in.add(c.tid)
         elif c.name in READS and s.inet is not None:
             if c.errno in WOULDBLOCK:
-                polled.add(c.tid)
+                (signalled if c.tid in signalled else polled).add(c.tid)
+                signalled.discard(c.tid)
             elif (c.result or 0) > 0:
-                how[id(s)] = "sigio" if s.handler else "multiplexer" if c.tid in waits_in \
-                    else "polling" if c.tid in polled else "blocking"
+                how[id(s)] = "sigio" if s.handler or c.tid in signalled else \
+                    "multiplexer" if c.tid in waits_in else \
+                    "polling" if c.tid in polled else "blocking"
     return how
 
 

@@ -432,13 +432,13 @@ class Session:
         if by_itself:
             ended = f"the program exited with status {status}" if status >= 0 else \
                 f"the program was killed by {signal.Signals(-status).name}"
-            ended += f" {(end_ns - t0_ns) / 1e9:.3f} s into the run"
-            if last_words and (status != 0 or self.failed_early):
-                ended += f"; its last words on stderr: {last_words[:200]!r}"
         else:
             ended = f"stopped by {self.interrupted}" if self.interrupted else \
                 "the program was stopped"
-        problems = [ended] if by_itself and status != 0 else []
+        problems = []
+        if by_itself and status != 0:  # said first: why the run ended, then what it left
+            words = f"; its last line on stderr: {last_words[:200]!r}" if last_words else ""
+            problems.append(f"{ended} at t = {(end_ns - t0_ns) / 1000:.3f} ms{words}")
         problems += [error] if error else []
         if self.watch.sockets == 0:
             problems.append("it never opened a network socket")
