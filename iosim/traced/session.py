@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -282,6 +283,9 @@ class Session:
         finally:
             self.stopping = True
             self.close()
+            # the folder goes while Ctrl-C and SIGTERM are still only noted: a second one
+            # during the clean-up never leaves it behind
+            shutil.rmtree(self.workdir, ignore_errors=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -562,5 +566,10 @@ def run_trace(opts: Options) -> Outcome:
     if opts.scenario is not None:
         assert opts.port is not None
         check_port(opts.scenario.protocol, opts.port, opts.say)
-    with tempfile.TemporaryDirectory(prefix="iosim-trace-") as tmp:
-        return Session(opts, strace, Path(tmp)).run()
+    workdir = Path(tempfile.mkdtemp(prefix="iosim-trace-"))
+    try:
+        session = Session(opts, strace, workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return session.run()  # removes the folder before it gives Ctrl-C back
