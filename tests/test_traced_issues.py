@@ -176,6 +176,46 @@ def test_a_udp_scenario_at_a_tcp_server_says_the_protocols_differ(tmp_path: Path
                               "with TCP: the protocols do not match")
 
 
+def test_many_connections_take_their_addresses_from_the_calls(tmp_path: Path) -> None:
+    """300 idle connections beside the three that send (c10k's shape, smaller): strace's
+    -y, the sockets' addresses learned from the calls; every byte read on its connection."""
+    port = free_port()
+    sc = tmp_path / "s.toml"
+    sc.write_text(TCP_SCENARIO.replace('models = ["select"]',
+                                       'models = ["select"]\nidle_connections = 300'))
+    done = iosim_trace(tmp_path, ["--scenario", str(sc), "--port", str(port)],
+                       server_command("select_loop.py", port))
+    run = done.run
+    assert done.returncode == 0, done.stderr
+    assert run.meta["socket_addresses"] == "learned from the calls (strace -y)"
+    assert [(run.m_conn[i], run.m_bytes[i]) for i in range(run.message_count)] == \
+        [(0, 300), (1, 1500), (2, 700), (0, 300), (1, 100), (0, 300), (2, 64)]
+
+
+def test_a_probe_socket_is_no_connection_and_a_lane_waits_from_its_birth(
+        tmp_path: Path) -> None:
+    """A UDP socket connected and closed before serving (as glibc's address look-up probes)
+    is not a connection: the client's is number 0; its kernel lane waits for data from its
+    accept on, not from t = 0."""
+    port = free_port()
+    script = tmp_path / "probing.py"
+    script.write_text("import socket, runpy, sys\n"
+                      "probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                      "probe.connect(('127.0.0.1', 9)); probe.close()\n"
+                      f"sys.argv = ['select_loop.py', '{port}']\n"
+                      f"runpy.run_path({str(SERVERS / 'select_loop.py')!r})\n")
+    client = f"{sys.executable} {SERVERS / 'ping_client.py'} {port} 3"
+    done = iosim_trace(tmp_path, ["--client", client, "--port", str(port)],
+                       [sys.executable, str(script)])
+    run = done.run
+    assert {run.m_conn[i] for i in range(run.message_count)} == {0}
+    assert [lane.name for lane in run.lanes if lane.role == "kernel"] == ["kernel conn 0"]
+    accepted = min(run.t0[i] for i in range(len(run)) if run.kind[i] == Kind.RETURN
+                   and run.labels[run.label[i]] == "return OK" and run.conn[i] == 0)
+    waits = [run.t0[i] for i in range(len(run)) if run.kind[i] == Kind.WAIT]
+    assert waits and min(waits) >= accepted
+
+
 def test_names_tell_runs_apart_and_see_through_a_shell() -> None:
     assert program_name(["sh", "-c", "exec ./build/server 9090"]) == "server 9090"
     assert program_name(["python3", "-u", "/x/select_loop.py", "9090"]) == \

@@ -117,7 +117,7 @@ class Scan:
         self.next_enter = _next_enter(self.records)
         self.tasks = Tasks()
         self.conn_ids: dict[tuple[str, Any, Any], int] = {}
-        self.next_conn = len(scripted.plan) if scripted else 0
+        self.next_conn = max(len(scripted.plan), len(scripted.peers)) if scripted else 0
         self.sockets: dict[str, SocketState] = {}
         self.handled: set[str] = set()  # signals the program catches (a handler of its own)
         self.steps = self._scan()

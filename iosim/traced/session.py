@@ -159,6 +159,7 @@ class Session:
         self.failed_early = False  # the program ended before it listened
         self.elsewhere_since = 0.0
         self.no_stacks = ""  # why perf could not record the program's stacks
+        self.addresses = ""  # where the sockets' addresses come from
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -266,6 +267,7 @@ class Session:
                 self.raising = False  # strace is recorded before a signal may interrupt
                 many = opts.scenario is not None and \
                     opts.scenario.total_connections >= MANY_SOCKETS
+                self.addresses = "learned from the calls (strace -y)" if many else "strace -yy"
                 self.traced = Traced(self.strace, self.workdir / "trace.strace", opts.command,
                                      self.strace_stacks, env, addresses=not many)
                 self.raising = True
@@ -347,7 +349,7 @@ class Session:
         t0_ns = time_ns() + START_MARGIN_NS
         sent_ns = play(sc, plan, self.socks, t0_ns)
         expected = {addr: sum(n for _, n in plan[conn]) for addr, conn in peers.items()
-                    if plan[conn]}
+                    if conn < len(plan) and plan[conn]}  # idle connections send nothing
         grace = GRACE_S + 0.01 * sc.message_count
         budget = grace if self.opts.duration_s is None else \
             min(grace, max(self.opts.duration_s - (time_ns() - t0_ns) / 1e9, 0.0))
@@ -456,7 +458,8 @@ class Session:
             "strace_call_us": round(call_us, 1), "kernel_side": kernel_side if events else
             f"none: {kernel_side}", "clock": "CLOCK_REALTIME",
             "command": opts.command, "ended": ended, "slept_threshold_us": SLEPT_NS / 1000,
-            "host": HOST, "startup_us": round(max(t0_ns - self.launch_ns, 0) / 1000, 3)}
+            "host": HOST, "startup_us": round(max(t0_ns - self.launch_ns, 0) / 1000, 3),
+            "socket_addresses": self.addresses}
         if opts.port is not None:
             meta["port"] = opts.port
         if events is not None:

@@ -26,6 +26,7 @@ from iosim.traced.strace import Call
 
 EVENTS_DIR = Path("/sys/kernel/tracing/events/syscalls")
 STACK_BYTES = 2048  # of the user stack copied per call: a few frames above libc's wrapper
+RING_PAGES = 1024  # perf's buffer per CPU (4 MB): a burst of calls loses no sample
 SCRIPT_TIMEOUT_S = 300.0
 _SAMPLE = re.compile(r"\s*(\d+)\s+(\d+)\.(\d+):")
 _FRAME = re.compile(r"\s+([0-9a-f]+) \((.*)\)\s*$")
@@ -41,8 +42,9 @@ class Stacks:
 
     def __init__(self, perf: str, pid: int, workdir: Path) -> None:
         events = [arg for name in available_events() for arg in ("-e", name)]
-        self.recorder = Perf(perf, workdir, ["-p", str(pid), "--call-graph",
-                                             f"dwarf,{STACK_BYTES}", *events], name="stacks")
+        self.recorder = Perf(perf, workdir, ["-p", str(pid), "-m", str(RING_PAGES),
+                                             "--call-graph", f"dwarf,{STACK_BYTES}", *events],
+                             name="stacks")
         self.offset_ns = clock_offset_ns()
 
     def enable(self) -> str | None:

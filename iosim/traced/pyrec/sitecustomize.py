@@ -42,28 +42,31 @@ def _start(prefix, main):
     os.register_at_fork(after_in_child=open_file)
     pack, count, size, base = record.pack_into, header.pack_into, record.size, header.size
     now, task, frame = time.time_ns, threading.get_native_id, sys._getframe
-    mains = {}
-
-    def script_line():
-        f = frame(2)
-        while f is not None:
-            name = f.f_code.co_filename
-            ours = mains.get(name)
-            if ours is None:
-                ours = mains[name] = os.path.realpath(name) == main
-            if ours:
-                return f.f_lineno
-            f = f.f_back
-        return 0
+    mains = {}  # file name -> whether it is the traced script
+    local = threading.local()  # the thread's id, asked once (get_native_id is a system call)
 
     def wrap(call):
         def recorded(*args, **kwargs):
             n = state["n"]
             if n >= most:
                 return call(*args, **kwargs)
+            try:
+                tid = local.tid
+            except AttributeError:
+                tid = local.tid = task()
+            line, f = 0, frame(1)
+            while f is not None:  # the innermost frame in the script: the line that called
+                name = f.f_code.co_filename
+                ours = mains.get(name)
+                if ours is None:
+                    ours = mains[name] = os.path.realpath(name) == main
+                if ours:
+                    line = f.f_lineno
+                    break
+                f = f.f_back
             buf = state["buf"]  # written before the call (its return time open), so that a
             at = base + n * size  # call still running when the program is stopped is known
-            pack(buf, at, task(), now(), running, script_line())
+            pack(buf, at, tid, now(), running, line)
             state["n"] = n + 1
             count(buf, 0, n + 1)
             try:
