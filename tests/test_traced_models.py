@@ -79,12 +79,14 @@ def lit_lines(run: Run) -> list[tuple[str, int, str]]:
             for name, line in zip(names, calls, strict=True) if line >= 0]
 
 
-def check_lit_lines(run: Run, least: int) -> None:
-    """Every call with a known line lies on a line whose marker names it; at least
-    ``least`` calls have one."""
+def check_lit_lines(run: Run, least: int, anywhere: tuple[str, ...] = ()) -> None:
+    """Every call with a known line lies on a line whose marker names it (but the calls
+    ``anywhere``, which any line may make); at least ``least`` calls have one."""
     lit = lit_lines(run)
     assert len(lit) >= least, run.meta["source"]
     for name, number, text in lit:
+        if name in anywhere:
+            continue
         marked = MARKER.search(text)
         assert marked and name in marked.group(1).split(), f"{name} lit at line {number}: {text}"
 
@@ -187,7 +189,7 @@ def test_each_python_server_is_named_and_its_lines_lit(tmp_path: Path, case: tup
     check_model(run, model, threads, processes)
     source = run.meta["source"]
     assert source["language"] == "python" and source["path"] == str(SERVERS / name)
-    check_lit_lines(run, least=5)
+    check_lit_lines(run, least=5, anywhere=("futex",))  # the GIL: taken back by any line
     if name == "asyncio_server.py":
         assert "asyncio's event loop" in run.meta["model_guess"]["evidence"]
         assert "event loop" in model_sentence(run.meta["model_guess"])

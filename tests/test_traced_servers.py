@@ -83,13 +83,14 @@ def traced_and_checked(tmp_path: Path, server: str, text: str = TCP_SCENARIO,
 
 
 SLEEP = "process blocks in call to clock_nanosleep"  # time.sleep: the program's own pause
+GIL = "process blocks in call to futex"  # a thread waiting for CPython's GIL
 
 
 def waits(run: Run, lane: int = 0) -> list[tuple[float, float, str]]:
-    """Blocked time that is not a copy nor the program's own sleep: the process waited in a
-    call for data (or a connection)."""
+    """Blocked time that is not a copy, the program's own sleep nor a wait for the GIL: the
+    process waited in a call for data (or a connection)."""
     return [s for s in spans(run, Kind.BLOCKED, lane)
-            if s[2] not in (COPY_LABEL, COPY_UNKNOWN_LABEL, SLEEP)]
+            if s[2] not in (COPY_LABEL, COPY_UNKNOWN_LABEL, SLEEP, GIL)]
 
 
 def answered_waits(run: Run, label: str) -> list[tuple[float, float, str]]:

@@ -50,9 +50,10 @@ def traced_source(cache: dict[Any, Any], run: Run, t: float, lane: int,
 class _Index:
     """Per lane, the start times of its system calls and the source line of each."""
 
-    def __init__(self, run: Run, calls: Any) -> None:
+    def __init__(self, run: Run, calls: Any, at_zero: Any) -> None:
         self.times: dict[int, list[float]] = {}
         self.lines: dict[int, list[int]] = {}
+        self.at_zero = {lane: line for lane, line in at_zero}
         k = 0
         for i in range(len(run)):
             if run.kind[i] == Kind.SYSCALL:
@@ -65,8 +66,8 @@ class _Index:
     def line_at(self, lane: int, t: float) -> int | None:
         times = self.times.get(lane, [])
         k = bisect_right(times, t) - 1
-        if k < 0:
-            return None
+        if k < 0:  # in the call it made before t = 0, if any
+            return self.at_zero.get(lane) if t >= 0 else None
         line = self.lines[lane][k]
         return line if line >= 0 else None
 
@@ -79,5 +80,5 @@ def _index(cache: dict[Any, Any], run: Run, source: dict[str, Any]) -> _Index:
             calls = decode_column("i", source.get("calls"), "source.calls")
         except TraceError:
             calls = []
-        found = cache[key] = _Index(run, calls)
+        found = cache[key] = _Index(run, calls, source.get("at_zero", []))
     return found

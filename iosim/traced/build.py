@@ -123,6 +123,7 @@ class Builder:
         self.copies_unknown = 0
         self.sites: dict[tuple[int, int], int] = {}  # (task, entry) -> line of the source
         self.call_lines: dict[tuple[int, float], list[int]] = {}  # (lane, t) -> lines
+        self.at_zero: dict[int, int] = {}  # lane -> line of the call it is in at t = 0
 
     def us(self, t_ns: int) -> float:
         return (t_ns - self.t0) / 1000.0
@@ -219,9 +220,11 @@ class Builder:
         self.busy.setdefault(lane, []).append((e, r))
         if not step.restarted:  # a restarted call is the same call, made once
             self.instant(Kind.SYSCALL, lane, e, c.name, step.conn, line=step.key)
+            site = self.sites.get((c.tid, c.enter_ns), -1)
             if e >= 0:
-                self.call_lines.setdefault((lane, e), []).append(
-                    self.sites.get((c.tid, c.enter_ns), -1))
+                self.call_lines.setdefault((lane, e), []).append(site)
+            elif r > 0:  # the call the lane is in at t = 0 (its own arrow came before)
+                self.at_zero[lane] = site
         if c.name in READS and step.inet is not None:
             self.read(step, lane, e, r, done_ns)
         elif c.name in MULTIPLEXERS:
@@ -466,11 +469,12 @@ def build_run(records: list[Record], t0_ns: int, end_ns: int, *, model: str, pro
 def build(records: list[Record], t0_ns: int, end_ns: int, *, model: str, protocol: str,
           scripted: Scripted | None, kernel: KernelEvents | None, error: str | None,
           sockets: SocketTable | None = None, sites: dict[tuple[int, int], int] | None = None,
-          **meta: Any) -> tuple[Run, Scan, list[int]]:
-    """build_run's Run, with the scan of the calls (for the model's name) and the source
-    line of each system-call event (-1 where unknown)."""
+          **meta: Any) -> tuple[Run, Scan, list[int], dict[int, int]]:
+    """build_run's Run, with the scan of the calls (for the model's name), the source line
+    of each system-call event (-1 where unknown) and, per lane, that of the call it is in at
+    t = 0 (made before it)."""
     builder = Builder(Scan(records, scripted, kernel, sockets), t0_ns, model, protocol)
     builder.sites = sites or {}
     builder.build()
     run = builder.finish(end_ns, error, t0_ns=t0_ns, **meta)
-    return run, builder.scan, builder.lines
+    return run, builder.scan, builder.lines, builder.at_zero

@@ -466,14 +466,14 @@ class Session:
             meta["perf_clock_offset_ns"] = events.offset_ns
             meta["perf_clock_drift_ns"] = events.drift_ns
         found = self._source(records)
-        run, scan, lines = build(records, t0_ns, end_ns, model=program_name(opts.command),
+        run, scan, lines, at_zero = build(records, t0_ns, end_ns, model=program_name(opts.command),
                                  protocol=protocol, scripted=scripted, kernel=events,
                                  error=error, sockets=self.watch.table,
                                  sites=found.sites if isinstance(found, sources.Source) else None,
                                  **meta)
         run.meta["ready_estimated"] = sum(1 for f in run.m_flags if f & READY_ESTIMATED)
         run.meta["model_guess"] = guess_model(scan, self._runtime(found))
-        run.meta["source"] = sources.source_meta(found, lines)
+        run.meta["source"] = sources.source_meta(found, lines, at_zero)
         trace = self._trace(run, protocol)
         trace_mod.save(trace, opts.output)
         return Outcome(trace, ended, failed)

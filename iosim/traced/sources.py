@@ -57,13 +57,17 @@ class Source:
     sites: dict[tuple[int, int], int]  # (task, entry ns) -> line
 
 
-def source_meta(found: Source | str, lines: list[int]) -> dict[str, object]:
-    """The run's meta "source": the file, its lines and, for each system-call event of the
-    run in order, the line (0-based) that made it, -1 where unknown; or why there is none."""
+def source_meta(found: Source | str, lines: list[int],
+                at_zero: dict[int, int] | None = None) -> dict[str, object]:
+    """The run's meta "source": the file, its lines, for each system-call event of the run in
+    order the line (0-based) that made it, -1 where unknown, and per lane the line of the
+    call it is in at t = 0 (made before t = 0: no event of its own); or why there is none."""
     if isinstance(found, str):
         return {"why": found}
     return {"path": found.path, "language": found.language, "lines": found.lines,
-            "calls": encode_column(array("i", lines))}
+            "calls": encode_column(array("i", lines)),
+            "at_zero": [[lane, line] for lane, line in sorted((at_zero or {}).items())
+                        if line >= 0]}
 
 
 def unwrap(command: list[str]) -> list[str]:

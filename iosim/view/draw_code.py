@@ -165,7 +165,7 @@ def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int,
     summary_h = (summary_size + 4) * len(summary_lines) + 8
     prog = program_for(run)
     free = bottom - cy - now_h - note_h - 10
-    foreign = traced_source(scene.cache, run, t, lane, (free - summary_h) // 16) \
+    foreign = traced_source(scene.cache, run, t, lane, (free - summary_h) // 20) \
         if prog is None else None
     prog = foreign[0] if isinstance(foreign, tuple) else prog
     layout = code_layout(text, prog, inner, free) if prog else None

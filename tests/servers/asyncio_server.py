@@ -21,4 +21,4 @@ async def main():
         await server.serve_forever()  #@ accept4
 
 
-asyncio.run(main())  #@ epoll_create1 epoll_wait epoll_ctl recvfrom accept4 close sendto
+asyncio.run(main())  #@ epoll_create1 epoll_wait epoll_ctl recvfrom accept4 close sendto ioctl
