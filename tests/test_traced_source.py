@@ -11,8 +11,8 @@ import pygame
 
 from iosim import cli
 from iosim import trace as trace_mod
-from iosim.trace import Kind, Lane, RunRecorder, Trace, TraceError, encode_column
 from iosim.teach.source import NO_SOURCE, traced_about, traced_source
+from iosim.trace import Kind, Lane, RunRecorder, Trace, TraceError, encode_column
 from iosim.view.draw_code import LIT
 
 LINES = [f"line {n}" for n in range(60)]
