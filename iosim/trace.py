@@ -544,7 +544,10 @@ def check_traced_meta(run: Run, where: str) -> None:
         if len(calls) != syscalls:
             raise f.fail("calls", f"{len(calls)} lines for {syscalls} system-call events")
         _check_range(calls, -1, len(lines) - 1, f"{where}.source.calls")
-        for pair in meta["source"].get("at_zero", []):
+        pairs = meta["source"].get("at_zero", [])
+        if not isinstance(pairs, list):
+            raise f.fail("at_zero", f"must be a JSON array, not {show(pairs)}")
+        for pair in pairs:
             if not (isinstance(pair, list) and len(pair) == 2 and
                     all(isinstance(v, int) and not isinstance(v, bool) for v in pair) and
                     0 <= pair[0] < len(run.lanes) and 0 <= pair[1] < len(lines)):

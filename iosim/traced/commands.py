@@ -31,7 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "CMD on 127.0.0.1:P and tracing stops when they are handled; with --client "
                     "a client command runs instead; with neither, tracing runs until CMD exits, "
                     "Ctrl-C, SIGTERM or --duration. CMD and everything it started are always "
-                    "stopped and the trace is always written.",
+                    "stopped and the trace is always written. It names the program's IO model "
+                    "in Stevens's words (model_guess in summary --json) and keeps the program's "
+                    "own source with the line of each call: a compiled program built with -g "
+                    "(its stacks, through perf) or a Python script (a recorder inside the "
+                    "interpreter).",
         epilog="example: iosim trace --scenario many-clients --port 9090 -- python "
                "my_server.py && iosim show many-clients trace.json")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="TRACE",
