@@ -94,10 +94,10 @@ def waits(run: Run, lane: int = 0) -> list[tuple[float, float, str]]:
 
 
 def answered_waits(run: Run, label: str) -> list[tuple[float, float, str]]:
-    """Waits of a multiplexer longer than a millisecond that it returned from (the last one
-    lasts until the program is stopped)."""
-    return [s for s in waits(run) if s[2] == label and s[1] - s[0] > 1000.0
-            and s[1] < run.end_us]
+    """Waits of a multiplexer that returned readable (the last one lasts until the program
+    is stopped): each blocked span with that label ending where a READABLE instant is."""
+    readable = set(instants(run, Kind.READABLE, 0))
+    return [s for s in waits(run) if s[2] == label and s[1] in readable]
 
 
 def next_call(run: Run, t: float, lane: int = 0) -> str:

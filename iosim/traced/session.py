@@ -288,6 +288,8 @@ class Session:
             # the folder goes while Ctrl-C and SIGTERM are still only noted: a second one
             # during the clean-up never leaves it behind
             shutil.rmtree(self.workdir, ignore_errors=True)
+            if self.program.records is not None:
+                shutil.rmtree(self.program.records, ignore_errors=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -507,7 +509,8 @@ class Session:
             return f"perf could not record the program's stacks: {self.no_stacks}"
         if program.kind == "python":
             calls = [r for r in records if isinstance(r, Call)]
-            return sources.python_source(program.path, self.workdir / "pyrec", calls)
+            assert program.records is not None
+            return sources.python_source(program.path, program.records / "calls", calls)
         return program.why
 
     def _runtime(self, found: sources.Source | str) -> str:

@@ -17,6 +17,7 @@ import shlex
 import shutil
 import struct
 import subprocess
+import tempfile
 from array import array
 from bisect import bisect_right
 from collections import Counter
@@ -27,6 +28,7 @@ from iosim.trace import encode_column
 from iosim.traced.strace import Call
 
 PYREC_DIR = Path(__file__).with_name("pyrec")
+SHM = "/dev/shm"
 PYREC_RECORD = struct.Struct("<qqqi4x")  # task, entry ns, return ns, line (1-based; 0 none)
 PYREC_HEADER = struct.Struct("<q")  # records written
 MAX_SOURCE_LINES = 20_000
@@ -44,6 +46,7 @@ class Program:
     path: str = ""  # the binary (c) or the script (python), resolved
     why: str = ""
     env: dict[str, str] = field(default_factory=dict)  # added to the program's environment
+    records: Path | None = None  # the Python recorder's folder (memory-backed where it can)
 
 
 
@@ -111,11 +114,12 @@ def prepare(command: list[str], workdir: Path) -> Program:
             return Program("", why="a Python program run with -c or -m: iosim lights the lines "
                                    "of a script file")
         path = os.path.realpath(script)
-        records = workdir / "pyrec"
-        pythonpath = os.environ.get("PYTHONPATH", "")
+        folder = Path(tempfile.mkdtemp(prefix="iosim-pyrec-", dir=SHM if os.access(
+            SHM, os.W_OK) else workdir))  # tmpfs: a page the recorder first writes costs no
+        pythonpath = os.environ.get("PYTHONPATH", "")  # disk block (ext4 stalls ms on that)
         env = {"PYTHONPATH": str(PYREC_DIR) + (os.pathsep + pythonpath if pythonpath else ""),
-               "IOSIM_PYREC": str(records), "IOSIM_PYREC_MAIN": path}
-        return Program("python", path, env=env)
+               "IOSIM_PYREC": str(folder / "calls"), "IOSIM_PYREC_MAIN": path}
+        return Program("python", path, env=env, records=folder)
     if name.startswith("node"):
         return Program("", why="a Node.js program: libuv's event loop makes its system calls, "
                                "not a line of its JavaScript")
