@@ -432,12 +432,18 @@ class Builder:
 
     def _no_wait_before_birth(self) -> None:
         """A connection's kernel lane waits for data from the moment the connection exists
-        (its accept, or the first call on it), not from t = 0."""
+        (its accept, or the first call on it, or its first message's send or arrival if
+        earlier: a UDP sender exists before the program reads it), not from t = 0."""
         born: dict[int, float] = {}
         for step in self.steps:
             if isinstance(step, Step) and step.conn >= 0 and step.conn not in born:
                 c = step.call
                 born[step.conn] = self.us(c.return_ns if c.name in ACCEPTS else c.enter_ns)
+        run = self.rec.run
+        for conn, sent, ready in zip(run.m_conn, run.m_sent, run.m_ready, strict=True):
+            first = min((t for t in (sent, ready) if t == t), default=math.inf)
+            if conn in born and first < born[conn]:
+                born[conn] = first
         lanes = {lane: born[conn] for conn, lane in self.kernel_lanes.items() if conn in born}
         rows = self.rec.rows
         for i, row in enumerate(rows):
