@@ -131,6 +131,7 @@ class Kernel:
         self.signal_pending = False
         self.interrupts = 0  # SIGIOs taken while the process was busy, not yet paid for
         self.aio_done: deque[tuple[Socket, CopyResult]] = deque()
+        self.closes_us: list[float | None] = [None] * scenario.active_connections  # peers' FINs
         sends = _sends(scenario)
         rec.messages([(conn, nbytes, at_us, at_us + costs.network_us)  # as sent on time
                       for at_us, _, conn, nbytes in sends if nbytes])
@@ -173,6 +174,7 @@ class Kernel:
                 msg += 1
             else:
                 sock.eof = True
+                self.closes_us[conn] = ready
             self._became_readable(sock)
 
     def _became_readable(self, sock: Socket) -> None:

@@ -28,6 +28,7 @@ MIN_COUNTERS_H = 36
 STOPPED_WEIGHT = 0.4  # the share of a band's height left to a run stopped before it began
 PANE_SHARE, PANE_MIN_W, PANE_MAX_W = 0.4, 330, 640  # the one-run view's code pane
 SIDE_PANE_SHARE = 0.3  # the all-runs view's narrower code pane
+STATE_SHARE, STATE_MIN_H, STATE_MAX_H = 0.4, 150, 320  # the state pane under the timeline
 
 
 @dataclass
@@ -88,6 +89,7 @@ class Screen:
     legend: Box
     hints: Box
     pane: Box | None = None  # the code pane, when shown
+    state: Box | None = None  # the state pane (one-run view), when shown
 
 
 def _columns(width: int, counters: bool) -> tuple[int, int, int]:
@@ -177,10 +179,12 @@ def pane_width(width: int, side: bool) -> int:
 
 
 def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | None = None,
-                  one_run: bool = False, pane: bool = False, legend_rows: int = 1) -> Screen:
+                  one_run: bool = False, pane: bool = False, legend_rows: int = 1,
+                  state: bool = False) -> Screen:
     """Bands for ``runs`` (numbered ``numbers``, their places among all shown runs). With
     ``pane`` the code pane takes the right of the window (and, in the one-run view, holds the
-    counters); ``legend_rows`` is how many rows the legend needs at this width."""
+    counters); ``legend_rows`` is how many rows the legend needs at this width; with ``state``
+    the state pane takes the bottom of the timeline's column, under the bands."""
     width, height = size
     pane_w = pane_width(width, not one_run) if pane else 0
     plot_w = width - pane_w
@@ -192,6 +196,12 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
     top = HEADER_H + OVERVIEW_H + RULER_H
     footer = CAPTION_H + LEGEND_ROW_H * legend_rows + HINTS_H
     bottom = height - footer
+    pane_bottom = bottom
+    state_box = None
+    if state:
+        state_h = max(STATE_MIN_H, min(STATE_MAX_H, int((bottom - top) * STATE_SHARE)))
+        bottom -= state_h
+        state_box = (0, bottom, plot_w, state_h)
     numbers = numbers if numbers is not None else list(range(len(runs)))
     weights = [STOPPED_WEIGHT if stopped_at_once(run) and len(runs) > 1 else 1.0
                for run in runs]
@@ -206,10 +216,11 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
                                  one_run))
     return Screen(size=size, header=header, overview=overview, ruler=ruler,
                   axis_note=axis_note, timeline=(name_w, top, tl_w, bottom - top),
-                  bands=bands, caption=(0, bottom, width, CAPTION_H),
-                  legend=(0, bottom + CAPTION_H, width, LEGEND_ROW_H * legend_rows),
+                  bands=bands, caption=(0, pane_bottom, width, CAPTION_H),
+                  legend=(0, pane_bottom + CAPTION_H, width, LEGEND_ROW_H * legend_rows),
                   hints=(0, height - HINTS_H, width, HINTS_H),
-                  pane=(plot_w, HEADER_H, pane_w, bottom - HEADER_H) if pane else None)
+                  pane=(plot_w, HEADER_H, pane_w, pane_bottom - HEADER_H) if pane else None,
+                  state=state_box)
 
 
 def stopped_at_once(run: Run) -> bool:
