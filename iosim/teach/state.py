@@ -23,6 +23,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
+from operator import le
 
 from iosim.teach.explain import Explainer
 from iosim.teach.words import ALL_BLOCKED_LABEL, GIL_LABEL, MULTIPLEXERS, READS, noun_of
@@ -33,7 +35,7 @@ FD_SETSIZE = 1024
 LOOK_BACK = 64  # arrivals looked at for the one whose epoll callback ran last
 MAX_SOCKETS = 16  # sockets listed at most (the rest are counted)
 LISTED = 8  # a run with at most this many connections lists every socket, empty or not
-MAX_CHUNKS = 400  # queued messages listed at most (the rest are counted)
+MAX_CHUNKS = 200  # queued messages listed per socket at most (the rest are counted)
 FAMILIES = {"select": "select", "pselect6": "select", "poll": "poll", "ppoll": "poll",
             "epoll_wait": "epoll", "epoll_pwait": "epoll"}
 SCAN_AGAIN = "scans again"  # the end of a multiplexer's label for its scan after a wake-up
@@ -225,11 +227,12 @@ class _Read:
 
     conn: int
     end: float
-    parts: list[tuple[int, int | None, bool]] = field(default_factory=list)  # msg, bytes, whole
+    # msg, bytes, whether this read took the message's first bytes, whether its last
+    parts: list[tuple[int, int | None, bool, bool]] = field(default_factory=list)
 
     @property
     def nbytes(self) -> int | None:
-        sizes = [n for _, n, _ in self.parts]
+        sizes = [n for _, n, _, _ in self.parts]
         return None if None in sizes else sum(n for n in sizes if n is not None)
 
 
@@ -458,7 +461,7 @@ class StateIndex:
                         (t0, t1, None if n is None or left is None else left - n))
                     first = len(self.remaining[msg]) == 1
                     final = self._final(run, msg, t1)
-                    read.parts.append((msg, n, first and final))
+                    read.parts.append((msg, n, first, final))
                     taken += n or 0
                 reads.append(read)
             reads.sort(key=lambda r: r.end)
@@ -484,15 +487,39 @@ class StateIndex:
         return None
 
     def _queues(self, run: Run) -> None:
-        """Messages by arrival, with when each was copied whole: the ones queued at a time
-        are those arrived and not yet copied (a tree finds them without a scan)."""
+        """Each connection's messages by arrival, with when each was copied whole: those
+        queued at a time are those arrived and not yet copied, a slice where the queue is
+        first in, first out (always, but for a hand-made trace). Which connections hold data
+        at a time: the union of their messages' stays, as intervals a tree finds."""
         ready = [_finite(t) for t in run.m_ready]
         order = sorted(range(run.message_count), key=ready.__getitem__)
         self.by_ready = array("i", order)
         self.ready_t = array("d", (ready[m] for m in order))
         done = [_finite(run.m_copy_end[m]) for m in order]
-        self.waiting = _Above(done)
         self.done_t = array("d", sorted(done))
+        self.conn_msgs: dict[int, array] = {}
+        for m in order:
+            self.conn_msgs.setdefault(run.m_conn[m], array("i")).append(m)
+        self.conn_ready = {c: array("d", (ready[m] for m in ms))
+                           for c, ms in self.conn_msgs.items()}
+        self.conn_done = {c: array("d", (_finite(run.m_copy_end[m]) for m in ms))
+                          for c, ms in self.conn_msgs.items()}
+        self.fifo = {c: all(map(le, d, d[1:])) for c, d in self.conn_done.items()}
+        stays = []
+        for conn, msgs in self.conn_msgs.items():
+            for m in msgs:
+                start, end = ready[m], _finite(run.m_copy_end[m])
+                if start >= end:
+                    continue
+                if stays and stays[-1][2] == conn and start <= stays[-1][1]:
+                    stays[-1][1] = max(stays[-1][1], end)
+                else:
+                    stays.append([start, end, conn])
+        stays.sort()
+        self.stay_t = array("d", (s[0] for s in stays))
+        self.stay_conn = array("i", (s[2] for s in stays))
+        self.stays = _Above([s[1] for s in stays])
+        self.stay_end = array("d", sorted(s[1] for s in stays))
         arrivals = [(ready[m], run.m_conn[m]) for m in order if ready[m] < math.inf]
         arrivals += [(t, c) for c, t in enumerate(self.closes) if t is not None]
         arrivals.sort()
@@ -580,20 +607,21 @@ class StateIndex:
         starts = []
         prev: _Call | None = None
         for call in self.calls.get(0, []):
-            if prev is not None and self._in_handler(call.enter) and \
-                    self._in_handler(prev.enter) and \
+            if prev is not None and self._in_handler(call.enter, until_end=True) and \
+                    self._in_handler(prev.enter, until_end=True) and \
                     (call.conn < prev.conn or (call.conn == prev.conn
                                                and prev.result != Kind.RETURN)):
                 starts.append(call.enter)
             prev = call
         return starts
 
-    def _in_handler(self, t: float, strict: bool = False) -> bool:
-        """A signal handler runs at ``t`` (``strict``: one that began before ``t``). A real
-        run's handler may begin in another's last moments: the one before is looked at too."""
+    def _in_handler(self, t: float, strict: bool = False, until_end: bool = False) -> bool:
+        """A signal handler runs at ``t`` (``strict``: one that began before ``t``;
+        ``until_end``: its last instant counts, when calls of no cost end it). A real run's
+        handler may begin in another's last moments: the one before is looked at too."""
         k = bisect_right(self.handler_t0, t)
         for h0, h1 in self.handlers[max(0, k - 2):k]:
-            if (h0 < t if strict else h0 <= t) and t < h1:
+            if (h0 < t if strict else h0 <= t) and (t <= h1 if until_end else t < h1):
                 return True
         return False
 
@@ -602,20 +630,30 @@ class StateIndex:
     def name(self, conn: int) -> str:
         return f"fd {FIRST_FD + conn}" if self.sim else f"conn {conn}"
 
-    def _queued(self, t: float, limit: int) -> list[int]:
-        """Messages arrived by ``t`` and not yet copied whole, by arrival (at most ``limit``)."""
-        out = []
-        for k in self.waiting.positions(bisect_right(self.ready_t, t), t):
-            out.append(self.by_ready[k])
-            if len(out) == limit:
-                break
-        return out
+    def _busy(self, t: float, most: int | None = None) -> list[int]:
+        """Connections with data queued at ``t``, those holding it longest first (at most
+        ``most``)."""
+        found = self.stays.positions(bisect_right(self.stay_t, t), t)
+        return [self.stay_conn[k] for k in islice(found, most)]
+
+    def _busy_count(self, t: float) -> int:
+        """How many connections hold data at ``t`` (a connection's stays do not overlap)."""
+        return bisect_right(self.stay_t, t) - bisect_right(self.stay_end, t)
+
+    def _queue_of(self, conn: int, t: float) -> list[int]:
+        """The messages of ``conn`` arrived by ``t`` and not yet copied whole, by arrival."""
+        msgs = self.conn_msgs.get(conn)
+        if msgs is None:
+            return []
+        hi = bisect_right(self.conn_ready[conn], t)
+        if self.fifo[conn]:
+            return list(msgs[bisect_right(self.conn_done[conn], t, 0, hi):hi])
+        done = self.conn_done[conn]
+        return [m for m, d in zip(msgs[:hi], done[:hi], strict=True) if d > t]
 
     def _readable(self, t: float) -> set[int]:
         """Connections with data queued, or a close not yet read, at ``t``."""
-        run = self.run
-        conns = {run.m_conn[m] for m in self._queued(t, 1 << 30)}
-        return conns | self._closes_pending(t)
+        return set(self._busy(t)) | self._closes_pending(t)
 
     def _closes_pending(self, t: float) -> set[int]:
         """Connections whose peer's close has arrived by ``t`` and not been read."""
@@ -670,31 +708,25 @@ class StateIndex:
         close, then (when there are few) the empty ones, at most MAX_SOCKETS; also how many
         are not listed, how many of those hold something, and how many messages are queued
         in all."""
-        run = self.run
-        queued = self._queued(t, MAX_CHUNKS)
         count = max(0, bisect_right(self.ready_t, t) - bisect_right(self.done_t, t))
-        by_conn: dict[int, list[int]] = {}
-        for msg in queued:
-            by_conn.setdefault(run.m_conn[msg], []).append(msg)
         pending = self._closes_pending(t)
-        busy = sorted(set(by_conn) | pending)
+        busy = self._busy(t, MAX_SOCKETS)
         chosen = [lit] if lit is not None and lit >= 0 else []
-        chosen += busy
+        chosen += busy + sorted(pending)[:MAX_SOCKETS]
         if self.total <= LISTED:
             chosen += range(self.total)
-        chosen = sorted(dict.fromkeys(chosen[:MAX_SOCKETS + 1]))[:MAX_SOCKETS]
-        cut = len(queued) == MAX_CHUNKS  # the rest of the queued messages are counted only
+        chosen = sorted(dict.fromkeys(chosen))[:MAX_SOCKETS]
         listed = []
         for conn in chosen:
-            chunks = tuple(self._chunk(m, t) for m in by_conn.get(conn, ()))
-            more = count - len(queued) if cut and chunks and conn == run.m_conn[queued[-1]] \
-                else 0
+            queue = self._queue_of(conn, t)
+            chunks = tuple(self._chunk(m, t) for m in queue[:MAX_CHUNKS])
+            more = len(queue) - len(chunks)
             closed = conn in pending
             listed.append(Sock(conn, self.name(conn), chunks, more, closed,
                                self.eof_read.get(conn, math.inf) <= t,
                                self._take(chunks, more, closed)))
-        shown = set(chosen)
-        unlisted_busy = sum(1 for c in busy if c not in shown)
+        holding = self._busy_count(t) + sum(1 for c in pending if not self._queue_of(c, t))
+        unlisted_busy = max(0, holding - sum(1 for s in listed if s.chunks or s.closed))
         return tuple(listed), max(0, self.total - len(listed)), unlisted_busy, count
 
     def multiplexer(self, t: float) -> Multiplexer | None:
@@ -836,8 +868,7 @@ class StateIndex:
             g = bisect_left(collects, done)
             collected = g < len(collects) and collects[g] <= t
             return Request(conn, name, "collected" if collected else "done", n)
-        copying = any(t0 <= t < t1 for m in self._queued(t, MAX_CHUNKS)
-                      if self.run.m_conn[m] == conn
+        copying = any(t0 <= t < t1 for m in self._queue_of(conn, t)
                       for t0, t1, _ in self.remaining.get(m, []))
         return Request(conn, name, "copying" if copying else "waiting")
 
@@ -907,12 +938,24 @@ class StateIndex:
 
     def variables(self, t: float, lane: int, key: str | None,
                   mux: Multiplexer | None) -> tuple[Variable, ...]:
+        """The values the lit line uses, and those of the frames around it, as Python Tutor
+        shows them: inside the loop over what a multiplexer returned, that list; inside a
+        signal handler, its signal."""
         if key is None or not self.has_program:
             return ()
-        if key in READS or key == "process":
-            return self._read_values(t, lane, key)
+        signum = CODE_SIGNALS.get(self.run.model)
+        if signum and key != "handler" and self._in_handler(t):
+            return (Variable("signum", signum),) + self._line_values(t, lane, key, mux)
+        return self._line_values(t, lane, key, mux)
+
+    def _line_values(self, t: float, lane: int, key: str,
+                     mux: Multiplexer | None) -> tuple[Variable, ...]:
         if key in MULTIPLEXERS and mux is not None:
             return self._mux_values(mux)
+        if key in READS or key == "process":
+            looped = self._mux_values(mux) if mux is not None and \
+                mux.phase is Phase.RETURNED else ()
+            return looped + self._read_values(t, lane, key)
         conn = self._latest_conn(t, lane)
         if key == "epoll_ctl" and self.ctl:
             k = bisect_right(self.ctl_t, t) - 1
@@ -973,20 +1016,19 @@ class StateIndex:
             return "returned (its bytes are not recorded)"
         n = read.nbytes
         size = f"{n:,} bytes" if n is not None else "some bytes"
-        parts = []
-        msgs = [m for m, _, _ in read.parts]
-        whole = [m for m, _, w in read.parts if w]
-        if len(whole) == len(msgs):
+        msgs = [m for m, _, _, _ in read.parts]
+        if all(first and final for _, _, first, final in read.parts):
             return f"{size} = {self.msg_words(msgs)}"
-        for m, part, w in read.parts:
-            total = int(self.run.m_bytes[m])
+        parts = []
+        for m, part, first, final in read.parts:
             what = self.msg_words([m])
-            if w:
+            if first and final:
                 parts.append(what)
-            elif part is not None:
-                parts.append(f"{part:,} of {total:,} bytes of {what}")
-            else:
+            elif part is None:
                 parts.append(f"part of {what}")
+            else:
+                which = "the first " if first else "the last " if final else ""
+                parts.append(f"{which}{part:,} of {int(self.run.m_bytes[m]):,} bytes of {what}")
         return f"{size} = {' + '.join(parts)}"
 
     def msg_words(self, msgs: Sequence[int]) -> str:

@@ -443,7 +443,7 @@ class Renderer:
         img = self.text.get(text, size, ink)
         bx, by, bw, bh = self.text.bounds(text, size)
         box = (pos[0] + bx, pos[1] + by, bw, bh)
-        if pos[0] + img.get_width() > min(right, self._text_limit) or \
+        if pos[0] + img.get_width() > min(right, self._text_limit) or pos[0] < room.left or \
                 pos[1] + img.get_height() > room.bottom or not placer.offer(box):
             return None
         if plate is not None:
