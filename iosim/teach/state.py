@@ -58,6 +58,7 @@ class Doing(StrEnum):
 
     RUNNING = "running user code"
     IN_CALL = "in a system call"
+    IN_KERNEL = "in the kernel"  # delivering a signal: kernel time, no call made
     BLOCKED = "blocked"
     RUNNABLE = "runnable"
     ENDED = "ended"
@@ -190,7 +191,7 @@ class Thread:
 class Variable:
     name: str
     value: str
-    short: str = ""  # a shorter value, for a narrow pane
+    short: tuple[str, ...] = ()  # shorter values, for a narrow pane
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,14 @@ def _times_meta(value: object, count: int) -> list[float | None]:
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         out.append(float(v) if ok else None)
     return out + [None] * (count - len(out))
+
+
+def _listed(items: list[str], count: int, noun: str) -> tuple[str, tuple[str, ...]]:
+    """A Python list as a value, the first few of ``count`` items; and shorter forms."""
+    more = count - len(items)
+    whole = f"[{', '.join(items)}{f', ... ({more:,} more)' if more > 0 else ''}]"
+    return whole, (f"[{items[0]}, ... {count:,} {noun}]" if count > 1 else whole,
+                   f"[{count:,} {noun}]")
 
 
 def _finite(t: float) -> float:
@@ -926,7 +935,7 @@ class StateIndex:
         if kind == Kind.IN_KERNEL:
             return Doing.IN_CALL, call
         if kind == Kind.DELIVERY:
-            return Doing.IN_CALL, "the kernel delivers the signal"
+            return Doing.IN_KERNEL, "delivering the signal"
         if kind == Kind.PROCESS:
             return Doing.RUNNING, "process(), in the signal handler" if handler else \
                 "process()"
@@ -989,12 +998,12 @@ class StateIndex:
         sock = Variable("sock", self.name(call.conn))
         if t < call.ret:
             return sock, Variable(name, f"(not returned yet: {call.key} is under way)",
-                                  "(not returned yet)")
+                                  ("(not returned yet)",))
         if call.result == Kind.EWOULDBLOCK:
             return sock, Variable(name, "BlockingIOError: EWOULDBLOCK, nothing queued",
-                                  "EWOULDBLOCK")
+                                  ("EWOULDBLOCK",))
         if call.result == Kind.EOF:
-            return sock, Variable(name, "b'': 0 bytes, the peer closed", "b''")
+            return sock, Variable(name, "b'': 0 bytes, the peer closed", ("b''",))
         read = self._read_at(call.conn, call.ret)
         if call.key == "aio_return":  # n = aio_return(sock): the bytes in the buffer
             n = read.nbytes if read is not None else None
@@ -1002,7 +1011,8 @@ class StateIndex:
             if read is not None:
                 out.append(Variable("buf[:n]", self.read_words(read).split(" = ")[-1]))
         else:
-            out = [sock, Variable(name, self.read_words(read))]
+            words = self.read_words(read)
+            out = [sock, Variable(name, words, (words.split(" = ")[0],))]
         if key == "process":
             doing = self.processing.get(lane, [])
             j = bisect_right(self.processing_t.get(lane, ()), t) - 1
@@ -1046,24 +1056,19 @@ class StateIndex:
     def _mux_values(self, mux: Multiplexer) -> tuple[Variable, ...]:
         names = {"select": "readable", "poll": "poller.poll()", "epoll": "ep.poll()"}
         name = names[mux.family]
+        waiting = Variable(name, f"(not returned yet: {mux.call} is under way)",
+                           ("(not returned yet)",))
         if mux.phase is not Phase.RETURNED:
-            arg = "socks" if mux.family == "select" else ""
-            if arg and mux.watched is not None:
-                head = mux.watched.head(6)
-                more = len(mux.watched) - len(head)
-                listed = ", ".join(self.name(c) for c in head) + (f", ... ({more:,} more)"
-                                                                   if more > 0 else "")
-                return (Variable(arg, f"[{listed}]"),
-                        Variable(name, f"(not returned yet: {mux.call} is under way)",
-                                 "(not returned yet)"))
-            return (Variable(name, f"(not returned yet: {mux.call} is under way)",
-                             "(not returned yet)"),)
+            if mux.family == "select" and mux.watched is not None:
+                conns = mux.watched.head(6)
+                return (Variable("socks", *_listed([self.name(c) for c in conns],
+                                                   len(mux.watched), "sockets")), waiting)
+            return (waiting,)
         event = {"select": "", "poll": "POLLIN", "epoll": "EPOLLIN"}[mux.family]
         items = [self.name(c) if not event else f"({self._fd_value(c)}, {event})"
                  for c in mux.returned[:6]]
-        more = len(mux.returned) - len(items)
-        tail = f", ... ({more} more)" if more > 0 else ""
-        return (Variable(name, f"[{', '.join(items)}{tail}]"),)
+        noun = "sockets" if not event else "events"
+        return (Variable(name, *_listed(items, len(mux.returned), noun)),)
 
     # -- the state ----------------------------------------------------------------------------
 

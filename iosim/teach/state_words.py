@@ -95,14 +95,14 @@ def blocks(state: State) -> list[Block]:
     out = [queues(state)]
     if state.multiplexer is not None:
         out.append(multiplexer(state, state.multiplexer))
-    if state.signals is not None:
-        out.append(signals(state, state.signals))
     if state.aio is not None:
         out.append(aio(state, state.aio))
+    if state.signals is not None:
+        out.append(signals(state, state.signals))
     if state.variables:
         out.append(Block("The lit line's values", tuple(
             Row("", words=tuple(dict.fromkeys(f"{v.name} = {value}" for value in
-                                              (v.value, v.short) if value)), mono=True)
+                                              (v.value, *v.short))), mono=True)
             for v in state.variables), rest="values"))
     out.insert(1 if len(state.threads) > 1 else len(out), threads(state))
     front = [Block("Error", notes=((f"error: {state.error}",),))] if state.error else []
@@ -300,8 +300,7 @@ def _poll(state: State, m: Multiplexer) -> Block:
             revents = "POLLIN" if conn in back else "0"
             words = f"events POLLIN, revents {revents}" if m.phase is Phase.RETURNED \
                 else "events POLLIN"
-            rows.append(Row(_fd(state, conn), (Cell("", 1, Style.SET if conn in back
-                                                    else Style.CLEAR),), (words,)))
+            rows.append(Row(_fd(state, conn), words=(words,)))
         if n > len(shown):
             rows.append(Row("", words=(f"+ {n - len(shown):,} more entries",)))
     phase = {
@@ -357,8 +356,10 @@ def _epoll_phase(state: State, m: Multiplexer) -> tuple[str, ...]:
         return (f"Registering: epoll_ctl adds each socket once ({n:,} so far).",
                 "Registering with epoll_ctl.")
     if m.phase is Phase.RETURNED:
-        return (f"epoll_wait returned {_names(state, m.returned, 4)}: it took the ready list, "
-                f"its cost follows those {len(m.returned)}, not the {n:,} registered.",
+        k = len(m.returned)
+        registered = f"the {n:,} registered" if n > k else "how many are registered"
+        return (f"epoll_wait returned {k} socket{'s' if k != 1 else ''} off the ready list, "
+                f"without a scan: its cost follows the ready ones, not {registered}.",
                 f"epoll_wait returned {_names(state, m.returned, 3)}.")
     if m.phase is Phase.WAKING:
         return ("Woken by a callback; not running yet.",)
@@ -445,6 +446,7 @@ def aio(state: State, a: Aio) -> Block:
 
 
 DOING_STYLES = {Doing.RUNNING: Style.RUNNING, Doing.IN_CALL: Style.CALL,
+                Doing.IN_KERNEL: Style.CALL,
                 Doing.BLOCKED: Style.BLOCKED, Doing.RUNNABLE: Style.RUNNABLE,
                 Doing.ENDED: Style.ENDED, Doing.NOT_STARTED: Style.ENDED}
 

@@ -8,6 +8,8 @@ a shorter variant or none, a box too narrow for its text goes without it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pygame
 
 from iosim.teach.state import StateIndex
@@ -59,70 +61,102 @@ def draw_state_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int
     top = y + 5 + BODY_SIZE + 8
     columns = max(1, min(MAX_COLUMNS, (w - 2 * PAD + COLUMN_GAP) // (COLUMN_MIN_W + COLUMN_GAP)))
     col_w = (w - 2 * PAD - (columns - 1) * COLUMN_GAP) // columns
-    bottom = y + h - 4
-    shown = blocks(state)
+    area = pygame.Rect(x + PAD, top, w - 2 * PAD, y + h - 4 - top)
+    every = blocks(state)
+    placed = _place(text, every, area, columns, col_w)
+    if len(placed) < len(every):  # a block left out: fewer notes, if that makes room for it
+        brief = [replace(b, notes=b.notes[:1]) for b in every]
+        fewer = _place(text, brief, area, columns, col_w)
+        placed = fewer if len(fewer) > len(placed) else placed
+    for block, rows, notes, at in placed:
+        _draw_block(surf, text, block, rows, notes, at, room)
+
+
+Placed = tuple[Block, list[Row], list[list[str]], pygame.Rect]
+
+
+def _place(text: Text, shown: list[Block], area: pygame.Rect, columns: int,
+           col_w: int) -> list[Placed]:
+    """Where each block goes: in order, column by column, each column taking about its share
+    of the blocks' height; a block with no room in what is left of the last column is left
+    out (with the ones after it)."""
     heights = [_height(text, block, col_w) for block in shown]
+    placed = []
     col = 0
-    cy = top
+    cy = area.y
     for block, height in zip(shown, heights, strict=True):
-        target = max(sum(heights) / columns, bottom - top if col == columns - 1 else 0)
-        if cy > top and cy - top + height > target and col < columns - 1:
-            col, cy = col + 1, top  # balance the columns: the next one takes it
+        target = max(sum(heights) / columns, area.h if col == columns - 1 else 0)
+        if cy > area.y and cy - area.y + height > target and col < columns - 1:
+            col, cy = col + 1, area.y  # balance the columns: the next one takes it
         while col < columns:
-            cx = x + PAD + col * (col_w + COLUMN_GAP)
-            drawn = _block(surf, text, block, pygame.Rect(cx, cy, col_w, bottom - cy), room)
-            if drawn is not None:
-                cy = drawn + BLOCK_GAP
+            at = pygame.Rect(area.x + col * (col_w + COLUMN_GAP), cy, col_w, area.bottom - cy)
+            fit = _fit(text, block, at)
+            if fit is not None:
+                rows, notes, bottom = fit
+                placed.append((block, rows, notes, at))
+                cy = bottom + BLOCK_GAP
                 break
-            col, cy = col + 1, top
+            col, cy = col + 1, area.y
         if col >= columns:
             break
+    return placed
 
 
-def _row_h() -> int:
-    return SMALL_SIZE + 8
+def _row_h(row: Row) -> int:
+    """Rows with boxes get room around them; rows of words alone are set closer."""
+    return SMALL_SIZE + (8 if row.cells else 5)
 
 
-def _block(surf: pygame.Surface, text: Text, block: Block, area: pygame.Rect,
-           room: pygame.Rect) -> int | None:
-    """Draw the block at the top of ``area``; its bottom, or None when not even its title and
-    first line fit (the caller tries the next column)."""
+def _fit(text: Text, block: Block, area: pygame.Rect
+         ) -> tuple[list[Row], list[list[str]], int] | None:
+    """The rows and note lines of ``block`` that fit at the top of ``area``, and where they
+    end; None when not even its title, first row and first note fit."""
     title_h = SMALL_SIZE + 6
-    row_h = _row_h()
     first_note = _note_height(text, block.notes[:1], area.w)  # kept before any row
     if not block.rows and not first_note:
         return None
     if not text.first_fitting([block.title], SMALL_SIZE, area.w, True):
         return None
-    room_rows = (area.bottom - area.y - title_h - first_note) // row_h
+    room_h = area.bottom - area.y - title_h - first_note
     k = len(block.rows)
-    while k > 0 and k + len(tail(block, block.rows[k:])) > room_rows:
-        k -= 1  # rows left out are counted on a line of their own
-    rows = list(block.rows[:k]) + [Row("", words=(line,))
-                                   for line in tail(block, block.rows[k:])]
-    if (block.rows and not k) or len(rows) > room_rows:
+    rows = list(block.rows)
+    while k >= 0:  # rows left out are counted on a line of their own
+        rows = list(block.rows[:k]) + [Row("", words=(line,))
+                                       for line in tail(block, block.rows[k:])]
+        if sum(_row_h(r) for r in rows) <= room_h:
+            break
+        k -= 1
+    if (block.rows and k <= 0) or sum(_row_h(r) for r in rows) > room_h:
         return None
+    y = area.y + title_h + sum(_row_h(r) for r in rows)
+    notes = []
+    for note in block.notes:
+        lines = _note_lines(text, note, area.w)
+        if lines and y + len(lines) * (TINY_SIZE + 4) <= area.bottom:
+            notes.append(lines)
+            y += len(lines) * (TINY_SIZE + 4) + 2
+    return rows, notes, y
+
+
+def _draw_block(surf: pygame.Surface, text: Text, block: Block, rows: list[Row],
+                notes: list[list[str]], area: pygame.Rect, room: pygame.Rect) -> None:
     text.blit(surf, block.title, (area.x, area.y), SMALL_SIZE, INK, True, room=room)
-    y = area.y + title_h
+    y = area.y + SMALL_SIZE + 6
     label_w = max((text.width(r.label, TINY_SIZE) for r in block.rows), default=0)
     label_w = label_w + 8 if label_w else 0
     for row in rows:
-        _row(surf, text, row, pygame.Rect(area.x, y, area.w, row_h), label_w, room)
-        y += row_h
-    for note in block.notes:
-        lines = _note_lines(text, note, area.w)
-        if not lines or y + len(lines) * (TINY_SIZE + 4) > area.bottom:
-            continue
+        _row(surf, text, row, pygame.Rect(area.x, y, area.w, _row_h(row)), label_w, room)
+        y += _row_h(row)
+    for lines in notes:
         for line in lines:
             text.blit(surf, line, (area.x, y), TINY_SIZE, MUTED, room=room)
             y += TINY_SIZE + 4
         y += 2
-    return y
 
 
 def _height(text: Text, block: Block, width: int) -> int:
     """The block's height with every row and note (the columns are balanced by it)."""
-    return SMALL_SIZE + 6 + _row_h() * len(block.rows) + sum(
+    return SMALL_SIZE + 6 + sum(map(_row_h, block.rows)) + sum(
         len(_note_lines(text, note, width)) * (TINY_SIZE + 4) + 2 for note in block.notes) \
         + BLOCK_GAP
 

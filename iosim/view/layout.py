@@ -199,7 +199,8 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
     pane_bottom = bottom
     state_box = None
     if state:
-        state_h = max(STATE_MIN_H, min(STATE_MAX_H, int((bottom - top) * STATE_SHARE)))
+        avail = bottom - top  # a small window keeps at least half of it for the timeline
+        state_h = max(min(STATE_MIN_H, avail // 2), min(STATE_MAX_H, int(avail * STATE_SHARE)))
         bottom -= state_h
         state_box = (0, bottom, plot_w, state_h)
     numbers = numbers if numbers is not None else list(range(len(runs)))
