@@ -308,3 +308,62 @@ def test_unlisted_sockets_are_counted() -> None:
     block = blocks(StateIndex(run_with("poll", conns([(5.0, 100)]) + "\n")).at(0.0))[0]
     assert tail(block, ()) == []
     assert tail(block, block.rows) == ["1 socket, empty"]
+
+
+def test_f_setsig_queues_a_signal_per_arrival_carrying_its_descriptor() -> None:
+    """Where a run uses F_SETSIG, each arrival queues its own signal and each delivery takes
+    the oldest (here: the first arrival's was delivered, the second's waits)."""
+    run = run_with("sigio", conns([(10.0, 1024), (20.0, 100)], [(10.01, 1024), (20.0, 100)]))
+    run.code.append("fcntl F_SETSIG")
+    signals = StateIndex(run).at(10015.0).signals
+    assert signals.setsig and signals.queued == (1,)
+    assert [r.label for r in signals_rows(StateIndex(run).at(10015.0))] == \
+        ["pending", "handler", "delivered", "queued"]
+
+
+def signals_rows(state):
+    return next(b for b in blocks(state) if b.title == "SIGIO").rows
+
+
+REAL_SMALL = """
+name = "state-real"
+protocol = "tcp"
+[process]
+work_us = 30
+[[connections]]
+sends = [[2.0, 700], [2.0, 300], [5.0, 200]]
+[[connections]]
+sends = [[3.5, 1200]]
+"""
+
+
+def test_real_runs_show_what_their_trace_knows(tmp_path) -> None:
+    """Real servers on loopback: queues from the kernel's stamps (each message listed on its
+    socket from its arrival), the sets their programs passed, and one line on the rest."""
+    from test_real_capture import children
+
+    from iosim.real.session import capture
+
+    path = tmp_path / "small.toml"
+    path.write_text(REAL_SMALL)
+    trace = capture(scenario.load(str(path)), ["select", "epoll", "sigio"])
+    assert children() == set()
+    for run in trace.runs:
+        si = StateIndex(run)
+        for t in distinct_times([run]):
+            state = si.at(t)
+            assert blocks(state) and state.unknown.startswith("A real run")
+            assert all(s.name == f"conn {s.conn}" for s in state.sockets)
+        for m in range(run.message_count):
+            ready, end = run.m_ready[m], run.m_copy_end[m]
+            if ready < end:
+                state = si.at(ready)
+                assert m in [c.msg for s in state.sockets for c in s.chunks], (run.model, m)
+        if run.model == "select":
+            mux = si.at(run.end_us / 2).multiplexer
+            assert mux.watched is not None and len(mux.watched) <= 2
+        if run.model == "epoll":
+            assert si.at(run.end_us).multiplexer.ready is None
+            assert len(si.at(run.end_us).multiplexer.watched) <= 2
+        if run.model == "sigio":
+            assert si.at(run.end_us / 2).signals.pending is None

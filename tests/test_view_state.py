@@ -118,7 +118,7 @@ def test_render_and_show_open_with_the_state(tmp_path, capsys):
 
 
 def test_help_lists_the_key():
-    assert ("I", "the state at the playhead: queues, sets, signals, threads") in HELP_KEYS
+    assert ("I", "the state: queues, sets, signals, threads") in HELP_KEYS
 
 
 def test_a_traced_run_says_what_it_cannot_know(many_clients, display):

@@ -380,8 +380,10 @@ def signals(state: State, s: Signals) -> Block:
         if s.pending and s.merged > 1:
             words = (f"set; it stands for {s.merged} {raises}: standard signals are not queued",
                      f"set, for {s.merged} {raises}", "set")
+        elif s.pending and state.model == "aio":
+            words = ("set: delivered again when the handler returns", "set")
         elif s.pending:
-            words = ("set: delivered once the handler is done", "set")
+            words = ("set: the handler will read every socket once more", "set")
         else:
             words = ("clear",)
         rows.append(Row("pending", (bit,), words))

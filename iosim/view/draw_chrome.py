@@ -34,7 +34,7 @@ HELP_KEYS = [
     ("[ / ]", "follow the previous / next message across all runs"),
     ("Esc", "stop following, close this help"), ("K", "predict mode: what happens next?"),
     ("V", "the code pane beside all runs"), ("Home / End", "start / end (the whole run)"),
-    ("I", "the state at the playhead: queues, sets, signals, threads"),
+    ("I", "the state: queues, sets, signals, threads"),
     ("+ / -", "speed x2 / ÷2"), ("T", "time axis: schematic / to scale"),
     ("W / S", "zoom in / out"), ("A / D", "pan left / right"), ("F", "fit the whole run"),
     ("0", "all runs"), ("1-9", "one run, with its code"),
