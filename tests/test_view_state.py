@@ -12,7 +12,6 @@ from iosim.cli import main
 from iosim.sim.run import simulate
 from iosim.view import theme
 from iosim.view.app import App
-from iosim.view.draw import Renderer
 from iosim.view.draw_chrome import HELP_KEYS
 from iosim.view.scene import ALL, ONE
 
@@ -60,17 +59,22 @@ def colours_right_of(surface, rect, width=120):
     return {tuple(surface.get_at((x, y)))[:3] for x in range(rect.right, rect.right + width)}
 
 
+def state_frame(trace, display, focus, t):
+    """The one-run view of run ``focus`` at ``t`` with the state pane: the texts drawn and
+    the pane's box."""
+    app = App([trace])
+    app.show(ONE, focus)
+    app.scene.state = True
+    app.scene.player.seek(t)
+    app.renderer.text.record = []
+    app.frame(display, 0.0)
+    return app.renderer.text.record, app.renderer.layout(display.get_size(), app.scene).state
+
+
 def test_queued_data_and_a_blocked_thread_in_their_colours(many_clients, display):
     """blocking at 12.5 ms: recvfrom sleeps on fd 3 while fd 4, 5, 6 hold data (yellow
     boxes); the one thread is blocked (vermillion)."""
-    app = App([many_clients])
-    app.show(ONE, 0)
-    app.scene.state = True
-    app.scene.player.seek(12500.0)
-    app.renderer.text.record = []
-    app.frame(display, 0.0)
-    box = app.renderer.layout(display.get_size(), app.scene).state
-    record = app.renderer.text.record
+    record, box = state_frame(many_clients, display, 0, 12500.0)
     texts = [t for t, _, _ in record]
     assert "empty: recvfrom would block" in texts
     for label in ("fd 4", "fd 5", "fd 6"):
@@ -80,14 +84,7 @@ def test_queued_data_and_a_blocked_thread_in_their_colours(many_clients, display
 
 
 def test_select_bits_drawn_set_and_clear(many_clients, display):
-    app = App([many_clients])
-    app.show(ONE, 3)
-    app.scene.state = True
-    app.scene.player.seek(16100.0)
-    app.renderer.text.record = []
-    app.frame(display, 0.0)
-    record = app.renderer.text.record
-    box = app.renderer.layout(display.get_size(), app.scene).state
+    record, box = state_frame(many_clients, display, 3, 16100.0)
     bits = {t: rect for t, rect, _ in record if t in "0123456" and len(t) == 1
             and pygame.Rect(box).contains(rect)}
     assert set(bits) == set("0123456")
@@ -127,13 +124,7 @@ def test_a_traced_run_says_what_it_cannot_know(many_clients, display):
     from iosim.trace import Trace
 
     trace = Trace("t", "traced", "tcp", [traced_like(many_clients.runs[3])])
-    app = App([trace])
-    app.show(ONE, 0)
-    app.scene.state = True
-    app.scene.player.seek(16100.0)
-    renderer = Renderer()
-    renderer.text.record = []
-    renderer.draw(display, app.scene)
-    texts = " ".join(t for t, _, _ in renderer.text.record)
+    record, _ = state_frame(trace, display, 0, 16100.0)
+    texts = " ".join(t for t, _, _ in record)
     assert "What this trace cannot tell" in texts and "A traced run" in texts
     assert "conn 3" in texts

@@ -21,6 +21,7 @@ from iosim.teach.state import (
     Sock,
     State,
     Take,
+    msg_words,
 )
 from iosim.timefmt import format_us
 
@@ -116,15 +117,7 @@ def _bytes(n: int | None) -> str:
 
 
 def _msgs(state: State, msgs: Sequence[int]) -> str:
-    noun = "datagram" if state.udp else "message"
-    nums = [m + 1 for m in msgs]
-    if len(nums) == 1:
-        return f"{noun} {nums[0]}"
-    if nums == list(range(nums[0], nums[0] + len(nums))):
-        return f"{noun}s {nums[0]}-{nums[-1]}"
-    if len(nums) > 4:
-        return f"{len(nums)} {noun}s"
-    return f"{noun}s {', '.join(map(str, nums))}"
+    return msg_words(state.udp, msgs)
 
 
 # -- receive queues ---------------------------------------------------------------------------
