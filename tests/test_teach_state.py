@@ -342,11 +342,16 @@ def test_real_runs_show_what_their_trace_knows(tmp_path) -> None:
     socket from its arrival), the sets their programs passed, and one line on the rest."""
     from test_real_capture import children
 
-    from iosim.real.session import capture
+    from iosim.real.session import CaptureError, capture, check_model
 
+    try:
+        check_model("aio")  # io_uring, where the kernel allows it
+        models = ["select", "epoll", "sigio", "aio"]
+    except CaptureError:
+        models = ["select", "epoll", "sigio"]
     path = tmp_path / "small.toml"
     path.write_text(REAL_SMALL)
-    trace = capture(scenario.load(str(path)), ["select", "epoll", "sigio"])
+    trace = capture(scenario.load(str(path)), models)
     assert children() == set()
     for run in trace.runs:
         si = StateIndex(run)
@@ -367,3 +372,9 @@ def test_real_runs_show_what_their_trace_knows(tmp_path) -> None:
             assert len(si.at(run.end_us).multiplexer.watched) <= 2
         if run.model == "sigio":
             assert si.at(run.end_us / 2).signals.pending is None
+        if run.model == "aio":  # io_uring: reads in flight, completions reaped, both counted
+            ring = si.at(run.end_us).aio
+            assert ring.ring and ring.submitted >= ring.collected >= 1
+            assert {r.phase for r in ring.requests} <= {"in flight", "reaped"}
+            titles = [b.title for b in blocks(si.at(run.end_us))]
+            assert "io_uring: submission and completion rings" in titles

@@ -128,3 +128,29 @@ def test_a_traced_run_says_what_it_cannot_know(many_clients, display):
     texts = " ".join(t for t, _, _ in record)
     assert "What this trace cannot tell" in texts and "A traced run" in texts
     assert "conn 3" in texts
+
+
+def test_the_state_pane_stays_open_when_what_if_simulates_again(display):
+    """A knob changed (E): the new runs replace the old in place, the pane still open and
+    computed from the new trace."""
+    import time
+
+    from iosim.view.whatif import KNOBS
+
+    sc = scenario.load("one-datagram")
+    app = App([simulate(sc)], simulator=simulate, scenario=sc)
+    app.show(ONE, 0)
+    app.toggle_state()
+    app.scene.player.seek(20000.0)
+    app.toggle_whatif()
+    app.scene.whatif.selected = next(k for k, kn in enumerate(KNOBS)
+                                     if kn.key == "process.work_us")
+    old = app.traces[0]
+    app.resimulate(app.scene.whatif.change(1))
+    deadline = time.monotonic() + 30.0
+    while (app.busy or app.traces[0] is old) and time.monotonic() < deadline:
+        app.pump(display, 1)
+    assert app.traces[0] is not old and app.scene.state_shown
+    app.renderer.text.record = []
+    app.frame(display, 0.0)
+    assert "Receive queues (in the kernel)" in [t for t, _, _ in app.renderer.text.record]
