@@ -14,7 +14,7 @@ from teachhelp import light_builtin_runs, traced_like
 
 from iosim import scenario
 from iosim.sim.costs import Costs
-from iosim.teach.state import Doing, Phase, StateIndex
+from iosim.teach.state import Doing, Phase, StateIndex, state_at
 from iosim.teach.state_words import blocks, tail
 from iosim.trace import Kind, Run
 from iosim.view.index import RunIndex
@@ -104,7 +104,7 @@ def test_udp_queue_keeps_datagrams_and_blocking_waits_on_the_idle_socket() -> No
 def test_a_copy_under_way_and_the_read_that_follows() -> None:
     run = run_with("blocking", conns([(10.0, 4096)]))
     si = StateIndex(run)
-    assert queue_of(si.at(10000.0 + copy_us(4096) / 2), 0) == [(0, 4096, True)]
+    assert queue_of(state_at(run, 10000.0 + copy_us(4096) / 2), 0) == [(0, 4096, True)]
     after = si.at(10000.0 + copy_us(4096))
     assert queue_of(after, 0) == []
     assert values(after)["data"] == "4,096 bytes = datagram 1"
@@ -284,6 +284,7 @@ def test_a_traced_run_says_what_it_cannot_know_and_guesses_nothing() -> None:
     assert "arrivals are estimated from the calls" in state.unknown
     assert state.signals.pending is None and state.variables == ()
     assert [s.name for s in state.sockets] == ["conn 0"]
+    assert [c.text for c in blocks(state)[1].rows[0].cells] == ["≈2"]  # its arrival estimated
     assert blocks(state)[0].title == "What this trace cannot tell"
 
 

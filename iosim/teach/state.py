@@ -36,6 +36,7 @@ LISTED = 8  # a run with at most this many connections lists every socket, empty
 MAX_CHUNKS = 200  # queued messages listed per socket at most (the rest are counted)
 FAMILIES = {"select": "select", "pselect6": "select", "poll": "poll", "ppoll": "poll",
             "epoll_wait": "epoll", "epoll_pwait": "epoll"}
+CALLS = {"select": "select", "poll": "poll", "epoll": "epoll_wait"}  # each family's call
 CODE_SIGNALS = {"sigio": "SIGIO", "aio": "SIGUSR1"}  # what each program's handler is for
 
 
@@ -327,18 +328,15 @@ class StateIndex(Tables):
 
     def multiplexer(self, t: float) -> Multiplexer | None:
         k = bisect_right(self.mux_enter, t) - 1
-        family = FAMILIES.get(self.mux[0].name if self.mux else "", "")
         model = self.run.model
-        if not family:
-            family = {"select": "select", "poll": "poll"}.get(model, "epoll" if
-                                                             model.startswith("epoll") else "")
+        family = FAMILIES.get(self.mux[0].name if self.mux else "", "") or \
+            ("epoll" if model.startswith("epoll") else model if model in CALLS else "")
         if not family:
             return None
         error = self.run.error if t >= self.run.end_us else None
         edge = model == "epoll-et"
         call = self.mux[k] if k >= 0 else None
-        name = call.name if call else {"select": "select", "poll": "poll"}.get(family,
-                                                                               "epoll_wait")
+        name = call.name if call else CALLS[family]
         phase = self._phase(call, t)
         returned = call.returned if call is not None and phase is Phase.RETURNED else ()
         watched: Watched | None = None

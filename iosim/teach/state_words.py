@@ -146,7 +146,8 @@ def _socket_row(state: State, s: Sock) -> Row:
     cells = []
     for c in s.chunks:
         style = Style.COPYING if c.copying else Style.TAKEN if c.msg in taken else Style.QUEUED
-        cells.append(Cell(str(c.msg + 1), c.nbytes or c.total, style))
+        number = f"≈{c.msg + 1}" if c.estimated else str(c.msg + 1)  # arrival not stamped
+        cells.append(Cell(number, c.nbytes or c.total, style))
     if s.closed:
         cells.append(Cell("FIN" if not state.udp else "end", 0, Style.CLOSE))
     return Row(s.name, tuple(cells), _socket_words(state, s), busy=bool(s.chunks or s.closed))
