@@ -12,7 +12,7 @@ from iosim.cli import main
 from iosim.sim.run import simulate
 from iosim.view import theme
 from iosim.view.app import App
-from iosim.view.draw_chrome import HELP_KEYS
+from iosim.view.draw_help import HELP_KEYS
 from iosim.view.scene import ALL, ONE
 
 
