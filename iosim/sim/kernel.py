@@ -23,6 +23,7 @@ from iosim.trace import Kind, RunRecorder
 # Kinds recorded on every arrival and copy, bound once: each ``Kind.X`` is slow on Python 3.11.
 ARRIVAL, COPY = Kind.ARRIVAL, Kind.COPY
 
+COPY_WORDS = "copy data from kernel to user"
 FD_SETSIZE = 1024
 FIRST_FD = 3  # 0, 1 and 2 are stdin, stdout and stderr
 
@@ -57,6 +58,11 @@ class Socket:
     @property
     def readable(self) -> bool:
         return bool(self.queue) or self.eof
+
+
+def truncated_copy(copied: int, datagram: int) -> str:
+    """The copy of a datagram larger than the buffer, in the words a reader needs."""
+    return (f"{COPY_WORDS}: {copied:,} of {datagram:,} bytes, the rest dropped (MSG_TRUNC)")
 
 
 def fd_of(conn: int) -> int:
@@ -95,6 +101,7 @@ class CopyResult(NamedTuple):
     completed: list[int]
     eof: bool = False
     part_us: tuple[float, ...] = ()  # the copy of each message's bytes, one after another
+    dropped: int = 0  # UDP: bytes of a datagram larger than the buffer, discarded (MSG_TRUNC)
 
 
 NOTHING = CopyResult(0, 0.0, [])  # EWOULDBLOCK
@@ -203,7 +210,9 @@ class Kernel:
 
     def take(self, sock: Socket, limit: int) -> CopyResult:
         """Dequeue what one read copies: one datagram (UDP) or up to ``limit`` bytes (TCP),
-        and record the copy of each message's bytes. One pass: every read of a run comes here."""
+        and record the copy of each message's bytes. A datagram larger than ``limit`` is
+        truncated, as recvfrom does: the buffer's worth is copied, the rest is dropped with the
+        datagram (MSG_TRUNC). One pass: every read of a run comes here."""
         queue = sock.queue
         if not queue:
             return PEER_CLOSED if sock.eof else NOTHING
@@ -217,29 +226,34 @@ class Kernel:
         nbytes = 0
         completed = []
         part_us = []
+        dropped = 0
         while queue and nbytes < limit:
             chunk = queue[0]
             msg = chunk.msg
-            n = chunk.remaining if udp else min(limit - nbytes, chunk.remaining)
+            n = min(limit - nbytes, chunk.remaining)
+            label = COPY_WORDS
+            if udp and n < chunk.remaining:  # the rest of the datagram is lost
+                dropped = chunk.remaining - n
+                label = truncated_copy(n, chunk.remaining)
+                n = chunk.remaining
             chunk.remaining -= n
-            nbytes += n
+            nbytes += n - dropped
             if copy_start[msg] != copy_start[msg]:  # NaN: first bytes of this message
                 copy_start[msg] = t
-            part = copy_us(n) + segment_us
+            part = copy_us(n - dropped) + segment_us
             part_us.append(part)
             if t + part > t:  # as RunRecorder.span: a copy of zero length is left out
-                rows.append((COPY, sock.lane, t, t + part, "copy data from kernel to user",
-                             sock.conn, msg, ""))
+                rows.append((COPY, sock.lane, t, t + part, label, sock.conn, msg, ""))
             t += part
             if not chunk.remaining:
                 queue.popleft()
                 copy_end[msg] = t
                 completed.append(msg)
-            if udp:  # one datagram per read, whole
+            if udp:  # one datagram per read
                 break
         if not queue and not sock.eof:
             self.ready.discard(sock.conn)
-        return CopyResult(nbytes, t - start, completed, False, tuple(part_us))
+        return CopyResult(nbytes, t - start, completed, False, tuple(part_us), dropped)
 
     def raise_signal(self, sigio: bool = False) -> None:
         """SIGIO (or the aio completion signal): standard signals are not queued. A SIGIO to a

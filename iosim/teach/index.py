@@ -15,13 +15,13 @@ from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
-from iosim.teach.words import noun_of
-from iosim.trace import READY_ESTIMATED, Kind, Run
+from iosim.teach.words import GIL_HANDOFF_LABEL, noun_of
+from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
 
 LOOK_BACK = 16  # overlapping spans searched for one covering a time; beyond, say less
 APP_ROLES = ("app", "thread")
 _HANDLER, _SYSCALL, _BLOCKED = int(Kind.HANDLER), int(Kind.SYSCALL), int(Kind.BLOCKED)
-_SIGNAL, _EOF = int(Kind.SIGNAL), int(Kind.EOF)
+_SIGNAL, _EOF, _IN_KERNEL = int(Kind.SIGNAL), int(Kind.EOF), int(Kind.IN_KERNEL)
 _RESULTS = frozenset(int(k) for k in (Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.EOF,
                                       Kind.SIGNAL, Kind.WAKEUP))
 
@@ -85,6 +85,7 @@ class LaneTracks:
     calls: Track = field(default_factory=Track)  # system calls made
     signals: Track = field(default_factory=Track)  # signals delivered
     everything: Track = field(default_factory=Track)  # every event of the lane
+    ended: float = math.inf  # a thread's end: its last event, a read that returned 0
 
 
 class Messages:
@@ -184,6 +185,14 @@ class FirstAbove:
         return -1
 
 
+def _label_index(run: Run, label: str) -> int:
+    """The index of ``label`` in the run's string table (-1: the run never uses it)."""
+    try:
+        return run.labels.index(label)
+    except ValueError:
+        return -1
+
+
 def _finite(t: float) -> float:
     return t if t == t else math.inf  # NaN (never happened) sorts last
 
@@ -199,6 +208,14 @@ class RunIndex:
         lanes = self.lanes
         self.blocked_lanes: set[int] = set()  # lanes that are ever blocked
         eof_read: dict[int, float] = {}  # conn -> when a read first returned 0 (peer closed)
+        last_eof: dict[int, float] = {}  # lane -> its last read that returned 0
+        threads = {i for i, ln in enumerate(run.lanes) if ln.role == "thread"}
+        # Threads in the kernel (a call's own time, a copy) and threads handed the GIL: what
+        # the process lane's "all threads blocked" and a thread's wait for the GIL hide.
+        self.kernel_cpu = Track()
+        self.handoffs = Track()
+        copy_label = _label_index(run, COPY_LABEL)
+        handoff_label = _label_index(run, GIL_HANDOFF_LABEL)
         for i, (kind, lane, t0, t1, line) in enumerate(zip(
                 run.kind, run.lane, run.t0, run.t1, run.line, strict=True)):
             tracks = lanes.get(lane)
@@ -212,16 +229,27 @@ class RunIndex:
                 tracks.spans.add(t0, t1, i)
                 if kind == _BLOCKED:
                     self.blocked_lanes.add(lane)
+                if lane in threads:
+                    label = run.label[i]
+                    if kind == _IN_KERNEL or (kind == _BLOCKED and label == copy_label):
+                        self.kernel_cpu.add(t0, t1, i)
+                    elif kind == _BLOCKED and label == handoff_label:
+                        self.handoffs.add(t0, t1, i)
             elif kind == _SYSCALL:
                 tracks.calls.add(t0, t1, i)
             elif kind == _EOF:
                 eof_read.setdefault(run.conn[i], t0)
+                last_eof[lane] = t0
+                tracks.results.add(t0, t1, i)
             elif kind in _RESULTS:
                 tracks.results.add(t0, t1, i)
                 if kind == _SIGNAL:
                     tracks.signals.add(t0, t1, i)
             if line >= 0:
                 tracks.keyed.add(t0, t1, i)
+        for lane, eof in last_eof.items():
+            if lane in threads and eof >= lanes[lane].everything.reach[-1]:
+                lanes[lane].ended = eof  # nothing after it: the thread returned
         by_conn: dict[int, list[int]] = {}
         for m, conn in enumerate(run.m_conn):
             by_conn.setdefault(conn, []).append(m)

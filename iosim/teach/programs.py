@@ -19,6 +19,10 @@ from iosim.trace import Run
 
 MARKER = re.compile(r"\s*#@\s*(?P<keys>[^#]+?)\s*$")
 PROGRAM_SOURCES = ("sim", "real")  # a traced run is someone else's program
+FILE_BUFFER = 65536  # the read buffer the program files show
+# A key a program marks that no event carries: the explainer derives it (a thread that has
+# ended is on its ``return``).
+THREAD_RETURNS = "return"
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ def parse(model: str, text: str) -> Program:
 @cache
 def program(model: str) -> Program | None:
     """The program of a model, or None where there is none (asyncio, a traced program)."""
-    if not re.fullmatch(r"[a-z]+", model):
+    if not re.fullmatch(r"[a-z]+", model):  # a file name, never a path
         return None
     path = resources.files("iosim") / "assets" / "code" / f"{model}.py"
     if not path.is_file():
@@ -59,5 +63,20 @@ def program(model: str) -> Program | None:
 
 
 def program_for(run: Run) -> Program | None:
-    """The program a run executed: only iosim's own (simulated or real) servers have one."""
-    return program(run.model) if run.source in PROGRAM_SOURCES else None
+    """The program a run executed: only iosim's own (simulated or real) servers have one. A
+    real aio run is iosim's io_uring server, not POSIX aio; every program reads into a buffer
+    of the run's size (65536 bytes in the files)."""
+    if run.source not in PROGRAM_SOURCES:
+        return None
+    name = "uring" if run.model == "aio" and run.source == "real" else run.model
+    buffer = run.meta.get("buffer_bytes", FILE_BUFFER)
+    return _sized(name, buffer if isinstance(buffer, int) else FILE_BUFFER)
+
+
+@cache
+def _sized(name: str, buffer: int) -> Program | None:
+    found = program(name)
+    if found is None or buffer == FILE_BUFFER:
+        return found
+    lines = [line.replace(str(FILE_BUFFER), str(buffer)) for line in found.lines]
+    return Program(found.model, lines, found.keys)
