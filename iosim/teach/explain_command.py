@@ -12,7 +12,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from iosim import scenario
@@ -52,7 +52,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.at is not None and not (math.isfinite(args.at) and 0.0 <= args.at <= MAX_AT_MS):
         raise UserError(f"--at {args.at:g}: a time in ms from 0 up to {MAX_AT_MS:g}")
     runs = _runs(args.input, args.model)
-    at = None if args.at is None else args.at * 1000.0
+    at = None if args.at is None else [args.at * 1000.0]
     if args.json:
         json.dump({"runs": [{"model": run.model, "moments": list(moments(run, at))}
                             for run in runs]}, sys.stdout, ensure_ascii=False)
@@ -83,13 +83,12 @@ def _runs(item: str, model: str | None) -> list[Run]:
     return simulate(sc, [model] if model else None).runs
 
 
-def moments(run: Run, at_us: float | None = None) -> Iterator[dict[str, Any]]:
-    """The pane's words at each event time of the run (or at ``at_us`` only)."""
+def moments(run: Run, times: Iterable[float] | None = None) -> Iterator[dict[str, Any]]:
+    """The pane's words at each event time of the run (or at ``times``)."""
     ex = Explainer(run)
     view = RunIndex(run)
     prog = program_for(run)
-    times = [at_us] if at_us is not None else sorted(set(run.t0))
-    for t in times:
+    for t in sorted(set(run.t0)) if times is None else times:
         thread = view.acting_thread(t)
         lane = 0 if thread is None else thread
         key = ex.line_at(t, lane)
@@ -100,7 +99,7 @@ def moments(run: Run, at_us: float | None = None) -> Iterator[dict[str, Any]]:
                "sentences": ex.now(t, lane)}
 
 
-def _print_run(run: Run, at_us: float | None) -> None:
+def _print_run(run: Run, at_us: list[float] | None) -> None:
     source = {"sim": "simulated", "real": "captured on real sockets"}.get(run.source,
                                                                          run.source)
     print(f"== {run.model} ({source})")

@@ -62,7 +62,7 @@ class Happening:
             What.SIGNAL: "the kernel delivers a signal",
             What.READABLE: f"{calls} returns readable",
             What.EWOULDBLOCK: f"{calls} returns EWOULDBLOCK",
-            What.EOF: f"{calls} returns 0: the peer closed",
+            What.EOF: f"{calls} returns 0: {w.goodbye}",
             What.RETURNS: f"{calls} returns the data",
             What.RETURNS_AT_ONCE: f"{calls} returns at once",
             What.COPY_DONE: f"the kernel finishes copying {w.the} into the aio_read buffer",
@@ -94,8 +94,10 @@ class Happening:
                     "interrupts it")
         if self.what is What.ERROR:
             return f"the run stops here: {error or 'an error'}"
+        if self.what is What.EOF:
+            return f"{w.goodbye}, so {call} returns 0 and the server drops that socket"
         return {
-            What.SIGIO: ("data arrived on a socket with O_ASYNC set, so the kernel sends SIGIO "
+            What.SIGIO: ("a socket with O_ASYNC set became readable, so the kernel sends SIGIO "
                          "to its owner; the data itself is still in the kernel"),
             What.AIO_SIGNAL: ("the kernel has finished the copy, so it sends the signal named "
                               "in aio_read: the data is already in the buffer"),
@@ -104,8 +106,6 @@ class Happening:
                             "it readable; it has read nothing"),
             What.EWOULDBLOCK: (f"the socket is non-blocking, so with nothing queued {call} "
                                "returns EWOULDBLOCK at once instead of sleeping"),
-            What.EOF: (f"the peer closed the connection, so {call} returns 0 and the server "
-                       "drops that socket"),
             What.RETURNS: (f"the kernel has finished copying the data into the buffer, so "
                            f"{call} returns with it"),
             What.RETURNS_AT_ONCE: (f"{call} only hands the read to the kernel, so it returns "
@@ -114,8 +114,8 @@ class Happening:
                              "aio_read, without the process"),
             What.COPY_STARTS: (f"{call} found data queued, so the kernel copies it into the "
                                f"buffer (phase 2) while {s} stays blocked"),
-            What.ARRIVES: (f"{w.the} has crossed the network and lands in the socket's receive "
-                           "queue: phase 1 ends"),
+            What.ARRIVES: (f"{w.the} has crossed the network and is queued on its socket: "
+                           "phase 1 ends for a call waiting on that socket, if one is"),
             What.WAKES: f"the socket {s} sleeps on has become readable, so the kernel wakes it",
             What.PROCESSES: f"the data is now in the buffer, so {s} processes it",
             What.OWN_WORK: (f"nothing was queued, so {s} does its own work before it asks "

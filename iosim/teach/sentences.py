@@ -97,6 +97,8 @@ def _sentences(m: Moment, w: Words, ahead: bool) -> list[str]:
     if d is Doing.DELIVERY:
         return _delivery(m, w, ahead)
     if d is Doing.OVERHEAD:
+        if m.call == "aio_return":  # io_uring: a completion read from memory, no call
+            return [_aio_return(m, w, f"{format_us(m.end - m.start)}, {m.costs}")]
         return [_overhead(m)]
     if d is Doing.GIL:
         return _gil(m)
@@ -115,7 +117,7 @@ def _asleep(m: Moment, w: Words, ahead: bool) -> list[str]:
     multi = m.call in MULTIPLEXERS
     where = " on any of its sockets" if multi and m.sockets > 1 else ""
     on = f" on connection {m.conn}" if m.conn >= 0 and m.sockets > 1 else ""
-    wakes = f" and wakes in about {format_us(m.end - m.t)}" if ahead else ""
+    wakes = f" and wakes in about {format_us(m.end - m.t)} ({m.costs})" if ahead else ""
     out = []
     if m.queued and m.oldest_ready is not None:
         out.append(f"{_arrived(w, m)}; {s} is still asleep in {call}{wakes}.")

@@ -45,9 +45,25 @@ class Row:
 
 def reflow(prog: Program, columns: int) -> list[Row] | None:
     """The program's lines as rows of at most ``columns`` characters; None when even a
-    reflow cannot fit (a word longer than a row)."""
+    reflow cannot fit (a word longer than a row). A block of comment lines too wide is
+    wrapped as one paragraph."""
     rows: list[Row] = []
-    for number, line in enumerate(prog.lines):
+    lines = list(enumerate(prog.lines))
+    k = 0
+    while k < len(lines):
+        number, line = lines[k]
+        block = _comment_block(lines, k)
+        if len(block) > 1 and any(len(text) > columns for _, text in block):
+            indent = line[:len(line) - len(line.lstrip())]
+            wrapped = _wrap(" ".join(text.lstrip()[1:].strip() for _, text in block),
+                            columns - len(indent) - 2)
+            if wrapped is None:
+                return None
+            rows += [Row(f"{indent}# {part}", number if i == 0 else -1, True)
+                     for i, part in enumerate(wrapped)]
+            k += len(block)
+            continue
+        k += 1
         if len(line) <= columns:
             rows.append(Row(line, number, line.lstrip().startswith("#")))
             continue
@@ -69,6 +85,18 @@ def reflow(prog: Program, columns: int) -> list[Row] | None:
         elif rows and sep:
             rows[-len(wrapped)] = Row(rows[-len(wrapped)].text, number, True)
     return rows
+
+
+def _comment_block(lines: list[tuple[int, str]], k: int) -> list[tuple[int, str]]:
+    """The comment lines from ``k`` on at the same indent (none when line k is code)."""
+    first = lines[k][1]
+    indent = len(first) - len(first.lstrip())
+    block = []
+    for number, text in lines[k:]:
+        if not text.lstrip().startswith("#") or len(text) - len(text.lstrip()) != indent:
+            break
+        block.append((number, text))
+    return block
 
 
 def _wrap(text: str, width: int) -> list[str] | None:
