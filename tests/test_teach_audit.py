@@ -9,31 +9,20 @@ big-copy, SIGIO's two reasons, where each duration comes from)."""
 
 from __future__ import annotations
 
-import math
 import re
-from bisect import bisect_right
-from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 
 import pytest
+from audithelp import READ_BLOCK, Reading, Said, check_said, thread_end
 from teachhelp import HEAVY, builtin_runs
 
 from iosim.teach.explain import Explainer, run_summary
 from iosim.teach.explain_command import moments
 from iosim.teach.programs import program_for
 from iosim.teach.words import noun_of
-from iosim.trace import COPY_LABEL, Kind, Run
+from iosim.trace import Kind, Run
 
 MOST_HEAVY = 1500  # moments looked at in a c10k run that is not the scenario's point
-READ_BLOCK = "process blocks in call to recvfrom"
-GIL = "waiting for the GIL"
-NOT_ASLEEP = {COPY_LABEL, GIL, "all threads blocked",
-              "the GIL handed over: the CPU switches threads"}
-PYTHON = {Kind.PROCESS, Kind.OVERHEAD, Kind.WORK}
-DURATION = re.compile(r"\d[\d,.]* (µs|ms|s)\b")
-ORIGINS = ("ago", "the scenario's", "cost profile", "as measured", "as traced", "waiting for",
-           "returned ")  # where a duration in a sentence comes from
 
 
 def runs() -> list[tuple[str, Run]]:
@@ -42,73 +31,6 @@ def runs() -> list[tuple[str, Run]]:
 
 def run_ids() -> list[str]:
     return [f"{name}-{run.model}" for name, run in runs()]
-
-
-# -- the trace, read here ----------------------------------------------------------------------
-
-class Reading:
-    """What the trace says at a time, found by plain searches (not the Explainer's index)."""
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-        self.spans: dict[int, list[tuple[float, float, int]]] = {}
-        for i in range(len(run)):
-            if Kind(run.kind[i]).is_span and run.kind[i] != Kind.HANDLER:
-                self.spans.setdefault(run.lane[i], []).append((run.t0[i], run.t1[i], i))
-        for spans in self.spans.values():
-            spans.sort()
-        self.starts = {lane: [s[0] for s in spans] for lane, spans in self.spans.items()}
-        self.threads = [i for i, ln in enumerate(run.lanes) if ln.role == "thread"]
-
-    def covering(self, lane: int, t: float) -> int:
-        """The latest-started span of ``lane`` with t0 <= t < t1 (-1: none)."""
-        spans = self.spans.get(lane, [])
-        k = bisect_right(self.starts.get(lane, []), t) - 1
-        for j in range(k, max(-1, k - 64), -1):
-            if spans[j][0] <= t < spans[j][1]:
-                return spans[j][2]
-        return -1
-
-    def label(self, i: int) -> str:
-        return self.run.labels[self.run.label[i]]
-
-    def queued(self, t: float) -> dict[int, int]:
-        """Messages ready by ``t`` whose copy has not begun, per connection."""
-        run = self.run
-        out: dict[int, int] = {}
-        for m in range(run.message_count):
-            start = run.m_copy_start[m]
-            if run.m_ready[m] <= t and not (start == start and start <= t):
-                out[run.m_conn[m]] = out.get(run.m_conn[m], 0) + 1
-        return out
-
-    def copying(self, t: float) -> set[int]:
-        """Connections whose data the kernel is copying at ``t``."""
-        run = self.run
-        return {run.m_conn[m] for m in range(run.message_count)
-                if run.m_copy_start[m] <= t < run.m_copy_end[m]}
-
-    def kernel_cpu(self, t: float) -> bool:
-        """A thread runs in the kernel at ``t``: a call's own time or a copy."""
-        for lane in self.threads or [0]:
-            i = self.covering(lane, t)
-            if i >= 0 and (self.run.kind[i] == Kind.IN_KERNEL or self.label(i) == COPY_LABEL):
-                return True
-        return bool(self.copying(t))
-
-
-@dataclass
-class Said:
-    """One pane moment (or a kernel lane's sentences) with what the trace says then."""
-
-    t: float
-    lane: int
-    line: str | None
-    sentences: list[str]
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.sentences)
 
 
 @cache
@@ -129,13 +51,6 @@ def said(name: str, model: str) -> tuple[Reading, tuple[Said, ...]]:
     return Reading(run), tuple(out)
 
 
-def everything() -> Iterator[tuple[str, Run, Reading, Said]]:
-    for name, run in runs():
-        reading, moments_said = said(name, run.model)
-        for s in moments_said:
-            yield name, run, reading, s
-
-
 # -- nothing false ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "model"), [(n, r.model) for n, r in runs()], ids=run_ids())
@@ -146,23 +61,7 @@ def test_no_false_statement(name: str, model: str) -> None:
     summary = run_summary(run)
     checked = 0
     for s in moments_said:
-        text = s.text
-        subject = run.lanes[s.lane]
-        _epoll_never_scans(model, text)
-        _no_arrival_denied_while_queued(reading, s)
-        _no_cpu_only_when_none_is_used(reading, s)
-        _gil_waits_behind_python(reading, s)
-        _sleeps_where_a_wait_is_shown(reading, s)
-        _durations_say_where_they_come_from(s)
-        assert not re.search(r"(kernel|it) (does|handles) both phases|hands both phases", text)
-        assert not re.search(r"one (system )?call per message", text, re.IGNORECASE)
-        assert "buffer given to aio_read" not in text or model == "aio", text
-        if tcp:
-            assert "datagram" not in text and "datagram" not in (s.line or ""), text
-        else:
-            assert "peer closed" not in text and "peer closing" not in text, text
-        if subject.role == "thread" and s.t >= _thread_end(run, s.lane):
-            assert "has ended" in text and s.line == "return", (s, text)
+        check_said(reading, s)
         checked += 1
     assert checked > 0
     assert not re.search(r"\bscan|check(s|ing)? which", summary) or model in ("select", "poll")
@@ -173,75 +72,6 @@ def test_no_false_statement(name: str, model: str) -> None:
         assert "datagram" not in summary and "datagram" not in labels
     else:
         assert "peer closed" not in labels
-
-
-def _epoll_never_scans(model: str, text: str) -> None:
-    """epoll_wait takes the ready list its sockets' callbacks filled; only select and poll scan
-    (or check every descriptor)."""
-    for sentence in re.split(r"(?<=\.) ", text):
-        if model == "epoll" or "epoll" in sentence:
-            assert not re.search(r"\bscan|check(s|ing)? (which|every)", sentence), sentence
-
-
-_NONE = re.compile(r"no (new )?(data|datagram) has arrived( on (connection (\d+)|any [a-z ]+))?")
-
-
-def _no_arrival_denied_while_queued(reading: Reading, s: Said) -> None:
-    """ "no data has arrived" is said of a connection with nothing queued; said of the
-    process, of every connection (head-of-line blocking is the lesson, not to be hidden)."""
-    queued = reading.queued(s.t)
-    lane = reading.run.lanes[s.lane]
-    for found in _NONE.finditer(s.text):
-        if found[5] is not None:
-            conns = {int(found[5])}
-        elif lane.role == "kernel":
-            conns = {lane.conn}
-        else:
-            conns = set(queued)  # of the process: every connection
-        held = {c: queued[c] for c in conns if queued.get(c)}
-        assert not held, (s, held)
-
-
-def _no_cpu_only_when_none_is_used(reading: Reading, s: Said) -> None:
-    text = s.text
-    if "the process uses no CPU" in text:
-        assert not reading.kernel_cpu(s.t), s
-    if "and uses no CPU" in text:
-        i = reading.covering(s.lane, s.t)
-        assert i >= 0 and reading.run.kind[i] == Kind.BLOCKED, s
-        assert reading.label(i) not in NOT_ASLEEP, s
-
-
-def _gil_waits_behind_python(reading: Reading, s: Said) -> None:
-    """A thread waits for the GIL only while another runs Python code (the process lane)."""
-    if "waits for the GIL" not in s.text:
-        return
-    run = reading.run
-    i = reading.covering(0, s.t)
-    assert i >= 0 and Kind(run.kind[i]) in PYTHON, s
-    assert run.lanes[s.lane].role != "thread" or run.conn[i] != run.lanes[s.lane].conn, s
-
-
-def _sleeps_where_a_wait_is_shown(reading: Reading, s: Said) -> None:
-    if not re.search(r"\bsleeps\b|\basleep\b", s.text) or reading.run.lanes[s.lane].role == \
-            "kernel":
-        return
-    i = reading.covering(s.lane, s.t)
-    assert i >= 0 and reading.run.kind[i] == Kind.BLOCKED, s
-    assert reading.label(i) not in NOT_ASLEEP, s
-
-
-def _durations_say_where_they_come_from(s: Said) -> None:
-    for sentence in s.sentences:
-        if DURATION.search(sentence) and not sentence.startswith("The run stopped"):
-            assert any(origin in sentence for origin in ORIGINS), sentence
-
-
-def _thread_end(run: Run, lane: int) -> float:
-    """When a thread ended: its last event, a read that returned 0 (inf: it did not)."""
-    last = max((i for i in range(len(run)) if run.lane[i] == lane),
-               key=lambda i: (run.t1[i], run.kind[i] == Kind.EOF), default=-1)
-    return run.t0[last] if last >= 0 and run.kind[last] == Kind.EOF else math.inf
 
 
 # -- the lessons said where they happen ------------------------------------------------------------
@@ -356,7 +186,7 @@ def test_threads_run_in_parallel_in_c_and_end_on_their_return(name: str, model: 
         assert ended and all(s.line == "return" for s in ended)
     ex = Explainer(run)
     for lane in reading.threads:
-        end = _thread_end(run, lane)
+        end = thread_end(run, lane)
         if end < run.end_us:
             assert ex.line_at((end + run.end_us) / 2, lane) == "return"
             assert "between recorded events" not in " ".join(ex.now((end + run.end_us) / 2,

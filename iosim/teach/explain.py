@@ -83,8 +83,8 @@ SUMMARIES = {
     "threaded": (
         "A thread per connection: each thread blocks in recvfrom on its own socket, so an idle "
         "client holds up no one else. In C the threads run in parallel on several cores; in "
-        "CPython the GIL lets one thread run Python code at a time (it is let go around every "
-        "blocking call), and each thread costs memory and context switches."),
+        "CPython the GIL lets one thread run Python code at a time (it is let go around each "
+        "system call), and each thread costs memory and context switches."),
     "asyncio": (
         "asyncio: one thread runs an event loop that sleeps in epoll_wait and resumes the task "
         "of each readable socket, which then reads it without blocking for data."),

@@ -267,7 +267,8 @@ def _work(m: Moment, w: Words, ahead: bool) -> list[str]:
     if m.label == MAIN_LOOP_LABEL:
         out.append(f"{s} runs its own code; it does not wait for data.")
     else:
-        out.append(f"{s} does its own work for {dur}.")
+        origin = "the scenario's poll interval" if m.simulated else m.costs
+        out.append(f"{s} does its own work for {dur} ({origin}).")
     if m.copying:
         out.append(f"Meanwhile the kernel copies {w.the} into the buffer given to aio_read "
                    "(phase 2), without the process.")
