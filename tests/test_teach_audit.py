@@ -129,7 +129,7 @@ def test_big_copy_says_its_buffer_and_how_real_tcp_delivers_it() -> None:
         assert copies, model
         for s in copies:
             assert "8,388,608 bytes" in s.text and "segments" in s.text, s
-            assert "many calls" in s.text and "tcp_rmem" in s.text, s
+            assert "many recvfrom calls" in s.text and "tcp_rmem" in s.text, s
             assert s.line is not None and "recvfrom(8388608)" in s.line, s
 
 

@@ -190,10 +190,9 @@ def _copy(m: Moment, w: Words) -> list[str]:
                    f"only {format_bytes(m.nbytes)}: the kernel drops the other "
                    f"{format_bytes(m.dropped)} (MSG_TRUNC).")
     if m.nbytes and m.nbytes > BIG_TCP_READ and not w.udp and m.simulated:
-        out.append(f"Real TCP brings {format_bytes(m.nbytes)} in segments and recvfrom returns "
-                   "what has arrived, so a real server reads them in many calls (Linux's "
-                   "default tcp_rmem lets at most 6 MB wait in a queue); this simulation "
-                   "queues the whole send at once to show phase 2 alone.")
+        out.append(f"Real TCP brings {format_bytes(m.nbytes)} in segments, read by many "
+                   "recvfrom calls (Linux's default tcp_rmem queues at most 6 MB); this "
+                   "simulation queues it whole to show phase 2 alone.")
     if m.handler == "SIGIO":
         out.append("SIGIO only said that the socket was readable: the handler's read still "
                    "waits for the copy.")
