@@ -209,8 +209,10 @@ class Explainer:
             if not self.index.estimated:
                 extra.update(self._copied(conn, start, end, since))
             extra["woken_copy"] = run.source != "sim" and outcome is Kind.WAKEUP
-        elif doing is Doing.ASLEEP and conn >= 0 and lane == 0 and facts:
-            extra["elsewhere"] = self.index.all.queued(t) - (facts.get("queued") or 0)
+        elif doing is Doing.ASLEEP:  # a copy elsewhere, known or not: no "uses no CPU"
+            extra["copying"] = self.index.all.copying(t)
+            if conn >= 0 and lane == 0 and facts:
+                extra["elsewhere"] = self.index.all.queued(t) - (facts.get("queued") or 0)
         elif doing is Doing.WORK:
             extra["asks_again"] = self._asks_again(tracks, outcome, call, end)
             if run.model == "aio" and not self.index.estimated:
@@ -225,6 +227,7 @@ class Explainer:
             extra.update(self._gil_holder(t))
         elif doing is Doing.ALL_BLOCKED:
             extra.update(self._in_kernel(t))
+            extra["copying"] = self.index.all.copying(t)
         return Moment(t, lane, self._subject(lane, conn if self.index.threaded else -1),
                       doing, call, label, start, end, outcome, self._handler(tracks, t), conn,
                       never_blocked=lane not in self.index.blocked_lanes, **facts, **extra,

@@ -116,19 +116,21 @@ def _asleep(m: Moment, w: Words, ahead: bool) -> list[str]:
     s, call = m.subject, m.call or "a call"
     multi = m.call in MULTIPLEXERS
     where = " on any of its sockets" if multi and m.sockets > 1 else ""
-    on = f" on connection {m.conn}" if m.conn >= 0 and m.sockets > 1 else ""
+    one_of = m.conn >= 0 and m.sockets > 1  # one socket of several: say which
+    on = f" on connection {m.conn}" if one_of else ""
     wakes = f" and wakes in about {format_us(m.end - m.t)} ({m.costs})" if ahead else ""
+    idle = "" if m.copying else " and uses no CPU"  # another thread may be copying
     out = []
     if m.queued and m.oldest_ready is not None:
         out.append(f"{_arrived(w, m)}; {s} is still asleep in {call}{wakes}.")
     elif m.nothing_yet:
-        out.append(f"Phase 1: {_none_yet(w, m)}{where}{on} yet; {s} sleeps inside {call} and "
-                   "uses no CPU.")
+        none = _nothing_on(m) if one_of else f"{_none_yet(w, m)}{where}"
+        out.append(f"Phase 1: {none} yet; {s} sleeps inside {call}{idle}.")
     elif m.no_more:
         out.append(f"{s} sleeps inside {call}, but no more data comes{on}: only "
                    f"{_goodbye_can_wake(w)} can wake it.")
     else:
-        out.append(f"{s} sleeps inside {call}{on} and uses no CPU.")
+        out.append(f"{s} sleeps inside {call}{on}{idle}.")
     if m.elsewhere:
         out.append(f"Meanwhile {_queued_count(w, m.elsewhere)} on the other connections, held "
                    f"up behind connection {m.conn}: head-of-line blocking.")
@@ -157,6 +159,13 @@ def _arrived(w: Words, m: Moment) -> str:
     if ago < JUST_NOW_US:
         return f"{w.the} has just arrived in the kernel"
     return f"{w.the} arrived in the kernel {format_us(ago)} ago"
+
+
+def _nothing_on(m: Moment, which: str = "") -> str:
+    """ "nothing has arrived on connection 2": one connection's, said so that it is never
+    read as the whole process's (data may wait on the others)."""
+    which = which or f"on connection {m.conn}"
+    return f"nothing has arrived {which}" if m.first else f"nothing new has arrived {which}"
 
 
 def _none_yet(w: Words, m: Moment) -> str:
@@ -346,6 +355,9 @@ def _all_blocked(m: Moment, w: Words) -> list[str]:
                 else "it runs a system call")
         out = [f"No thread runs Python code; in {m.in_kernel} {what}, CPU time in the kernel "
                "in that thread."]
+    elif m.copying:
+        out = ["No thread runs Python code; the kernel copies data for a thread (phase 2), CPU "
+               "time in the kernel in that thread."]
     else:
         out = ["Every thread is blocked: the process uses no CPU." if m.simulated else
                "No thread is processing a message or running a recorded call."]
@@ -374,7 +386,8 @@ def _kernel(m: Moment, w: Words) -> list[str]:
                        "blocking.")
         return out
     if m.nothing_yet:
-        return [f"{s}: phase 1, {_none_yet(w, m)} yet."]
+        none = _nothing_on(m, "on it") if m.sockets > 1 else _none_yet(w, m)
+        return [f"{s}: phase 1, {none} yet."]
     if m.no_more:
         return [f"{s}: everything sent has been copied; nothing more arrives."]
     return [f"{s}: nothing is known to be queued."]
