@@ -284,3 +284,23 @@ def test_model_summaries_answer_the_misconceptions() -> None:
     assert "FD_SETSIZE" in model_summary("select")
     assert "GIL" in model_summary("threaded")
     assert "my_server.py" in model_summary("my_server.py")
+
+
+def test_durations_say_which_cost_profile() -> None:
+    """Every duration from the simulator's costs names its profile: the defaults, a calibrated
+    one (with the terms only iosim calibrate fits), or another; a real run's are measured."""
+    import copy as copying
+
+    from iosim.sim.costs import Costs
+    from iosim.teach.words import costs_note
+
+    run = next(r for n, r in builtin_runs() if n == "one-datagram" and r.model == "select")
+    assert costs_note(run) == "a figure of the default cost profile"
+    other = copying.copy(run)
+    other.meta = dict(run.meta, costs=Costs(wakeup_us=50.0).to_dict())
+    assert costs_note(other) == "a figure of this run's cost profile, not the defaults"
+    other.meta = dict(run.meta, costs=Costs(wakeup_idle_us=80.0).to_dict())
+    assert "calibrated" in costs_note(other)
+    other.source = "real"
+    assert costs_note(other) == "as measured"
+    assert "a figure of the default cost profile" in " ".join(Explainer(run).now(2.0))

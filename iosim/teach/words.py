@@ -7,6 +7,9 @@ from iosim.sim.costs import Costs
 from iosim.trace import Kind, Run
 
 DEFAULT_COSTS = Costs().to_dict()  # as a simulated run's meta records its cost profile
+# What only ``iosim calibrate`` fits (0 by default): a profile with one of them is calibrated
+CALIBRATED_KEYS = ("wakeup_idle_us", "call_after_wake_us", "signal_idle_us", "handle_us",
+                   "call_overhead_us", "start_us", "cold_start_us", "send_us")
 
 READS = frozenset({"recvfrom", "recv", "recvmsg", "read", "readv", "aio_return"})
 MULTIPLEXERS = frozenset({"select", "pselect6", "poll", "ppoll", "epoll_wait", "epoll_pwait"})
@@ -53,14 +56,18 @@ class Words:
 
 def costs_note(run: Run) -> str:
     """Where a run's durations come from, as a sentence's aside: a simulation's are its cost
-    profile's figures (the defaults, or another profile: a scenario's [costs] table, a
-    calibrated file), a real run's were measured, a traced run's recorded by the tracer."""
+    profile's figures (the defaults, a calibrated profile from iosim calibrate, known by the
+    terms only it fits, or a scenario's own [costs]), a real run's were measured, a traced
+    run's recorded by the tracer."""
     if run.source == "real":
         return "as measured"
     if run.source != "sim":
         return "as traced"
-    if run.meta.get("costs") == DEFAULT_COSTS:
+    costs = run.meta.get("costs")
+    if costs == DEFAULT_COSTS:
         return "a figure of the default cost profile"
+    if isinstance(costs, dict) and any(costs.get(k) for k in CALIBRATED_KEYS):
+        return "a figure of this run's calibrated cost profile, not the defaults"
     return "a figure of this run's cost profile, not the defaults"
 
 
