@@ -76,7 +76,7 @@ def test_programs_do_what_the_servers_do() -> None:
         assert prog is not None
         text = "\n".join(prog.lines)
         assert "for message in messages(" in text and "process(message)" in text, model
-        assert "datagram" not in text.replace("empty goodbye datagram", ""), model
+        assert "datagram" not in text, model  # TCP runs show it too
     assert f"range({MAX_DRAIN})" in "\n".join(program("sigio").lines) and SIM_DRAIN == MAX_DRAIN
     for model in ("aio", "uring"):
         assert "if n == 0:" in "\n".join(program(model).lines)

@@ -15,7 +15,7 @@ def serve(socks):
     def on_done(signum, frame):  #@ handler
         for sock, buf in finished():  # each finished read: its data is already in buf
             n = aio_return(sock)  #@ aio_return
-            if n == 0:  # the peer closed: no more reads on this socket
+            if n == 0:  # the client is done: no more reads on this socket
                 continue
             for message in messages(sock, buf[:n]):
                 process(message)  #@ process

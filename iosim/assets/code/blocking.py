@@ -8,7 +8,7 @@ def serve(socks):  # one connected socket per client
     while socks:
         for sock in list(socks):  # in turn: an idle socket holds up the others
             data, addr = sock.recvfrom(65536)  #@ recvfrom
-            if not data:  # 0 bytes: the peer closed (UDP: iosim's empty goodbye datagram)
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 socks.remove(sock)
             for message in messages(sock, data):  # TCP: one read may hold several
                 process(message)  #@ process

@@ -13,7 +13,7 @@ def serve(socks):
             except BlockingIOError:  # EWOULDBLOCK: nothing queued
                 continue
             found = True
-            if not data:  # 0 bytes: the peer closed (UDP: iosim's empty goodbye datagram)
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 socks.remove(sock)
             for message in messages(sock, data):  # TCP: one read may hold several
                 process(message)  #@ process

@@ -13,7 +13,7 @@ def serve(socks):
         for fd, _event in poller.poll():  #@ poll
             sock = by_fd[fd]
             data, addr = sock.recvfrom(65536)  #@ recvfrom
-            if not data:  # 0 bytes: the peer closed
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 poller.unregister(fd)
                 del by_fd[fd]
             for message in messages(sock, data):  # TCP: one read may hold several

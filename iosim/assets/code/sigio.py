@@ -14,7 +14,7 @@ def serve(socks):
                 data = sock.recvfrom(65536)[0]  #@ recvfrom
             except BlockingIOError:  # EWOULDBLOCK: nothing more queued
                 return False
-            if not data:  # 0 bytes: the peer closed
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 socks.remove(sock)
                 return False
             for message in messages(sock, data):

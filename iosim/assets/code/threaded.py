@@ -7,7 +7,7 @@ from demo import messages, process
 def serve_one(sock):
     while True:
         data, addr = sock.recvfrom(65536)  #@ recvfrom
-        if not data:  # 0 bytes: the peer closed, so this thread ends
+        if not data:  # 0 bytes: the client is done (closed, or an empty goodbye): the thread ends
             return  #@ return
         for message in messages(sock, data):  # TCP: one read may hold several
             process(message)  #@ process

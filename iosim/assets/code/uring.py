@@ -19,7 +19,7 @@ def serve(socks):
             own_work()  #@ work
         while ring.ready():  #@ handler
             fd, n = ring.pop()  # the trace calls it aio_return  #@ aio_return
-            if n == 0:  # the peer closed: no more reads on this socket
+            if n == 0:  # the client is done: no more reads on this socket
                 del bufs[fd]
                 continue
             for message in messages(fd, bufs[fd][:n]):
