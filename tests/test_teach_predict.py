@@ -42,6 +42,7 @@ def test_first_questions_of_one_datagram() -> None:
         "select": "The process blocks in select",
         "poll": "The process blocks in poll",
         "epoll": "The process blocks in epoll_wait",
+        "epoll-et": "The process blocks in epoll_wait",
         "sigio": "The process keeps running its own work",
         "aio": "aio_read returns at once",
         "threaded": "Thread 0 blocks in recvfrom",

@@ -67,6 +67,11 @@ SUMMARIES = {
         "data arrives the socket's callback puts it on the epoll instance's ready list. "
         "epoll_wait sleeps until that list is not empty and returns it, at a cost that follows "
         "the ready sockets, not the watched ones; recvfrom still blocks for the copy."),
+    "epoll-et": (
+        "Edge-triggered epoll (EPOLLET): epoll_wait reports a socket once per arrival, not for "
+        "as long as data is queued. This program reads once per report, so what a read leaves "
+        "waits, unreported, until the next arrival; reading until EAGAIN after each report is "
+        "the cure. recvfrom still copies the data."),
     "sigio": (
         "Signal-driven IO: the process runs its own code until the kernel sends SIGIO for a "
         "socket with O_ASYNC{tcp}; SIGIO only reports readiness. Plain SIGIO names no "

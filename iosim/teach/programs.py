@@ -53,8 +53,9 @@ def parse(model: str, text: str) -> Program:
 
 @cache
 def program(model: str) -> Program | None:
-    """The program of a model, or None where there is none (asyncio, a traced program)."""
-    if not re.fullmatch(r"[a-z]+", model):  # a file name, never a path
+    """The program of a model (or of a server variant, "reply-epoll"), or None where there is
+    none (asyncio, a traced program)."""
+    if not re.fullmatch(r"[a-z]+(-[a-z]+)*", model):
         return None
     path = resources.files("iosim") / "assets" / "code" / f"{model}.py"
     if not path.is_file():
@@ -63,12 +64,17 @@ def program(model: str) -> Program | None:
 
 
 def program_for(run: Run) -> Program | None:
-    """The program a run executed: only iosim's own (simulated or real) servers have one. A
-    real aio run is iosim's io_uring server, not POSIX aio; every program reads into a buffer
-    of the run's size (65536 bytes in the files)."""
+    """The program a run executed: only iosim's own (simulated or real) servers have one; a
+    run of a server variant names its program in its meta ("program"), and a real aio run is
+    iosim's io_uring server, not POSIX aio. Every program reads into a buffer of the run's
+    size (65536 bytes in the files)."""
     if run.source not in PROGRAM_SOURCES:
         return None
-    name = "uring" if run.model == "aio" and run.source == "real" else run.model
+    name = run.meta.get("program", run.model)
+    if not isinstance(name, str):
+        return None
+    if name == "aio" and run.source == "real":
+        name = "uring"
     buffer = run.meta.get("buffer_bytes", FILE_BUFFER)
     return _sized(name, buffer if isinstance(buffer, int) else FILE_BUFFER)
 
