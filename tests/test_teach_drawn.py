@@ -17,8 +17,6 @@ from iosim.real.capture import RING_LABEL, build_run
 from iosim.real.record import CALL, HANDLER, PROCESS
 from iosim.sim.run import simulate
 from iosim.teach.explain import Explainer
-from iosim.teach.happenings import Happening, What
-from iosim.teach.words import Words
 from iosim.trace import READY_ESTIMATED, Kind, Run
 from iosim.view.app import App
 from iosim.view.braces import RUNS_BRACE, braces_of
@@ -127,11 +125,6 @@ def test_a_signal_lights_the_line_it_interrupts(model: str) -> None:
         assert ex.line_at((t0 + t1) / 2, lane) in ("work", "recvfrom")
     assert all(run.code[run.line[i]] == "work" for i in range(len(run))
                if run.kind[i] == Kind.SIGNAL)
-
-
-def test_an_arrival_ends_phase_1_only_for_a_waiting_call() -> None:
-    because = Happening(What.ARRIVES).because(Words("data"), None)
-    assert "phase 1 ends for a call waiting on that socket" in because
 
 
 # -- the pane does not jump ------------------------------------------------------------------

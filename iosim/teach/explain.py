@@ -69,9 +69,9 @@ SUMMARIES = {
         "the ready sockets, not the watched ones; recvfrom still blocks for the copy."),
     "epoll-et": (
         "Edge-triggered epoll (EPOLLET): epoll_wait reports a socket once per arrival, not for "
-        "as long as data is queued. This program reads once per report, so what a read leaves "
-        "waits, unreported, until the next arrival; reading until EAGAIN after each report is "
-        "the cure. recvfrom still copies the data."),
+        "as long as data is queued, and recvfrom still copies the data. This program reads once "
+        "per report, so what a read leaves waits, unreported, until the next arrival; reading "
+        "until EAGAIN after each report is the cure."),
     "sigio": (
         "Signal-driven IO: the process runs its own code until the kernel sends SIGIO for a "
         "socket with O_ASYNC{tcp}; SIGIO only reports readiness. Plain SIGIO names no "
