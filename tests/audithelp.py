@@ -9,11 +9,15 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from iosim.sim.notes import CORRUPT_NOTE
 from iosim.teach.words import noun_of
 from iosim.trace import COPY_LABEL, Kind, Run
 
 MOST_HEAVY = 1500  # moments looked at in a c10k run that is not the scenario's point
 READ_BLOCK = "process blocks in call to recvfrom"
+SEND_BLOCK = "process blocks in call to send"
+ACCEPT_BLOCK = "process blocks in call to accept"
+ANY_READY = "to become ready"  # a server variant's multiplexer: readable, writable, accept
 GIL = "waiting for the GIL"
 NOT_ASLEEP = {COPY_LABEL, GIL, "all threads blocked",
               "the GIL handed over: the CPU switches threads"}
@@ -38,6 +42,11 @@ class Reading:
             spans.sort()
         self.starts = {lane: [s[0] for s in spans] for lane, spans in self.spans.items()}
         self.threads = [i for i, ln in enumerate(run.lanes) if ln.role == "thread"]
+        self.corrupt: dict[int, float] = {}  # conn -> when its first bad-checksum datagram came
+        for i in range(len(run)):
+            if run.kind[i] == Kind.QUEUED and self.label(i).startswith(CORRUPT_NOTE):
+                self.corrupt[run.conn[i]] = min(run.t0[i], self.corrupt.get(run.conn[i],
+                                                                             math.inf))
 
     def covering(self, lane: int, t: float) -> int:
         """The latest-started span of ``lane`` with t0 <= t < t1 (-1: none)."""
@@ -100,12 +109,19 @@ def check_said(reading: Reading, s: Said) -> None:
     _gil_waits_behind_python(reading, s)
     _sleeps_where_a_wait_is_shown(reading, s)
     _durations_say_where_they_come_from(s)
+    _waits_named_for_what_they_wait_for(reading, s)
+    _no_arrival_denied_after_a_bad_datagram(reading, s)
+    assert "to find the readable ones" not in text, text  # a rescan may find writable ones
+    for call, why in (("send", "send buffer is full"), ("accept", "accept queue")):
+        if f"{call} returned EWOULDBLOCK" in text:
+            assert why in text and "nothing was queued" not in text, text
     assert not re.search(r"(kernel|it) (does|handles) both phases|hands both phases", text)
     assert not re.search(r"one (system )?call per message", text, re.IGNORECASE)
     assert "buffer given to aio_read" not in text or (run.model == "aio"
                                                        and run.source == "sim"), text
     if noun_of(run) == "data":
         assert "datagram" not in text and "datagram" not in (s.line or ""), text
+        assert "said that the socket was readable" not in text, text  # TCP's SIGIO says less
     else:
         assert "peer closed" not in text and "peer closing" not in text, text
     if run.lanes[s.lane].role == "thread" and s.t >= thread_end(run, s.lane):
@@ -165,6 +181,38 @@ def _sleeps_where_a_wait_is_shown(reading: Reading, s: Said) -> None:
     i = reading.covering(s.lane, s.t)
     assert i >= 0 and reading.run.kind[i] == Kind.BLOCKED, s
     assert reading.label(i) not in NOT_ASLEEP, s
+
+
+def _waits_named_for_what_they_wait_for(reading: Reading, s: Said) -> None:
+    """A sleep in send waits for room in the send buffer, one in accept for a connection,
+    one in a server variant's multiplexer for any readiness: none is told as a wait for data
+    that only the peer's close can end."""
+    run = reading.run
+    if run.lanes[s.lane].role == "kernel" or "has woken" in s.text:
+        return
+    i = reading.covering(s.lane, s.t)
+    if i < 0 or run.kind[i] != Kind.BLOCKED:
+        return
+    label = reading.label(i)
+    if label.startswith(SEND_BLOCK):
+        assert "send buffer is full" in s.sentences[0], s
+    elif label.startswith(ACCEPT_BLOCK):
+        assert "accept queue" in s.sentences[0] and "data" not in s.sentences[0], s
+    if label.startswith((SEND_BLOCK, ACCEPT_BLOCK)) or label.endswith(ANY_READY):
+        assert "can wake it" not in s.text and not _NO_DATA.search(s.text), s
+        assert "recvfrom must still copy" not in s.text, s
+
+
+def _no_arrival_denied_after_a_bad_datagram(reading: Reading, s: Said) -> None:
+    """A datagram with a bad checksum is no message, but it did arrive: nothing is said not
+    to have arrived on its connection (or on any, for the process) after it."""
+    if not reading.corrupt:
+        return
+    for found in _NOTHING_ON.finditer(s.text):
+        conn = int(found[3]) if found[3] is not None else reading.run.lanes[s.lane].conn
+        assert reading.corrupt.get(conn, math.inf) > s.t, s
+    if _NO_DATA.search(s.text):
+        assert min(reading.corrupt.values()) > s.t, s
 
 
 def _durations_say_where_they_come_from(s: Said) -> None:

@@ -382,7 +382,7 @@ class Thread:
             dropped = kernel.dropped_by_scans
             ready = kernel.take_edges(watched) if edge else kernel.readable(watched, name)
             yield from self.run_cpu(IN_KERNEL, cost(len(ready)), AGAIN_LABELS.get(
-                name, f"{name} scans its descriptors again") + (
+                name, f"{name} scans again") + (
                 ", drops a datagram with a bad checksum" if kernel.dropped_by_scans > dropped
                 else ""), line=name)
             self.woken_by_multiplexer = True

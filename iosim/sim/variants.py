@@ -113,7 +113,7 @@ def wait_multi(t: Thread, name: str, cost: Callable[[int], float], reads: set[in
                            "many sockets to become ready", -1, name)
         found = scan()
         yield from t.run_cpu(IN_KERNEL, cost(sum(map(len, found))), AGAIN_LABELS.get(
-            name, f"{name} scans its descriptors again"), line=name)
+            name, f"{name} scans again"), line=name)
     readable, ready, writable = found
     what = "readable and writable" if (readable or ready) and writable else \
         "writable" if writable else "readable"

@@ -208,12 +208,14 @@ class Explainer:
             call = outcome_call
         facts = self._data(t, conn)
         extra: dict = {"returns": self._result(tracks, end)[0]}
+        extra["left_conn"], extra["left_bytes"] = self.index.left_at(t)
         if doing is Doing.COPY:
             entered = tracks.calls.latest(start)
             since = tracks.calls.t0[entered] if entered >= 0 else start
             if not self.index.estimated:
                 extra.update(self._copied(conn, start, end, since))
             extra["woken_copy"] = run.source != "sim" and outcome is Kind.WAKEUP
+            extra["dropped_bad"] = self.index.dropped_copy(t, conn)
         elif doing is Doing.ASLEEP:  # a copy elsewhere, known or not: no "uses no CPU"
             extra["copying"] = self.index.all.copying(t)
             if conn >= 0 and lane == 0 and facts:
@@ -359,11 +361,12 @@ class Explainer:
             return {}
         msgs = index.messages(conn)
         queued = msgs.queued(t)
-        facts: dict = {"queued": queued, "first": msgs.arrived(t) == 0}
+        corrupt = index.corrupt_arrived(t, conn)  # no message, but a datagram all the same
+        facts: dict = {"queued": queued, "first": msgs.arrived(t) == 0 and not corrupt}
         if queued:
             facts["oldest_ready"] = self.run.m_ready[msgs.oldest_queued(t)]
             return facts
-        if msgs.copying(t) or (conn < 0 and index.closes_pending(t)):
+        if msgs.copying(t) or (conn < 0 and index.closes_pending(t)) or corrupt:
             return facts
         nxt = msgs.next_ready(t)
         if nxt < 0:

@@ -75,3 +75,6 @@ class Moment:
     gil_doing: str = ""  # what the holder does: "processing a message", "handed the GIL"
     in_kernel: str = ""  # all blocked: a thread running in the kernel ("thread 2")
     in_kernel_copy: bool = False  # ... and whether it is a copy (phase 2)
+    left_conn: int = -1  # a connection where a read left part of a message queued
+    left_bytes: int = 0  # ... and how many bytes
+    dropped_bad: bool = False  # the copy under way is of a datagram with a bad checksum

@@ -47,6 +47,9 @@ SETUP_CALLS = {
     "epoll_ctl": ("epoll_ctl registers a socket with epoll, once: from now on the socket's "
                   "callback puts it on the ready list when data comes in"),
 }
+ANY_READY = "to become ready"  # a server variant's multiplexer: readable, writable, accept
+WOULDBLOCK_WHY = {"send": ": the socket's send buffer is full",
+                  "accept": ": no connection waits in the accept queue"}
 AIO_READ = {
     "sim": ("aio_read queues a read and returns at once: in POSIX's model the kernel will wait "
             "for the data and copy it into the buffer"),
@@ -120,8 +123,14 @@ def _asleep(m: Moment, w: Words, ahead: bool) -> list[str]:
     on = f" on connection {m.conn}" if one_of else ""
     wakes = f" and wakes in about {format_us(m.end - m.t)} ({m.costs})" if ahead else ""
     idle = "" if m.copying else " and uses no CPU"  # another thread may be copying
+    if m.call in ("send", "accept"):
+        return _asleep_for_room_or_connection(m, w, on, idle)
+    variant = m.label.endswith(ANY_READY)  # also writable, or a connection to accept
     out = []
-    if m.queued and m.oldest_ready is not None:
+    if variant and not m.queued:
+        out.append(f"{s} sleeps inside {call}{idle}, until one of its sockets is ready: "
+                   "readable, writable, or a listening socket with a connection to accept.")
+    elif m.queued and m.oldest_ready is not None:
         out.append(f"{_arrived(w, m)}; {s} is still asleep in {call}{wakes}.")
     elif m.nothing_yet:
         none = _nothing_on(m) if one_of else f"{_none_yet(w, m)}{where}"
@@ -134,13 +143,37 @@ def _asleep(m: Moment, w: Words, ahead: bool) -> list[str]:
     if m.elsewhere:
         out.append(f"Meanwhile {_queued_count(w, m.elsewhere)} on the other connections, held "
                    f"up behind connection {m.conn}: head-of-line blocking.")
-    if multi:
+    if m.model == "epoll-et" and m.left_bytes and m.call in EPOLL_WAITS:
+        out.append(f"A read left {format_bytes(m.left_bytes)} of a message queued on "
+                   f"connection {m.left_conn}, but edge-triggered epoll reported the socket "
+                   "once and will not again until new data arrives; reading until EAGAIN "
+                   "would have taken them.")
+    if variant:
+        out.append(f"{call} only reports readiness: the accept, recvfrom or send it reports "
+                   "for must still be made.")
+    elif multi:
         if m.call in EPOLL_WAITS:
             out.append(f"{call} only reports readiness: when data comes in, the socket's "
                        "callback puts it on the ready list, and recvfrom must still copy it.")
         else:
             out.append(f"{call} only reports readiness: recvfrom must still copy the data.")
     return out
+
+
+def _asleep_for_room_or_connection(m: Moment, w: Words, on: str, idle: str) -> list[str]:
+    """A sleep in send (for room in the send buffer) or in accept (for a connection): no
+    data is waited for, so nothing is said about data."""
+    s = m.subject
+    if m.call == "send":
+        out = [f"{s} sleeps inside send{on}{idle}: the socket's send buffer is full, and send "
+               "waits until the client has read enough of it to make room."]
+        if m.elsewhere:
+            out.append(f"Meanwhile {_queued_count(w, m.elsewhere)} on the other "
+                       f"connections, held up behind this send.")
+        return out
+    return [f"{s} sleeps inside accept{idle}, until a connection waits in the accept queue.",
+            "The wait in accept is exclusive: each connection wakes one thread waiting in "
+            "accept, not all of them."]
 
 
 def _goodbye_can_wake(w: Words) -> str:
@@ -202,9 +235,13 @@ def _copy(m: Moment, w: Words) -> list[str]:
         out.append(f"Real TCP brings {format_bytes(m.nbytes)} in segments, read by many "
                    "recvfrom calls (Linux's default tcp_rmem queues at most 6 MB); this "
                    "simulation queues it whole to show phase 2 alone.")
+    if m.dropped_bad:
+        out.append("Its checksum, computed as it is copied, is bad: the kernel drops it, and "
+                   "the datagram is not returned.")
     if m.handler == "SIGIO":
         out.append("SIGIO only said that the socket was readable: the handler's read still "
-                   "waits for the copy.")
+                   "waits for the copy." if w.udp else "SIGIO did not say which socket or "
+                   "why: the handler's read still waits for the copy.")
     return out
 
 
@@ -218,13 +255,20 @@ def _in_call(m: Moment, w: Words) -> list[str]:
         return [f"{s} is awake again: {call} takes the ready list that the sockets' callbacks "
                 f"filled as data came in ({cost}, {m.costs}).",
                 "Its cost follows the ready sockets, not the watched ones."]
+    if m.call in EPOLL_WAITS and m.left_bytes and m.model == "epoll":
+        return [f"{s} is inside {call} ({cost}, {m.costs}): a read left "
+                f"{format_bytes(m.left_bytes)} queued on connection {m.left_conn}, so "
+                "level-triggered epoll_wait reports the socket again at once."]
     if m.label.endswith(RESCAN_LABEL):
         return [f"{s} is awake again: {call} scans every watched descriptor again to find the "
-                f"readable ones ({cost}, {m.costs})."]
+                f"ready ones ({cost}, {m.costs})."]
     if m.call == "aio_read":
         return [f"{AIO_READ.get(m.source, AIO_READ['sim'])} ({cost} in the kernel, {m.costs})."]
     if m.call == "aio_return":
         return [_aio_return(m, w, f"{cost}, {m.costs}")]
+    if m.call == "epoll_ctl" and m.model == "epoll-et":
+        return [f"epoll_ctl registers a socket edge-triggered (EPOLLET): epoll_wait will "
+                f"report each arrival once ({cost} in the kernel, {m.costs})."]
     if m.call in SETUP_CALLS:
         out = [SETUP_CALLS[m.call].format(subject=s) + f" ({cost} in the kernel, {m.costs})."]
         if m.call == "fcntl O_ASYNC" and not w.udp:
@@ -266,8 +310,9 @@ def _work(m: Moment, w: Words, ahead: bool) -> list[str]:
     if m.outcome is Kind.EWOULDBLOCK and m.label != MAIN_LOOP_LABEL:
         every = " on every socket of this pass" if m.sockets > 1 else ""
         again = " and asks again" if m.asks_again and ahead else ""
-        out.append(f"{m.call or 'the call'} returned EWOULDBLOCK{every}: nothing was queued, "
-                   f"so {s} does its own work for {dur} (the scenario's poll interval){again}.")
+        why = WOULDBLOCK_WHY.get(m.call, f"{every}: nothing was queued")
+        out.append(f"{m.call or 'the call'} returned EWOULDBLOCK{why}, so {s} does its own "
+                   f"work for {dur} (the scenario's poll interval){again}.")
         if m.queued and m.oldest_ready is not None:
             out.append(f"{_arrived(w, m)} and waits there: polling notices it only at the "
                        "next call.")
