@@ -82,8 +82,11 @@ def messages(run: Run) -> list[dict[str, Any]]:
 
 
 def summarize_run(run: Run) -> dict[str, Any]:
-    return {"model": run.model, "source": run.source, "error": run.error, **extras(run),
-            "messages": messages(run), "totals": totals(run)}
+    summary = {"model": run.model, "source": run.source, "error": run.error, **extras(run),
+               "messages": messages(run), "totals": totals(run)}
+    if run.source == "traced" and "model_guess" in run.meta:
+        summary["model_guess"] = run.meta["model_guess"]
+    return summary
 
 
 def extras(run: Run) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def table(trace: Trace) -> str:
         if r["error"]:
             lines.append(f"the {r['model']} run stopped: {r['error']}")
     for run in trace.runs:
-        for note in (tracer_note(run), kept_note(run)):
+        for note in (model_note(run), tracer_note(run), kept_note(run)):
             if note:
                 lines.append(f"{run.model}: {note}")
     return "\n".join(lines)
@@ -195,6 +198,11 @@ def tracer_note(run: Run) -> str | None:
         return None
     estimated = "; ready times estimated from the calls" if run.meta.get("ready_estimated") \
         else ""
+    if run.meta.get("copies_unknown"):
+        estimated += "; copy lengths unknown (no kernel stamps of the copies)"
+    startup = run.meta.get("startup_us")
+    if isinstance(startup, int | float) and startup > 0:
+        estimated += f"; {startup / 1000:.1f} ms of start-up before t = 0, not drawn"
     return f"traced with strace: each call ~{run.meta['strace_cost_us']:.0f} µs slower{estimated}"
 
 
@@ -221,6 +229,15 @@ def served(run: Run) -> dict[str, Any] | None:
             "messages_total": kept["messages_total"],
             **{key: _count(run.meta.get(key)) for key in (
                 "calls_total", "clients", "replies_unsent", "dropped_queue_full")}}
+
+
+def model_note(run: Run) -> str | None:
+    """A traced run's IO model in Stevens's words, with the evidence (None for other runs)."""
+    from iosim.traced.model import model_sentence
+    guess = run.meta.get("model_guess") if run.source == "traced" else None
+    if not isinstance(guess, dict):
+        return None
+    return f"{model_sentence(guess)} ({guess.get('evidence', '')})"
 
 
 def kept_note(run: Run) -> str | None:

@@ -16,6 +16,7 @@ import pygame
 from iosim.summary import tracer_note
 from iosim.teach.explain import Explainer, run_summary
 from iosim.teach.programs import Program, program_for
+from iosim.teach.source import traced_about, traced_source
 from iosim.view import theme
 from iosim.view.caption import run_name
 from iosim.view.draw_chrome import AXIS_NOTES
@@ -194,7 +195,7 @@ def pane_layout(text: Text, run, prog: Program | None, inner: int, height: int,
     code first, then the summary where it fits too; the sentences' room shrinks before the
     code goes."""
     note_lines, _ = text.fit_lines([f"Time axis: {note}"], (11,), inner, 2) if note else ([], 0)
-    about = run_summary(run)
+    about = traced_about(run) or run_summary(run)
     traced = tracer_note(run)
     summary, summary_size = text.fit_lines(
         [f"{about} {traced[0].upper()}{traced[1:]}." if traced else about], (13, 12), inner, 7)
@@ -254,10 +255,18 @@ def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int,
     if layout.code is not None and prog is not None:
         cy = _code(surf, text, layout.code, prog.keys.get(ex.line_at(t, lane) or ""), x + PAD,
                    cy, inner, room) + 10
-    elif prog is None:
-        cy = _lines(surf, text, text.wrap("No program text for this run: its events come "
-                                          "from the trace alone.", 12, inner),
-                    12, MUTED, x + PAD, cy, room) + 8
+    elif prog is None:  # a traced program's own source around its lit line, or why none
+        free = bottom - cy - layout.now_room - 16 * len(layout.note) - 10
+        foreign = traced_source(scene.cache, run, t, lane, free // 20)
+        code = code_layout(text, foreign[0], inner, free) if isinstance(foreign, tuple) \
+            else None
+        if code is not None and isinstance(foreign, tuple):
+            cy = _code(surf, text, code, foreign[1], x + PAD, cy, inner, room) + 10
+        else:
+            why = foreign if isinstance(foreign, str) else \
+                "No program text for this run: its events come from the trace alone."
+            cy = _lines(surf, text, text.wrap(why, 12, inner), 12, MUTED, x + PAD, cy,
+                        room) + 8
     now_lines, now_size = fit_sentences(text, ex.now(t, lane, ahead=scene.predict is None),
                                         inner, layout.now_room)
     _lines(surf, text, now_lines, now_size, INK, x + PAD, cy, room, step=now_size + 5)

@@ -30,6 +30,7 @@ PANE_SHARE, PANE_MIN_W, PANE_MAX_W = 0.4, 330, 640  # the one-run view's code pa
 SIDE_PANE_SHARE = 0.3  # the all-runs view's narrower code pane
 COUNTER_ROW_H = 15  # a line of counters at their smaller size
 COUNTERS_W_BY_ROWS = ((8, 120), (4, 210), (3, 250), (1, 400))  # lines a band holds -> width
+STATE_SHARE, STATE_MIN_H, STATE_MAX_H = 0.4, 150, 320  # the state pane under the timeline
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Screen:
     legend: Box
     hints: Box
     pane: Box | None = None  # the code pane, when shown
+    state: Box | None = None  # the state pane (one-run view), when shown
 
 
 def _columns(width: int, counters: bool, band_h: float) -> tuple[int, int, int]:
@@ -182,16 +184,24 @@ def pane_width(width: int, side: bool) -> int:
 
 
 def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | None = None,
-                  one_run: bool = False, pane: bool = False, legend_rows: int = 1) -> Screen:
+                  one_run: bool = False, pane: bool = False, legend_rows: int = 1,
+                  state: bool = False) -> Screen:
     """Bands for ``runs`` (numbered ``numbers``, their places among all shown runs). With
     ``pane`` the code pane takes the right of the window (and, in the one-run view, holds the
-    counters); ``legend_rows`` is how many rows the legend needs at this width."""
+    counters); ``legend_rows`` is how many rows the legend needs at this width; with ``state``
+    the state pane takes the bottom of the timeline's column, under the bands."""
     width, height = size
     pane_w = pane_width(width, not one_run) if pane else 0
     plot_w = width - pane_w
     top = HEADER_H + OVERVIEW_H + RULER_H
     footer = CAPTION_H + LEGEND_ROW_H * legend_rows + HINTS_H
-    bottom = height - footer
+    pane_bottom = bottom = height - footer
+    state_box = None
+    if state:
+        avail = bottom - top  # a small window keeps at least half of it for the timeline
+        state_h = max(min(STATE_MIN_H, avail // 2), min(STATE_MAX_H, int(avail * STATE_SHARE)))
+        bottom -= state_h
+        state_box = (0, bottom, plot_w, state_h)
     name_w, tl_w, counters_w = _columns(plot_w, not one_run or not pane,
                                         (bottom - top) / max(1, len(runs)))
     header = (0, 0, width, HEADER_H)
@@ -212,10 +222,11 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
                                  one_run))
     return Screen(size=size, header=header, overview=overview, ruler=ruler,
                   axis_note=axis_note, timeline=(name_w, top, tl_w, bottom - top),
-                  bands=bands, caption=(0, bottom, width, CAPTION_H),
-                  legend=(0, bottom + CAPTION_H, width, LEGEND_ROW_H * legend_rows),
+                  bands=bands, caption=(0, pane_bottom, width, CAPTION_H),
+                  legend=(0, pane_bottom + CAPTION_H, width, LEGEND_ROW_H * legend_rows),
                   hints=(0, height - HINTS_H, width, HINTS_H),
-                  pane=(plot_w, HEADER_H, pane_w, bottom - HEADER_H) if pane else None)
+                  pane=(plot_w, HEADER_H, pane_w, pane_bottom - HEADER_H) if pane else None,
+                  state=state_box)
 
 
 def stopped_at_once(run: Run) -> bool:

@@ -44,12 +44,14 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float | None
-            ) -> Scene:
+def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float | None,
+            state: bool = False) -> Scene:
     scene = make_scene(traces)
     scene.view, scene.focus = parse_view(view)
     if scene.view == ONE and scene.focus >= len(scene.runs):
         raise UserError(f"--view {view}: there are {len(scene.runs)} runs")
+    check_state(state, view)
+    scene.state = state
     scene.player.show_run(scene.focus if scene.view == ONE else None)
     if axis is not None and axis != scene.player.axis_name:  # else: the scenario's axis
         scene.player.toggle_axis()
@@ -63,15 +65,23 @@ def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float |
     return scene
 
 
+def check_state(state: bool, view: str) -> None:
+    """--state: the state pane belongs to the one-run view."""
+    if state and parse_view(view)[0] != ONE:
+        raise UserError(f"--state: the state pane is part of the one-run view; add --view N "
+                        f"(a run number), not --view {view}")
+
+
 def _headless() -> None:
     """Drawing needs no display; should a module ask for one anyway, SDL's dummy driver."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
 def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: str = ALL,
-               axis: str | None = None, at_ms: float | None = None) -> Path:
+               axis: str | None = None, at_ms: float | None = None,
+               state: bool = False) -> Path:
     _headless()
-    scene = prepare(traces, view, axis, at_ms)
+    scene = prepare(traces, view, axis, at_ms, state)
     surf = pygame.Surface(size)
     Renderer().draw(surf, scene)
     _save(lambda f: pygame.image.save(surf, f, out.name), out)
@@ -80,12 +90,13 @@ def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
 
 def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: str = ALL,
                axis: str | None = None, fps: float = 10.0, seconds: float | None = None,
-               progress: Callable[[int, int], None] | None = None) -> int:
+               progress: Callable[[int, int], None] | None = None,
+               state: bool = False) -> int:
     """Play from the start at speed x1 and record; returns the number of frames."""
     from PIL import Image
 
     _headless()
-    scene = prepare(traces, view, axis, 0.0)
+    scene = prepare(traces, view, axis, 0.0, state)
     player = scene.player
     if seconds is None:
         seconds = player.axis.length / player.rate() + GIF_HOLD_SECONDS
@@ -109,11 +120,12 @@ def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
 
 def render_steps(traces: Sequence[Trace], folder: Path, size: tuple[int, int],
                  view: str = ALL, axis: str | None = None, per: str = "event",
-                 progress: Callable[[int, int], None] | None = None) -> int:
+                 progress: Callable[[int, int], None] | None = None,
+                 state: bool = False) -> int:
     """One PNG per event of the shown runs (``per`` "message": per moment a message's data
     is ready), numbered step-0001.png, ... in ``folder``; returns how many."""
     _headless()
-    scene = prepare(traces, view, axis, 0.0)
+    scene = prepare(traces, view, axis, 0.0, state)
     player = scene.player
     times = list(player.times if per == "event" else player.message_times)
     if len(times) > MAX_STEPS:
