@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "iosim.commands",
     "iosim.homework",
     "iosim.view.commands",
+    "iosim.teach.explain_command",
     "iosim.export.commands",
     "iosim.calibrate",
     "iosim.real.commands",

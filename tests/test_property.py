@@ -197,13 +197,14 @@ def mutated_scenarios(draw: st.DrawFn, refused_only: bool = False) -> str:
 @given(text=mutated_scenarios())
 def test_mutated_scenarios_exit_0_or_2(text: str, tmp_path_factory: pytest.TempPathFactory
                                        ) -> None:
-    """sim, its saved trace through summary, export, render and quiz: exit 0 or 2, one line,
-    no traceback, within time and memory. A trace the simulator writes always loads."""
+    """sim, its saved trace through summary, export, render, explain and quiz: exit 0 or 2,
+    one line, no traceback, within time and memory. A trace the simulator writes always loads."""
     cwd = tmp_path_factory.mktemp("scenario")
     (cwd / "s.toml").write_text(text)
     argvs = [["sim", "s.toml", "-o", "t.json"], ["summary", "t.json"],
              ["export", "s.toml", "--chrome", "c.json", "--csv", "c.csv"],
              ["render", "s.toml", "-o", "f.png", "--size", "160x120"],
+             ["explain", "s.toml", "--at", "1"],
              ["quiz", "s.toml", "--json", "-c"]]
     results = run_limited(argvs, cwd)
     assert_clean(argvs, results, text[:2000])
@@ -342,8 +343,8 @@ def _mutate_column(draw: st.DrawFn, run: dict[str, Any], kind: str) -> None:
 @given(data=st.data())
 def test_mutated_traces_exit_0_or_2(data: st.DataObject, saved_traces: dict[str, Any],
                                     tmp_path_factory: pytest.TempPathFactory) -> None:
-    """summary (table, CSV), export (Chrome, CSV) and render (a view and an axis drawn by
-    hypothesis): exit 0 or 2, one line, no traceback, within time and memory."""
+    """summary (table, CSV), export (Chrome, CSV), render (a view and an axis drawn by
+    hypothesis) and explain: exit 0 or 2, one line, no traceback, within time and memory."""
     text = data.draw(mutated_traces(saved_traces))
     view = data.draw(st.sampled_from(["all", "compare", "1", "3"]))
     axis = data.draw(st.sampled_from(["schematic", "scale"]))
@@ -352,7 +353,7 @@ def test_mutated_traces_exit_0_or_2(data: st.DataObject, saved_traces: dict[str,
     argvs = [["summary", "t.json"], ["summary", "t.json", "--csv"],
              ["export", "t.json", "--chrome", "c.json", "--csv", "c.csv"],
              ["render", "t.json", "-o", "f.png", "--size", "160x120", "--view", view,
-              "--axis", axis]]
+              "--axis", axis], ["explain", "t.json", "--json"]]
     results = run_limited(argvs, cwd)
     assert_clean(argvs, results, text[:300])
     codes = {code for code, _ in results[:3]}

@@ -26,6 +26,7 @@ from iosim.teach.programs import program_for
 from iosim.trace import Kind, Run
 
 COPY_1024 = 0.256  # µs: 1,024 bytes at 4 GB/s
+OTHER_COSTS = "a figure of this run's cost profile, not the defaults"
 
 
 @pytest.mark.parametrize(("us", "text"), [
@@ -51,42 +52,47 @@ MOMENTS = [
      ["Phase 1: no datagram has arrived yet; the process sleeps inside recvfrom and uses no "
       "CPU."]),
     ("blocking", {}, 20000.0 + COPY_1024 / 2, 0,
-     ["Phase 2: the kernel copies 1,024 bytes into the process's buffer; the process stays "
-      "blocked in recvfrom until the copy ends."]),
+     ["Phase 2: the kernel copies 1,024 bytes into the process's buffer, CPU time in the "
+      "kernel in this process; the process stays blocked in recvfrom until the copy ends."]),
     ("blocking", {}, 20010.0 + COPY_1024, 0,
-     ["The process handles the datagram it received (50.0 µs of its own computation).",
-      "Its data reached the kernel 10.3 µs ago."]),
+     ["The process handles the datagram it received (50.0 µs of its own computation, the "
+      "scenario's work_us).", "Its data reached the kernel 10.3 µs ago."]),
     ("blocking", {}, 20050.0 + COPY_1024, 0, ["The run is over: 1 of 1 datagram handled."]),
     ("blocking", {}, -1.0, 0, ["The run has not started yet."]),
     ("nonblocking", {}, 500.0, 0,
      ["recvfrom returned EWOULDBLOCK: nothing was queued, so the process does its own work "
-      "for 1.000 ms and asks again."]),
+      "for 1.000 ms (the scenario's poll interval) and asks again."]),
     ("select", {}, 10000.0, 0,
      ["Phase 1: no datagram has arrived yet; the process sleeps inside select and uses no CPU.",
       "select only reports readiness: recvfrom must still copy the data."]),
     ("select", {"wakeup_us": 100.0}, 20040.0, 0,
      ["The datagram arrived in the kernel 40.0 µs ago; the kernel has woken the process, "
-      "which runs again in about 60.0 µs."]),
+      f"which runs again in about 60.0 µs ({OTHER_COSTS})."]),
     ("select", {"wakeup_us": 100.0}, 20000.0, 0,
      ["The datagram has just arrived in the kernel; the kernel has woken the process, which "
-      "runs again in about 100.0 µs."]),
+      f"runs again in about 100.0 µs ({OTHER_COSTS})."]),
     ("sigio", {}, 10000.0, 0,
      ["The process runs its own code; it does not wait for data.",
       "Phase 1: no datagram has arrived yet."]),
     ("sigio", {"signal_us": 120.0}, 20040.0, 0,
      ["The kernel delivers SIGIO: it interrupts the process, whose handler starts in about "
-      "80.0 µs.", "SIGIO only says a socket is readable: the data is still in the kernel."]),
+      f"80.0 µs ({OTHER_COSTS}).",
+      "SIGIO only says a socket is readable: the data is still in the kernel.",
+      "Plain SIGIO names no descriptor, so the handler reads every socket, and is not queued, "
+      "so it reads each until EWOULDBLOCK (F_SETSIG would give a queued real-time signal "
+      "with si_fd)."]),
     ("sigio", {}, 20000.0 + COPY_1024 / 2, 0,
-     ["Phase 2: the kernel copies 1,024 bytes into the process's buffer; the process stays "
-      "blocked in recvfrom until the copy ends.",
-      "SIGIO only said that data was there: the handler's read still waits for the copy."]),
+     ["Phase 2: the kernel copies 1,024 bytes into the process's buffer, CPU time in the "
+      "kernel in this process; the process stays blocked in recvfrom until the copy ends.",
+      "SIGIO only said that the socket was readable: the handler's read still waits for the "
+      "copy."]),
     ("aio", {}, 20000.0 + COPY_1024 / 2, 0,
      ["The process runs its own code; it does not wait for data.",
       "Meanwhile the kernel copies the datagram into the buffer given to aio_read (phase 2), "
       "without the process."]),
     ("aio", {}, 20010.0 + COPY_1024, 0,
-     ["The process handles the datagram it received (50.0 µs of its own computation).",
-      "Its data reached the kernel 10.3 µs ago.",
+     ["The process handles the datagram it received (50.0 µs of its own computation, the "
+      "scenario's work_us).", "Its data reached the kernel 10.3 µs ago.",
       "The kernel had copied it before the handler ran: this process never blocks for its "
       "data."]),
     ("threaded", {}, 10000.0, 0,
@@ -109,7 +115,7 @@ def test_sentences_at_known_moments(model: str, costs: dict, t: float, lane: int
      "The datagram arrived in the kernel 40.0 µs ago; the kernel has woken the process, which "
      "is not running yet."),
     ("nonblocking", {}, 500.0, "recvfrom returned EWOULDBLOCK: nothing was queued, so the "
-     "process does its own work for 1.000 ms."),
+     "process does its own work for 1.000 ms (the scenario's poll interval)."),
     ("sigio", {"signal_us": 120.0}, 20040.0,
      "The kernel delivers SIGIO: it interrupts the process, whose handler starts soon."),
 ])
@@ -153,7 +159,7 @@ def test_line_at_setup_calls(model: str) -> None:
     ex = Explainer(run)
     assert {t: ex.line_at(t) for t in SETUP_LINES[model]} == SETUP_LINES[model]
     delivered = [run.t0[i] for i in range(len(run)) if run.kind[i] == Kind.DELIVERY]
-    assert all(ex.line_at(t + 1.0) == "handler" for t in delivered)
+    assert all(ex.line_at(t + 1.0) == "work" for t in delivered)  # the line interrupted
     assert bool(delivered) == (model != "epoll")
 
 
@@ -254,9 +260,10 @@ def test_answers_read_few_cells_whatever_the_size() -> None:
 # -- what a model is ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", [*SIM_MODELS, "asyncio"])
-def test_model_summary_is_one_or_two_sentences(model: str) -> None:
-    text = model_summary(model)
-    assert text.endswith(".") and 1 <= len(re.findall(r"\.(?: |$)", text)) <= 2, text
+def test_model_summary_is_one_to_three_sentences(model: str) -> None:
+    for noun, source in (("datagram", "sim"), ("data", "sim"), ("data", "real")):
+        text = model_summary(model, noun, source)
+        assert text.endswith(".") and 1 <= len(re.findall(r"\.(?: |$)", text)) <= 3, text
 
 
 def test_model_summaries_answer_the_misconceptions() -> None:
@@ -264,8 +271,38 @@ def test_model_summaries_answer_the_misconceptions() -> None:
     assert "still blocks for the copy" in model_summary("select")
     assert "only reports readiness" in model_summary("sigio")
     assert "not queued" in model_summary("sigio")
-    assert "both phases" in model_summary("aio")
+    assert "POSIX" in model_summary("aio") and "helper thread" in model_summary("aio")
+    assert "io_uring" in model_summary("aio") and "no signal" in model_summary("aio")
+    assert "io_uring" in model_summary("aio", "data", "real")
+    assert "no signal" in model_summary("aio", "data", "real")
+    assert "datagram" not in model_summary("blocking", "data")
+    assert "several messages" in model_summary("blocking", "data")
+    assert "head-of-line" in model_summary("blocking")
+    assert "ready list" in model_summary("epoll") and "scan" not in model_summary("epoll")
+    assert "half-close" in model_summary("sigio", "data")
+    assert "half-close" not in model_summary("sigio", "datagram")
+    assert "F_SETSIG" in model_summary("sigio") and "names no descriptor" in model_summary("sigio")
     assert "copy (phase 2) still" in model_summary("nonblocking")
     assert "FD_SETSIZE" in model_summary("select")
     assert "GIL" in model_summary("threaded")
     assert "my_server.py" in model_summary("my_server.py")
+
+
+def test_durations_say_which_cost_profile() -> None:
+    """Every duration from the simulator's costs names its profile: the defaults, a calibrated
+    one (with the terms only iosim calibrate fits), or another; a real run's are measured."""
+    import copy as copying
+
+    from iosim.sim.costs import Costs
+    from iosim.teach.words import costs_note
+
+    run = next(r for n, r in builtin_runs() if n == "one-datagram" and r.model == "select")
+    assert costs_note(run) == "a figure of the default cost profile"
+    other = copying.copy(run)
+    other.meta = dict(run.meta, costs=Costs(wakeup_us=50.0).to_dict())
+    assert costs_note(other) == "a figure of this run's cost profile, not the defaults"
+    other.meta = dict(run.meta, costs=Costs(wakeup_idle_us=80.0).to_dict())
+    assert "calibrated" in costs_note(other)
+    other.source = "real"
+    assert costs_note(other) == "as measured"
+    assert "a figure of the default cost profile" in " ".join(Explainer(run).now(2.0))

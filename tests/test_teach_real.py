@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from audithelp import Reading, Said, check_said
 from predicthelp import check_first_questions, check_questions
 from teachhelp import explain_everywhere
 from test_real_capture import children
@@ -13,9 +14,11 @@ from test_real_capture import children
 from iosim import scenario
 from iosim.real.servers import REAL_MODELS
 from iosim.real.session import CaptureError, capture, check_model
+from iosim.teach.explain import Explainer
+from iosim.teach.explain_command import moments
 from iosim.teach.predict import Quiz
 from iosim.teach.programs import program_for
-from iosim.trace import Run
+from iosim.trace import Kind, Run
 
 SMALL = """
 name = "teach-small"
@@ -67,3 +70,30 @@ def test_predict_mode_on_real_captures(captured: dict[str, Run]) -> None:
         assert check_questions(run, Quiz(run, seed=3)) >= 1
     runs = list(captured.values())
     check_first_questions(runs, Quiz(runs, seed=3))
+
+
+def test_the_audit_of_the_words_holds_on_real_captures(captured: dict[str, Run]) -> None:
+    """The rules the built-in simulations are audited with (audithelp.py), on real runs:
+    what iosim explain prints for each, and the kernel lanes' sentences."""
+    checked = 0
+    for run in captured.values():
+        reading = Reading(run)
+        lane_of = {ln.name: i for i, ln in enumerate(run.lanes)}
+        for m in moments(run):
+            check_said(reading, Said(m["t_us"], lane_of[m["lane"]], m["line"], m["sentences"]))
+            checked += 1
+        ex = Explainer(run)
+        for t in sorted(set(run.t0))[::4]:
+            for lane in (i for i, ln in enumerate(run.lanes) if ln.role == "kernel"):
+                check_said(reading, Said(t, lane, None, ex.now(t, lane)))
+    assert checked > 200
+
+
+def test_a_real_aio_run_is_io_uring(captured: dict[str, Run]) -> None:
+    run = captured.get("aio")
+    if run is None:
+        pytest.skip("io_uring is not available here")
+    assert Kind.SIGNAL not in set(run.kind) and Kind.COMPLETE in set(run.kind)
+    said = " ".join(" ".join(m["sentences"]) for m in moments(run))
+    assert "io_uring" in said and "signal named in aio_read" not in said
+    assert program_for(run) is not None and program_for(run).model == "uring"

@@ -395,10 +395,14 @@ def _first_cold(seg: Segments, costs: Costs, copy_us: float) -> dict[str, float]
 
 
 def _gil_handoffs(runs: list[Run], costs: Costs) -> dict[str, float]:
-    """threaded, on the burst probe: a thread blocks in recvfrom, and another, whose data came
-    while it held the GIL, returns from its own: syscall_us + gil_handoff_us + wakeup_idle_us
-    times the waiting thread's coldness after its wait later."""
-    handoffs = []
+    """threaded, on the burst probe (TCP): a thread enters recvfrom, letting the GIL go (as
+    CPython does around a system call), and another, whose data came while it held the GIL,
+    returns from its own: gil_handoff_us + wakeup_idle_us times the waiting thread's coldness
+    after its wait for the GIL (from the end of its wake-up) later. The waits are guessed from
+    the wake-ups, so the handoffs of the quarter of threads that waited least, whose coldness
+    weighs least, are the ones taken."""
+    handoffs: list[tuple[float, float]] = []
+    woken_us = costs.wakeup_us * costs.tcp_wakeup_ratio
     for run in runs:
         ev = sorted((run.t0[i], run.lane[i], k) for i, k in enumerate(run.kind)
                     if run.lanes[run.lane[i]].role == "thread"
@@ -409,9 +413,13 @@ def _gil_handoffs(runs: list[Run], costs: Costs) -> dict[str, float]:
                 woke[lane_a] = t_a
             if (kind_a == Kind.SYSCALL and kind_b == Kind.RETURN and lane_a != lane_b
                     and woke.get(lane_b, math.inf) < t_a):
-                handoffs.append(t_b - t_a - costs.syscall_us
-                                - costs.wakeup_idle_us * costs.coldness(t_a - woke[lane_b]))
-    return {"gil_handoff_us": max(0.0, statistics.median(handoffs))} if handoffs else {}
+                waited = max(0.0, t_a - woke[lane_b] - woken_us)
+                handoffs.append((waited, t_b - t_a
+                                 - costs.wakeup_idle_us * costs.coldness(waited)))
+    if not handoffs:
+        return {}
+    least = sorted(handoffs)[:max(3, len(handoffs) // 4)]
+    return {"gil_handoff_us": max(0.0, statistics.median(h for _, h in least))}
 
 
 def _per_event(probes: Probes, costs: Costs, model: str, key: str) -> dict[str, float]:

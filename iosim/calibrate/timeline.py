@@ -9,7 +9,11 @@ from dataclasses import dataclass
 
 from iosim.trace import Kind, Run
 
-RETURNS = (("recvfrom", Kind.RETURN), ("aio_return", Kind.SYSCALL))
+# The events that give a message to the application, by line: recvfrom's return; aio_return,
+# a system call in the simulation (POSIX aio), a completion taken from io_uring's ring in a
+# real capture (no call: the span of taking it).
+RETURNS = (("recvfrom", {Kind.RETURN}), ("aio_return", {Kind.SYSCALL}))
+REAL_RETURNS = (("recvfrom", {Kind.RETURN}), ("aio_return", {Kind.OVERHEAD}))
 
 
 @dataclass
@@ -47,7 +51,8 @@ def _first_at(times: list[float], t: float) -> float:
 
 def moments(run: Run) -> list[Moments]:
     """The messages of ``run`` in order, with the moments of their timelines."""
-    returns = {line: _times(run, {kind}, line) for line, kind in RETURNS}
+    lines = REAL_RETURNS if run.source == "real" else RETURNS
+    returns = {line: _times(run, kinds, line) for line, kinds in lines}
     readable = sorted(run.t0[i] for i, k in enumerate(run.kind) if k == Kind.READABLE)
     started = {run.msg[i]: run.t0[i] for i, k in enumerate(run.kind)
                if k == Kind.PROCESS and run.lane[i] == 0}

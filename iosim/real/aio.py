@@ -3,13 +3,14 @@
 POSIX aio_read on sockets is emulated by glibc with threads; io_uring is the kernel's true
 asynchronous read: the request returns at once, the kernel waits for the data and copies it into
 the buffer given, and a completion entry appears in the ring. The process keeps working and
-checks the completion queue between slices of its own work (a memory read, no system call);
-finding an entry plays the part of "deliver signal specified in aio_read".
+checks the completion queue between slices of its own work (a memory read, no system call).
 
-io_uring's recv gives no SO_TIMESTAMPNS stamp through this ring, so for this model a message's
-copy start and copy end are the moment its completion was seen, and its ready is bracketed:
-captured, the client's send (flagged READY_ESTIMATED: the data arrived between the two);
-served, the completion too.
+There is no signal: finding an entry is drawn as "completion seen in the ring (no signal)",
+and the loop that takes the entries is the "completion handler". io_uring's recv gives no
+SO_TIMESTAMPNS stamp through this ring, so all that is known of a message is bracketed: its
+ready is the client's send (flagged READY_ESTIMATED: the data arrived after it), and the
+kernel copied it somewhere between then and the completion seen, which capture.py draws as
+one estimated copy span; served, the completion stands for both.
 """
 
 from __future__ import annotations
@@ -108,6 +109,6 @@ def aio_model(s: Server) -> None:
                 while ring.ready():
                     complete()
             finally:
-                s.rows.append((HANDLER, 0, "signal handler", -1, enter, time_ns(), 0, 0))
+                s.rows.append((HANDLER, 0, "completion handler", -1, enter, time_ns(), 0, 0))
     finally:
         ring.close()

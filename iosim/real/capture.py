@@ -42,6 +42,12 @@ SEND_BLOCKS_LABEL = "process blocks in call to send, until the reply is in the s
 ACCEPT_BLOCKS_LABEL = "process blocks in call to accept, waiting for a connection"
 OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"
 SIGNAL_LABELS = {"sigio": "deliver SIGIO", "aio": "deliver signal specified in aio_read"}
+# iosim's real aio server is io_uring: no signal, a completion seen in the ring; its copy is
+# somewhere between the send and that moment (no stamp through the ring)
+RING_LABEL = "completion seen in the ring (no signal)"
+RING_COPY_LABEL = "copy data from kernel to user, somewhere in here (estimated: no stamp)"
+RING_RETURN_LABEL = "aio_return: a completion taken from the ring (no system call)"
+EOF_LABELS = {"tcp": "return 0 (peer closed)", "udp": "return 0 (the empty goodbye datagram)"}
 # Line keys of what is not a system call (a call's key is its name), as the simulator has them
 PROCESS_LINE, WORK_LINE, HANDLER_LINE = "process", "work", "handler"
 
@@ -193,12 +199,13 @@ class _Builder:
         _, lane_code, name, conn, enter, ret, result, stamp = row
         lane = self.lane_of(lane_code, conn)
         e, r = self.us(enter), self.us(ret)
+        if name == "aio_return":  # io_uring: a completion entry read from memory
+            self.span(Kind.OVERHEAD, lane, e, r, RING_RETURN_LABEL, conn, line=name)
+            self.read(lane, conn, e, r, result, 0, name)
+            return
         self.rec.instant(Kind.SYSCALL, lane, e, CALL_OF_LINE.get(name, name), conn, line=name)
         if name == "recvfrom":
             self.read(lane, conn, e, r, result, stamp, name)
-        elif name == "aio_return":
-            self.span(Kind.IN_KERNEL, lane, e, r, name, conn, line=name)
-            self.read(lane, conn, e, r, result, 0, name)
         elif name in MULTIPLEXERS:
             self.multiplexer(i, name, e, r, result, lane, stamp)
         elif name == "send":
@@ -224,10 +231,8 @@ class _Builder:
             return
         if result == 0 and not (self.serving and self.protocol == "udp"):
             if not aio:
-                kind = Kind.BLOCKED if self.blocking else Kind.IN_KERNEL
-                self.span(kind, lane, e, r, "process blocks in call to recvfrom"
-                          if self.blocking else "recvfrom", conn, line=line)
-            self.rec.instant(Kind.EOF, lane, r, "return 0 (peer closed)", conn, line=line)
+                self.goodbye_read(lane, conn, e, r, stamp, line)
+            self.rec.instant(Kind.EOF, lane, r, EOF_LABELS[self.protocol], conn, line=line)
             return
         parts = self.messages.take(conn, result)
         arrived = self.us(stamp) if stamp else (e if aio or not self.blocking else r)
@@ -265,11 +270,12 @@ class _Builder:
                     if goodbye:
                         run.m_flags[msg] |= READY_ESTIMATED
                 run.m_ready[msg] = ready
-                run.m_copy_start[msg] = max(e, ready)
+                run.m_copy_start[msg] = ready if aio else max(e, ready)
                 self.rec.instant(Kind.ARRIVAL, kernel_lane, ready, self.ready_word, conn, msg)
             share = (r - wait_end) * n / total
-            if aio:
-                self.rec.instant(Kind.COMPLETE, kernel_lane, e, "copy complete", conn, msg)
+            if aio:  # copied at some moment between the send and the completion seen
+                self.rec.span(Kind.COPY, kernel_lane, run.m_ready[msg], e, RING_COPY_LABEL,
+                              conn, msg)
             else:
                 self.rec.span(Kind.COPY, kernel_lane, t, t + share,
                               "copy data from kernel to user", conn, msg)
@@ -277,6 +283,22 @@ class _Builder:
             if done:
                 run.m_copy_end[msg] = e if aio else r
                 self.completed.setdefault(conn, deque()).append(msg)
+
+    def goodbye_read(self, lane: int, conn: int, e: float, r: float, stamp: int,
+                     line: str) -> None:
+        """A read that returned 0. It waited only where the goodbye arrived after the call
+        began (its stamp, else its send plus the typical crossing): asleep until then, then
+        waking up; otherwise the trace shows no wait, and the call is time in the kernel."""
+        label = "process blocks in call to recvfrom"
+        arrived = self.us(stamp) if stamp else \
+            self.closed.get(conn, -math.inf) + (self.typical_delay or 0.0)
+        if self.blocking and arrived > e:
+            woke = min(arrived, r)
+            self.span(Kind.BLOCKED, lane, e, woke, label, conn, line=line)
+            self.rec.instant(Kind.WAKEUP, lane, woke, "wake up", conn, line=line)
+            self.span(Kind.BLOCKED, lane, woke, r, label, conn, line=line)
+        else:
+            self.span(Kind.IN_KERNEL, lane, e, r, "recvfrom", conn, line=line)
 
     def _network_delay(self, parts: list[tuple[int, int, bool]], arrived: float,
                        stamp: int) -> float | None:
@@ -358,11 +380,14 @@ class _Builder:
         lo = bisect_left(self.read_stamps, (enter, 0))
         hi = bisect_right(self.read_stamps, (exit_, 1 << 62))
         stamps = [s for _, s in self.read_stamps[lo:hi]]
-        raised = self.us(min(stamps)) if stamps else e
-        raised = raised if since <= raised < e else e
-        signal_label = SIGNAL_LABELS.get(self.model, "deliver signal")
-        self.rec.instant(Kind.SIGNAL, 0, raised, signal_label, line=HANDLER_LINE)
-        self.span(Kind.DELIVERY, 0, raised, e, signal_label, line=HANDLER_LINE)
+        if self.model == "aio":  # io_uring: the process found the completion, no signal
+            self.rec.instant(Kind.COMPLETE, 0, e, RING_LABEL, line=HANDLER_LINE)
+        else:  # the signal belongs to the line it interrupts: the main loop's own work
+            raised = self.us(min(stamps)) if stamps else e
+            raised = raised if since <= raised < e else e
+            signal_label = SIGNAL_LABELS.get(self.model, "deliver signal")
+            self.rec.instant(Kind.SIGNAL, 0, raised, signal_label, line=WORK_LINE)
+            self.span(Kind.DELIVERY, 0, raised, e, signal_label, line=WORK_LINE)
         self.rec.span(Kind.HANDLER, 0, e, x, label, line=HANDLER_LINE)
         self.handlers.append((e, x))
         self.handlers_end = max(self.handlers_end, x)

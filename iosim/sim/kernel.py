@@ -32,6 +32,7 @@ from iosim.trace import Kind, RunRecorder
 # Kinds recorded on every arrival and copy, bound once: each ``Kind.X`` is slow on Python 3.11.
 ARRIVAL, COPY = Kind.ARRIVAL, Kind.COPY
 
+COPY_WORDS = "copy data from kernel to user"
 FD_SETSIZE = 1024
 FIRST_FD = 3  # 0, 1 and 2 are stdin, stdout and stderr
 
@@ -108,6 +109,11 @@ class Watch:
         self.exclusive = exclusive
 
 
+def truncated_copy(copied: int, datagram: int) -> str:
+    """The copy of a datagram larger than the buffer, in the words a reader needs."""
+    return f"{COPY_WORDS}: {copied:,} of {datagram:,} bytes, the rest dropped (MSG_TRUNC)"
+
+
 def fd_of(conn: int) -> int:
     return FIRST_FD + conn
 
@@ -151,6 +157,7 @@ class CopyResult(NamedTuple):
     eof: bool = False
     part_us: tuple[float, ...] = ()  # the copy of each message's bytes, one after another
     dropped: int = 0
+    truncated: int = 0  # UDP: bytes of a datagram larger than the buffer, lost (MSG_TRUNC)
 
 
 NOTHING = CopyResult(0, 0.0, [])  # EWOULDBLOCK
@@ -375,7 +382,9 @@ class Kernel:
         """Dequeue what one read copies: one datagram (UDP) or up to ``limit`` bytes (TCP),
         and record the copy of each message's bytes. One pass: every read of a run comes here.
         A datagram with a bad checksum is copied (the checksum is computed as it is), then
-        dropped, and the read goes on to the next datagram."""
+        dropped, and the read goes on to the next datagram. A datagram larger than ``limit``
+        is truncated, as recvfrom does: the buffer's worth is copied, the rest is dropped with
+        the datagram (MSG_TRUNC)."""
         queue = sock.queue
         if not queue:
             return PEER_CLOSED if sock.eof else NOTHING
@@ -386,7 +395,7 @@ class Kernel:
         copy_us = self.costs.copy_us
         segment_us = 0.0 if udp else self.costs.segment_us
         start = t = self.env.now
-        nbytes = dropped = 0
+        nbytes = dropped = truncated = 0
         completed = []
         part_us = []
         while queue and nbytes < limit:
@@ -400,16 +409,19 @@ class Kernel:
                 self.rec.span(Kind.QUEUED, sock.lane, chunk.since, t,
                               note("left", chunk.remaining), sock.conn, msg)
                 chunk.since = -1.0
-            n = chunk.remaining if udp else min(limit - nbytes, chunk.remaining)
-            chunk.remaining -= n
+            n = min(limit - nbytes, chunk.remaining)
+            label = COPY_WORDS
+            if udp and n < chunk.remaining:  # the rest of the datagram is lost
+                truncated = chunk.remaining - n
+                label = truncated_copy(n, chunk.remaining)
+            chunk.remaining -= n + truncated
             nbytes += n
             if copy_start[msg] != copy_start[msg]:  # NaN: first bytes of this message
                 copy_start[msg] = t
             part = copy_us(n) + segment_us
             part_us.append(part)
             if t + part > t:  # as RunRecorder.span: a copy of zero length is left out
-                rows.append((COPY, sock.lane, t, t + part, "copy data from kernel to user",
-                             sock.conn, msg, ""))
+                rows.append((COPY, sock.lane, t, t + part, label, sock.conn, msg, ""))
             t += part
             if not chunk.remaining:
                 queue.popleft()
@@ -417,11 +429,12 @@ class Kernel:
                 completed.append(msg)
             else:
                 chunk.since = t
-            if udp:  # one datagram per read, whole
+            if udp:  # one datagram per read
                 break
         if not queue and not sock.eof:
             self.ready.discard(sock.conn)
-        return CopyResult(nbytes, t - start, completed, False, tuple(part_us), dropped)
+        return CopyResult(nbytes, t - start, completed, False, tuple(part_us), dropped,
+                          truncated)
 
     def _drop_at_read(self, sock: Socket, chunk: Chunk, t: float, part_us: list[float]) -> float:
         sock.queue.popleft()

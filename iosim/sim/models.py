@@ -14,6 +14,8 @@ from iosim.sim.kernel import FD_SETSIZE, Socket, fd_of
 from iosim.sim.process import HANDLER_LINE, RunError, Steps, Thread
 from iosim.trace import Kind
 
+MAX_DRAIN = 16  # sigio: reads of one socket per pass of the handler (real/servers.py's bound)
+
 
 def blocking(t: Thread, reply: Callable[[Socket], Steps] | None = None) -> Steps:
     """recvfrom on each socket in turn (and ``reply`` to each message): an idle socket, or a
@@ -126,8 +128,10 @@ def epoll_et(t: Thread) -> Steps:
 
 
 def sigio(t: Thread) -> Steps:
-    """Establish a SIGIO handler and keep working; the handler drains every socket, and once
-    more when a SIGIO came meanwhile (it stands for data the drain may have missed)."""
+    """Establish a SIGIO handler and keep working. Plain SIGIO names no descriptor, so the
+    handler reads every socket; it is not queued, so the handler reads each until EWOULDBLOCK,
+    at most MAX_DRAIN reads a pass (as the real server: one busy client starves no other), and
+    passes again while a socket had more or a SIGIO came meanwhile."""
     yield from t.call("sigaction", label="establish SIGIO signal handler")
     for sock in t.sockets:
         yield from t.call("fcntl F_SETOWN", conn=sock.conn)
@@ -143,26 +147,28 @@ def sigio(t: Thread) -> Steps:
             yield from t.deliver_signal("deliver SIGIO", t.costs.signal_at,
                                         t.costs.signal_cold_us)
             while True:
+                more = False
                 for sock in list(socks):
-                    yield from _drain(t, sock, socks)
-                if not socks or not t.kernel.take_pending():
+                    more = (yield from _drain(t, sock, socks)) or more
+                if not socks or not (t.kernel.take_pending() or more):
                     break
         finally:
             t.rec.span(Kind.HANDLER, t.lane, started, t.now, "signal handler",
                        line=HANDLER_LINE)
 
 
-def _drain(t: Thread, sock: Socket, socks: list[Socket]) -> Steps:
-    """Read a non-blocking socket until EWOULDBLOCK: SIGIO is not queued, one may stand
-    for many arrivals."""
-    while True:
+def _drain(t: Thread, sock: Socket, socks: list[Socket]) -> Generator[simpy.Event, None, bool]:
+    """Read a non-blocking socket until EWOULDBLOCK (SIGIO is not queued: one may stand for
+    many arrivals), at most MAX_DRAIN times; True when it may hold more."""
+    for _ in range(MAX_DRAIN):
         result = yield from t.recv(sock, blocking=False)
         if result.eof:
             socks.remove(sock)
-            return
+            return False
         if not result.nbytes:
-            return
+            return False
         yield from t.handle(result, sock)
+    return True
 
 
 def aio(t: Thread) -> Steps:
@@ -184,8 +190,8 @@ def aio(t: Thread) -> Steps:
                     yield from t.cold_first(sock.conn, False, "aio_return")
                 yield from t.call("aio_return", conn=sock.conn)
                 if result.eof:  # 0 bytes: the peer closed, no more reads on this socket
-                    t.rec.instant(Kind.EOF, t.lane, t.now, "return 0 (peer closed)",
-                                  sock.conn, line="aio_return")
+                    t.rec.instant(Kind.EOF, t.lane, t.now, t.proc.eof_label, sock.conn,
+                                  line="aio_return")
                     continue
                 t.rec.instant(Kind.RETURN, t.lane, t.now, "return OK", sock.conn,
                               line="aio_return")

@@ -30,7 +30,15 @@ HANDLE_LABEL = "which messages did the read complete?"
 OWN_WORK_LABEL = "back from own work"
 NEXT_LABEL = "on to the next message"
 INTERRUPT_LABEL = "SIGIO taken meanwhile (the handler notes it)"
+GIL_LABEL = "waiting for the GIL"
 GIL_HANDOFF_LABEL = "the GIL handed over: the CPU switches threads"
+# What a multiplexer does once woken: select and poll scan every watched descriptor again;
+# epoll_wait takes the ready list that the sockets' callbacks filled as data arrived.
+AGAIN_LABELS = {"epoll_wait": "epoll_wait takes its ready list"}
+TRUNCATED_LABEL = "return OK (MSG_TRUNC: the datagram did not fit)"
+# A read that returns 0: TCP's peer closed (its FIN); UDP has no close, iosim's clients send an
+# empty datagram to say goodbye.
+EOF_LABELS = {"tcp": "return 0 (peer closed)", "udp": "return 0 (the empty goodbye datagram)"}
 
 # The kinds recorded on every event, bound once: on Python 3.11 each ``Kind.X`` goes through
 # EnumType.__getattr__, four times the cost of a plain attribute.
@@ -82,6 +90,7 @@ class Proc:
         self.handled_once = False
         self.first_signal = True
         self.process_label = "process datagram" if protocol == "udp" else "process data"
+        self.eof_label = EOF_LABELS[protocol]
 
     def sent_all(self) -> None:
         """A reply's last bytes are in the send buffer: the run may be over."""
@@ -173,11 +182,13 @@ class Thread:
         if self.cpu is not None and self.holding is None:
             req = self.cpu.request()
             asked = self.now
+            blocks = self.proc.blocks
+            blocks[self.lane] = (asked, GIL_LABEL, conn, line)  # a wait the run's end closes
             yield req
+            del blocks[self.lane]
             self.holding = req
             now = self.now
-            self.rec.span(Kind.BLOCKED, self.lane, asked, now, "waiting for the GIL", conn,
-                          line=line)
+            self.rec.span(Kind.BLOCKED, self.lane, asked, now, GIL_LABEL, conn, line=line)
             if now > asked:
                 cold = self.costs.coldness(now - asked) if self.gil_cold else 0.0
                 yield from self.blocked_for(self.costs.gil_handoff_us
@@ -212,7 +223,7 @@ class Thread:
         call's line key is its name, unless ``line`` says otherwise (a second line making
         the same call)."""
         if self.kernel.interrupts:
-            yield from self._pay_interrupts()
+            yield from self._pay_interrupts(name)
         env = self.env
         rows = self.rows
         overhead = self.overhead_us
@@ -224,7 +235,8 @@ class Thread:
             yield from self._run_holding_gil(OVERHEAD, overhead, OVERHEAD_LABEL, conn, -1, name)
             now = env.now
             rows.append((SYSCALL, self.lane, now, now, name, conn, -1, name))
-            if dur:  # on its own lane: another thread may be running Python meanwhile
+            if dur:  # without the GIL, on its own lane: another thread may run Python meanwhile
+                self.drop_gil()
                 rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1,
                              name))
                 yield Timeout(env, dur)
@@ -248,11 +260,12 @@ class Thread:
         self.rows.append((SYSCALL, self.lane, now, now, name, conn, -1, line))
         yield from self.run_cpu(IN_KERNEL, dur, label, conn, line=line)
 
-    def _pay_interrupts(self) -> Steps:
-        """The SIGIOs taken since the last call (Costs.signal_taken_us each)."""
+    def _pay_interrupts(self, line: str) -> Steps:
+        """The SIGIOs taken since the last call (Costs.signal_taken_us each), on the line they
+        interrupted: the call about to be made."""
         n, self.kernel.interrupts = self.kernel.interrupts, 0
         yield from self.run_cpu(Kind.DELIVERY, n * self.costs.signal_taken_us,
-                                INTERRUPT_LABEL, line=HANDLER_LINE)
+                                INTERRUPT_LABEL, line=line)
 
     def block(self, event: simpy.Event, label: str, conn: int, line: str) -> Steps:
         """Sleep until ``event``, then pay the wake-up before running again."""
@@ -281,6 +294,7 @@ class Thread:
         env = self.env
         rows = self.rows
         if result.nbytes or result.dropped:
+            self.drop_gil()  # the copy is the kernel's work, in this thread: no Python code
             now = env.now
             self.rec.span(BLOCKED, self.lane, now, now + result.copy_us, COPY_LABEL, sock.conn,
                           line=RECV)
@@ -290,9 +304,10 @@ class Thread:
             yield from self.take_gil(sock.conn, RECV)
         if result.nbytes:
             now = env.now
-            rows.append((RETURN, self.lane, now, now, "return OK", sock.conn, -1, RECV))
+            rows.append((RETURN, self.lane, now, now, TRUNCATED_LABEL if result.truncated
+                         else "return OK", sock.conn, -1, RECV))
         elif result.eof:
-            rows.append((Kind.EOF, self.lane, env.now, env.now, "return 0 (peer closed)",
+            rows.append((Kind.EOF, self.lane, env.now, env.now, self.proc.eof_label,
                          sock.conn, -1, RECV))
         elif blocking and result.dropped:
             pass
@@ -366,7 +381,8 @@ class Thread:
                                   -1, name)
             dropped = kernel.dropped_by_scans
             ready = kernel.take_edges(watched) if edge else kernel.readable(watched, name)
-            yield from self.run_cpu(IN_KERNEL, cost(len(ready)), f"{name} scans again" + (
+            yield from self.run_cpu(IN_KERNEL, cost(len(ready)), AGAIN_LABELS.get(
+                name, f"{name} scans again") + (
                 ", drops a datagram with a bad checksum" if kernel.dropped_by_scans > dropped
                 else ""), line=name)
             self.woken_by_multiplexer = True
@@ -390,8 +406,9 @@ class Thread:
                        first_us: float = 0.0) -> Steps:
         """The signal (or aio's completion) reaches the handler; ``cost`` maps how cold the
         server is to the delivery's cost (Costs.signal_at, Costs.completion_at), and the first
-        delivery of the run costs ``first_us`` more."""
-        self.rec.instant(Kind.SIGNAL, self.lane, self.now, label, line=HANDLER_LINE)
+        delivery of the run costs ``first_us`` more. Both belong to the line the signal
+        interrupts (the main loop's own work), not to the handler's first line."""
+        self.rec.instant(Kind.SIGNAL, self.lane, self.now, label, line=WORK_LINE)
         first, self.proc.first_signal = self.proc.first_signal, False
         yield from self.run_cpu(Kind.DELIVERY, cost(self.proc.coldness())
-                                + (first_us if first else 0.0), label, line=HANDLER_LINE)
+                                + (first_us if first else 0.0), label, line=WORK_LINE)

@@ -19,6 +19,7 @@ from iosim.sim.models import blocking, read_pass
 from iosim.sim.process import (
     ACCEPT,
     ACCEPT_BLOCKS_LABEL,
+    AGAIN_LABELS,
     HANDLER_LINE,
     IN_KERNEL,
     READABLE,
@@ -111,8 +112,8 @@ def wait_multi(t: Thread, name: str, cost: Callable[[int], float], reads: set[in
                            f"process blocks in call to {name}, waiting for one of possibly "
                            "many sockets to become ready", -1, name)
         found = scan()
-        yield from t.run_cpu(IN_KERNEL, cost(sum(map(len, found))), f"{name} scans again",
-                             line=name)
+        yield from t.run_cpu(IN_KERNEL, cost(sum(map(len, found))), AGAIN_LABELS.get(
+            name, f"{name} scans again"), line=name)
     readable, ready, writable = found
     what = "readable and writable" if (readable or ready) and writable else \
         "writable" if writable else "readable"

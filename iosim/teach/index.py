@@ -15,13 +15,16 @@ from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
-from iosim.teach.words import noun_of
-from iosim.trace import READY_ESTIMATED, Kind, Run
+from iosim.sim.notes import CORRUPT_NOTE, DROP_LABEL, note
+from iosim.teach.words import GIL_HANDOFF_LABEL, noun_of
+from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
 
 LOOK_BACK = 16  # overlapping spans searched for one covering a time; beyond, say less
 APP_ROLES = ("app", "thread")
 _HANDLER, _SYSCALL, _BLOCKED = int(Kind.HANDLER), int(Kind.SYSCALL), int(Kind.BLOCKED)
-_SIGNAL, _EOF = int(Kind.SIGNAL), int(Kind.EOF)
+_SIGNAL, _EOF, _IN_KERNEL = int(Kind.SIGNAL), int(Kind.EOF), int(Kind.IN_KERNEL)
+_QUEUED = int(Kind.QUEUED)
+LEFT_NOTE = note("left", 0).removeprefix("0 ")  # "bytes left queued after a read"
 _RESULTS = frozenset(int(k) for k in (Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.EOF,
                                       Kind.SIGNAL, Kind.WAKEUP))
 
@@ -85,6 +88,7 @@ class LaneTracks:
     calls: Track = field(default_factory=Track)  # system calls made
     signals: Track = field(default_factory=Track)  # signals delivered
     everything: Track = field(default_factory=Track)  # every event of the lane
+    ended: float = math.inf  # a thread's end: its last event, a read that returned 0
 
 
 class Messages:
@@ -184,6 +188,14 @@ class FirstAbove:
         return -1
 
 
+def _label_index(run: Run, label: str) -> int:
+    """The index of ``label`` in the run's string table (-1: the run never uses it)."""
+    try:
+        return run.labels.index(label)
+    except ValueError:
+        return -1
+
+
 def _finite(t: float) -> float:
     return t if t == t else math.inf  # NaN (never happened) sorts last
 
@@ -199,10 +211,34 @@ class RunIndex:
         lanes = self.lanes
         self.blocked_lanes: set[int] = set()  # lanes that are ever blocked
         eof_read: dict[int, float] = {}  # conn -> when a read first returned 0 (peer closed)
+        last_eof: dict[int, float] = {}  # lane -> its last read that returned 0
+        threads = {i for i, ln in enumerate(run.lanes) if ln.role == "thread"}
+        # Threads in the kernel (a call's own time, a copy) and threads handed the GIL: what
+        # the process lane's "all threads blocked" and a thread's wait for the GIL hide.
+        self.kernel_cpu = Track()
+        self.handoffs = Track()
+        # A kernel lane's notes (sim/notes.py): what a read left of a message, and datagrams
+        # with a bad checksum (no message: the kernel drops them when it checks them)
+        self.left = Track()
+        self.bad_copies = Track()  # copies of datagrams with a bad checksum, then dropped
+        self.corrupt: dict[int, float] = {}  # conn -> when its first arrived
+        left_labels = {j for j, label in enumerate(run.labels) if label.endswith(LEFT_NOTE)}
+        corrupt_labels = {j for j, label in enumerate(run.labels)
+                          if label.startswith(CORRUPT_NOTE)}
+        bad_copy_labels = {j for j, label in enumerate(run.labels) if label.endswith(DROP_LABEL)}
+        copy_label = _label_index(run, COPY_LABEL)
+        handoff_label = _label_index(run, GIL_HANDOFF_LABEL)
         for i, (kind, lane, t0, t1, line) in enumerate(zip(
                 run.kind, run.lane, run.t0, run.t1, run.line, strict=True)):
             tracks = lanes.get(lane)
             if tracks is None:
+                if kind == _QUEUED and run.label[i] in left_labels:
+                    self.left.add(t0, t1, i)
+                elif kind == _QUEUED and run.label[i] in corrupt_labels:
+                    conn = run.conn[i]
+                    self.corrupt[conn] = min(t0, self.corrupt.get(conn, math.inf))
+                elif run.label[i] in bad_copy_labels:
+                    self.bad_copies.add(t0, t1, i)
                 continue
             tracks.everything.add(t0, t1, i)
             if kind == _HANDLER:
@@ -212,16 +248,27 @@ class RunIndex:
                 tracks.spans.add(t0, t1, i)
                 if kind == _BLOCKED:
                     self.blocked_lanes.add(lane)
+                if lane in threads:
+                    label = run.label[i]
+                    if kind == _IN_KERNEL or (kind == _BLOCKED and label == copy_label):
+                        self.kernel_cpu.add(t0, t1, i)
+                    elif kind == _BLOCKED and label == handoff_label:
+                        self.handoffs.add(t0, t1, i)
             elif kind == _SYSCALL:
                 tracks.calls.add(t0, t1, i)
             elif kind == _EOF:
                 eof_read.setdefault(run.conn[i], t0)
+                last_eof[lane] = t0
+                tracks.results.add(t0, t1, i)
             elif kind in _RESULTS:
                 tracks.results.add(t0, t1, i)
                 if kind == _SIGNAL:
                     tracks.signals.add(t0, t1, i)
             if line >= 0:
                 tracks.keyed.add(t0, t1, i)
+        for lane, eof in last_eof.items():
+            if lane in threads and eof >= lanes[lane].everything.reach[-1]:
+                lanes[lane].ended = eof  # nothing after it: the thread returned
         by_conn: dict[int, list[int]] = {}
         for m, conn in enumerate(run.m_conn):
             by_conn.setdefault(conn, []).append(m)
@@ -249,6 +296,26 @@ class RunIndex:
             ends.append(eof_read.get(conn, math.inf))
         self.close_from = array("d", sorted(starts))
         self.close_to = array("d", sorted(ends))
+
+    def corrupt_arrived(self, t: float, conn: int) -> bool:
+        """A datagram with a bad checksum arrived on ``conn`` (any for -1) by ``t``."""
+        first = min(self.corrupt.values(), default=math.inf) if conn < 0 else \
+            self.corrupt.get(conn, math.inf)
+        return first <= t
+
+    def dropped_copy(self, t: float, conn: int) -> bool:
+        """The kernel copies a datagram with a bad checksum of ``conn`` at ``t``."""
+        k = self.bad_copies.covering(t)
+        return k >= 0 and self.run.conn[self.bad_copies.event[k]] in (conn, -1)
+
+    def left_at(self, t: float) -> tuple[int, int]:
+        """What a read left queued of a message at ``t``: (connection, bytes); (-1, 0) none."""
+        k = self.left.covering(t)
+        if k < 0:
+            return -1, 0
+        i = self.left.event[k]
+        return self.run.conn[i], int(self.run.labels[self.run.label[i]].split()[0]
+                                     .replace(",", ""))
 
     def closes_pending(self, t: float) -> int:
         """Connections whose close may be queued, unread, at ``t``."""

@@ -22,10 +22,12 @@ class Doing(StrEnum):
     PROCESS = "process"  # processing a message
     DELIVERY = "delivery"  # the kernel delivering a signal
     OVERHEAD = "overhead"  # a real run's time between two recorded calls
-    GIL = "gil"  # a thread waiting for the CPU
+    GIL = "gil"  # a thread waiting for the GIL while another runs Python code
+    GIL_HANDOFF = "gil handoff"  # a thread handed the GIL, the CPU switching to it
     ALL_BLOCKED = "all blocked"  # no thread of the process runs
     HANDLER = "handler"  # in a signal handler, nothing finer recorded
     IDLE = "idle"  # between recorded events
+    THREAD_ENDED = "thread ended"  # its last read returned 0 and the thread returned
     KERNEL = "kernel"  # a kernel lane: one connection's queue
 
 
@@ -62,3 +64,17 @@ class Moment:
     woken_copy: bool = False  # a real read's wake-up and copy, which it cannot tell apart
     simulated: bool = True  # the source is the simulator: every span is what it says
     never_blocked: bool = False  # the lane is never blocked in this run (aio)
+    model: str = ""  # the run's IO model ("aio" words depend on it)
+    source: str = "sim"  # sim, real or traced
+    costs: str = ""  # where durations come from ("a figure of the default cost profile")
+    returns: Kind | None = None  # the call result that ends what covers t (aio_return's 0)
+    elsewhere: int | None = None  # messages queued on the other sockets while one is waited on
+    behind: int = -1  # kernel lane: the connection the process sleeps on, holding this one up
+    dropped: int = 0  # UDP: bytes of a datagram beyond the buffer, lost (MSG_TRUNC)
+    gil_holder: str = ""  # who holds the GIL a thread waits for ("thread 1")
+    gil_doing: str = ""  # what the holder does: "processing a message", "handed the GIL"
+    in_kernel: str = ""  # all blocked: a thread running in the kernel ("thread 2")
+    in_kernel_copy: bool = False  # ... and whether it is a copy (phase 2)
+    left_conn: int = -1  # a connection where a read left part of a message queued
+    left_bytes: int = 0  # ... and how many bytes
+    dropped_bad: bool = False  # the copy under way is of a datagram with a bad checksum

@@ -19,6 +19,10 @@ from iosim.trace import Run
 
 MARKER = re.compile(r"\s*#@\s*(?P<keys>[^#]+?)\s*$")
 PROGRAM_SOURCES = ("sim", "real")  # a traced run is someone else's program
+FILE_BUFFER = 65536  # the read buffer the program files show
+# A key a program marks that no event carries: the explainer derives it (a thread that has
+# ended is on its ``return``).
+THREAD_RETURNS = "return"
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,24 @@ def program(model: str) -> Program | None:
 
 def program_for(run: Run) -> Program | None:
     """The program a run executed: only iosim's own (simulated or real) servers have one; a
-    run of a server variant names its program in its meta ("program")."""
+    run of a server variant names its program in its meta ("program"), and a real aio run is
+    iosim's io_uring server, not POSIX aio. Every program reads into a buffer of the run's
+    size (65536 bytes in the files)."""
     if run.source not in PROGRAM_SOURCES:
         return None
     name = run.meta.get("program", run.model)
-    return program(name) if isinstance(name, str) else None
+    if not isinstance(name, str):
+        return None
+    if name == "aio" and run.source == "real":
+        name = "uring"
+    buffer = run.meta.get("buffer_bytes", FILE_BUFFER)
+    return _sized(name, buffer if isinstance(buffer, int) else FILE_BUFFER)
+
+
+@cache
+def _sized(name: str, buffer: int) -> Program | None:
+    found = program(name)
+    if found is None or buffer == FILE_BUFFER:
+        return found
+    lines = [line.replace(str(FILE_BUFFER), str(buffer)) for line in found.lines]
+    return Program(found.model, lines, found.keys)

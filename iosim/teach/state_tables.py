@@ -164,7 +164,9 @@ class Tables:
                     if msg >= 0 and msg not in self.copies:
                         self.copies[msg] = [(t0, t0)]  # a completion seen, no copy recorded
                 continue
-            if kind == Kind.SYSCALL:
+            if kind == Kind.SYSCALL or (kind == Kind.OVERHEAD and key == "aio_return"):
+                # (a real aio run's aio_return takes a completion from io_uring's ring: a span,
+                # no system call)
                 if key in READS:
                     self.calls.setdefault(lane, []).append(Call(t0, conn, key))
                 if key == "aio_return":

@@ -27,6 +27,14 @@ def _instants(run: Run, kind: Kind) -> list[float]:
     return [t for k, t in zip(run.kind, run.t0, strict=True) if k == kind]
 
 
+def _notifications(run: Run) -> list[float]:
+    """When the process learns of data (sigio) or of a finished read (aio): a signal, or, for
+    io_uring, a completion it found in the ring (a COMPLETE on the application's lane)."""
+    kernel = {i for i, lane in enumerate(run.lanes) if lane.role == "kernel"}
+    return sorted(t for k, lane, t in zip(run.kind, run.lane, run.t0, strict=True)
+                  if k == Kind.SIGNAL or (k == Kind.COMPLETE and lane not in kernel))
+
+
 def _last_before(times: list[float], t: float, floor: float) -> float:
     k = bisect_right(times, t)
     return max(floor, times[k - 1]) if k else floor
@@ -37,7 +45,7 @@ def braces_of(run: Run) -> list[tuple[float, float, str]]:
     handled = sorted((run.m_copy_start[m], run.m_copy_end[m], run.m_conn[m], run.m_done[m])
                      for m in range(run.message_count) if run.m_copy_end[m] == run.m_copy_end[m])
     readable = _instants(run, Kind.READABLE)
-    signals = _instants(run, Kind.SIGNAL)
+    signals = _notifications(run)
     per_conn = run.model == "threaded"
     last_done: dict[int, float] = {}
     out: set[tuple[float, float, str]] = set()

@@ -57,7 +57,10 @@ def _words(ri: RunIndex, i: int) -> str:
     if kind == Kind.SYSCALL:
         return f"system call {label}"
     if kind in _RETURNS:
-        return f"{call} {_RETURNS[kind]}" if call and call.isidentifier() else label
+        said = _RETURNS[kind]
+        if kind == Kind.EOF and "datagram" in label:  # UDP has no close: iosim's goodbye
+            said = "returns 0 (the empty goodbye datagram)"
+        return f"{call} {said}" if call and call.isidentifier() else label
     if kind == Kind.WAKEUP:
         return "the process wakes up" if run.lanes[run.lane[i]].role == "app" else "wakes up"
     if kind == Kind.ERROR:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pygame
 
 from iosim.summary import tracer_note
-from iosim.teach.explain import Explainer, model_summary
+from iosim.teach.explain import Explainer, run_summary
 from iosim.teach.programs import Program, program_for
 from iosim.teach.source import traced_about, traced_source
 from iosim.view import theme
@@ -28,7 +28,10 @@ CODE_SIZES = (14, 13, 12, 11)
 LIT: tuple[int, int, int] = (255, 236, 179)  # the executing line's background
 LIT_MARK: tuple[int, int, int] = (0xD5, 0x5E, 0x00)
 NUMBER_W = 4  # "NN  " before each line
-CODE_GAP = 4  # between two rows of code
+CODE_GAP = 4  # between two rows of code (3 below 12 px)
+NOW_SIZES = (14, 13, 12)  # the sentences' sizes, largest first
+NOW_ROOMS = (112, 80)  # pixels kept for the sentences at every step: the less if the code
+# needs it (112: 5 lines at 14 px, 6 at 13 or 12; 80: 4 lines at 14 or 13 px)
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,25 @@ class Row:
 
 def reflow(prog: Program, columns: int) -> list[Row] | None:
     """The program's lines as rows of at most ``columns`` characters; None when even a
-    reflow cannot fit (a word longer than a row)."""
+    reflow cannot fit (a word longer than a row). A block of comment lines too wide is
+    wrapped as one paragraph."""
     rows: list[Row] = []
-    for number, line in enumerate(prog.lines):
+    lines = list(enumerate(prog.lines))
+    k = 0
+    while k < len(lines):
+        number, line = lines[k]
+        block = _comment_block(lines, k)
+        if len(block) > 1 and any(len(text) > columns for _, text in block):
+            indent = line[:len(line) - len(line.lstrip())]
+            wrapped = _wrap(" ".join(text.lstrip()[1:].strip() for _, text in block),
+                            columns - len(indent) - 2)
+            if wrapped is None:
+                return None
+            rows += [Row(f"{indent}# {part}", number if i == 0 else -1, True)
+                     for i, part in enumerate(wrapped)]
+            k += len(block)
+            continue
+        k += 1
         if len(line) <= columns:
             rows.append(Row(line, number, line.lstrip().startswith("#")))
             continue
@@ -67,6 +86,18 @@ def reflow(prog: Program, columns: int) -> list[Row] | None:
         elif rows and sep:
             rows[-len(wrapped)] = Row(rows[-len(wrapped)].text, number, True)
     return rows
+
+
+def _comment_block(lines: list[tuple[int, str]], k: int) -> list[tuple[int, str]]:
+    """The comment lines from ``k`` on at the same indent (none when line k is code)."""
+    first = lines[k][1]
+    indent = len(first) - len(first.lstrip())
+    block = []
+    for number, text in lines[k:]:
+        if not text.lstrip().startswith("#") or len(text) - len(text.lstrip()) != indent:
+            break
+        block.append((number, text))
+    return block
 
 
 def _wrap(text: str, width: int) -> list[str] | None:
@@ -103,22 +134,34 @@ def lane_of(ri: RunIndex, t: float) -> int:
     return 0 if thread is None else thread
 
 
-def without_comments(prog: Program) -> Program:
-    """The program as code alone: comment lines and trailing comments go (line numbers stay
-    those of the whole program)."""
-    lines = [line.split("  # ")[0] if not line.lstrip().startswith("#") else ""
-             for line in prog.lines]
+def without_comments(prog: Program, imports: bool = True) -> Program:
+    """The program as code alone: comment lines and trailing comments go, and the imports
+    too unless ``imports`` (line numbers stay those of the whole program)."""
+    lines = ["" if line.lstrip().startswith("#") or (not imports and _imports(line))
+             else line.split("  # ")[0] for line in prog.lines]
     return Program(prog.model, lines, prog.keys)
+
+
+def code_step(size: int) -> int:
+    """The height of a row of code at ``size``."""
+    return size + (CODE_GAP if size >= 12 else CODE_GAP - 1)
+
+
+def _imports(line: str) -> bool:
+    return line.startswith(("import ", "from "))
 
 
 def code_layout(text: Text, prog: Program, width: int, height: int
                 ) -> tuple[int, list[Row]] | None:
     """The largest code font whose rows fit ``width`` x ``height``, preferring, in turn: the
     program with its comments and no code line wrapped; without comments (rows left empty by a
-    comment are dropped) and no code line wrapped; then either with code lines wrapped."""
+    comment are dropped), then without its imports too, no code line wrapped; then each of
+    these with code lines wrapped."""
     bare = without_comments(prog)
+    variants = ((prog, CODE_SIZES), (bare, CODE_SIZES[1:]),
+                (without_comments(prog, imports=False), CODE_SIZES[1:]))
     for wrap_code in (False, True):
-        for variant, sizes in ((prog, CODE_SIZES), (bare, CODE_SIZES[1:])):
+        for variant, sizes in variants:
             for size in sizes:
                 char_w = text.width("0", size, mono=True)
                 rows = reflow(variant, width // char_w - NUMBER_W)
@@ -126,11 +169,60 @@ def code_layout(text: Text, prog: Program, width: int, height: int
                     continue
                 if not wrap_code and any(row.line < 0 and not row.comment for row in rows):
                     continue
-                if variant is bare:
+                if variant is not prog:
                     rows = [row for row in rows if row.text.strip()]
-                if len(rows) * (size + CODE_GAP) <= height:
+                if len(rows) * code_step(size) <= height:
                     return size, rows
     return None
+
+
+@dataclass(frozen=True)
+class PaneLayout:
+    """What stays put in a run's pane from step to step: the summary (when there is room),
+    the code's font size and rows, and the room kept for the sentences, so that neither the
+    code nor the counters below jump as the sentences change."""
+
+    summary: list[str]
+    summary_size: int
+    code: tuple[int, list[Row]] | None
+    note: list[str]
+    now_room: int
+
+
+def pane_layout(text: Text, run, prog: Program | None, inner: int, height: int,
+                note: str) -> PaneLayout:
+    """The pane's fixed parts for a pane ``inner`` wide with ``height`` below its title: the
+    code first, then the summary where it fits too; the sentences' room shrinks before the
+    code goes."""
+    note_lines, _ = text.fit_lines([f"Time axis: {note}"], (11,), inner, 2) if note else ([], 0)
+    about = traced_about(run) or run_summary(run)
+    traced = tracer_note(run)
+    summary, summary_size = text.fit_lines(
+        [f"{about} {traced[0].upper()}{traced[1:]}." if traced else about], (13, 12), inner, 7)
+    summary_h = (summary_size + 4) * len(summary) + 8
+    for now_room in NOW_ROOMS:
+        room = height - now_room - 16 * len(note_lines) - 10
+        if prog is None:  # a line saying there is no program, and the summary if it fits
+            return PaneLayout(summary if summary_h + 36 <= room else [], summary_size, None,
+                              note_lines, now_room)
+        code = code_layout(text, prog, inner, room - summary_h)
+        if code is not None:
+            return PaneLayout(summary, summary_size, code, note_lines, now_room)
+        code = code_layout(text, prog, inner, room)
+        if code is not None:
+            return PaneLayout([], summary_size, code, note_lines, now_room)
+    return PaneLayout([], summary_size, None, note_lines, NOW_ROOMS[0])
+
+
+def fit_sentences(text: Text, now: list[str], width: int, room: int) -> tuple[list[str], int]:
+    """The sentences wrapped into ``room`` pixels at the largest size that holds them all,
+    else as many of them as fit (the first always)."""
+    for count in range(len(now), 0, -1):
+        for size in NOW_SIZES:
+            lines = text.wrap(" ".join(now[:count]), size, width)
+            if len(lines) * (size + 5) <= room:
+                return lines, size
+    return text.wrap(now[0], NOW_SIZES[-1], width) if now else [], NOW_SIZES[-1]
 
 
 def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int, int, int],
@@ -151,39 +243,37 @@ def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int,
     cy = _lines(surf, text, [title], 14, INK, x + PAD, y + 8, room, bold=True) + 4
     ex = explainer(scene, ri)
     lane = lane_of(ri, t)
-    now = ex.now(t, lane, ahead=scene.predict is None)
-    now_lines, now_size = text.fit_lines([" ".join(now), now[0] if now else ""],
-                                         (14, 13, 12), inner, 7)
-    now_h = (now_size + 5) * len(now_lines)
-    note = " ".join(AXIS_NOTES[axis_note]) if axis_note else ""
-    note_lines, _ = text.fit_lines([f"Time axis: {note}"], (11,), inner, 2) if note else ([], 0)
-    note_h = 16 * len(note_lines)
-    about = traced_about(run) or model_summary(run.model)
-    traced = tracer_note(run)
-    summary_lines, summary_size = text.fit_lines(
-        [f"{about} {traced[0].upper()}{traced[1:]}." if traced else about], (13, 12), inner, 6)
-    summary_h = (summary_size + 4) * len(summary_lines) + 8
     prog = program_for(run)
-    free = bottom - cy - now_h - note_h - 10
-    foreign = traced_source(scene.cache, run, t, lane, (free - summary_h) // 20) \
-        if prog is None else None
-    prog = foreign[0] if isinstance(foreign, tuple) else prog
-    layout = code_layout(text, prog, inner, free) if prog else None
-    code_h = (layout[0] + CODE_GAP) * len(layout[1]) + 10 if layout else 0
-    if cy + summary_h + code_h + now_h + note_h <= bottom:
-        cy = _lines(surf, text, summary_lines, summary_size, MUTED, x + PAD, cy, room) + 8
-    if layout is not None:
-        lit = foreign[1] if isinstance(foreign, tuple) else \
-            prog.keys.get(ex.line_at(t, lane) or "")
-        cy = _code(surf, text, layout, lit, x + PAD, cy, inner, room) + 10
-    elif prog is None and cy + 36 + now_h <= bottom:
-        why = foreign if isinstance(foreign, str) else \
-            "No program text for this run: its events come from the trace alone."
-        cy = _lines(surf, text, text.wrap(why, 12, inner), 12, MUTED, x + PAD, cy, room) + 8
-    if cy + now_h <= bottom:
-        cy = _lines(surf, text, now_lines, now_size, INK, x + PAD, cy, room, step=now_size + 5)
-    if note_lines and cy + note_h <= bottom:
-        _lines(surf, text, note_lines, 11, MUTED, x + PAD, bottom - note_h, room, step=16)
+    key = ("pane layout", id(ri), box, axis_note)
+    layout = scene.cache.get(key)
+    if layout is None:
+        note = " ".join(AXIS_NOTES[axis_note]) if axis_note else ""
+        layout = scene.cache[key] = pane_layout(text, run, prog, inner, bottom - cy, note)
+    if layout.summary:
+        cy = _lines(surf, text, layout.summary, layout.summary_size, MUTED, x + PAD, cy,
+                    room) + 8
+    if layout.code is not None and prog is not None:
+        cy = _code(surf, text, layout.code, prog.keys.get(ex.line_at(t, lane) or ""), x + PAD,
+                   cy, inner, room) + 10
+    elif prog is None:  # a traced program's own source around its lit line, or why none
+        free = bottom - cy - layout.now_room - 16 * len(layout.note) - 10
+        foreign = traced_source(scene.cache, run, t, lane, free // 20)
+        code = code_layout(text, foreign[0], inner, free) if isinstance(foreign, tuple) \
+            else None
+        if code is not None and isinstance(foreign, tuple):
+            cy = _code(surf, text, code, foreign[1], x + PAD, cy, inner, room) + 10
+        else:
+            why = foreign if isinstance(foreign, str) else \
+                "No program text for this run: its events come from the trace alone."
+            cy = _lines(surf, text, text.wrap(why, 12, inner), 12, MUTED, x + PAD, cy,
+                        room) + 8
+    now_lines, now_size = fit_sentences(text, ex.now(t, lane, ahead=scene.predict is None),
+                                        inner, layout.now_room)
+    _lines(surf, text, now_lines, now_size, INK, x + PAD, cy, room, step=now_size + 5)
+    cy += layout.now_room
+    if layout.note:
+        note_h = 16 * len(layout.note)
+        _lines(surf, text, layout.note, 11, MUTED, x + PAD, bottom - note_h, room, step=16)
         bottom -= note_h
     return pygame.Rect(x + PAD, cy + 6, inner, max(0, bottom - cy - 10))
 
@@ -200,7 +290,7 @@ def _lines(surf: pygame.Surface, text: Text, lines: list[str], size: int, colour
 def _code(surf: pygame.Surface, text: Text, layout: tuple[int, list[Row]], lit: int | None,
           x: int, y: int, width: int, room: pygame.Rect) -> int:
     size, rows = layout
-    step = size + CODE_GAP
+    step = code_step(size)
     indent = text.width("0" * NUMBER_W, size, mono=True)
     for k, row in enumerate(rows):
         if lit is not None and _lit(rows, k, lit):

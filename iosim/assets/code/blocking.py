@@ -1,5 +1,5 @@
-# Blocking IO: recvfrom sleeps until a datagram arrives, then while it is copied.
-from demo import process  # the server's work on one message (work_us)
+# Blocking IO: recvfrom sleeps until data arrives, then while it is copied.
+from demo import messages, process  # messages: the whole ones a read completed (TCP framing)
 
 
 def serve(socks):  # one connected socket per client
@@ -8,7 +8,7 @@ def serve(socks):  # one connected socket per client
     while socks:
         for sock in list(socks):  # in turn: an idle socket holds up the others
             data, addr = sock.recvfrom(65536)  #@ recvfrom
-            if not data:  # 0 bytes: the peer closed
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 socks.remove(sock)
-            else:
-                process(data)  #@ process
+            for message in messages(sock, data):  # TCP: one read may hold several
+                process(message)  #@ process

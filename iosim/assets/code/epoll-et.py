@@ -3,10 +3,10 @@
 # The cure: after each report, read until recvfrom raises BlockingIOError (EAGAIN).
 import select
 
-from demo import process
+from demo import messages, process
 
 
-def serve(socks, bufsize):
+def serve(socks):
     by_fd = {sock.fileno(): sock for sock in socks}
     ep = select.epoll()  #@ epoll_create
     for fd, sock in by_fd.items():
@@ -14,12 +14,13 @@ def serve(socks, bufsize):
         ep.register(fd, select.EPOLLIN | select.EPOLLET)  #@ epoll_ctl
     while by_fd:
         for fd, _event in ep.poll():  #@ epoll_wait
+            sock = by_fd[fd]
             try:
-                data, addr = by_fd[fd].recvfrom(bufsize)  #@ recvfrom
-            except BlockingIOError:  # EAGAIN: nothing left (or a datagram dropped)
+                data, addr = sock.recvfrom(65536)  #@ recvfrom
+            except BlockingIOError:  # EAGAIN: nothing left to read
                 continue
-            if not data:
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 ep.unregister(fd)
                 del by_fd[fd]
-            else:
-                process(data)  #@ process
+            for message in messages(sock, data):  # TCP: a read may hold part of one, or several
+                process(message)  #@ process

@@ -1,5 +1,5 @@
 # Non-blocking IO: recvfrom never sleeps; with nothing queued it fails with EWOULDBLOCK.
-from demo import own_work, process  # own_work: poll_interval_us of the process's own work
+from demo import messages, own_work, process  # own_work: poll_interval_us of own work
 
 
 def serve(socks):
@@ -13,9 +13,9 @@ def serve(socks):
             except BlockingIOError:  # EWOULDBLOCK: nothing queued
                 continue
             found = True
-            if not data:
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 socks.remove(sock)
-            else:
-                process(data)  #@ process
+            for message in messages(sock, data):  # TCP: one read may hold several
+                process(message)  #@ process
         if not found:  # a whole pass found nothing
             own_work()  #@ work

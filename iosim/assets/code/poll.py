@@ -1,7 +1,7 @@
 # IO multiplexing with poll: no FD_SETSIZE limit, but each call scans every descriptor.
 import select
 
-from demo import process
+from demo import messages, process
 
 
 def serve(socks):
@@ -11,9 +11,10 @@ def serve(socks):
         poller.register(fd, select.POLLIN)
     while by_fd:
         for fd, _event in poller.poll():  #@ poll
-            data, addr = by_fd[fd].recvfrom(65536)  #@ recvfrom
-            if not data:
+            sock = by_fd[fd]
+            data, addr = sock.recvfrom(65536)  #@ recvfrom
+            if not data:  # 0 bytes: the client is done (TCP: it closed; UDP: an empty goodbye)
                 poller.unregister(fd)
                 del by_fd[fd]
-            else:
-                process(data)  #@ process
+            for message in messages(sock, data):  # TCP: one read may hold several
+                process(message)  #@ process
