@@ -108,11 +108,15 @@ STATE_PICTURES = {
     "sigio": ("burst", 7, 2.3),  # one pending bit for many arrivals
     "aio": ("one-datagram", 5, 20.1),  # the read complete in buf, aio_return to come
     "threaded": ("many-clients", 2, 12.1),  # each thread's state
+    "send-side": ("send-side", 4, 4.2),  # a full send buffer, EPOLLOUT asked while a reply waits
+    "edge-triggered": ("edge-triggered", 2, 5.0),  # 3,072 bytes queued, not reported again
 }
 
 
-def state_pictures() -> None:
+def state_pictures(only: list[str] | None = None) -> None:
     for tag, (name, number, ms) in STATE_PICTURES.items():
+        if only and tag not in only:
+            continue
         app = app_for(name)
         app.show(ONE, number - 1)
         app.toggle_state()
@@ -122,8 +126,8 @@ def state_pictures() -> None:
 
 def main() -> int:
     pygame.font.init()
-    if sys.argv[1:] == ["state"]:
-        state_pictures()
+    if sys.argv[1:2] == ["state"]:
+        state_pictures(sys.argv[2:])
         return 0
     model_pictures()
     predict_pictures()

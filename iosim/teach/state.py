@@ -18,12 +18,14 @@ connection.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from iosim.teach.explain import Explainer
+from iosim.teach.state_server import Listener, SendBuf
 from iosim.teach.state_tables import MuxCall, Read, Tables
 from iosim.teach.words import ALL_BLOCKED_LABEL, GIL_LABEL, MULTIPLEXERS, READS
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
@@ -98,6 +100,8 @@ class Sock:
     closed: bool  # the peer's close is queued behind the data: a read will return 0
     done: bool  # a read returned 0: the program is done with it
     take: Take | None  # None: nothing queued
+    bad: str = ""  # a datagram with a bad checksum queued ahead: who checks and drops it
+    dropped: float | None = None  # when a read last dropped such a datagram
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,12 @@ class Multiplexer:
     callback: tuple[int, float] | None  # epoll: the latest arrival whose callback ran
     calls: int  # calls made so far
     error: str | None = None  # the run stopped (select refusing fd >= FD_SETSIZE)
+    listening: bool = False  # the listening socket is watched too (an accepting server)
+    listener_ready: bool = False  # the latest call returned the listening socket
+    writable: tuple[int, ...] = ()  # of ``returned``, those reported writable
+    only_writable: bool = False  # the return reported writable sockets only
+    events: dict[int, str] = field(default_factory=dict)  # beyond plain readability
+    owner: str = ""  # the thread whose set or epoll instance this is (a pool: each its own)
 
 
 @dataclass(frozen=True)
@@ -158,6 +168,7 @@ class Signals:
     merged: int  # raises the pending bit stands for (a second one merges into it)
     setsig: bool  # F_SETSIG: a queued real-time signal per event, carrying its descriptor
     queued: tuple[int, ...] = ()  # F_SETSIG: the descriptor (connection) of each queued one
+    cause: str | None = None  # what raised the latest delivery, where the run says
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,9 @@ class State:
     variables: tuple[Variable, ...]
     unknown: str  # what this run's trace cannot say ("" for a simulation)
     error: str | None = None
+    listener: Listener | None = None  # an accepting server's listening socket
+    sends: tuple[SendBuf, ...] = ()  # a replying server's send buffers
+    replies: bool = False  # the program replies: a peer's close does not end its socket
 
 
 def msg_words(udp: bool, msgs: Sequence[int], listed: int = 4) -> str:
@@ -310,7 +324,11 @@ class StateIndex(Tables):
         chosen += busy + sorted(pending)[:MAX_SOCKETS]
         if self.total <= LISTED:
             chosen += range(self.total)
-        chosen = sorted(dict.fromkeys(chosen))[:MAX_SOCKETS]
+            chosen += self.server.bad_spans
+        exists = self.server.exists
+        chosen = sorted(c for c in dict.fromkeys(chosen) if exists(c, t))[:MAX_SOCKETS]
+        total = self.total if not self.server.has_listener else \
+            sum(1 for c in range(self.total) if exists(c, t))
         listed = []
         for conn in chosen:
             queue = self._queue_of(conn, t)
@@ -319,39 +337,97 @@ class StateIndex(Tables):
                            if c.nbytes != 0)
             more = max(0, len(queue) - MAX_CHUNKS)
             closed = conn in pending
+            bad, dropped = self.server.bad(conn, t)
             listed.append(Sock(conn, self.name(conn), chunks, more, closed,
                                self.eof_read.get(conn, math.inf) <= t,
-                               self._take(chunks, more, closed)))
+                               self._take(chunks, more, closed), bad, dropped))
         holding = self._busy_count(t) + sum(1 for c in pending if not self._queue_of(c, t))
         unlisted_busy = max(0, holding - sum(1 for s in listed if s.chunks or s.closed))
-        return tuple(listed), max(0, self.total - len(listed)), unlisted_busy, count
+        return tuple(listed), max(0, total - len(listed)), min(unlisted_busy, max(
+            0, total - len(listed))), count
 
-    def multiplexer(self, t: float) -> Multiplexer | None:
-        k = bisect_right(self.mux_enter, t) - 1
+    def _mux_lane(self, t: float, lane: int) -> int:
+        """The lane whose multiplexer the pane shows: the lit thread's, or else the one that
+        called last (each thread of a pool has its own set or epoll instance)."""
+        if lane in self.mux_enter or not self.mux_enter:
+            return lane
+
+        def latest(ln: int) -> float:
+            k = bisect_right(self.mux_enter[ln], t)
+            return self.mux_enter[ln][k - 1] if k else -math.inf
+        return max(self.mux_enter, key=lambda ln: (latest(ln), -ln))
+
+    def multiplexer(self, t: float, lane: int = 0) -> Multiplexer | None:
         model = self.run.model
         family = FAMILIES.get(self.mux[0].name if self.mux else "", "") or \
             ("epoll" if model.startswith("epoll") else model if model in CALLS else "")
         if not family:
             return None
+        lane = self._mux_lane(t, lane)
+        calls = self.mux_lanes.get(lane, [])
+        k = bisect_right(self.mux_enter.get(lane, ()), t) - 1
         error = self.run.error if t >= self.run.end_us else None
         edge = model == "epoll-et"
-        call = self.mux[k] if k >= 0 else None
+        call = calls[k] if k >= 0 else None
         name = call.name if call else CALLS[family]
         phase = self._phase(call, t)
         returned = call.returned if call is not None and phase is Phase.RETURNED else ()
+        named = call.named if call is not None and phase is Phase.RETURNED else None
         watched: Watched | None = None
         ready: tuple[int, ...] | None = None
         callback = None
+        closed = self._closed_by(t) if not self.replies else frozenset()
         if family == "epoll":
-            watched = Watched(self.ctl_conns, bisect_right(self.ctl_t, t), self._closed_by(t))
+            ctl_t, conns, added = self.ctl_lanes.get(lane, (array("d"), (), {}))
+            watched = Watched(conns, bisect_right(ctl_t, t),
+                              frozenset(c for c in closed if added.get(c, math.inf) <= t))
+            listening = self.server.listen_watch.get(lane, math.inf) <= t
             if self.sim:
-                ready = self._ready_list(k, t, edge, watched)
+                ready = self._ready_list(calls, k, t, edge, watched)
                 callback = self._callback(t)
         elif self.has_program:
             when = call.enter if call is not None else t
-            watched = Watched(range(self.total), self.total, self._closed_by(when))
+            if self.server.has_listener:
+                mine = [a.conn for a in self.server.accepts
+                        if a.lane == lane and a.conn >= 0 and a.t <= when]
+                watched = Watched(mine, len(mine), frozenset(c for c in self._closed_by(when)
+                                                             if c in mine))
+            else:
+                watched = Watched(range(self.total), self.total,
+                                  self._closed_by(when) if not self.replies else frozenset())
+            listening = self.server.has_listener
+        else:
+            listening = False
+        events = {c: self._events(family, c, t) for c in (watched.head(MAX_SOCKETS)
+                                                           if watched is not None else ())}
+        names = self._thread_names()
         return Multiplexer(family, name, phase, watched, returned, ready, edge, callback, k + 1,
-                           error)
+                           error, listening=listening,
+                           listener_ready=bool(named and named[0]),
+                           writable=returned if named and "writable" in named[2] else (),
+                           only_writable=bool(named and named[2] == "writable"),
+                           events={c: e for c, e in events.items() if e},
+                           owner=names.get(lane, "") if len(self.mux_enter) > 1 else "")
+
+    def _events(self, family: str, conn: int, t: float) -> str:
+        """What the program asks about ``conn`` beyond plain readability ("" nothing more):
+        epoll_ctl's flags as recorded, or POLLOUT while a reply waits for room."""
+        steps = self.ctl_events.get(conn, [])
+        if family == "epoll" and steps:  # as epoll_ctl's label says
+            k = bisect_right(steps, (t, "~")) - 1
+            flags = steps[k][1] if k >= 0 else ""
+            return "" if flags == "EPOLLIN" else flags
+        pre = "EPOLL" if family == "epoll" else "POLL"
+        if family == "epoll" and self.run.model == "epoll-et":
+            return "EPOLLIN | EPOLLET"
+        if family in ("poll", "epoll") and self.replies:  # the program's rule, from the sends
+            reading = self.eof_read.get(conn, math.inf) > t
+            out = self.server.outbox(conn, t) > 0
+            return " | ".join([f"{pre}IN"] * reading + [f"{pre}OUT"] * out) or "0"
+        return ""
+
+    def _thread_names(self) -> dict[int, str]:
+        return {i: ln.name for i, ln in enumerate(self.run.lanes) if ln.role == "thread"}
 
     def _closed_by(self, t: float) -> frozenset[int]:
         """Connections whose read returned 0 by ``t``: the program dropped them."""
@@ -376,17 +452,18 @@ class StateIndex(Tables):
         a, b = bisect_right(self.arrival_t, lo), bisect_right(self.arrival_t, hi)
         return set(self.arrival_conn[a:b])
 
-    def _ready_list(self, k: int, t: float, edge: bool, watched: Watched) -> tuple[int, ...]:
+    def _ready_list(self, calls: Sequence[MuxCall], k: int, t: float, edge: bool,
+                    watched: Watched) -> tuple[int, ...]:
         """epoll's ready list: each arrival's callback puts its socket on it. Level-triggered,
         epoll_wait puts back the sockets it reported (they still have data, and stay until
         a later call finds them drained); edge-triggered, only a new arrival does."""
-        call = self.mux[k] if k >= 0 else None
+        call = calls[k] if k >= 0 else None
         if call is None:
             on = self._arrived_between(-math.inf, t)
         elif t >= call.ret:
             on = self._arrived_between(call.ret, t) | (set() if edge else set(call.returned))
         else:
-            before = self.mux[k - 1] if k >= 1 else None
+            before = calls[k - 1] if k >= 1 else None
             since = before.ret if before is not None else -math.inf
             on = self._arrived_between(since, t)
             if not edge and before is not None:
@@ -421,7 +498,7 @@ class StateIndex(Tables):
         if self.setsig:
             queued = self._queued_realtime(t)
         return Signals(name, CODE_SIGNALS.get(model, "SIGIO"), handler, delivered, pending,
-                       merged, self.setsig, queued)
+                       merged, self.setsig, queued, self.server.cause(t))
 
     def _queued_realtime(self, t: float) -> tuple[int, ...]:
         """F_SETSIG: every arrival queues its own signal, carrying its descriptor; each
@@ -506,7 +583,8 @@ class StateIndex(Tables):
             if label == ALL_BLOCKED_LABEL:
                 return Doing.BLOCKED, "every thread"
             woken = any(run.kind[tracks.results.event[j]] == Kind.WAKEUP
-                        for j in tracks.results.at(run.t0[i]))
+                        for j in tracks.results.at(run.t0[i])) and \
+                not tracks.calls.at(run.t0[i])  # a call made at its wake-up's instant sleeps
             if woken:
                 return Doing.RUNNABLE, f"woken in {call}, not running yet"
             return Doing.BLOCKED, f"in {call}"
@@ -544,9 +622,8 @@ class StateIndex(Tables):
                 mux.phase is Phase.RETURNED else ()
             return looped + self._read_values(t, lane, key)
         conn = self._latest_conn(t, lane)
-        if key == "epoll_ctl" and self.ctl:
-            k = bisect_right(self.ctl_t, t) - 1
-            return (Variable("fd", self._fd_value(self.ctl_conns[max(k, 0)])),)
+        if key.startswith("epoll_ctl") and conn is not None and conn >= 0:
+            return (Variable("fd", self._fd_value(conn)),)
         if key.startswith("fcntl") and conn is not None:
             return (Variable("sock", self.name(conn)),)
         if key == "aio_read" and conn is not None:
@@ -629,15 +706,20 @@ class StateIndex(Tables):
                            ("(not returned yet)",))
         if mux.phase is not Phase.RETURNED:
             if mux.family == "select" and mux.watched is not None:
-                conns = mux.watched.head(6)
-                return (Variable("socks", *_listed([self.name(c) for c in conns],
-                                                   len(mux.watched), "sockets")), waiting)
+                listener = ["listener"] * mux.listening
+                conns = listener + [self.name(c) for c in mux.watched.head(6)]
+                return (Variable("socks", *_listed(conns, len(mux.watched) + mux.listening,
+                                                   "sockets")), waiting)
             return (waiting,)
         event = {"select": "", "poll": "POLLIN", "epoll": "EPOLLIN"}[mux.family]
-        items = [self.name(c) if not event else f"({self._fd_value(c)}, {event})"
-                 for c in mux.returned[:6]]
+        if mux.only_writable:
+            event = event.replace("IN", "OUT")
+        items = ["listener"] * mux.listener_ready + [
+            self.name(c) if not event else f"({self._fd_value(c)}, {event})"
+            for c in mux.returned[:6]]
         noun = "sockets" if not event else "events"
-        return (Variable(name, *_listed(items, len(mux.returned), noun)),)
+        return (Variable(name, *_listed(items, len(mux.returned) + mux.listener_ready,
+                                        noun)),)
 
     # -- the state ----------------------------------------------------------------------------
 
@@ -663,8 +745,9 @@ class StateIndex(Tables):
         key = self.explainer.line_at(t, lane) if t >= 0 else None
         lit = self._latest_conn(t, lane) if key in READS or key == "process" else None
         sockets, unlisted, unlisted_busy, queued = self.sockets(t, lit)
-        mux = self.multiplexer(t)
-        nonblocking = self.nonblocking_reads or run.model in ("nonblocking", "sigio")
+        mux = self.multiplexer(t, lane)
+        nonblocking = self.nonblocking_reads or run.model in ("nonblocking", "sigio") or \
+            (self.replies and mux is not None)  # a multiplexed server that replies
         return State(
             t=t, model=run.model, source=run.source, udp=self.udp,
             read_call="aio_read" if run.model == "aio" else "recvfrom", buffer=self.buffer,
@@ -673,7 +756,9 @@ class StateIndex(Tables):
             multiplexer=mux, signals=self.signal_state(t), aio=self.aio_state(t),
             threads=self.threads(t), line=key,
             variables=self.variables(t, lane, key, mux), unknown=self.unknown(),
-            error=run.error if run.error and t >= run.end_us else None)
+            error=run.error if run.error and t >= run.end_us else None,
+            listener=self.server.listener(t, self._thread_names()),
+            sends=self.server.sends(t, self.name), replies=self.replies)
 
 
 def state_at(run: Run, t: float, lane: int = 0) -> State:

@@ -16,6 +16,7 @@ from itertools import islice
 from operator import le
 
 from iosim.teach.index import FirstAbove
+from iosim.teach.state_server import ServerTables, returned_names
 from iosim.teach.words import MULTIPLEXERS, READS, noun_of
 from iosim.trace import Kind, Run
 
@@ -52,11 +53,13 @@ class Call:
 class MuxCall:
     enter: float
     name: str
+    lane: int = 0
     scan_end: float | None = None
     wake: float | None = None
     rescan: float | None = None
     ret: float = math.inf
     returned: tuple[int, ...] = ()
+    named: tuple[bool, tuple[int, ...], str] | None = None  # what its return label names
 
 
 class _Above(FirstAbove):
@@ -117,6 +120,8 @@ class Tables:
         self.closes = _times_meta(run.meta.get("closes_us"), len(self.active)) \
             if self.sim else []
         self.has_program = run.source in ("sim", "real")
+        self.server = ServerTables(run)
+        self.replies = bool(self.server.fills)  # a reply keeps a closed peer watched
         self._gather(run)
         self._replay(run)
         self._queues(run)
@@ -138,7 +143,8 @@ class Tables:
         self.read_ends: dict[int, list[float]] = {}
         self.calls: dict[int, list[Call]] = {}  # lane -> its read calls
         self.mux: list[MuxCall] = []
-        self.ctl: list[tuple[float, int]] = []  # epoll_ctl: when, which connection
+        self.ctl: list[tuple[float, int, int]] = []  # epoll_ctl ADD: when, connection, lane
+        self.ctl_events: dict[int, list[tuple[float, str]]] = {}  # conn -> (t, its events)
         self.async_from: dict[int, float] = {}  # O_ASYNC set on a connection
         self.setsig = "fcntl F_SETSIG" in code
         self.signals: list[tuple[float, int]] = []
@@ -149,6 +155,7 @@ class Tables:
         self.collects: dict[int, list[float]] = {}
         self.processing: dict[int, list[tuple[float, float, int]]] = {}
         self.nonblocking_reads = False
+        mux_of: dict[int, MuxCall] = {}  # each lane's latest multiplexer call
         for kind, lane, t0, t1, label, conn, msg, line in zip(
                 run.kind, run.lane, run.t0, run.t1, run.label, run.conn, run.msg, run.line,
                 strict=True):
@@ -174,9 +181,10 @@ class Tables:
                 elif key == "aio_read":
                     self.submits.setdefault(conn, []).append(t0)
                 elif key in MULTIPLEXERS:
-                    self.mux.append(MuxCall(t0, key))
-                elif key == "epoll_ctl" and conn >= 0:
-                    self.ctl.append((t0, conn))
+                    self.mux.append(MuxCall(t0, key, lane))
+                    mux_of[lane] = self.mux[-1]
+                elif key.startswith("epoll_ctl") and "MOD" not in key and conn >= 0:
+                    self.ctl.append((t0, conn, lane))
                 elif key == "fcntl O_ASYNC" and conn >= 0:
                     self.async_from.setdefault(conn, t0)
             elif kind in (Kind.RETURN, Kind.EWOULDBLOCK, Kind.EOF) and key in READS:
@@ -189,8 +197,12 @@ class Tables:
                     self.eof_read.setdefault(conn, t0)
                 elif kind == Kind.EWOULDBLOCK:
                     self.nonblocking_reads = True
-            elif key in MULTIPLEXERS and self.mux:
-                call = self.mux[-1]
+            elif kind == Kind.IN_KERNEL and key.startswith("epoll_ctl") and conn >= 0:
+                flags = labels[label].partition("(")[2].partition(")")[0]
+                if flags:
+                    self.ctl_events.setdefault(conn, []).append((t0, flags))
+            elif key in MULTIPLEXERS and lane in mux_of:
+                call = mux_of[lane]
                 if kind == Kind.IN_KERNEL:
                     if labels[label].endswith(SCAN_AGAIN):
                         call.rescan = t0
@@ -200,6 +212,7 @@ class Tables:
                     call.wake = t0
                 elif kind == Kind.READABLE:
                     call.ret = t0
+                    call.named = returned_names(labels[label])
             elif kind == Kind.SIGNAL:
                 self.signals.append((t0, conn))
             elif kind == Kind.HANDLER:
@@ -208,10 +221,8 @@ class Tables:
                 self.processing.setdefault(lane, []).append((t0, t1, msg))
         for ends in self.read_ends.values():
             ends.sort()
-        self.ctl_t = array("d", (t for t, _ in self.ctl))
-        self.ctl_conns = tuple(c for _, c in self.ctl)
         self.ctl_at = {}
-        for t, c in self.ctl:
+        for t, c, _ in self.ctl:
             self.ctl_at.setdefault(c, t)
         eofs = sorted((t, c) for c, t in self.eof_read.items())
         self.eof_t = array("d", (t for t, _ in eofs))
@@ -322,21 +333,37 @@ class Tables:
         self.arrival_conn = array("i", (c for _, c in arrivals))
 
     def _multiplexed(self) -> None:
-        """What each select/poll/epoll_wait returned: the program reads exactly the sockets it
-        reported, before its next call (the last call's, if the run ended first, are the
-        sockets readable when it returned)."""
-        lane0 = self.calls.get(0, [])
-        enters = [c.enter for c in lane0]
-        for k, call in enumerate(self.mux):
-            if call.ret == math.inf:
-                continue
-            until = self.mux[k + 1].enter if k + 1 < len(self.mux) else math.inf
-            lo, hi = bisect_left(enters, call.ret), bisect_left(enters, until)
-            conns = list(dict.fromkeys(c.conn for c in lane0[lo:hi] if c.conn >= 0))
-            if until == math.inf and self.sim:
-                conns = sorted(set(conns) | self._readable(call.ret))
-            call.returned = tuple(conns)
-        self.mux_enter = array("d", (c.enter for c in self.mux))
+        """What each select/poll/epoll_wait returned, per lane (each thread has its own): the
+        sockets its return names, or else those the program reads before its next call (the
+        last call's, if the run ended first, are the sockets readable when it returned)."""
+        self.mux_lanes: dict[int, list[MuxCall]] = {}
+        for call in self.mux:
+            self.mux_lanes.setdefault(call.lane, []).append(call)
+        for lane, calls in self.mux_lanes.items():
+            reads = self.calls.get(lane, [])
+            enters = [c.enter for c in reads]
+            for k, call in enumerate(calls):
+                if call.ret == math.inf:
+                    continue
+                if call.named is not None:
+                    call.returned = call.named[1]
+                    continue
+                until = calls[k + 1].enter if k + 1 < len(calls) else math.inf
+                lo, hi = bisect_left(enters, call.ret), bisect_left(enters, until)
+                conns = list(dict.fromkeys(c.conn for c in reads[lo:hi] if c.conn >= 0))
+                if until == math.inf and self.sim:
+                    conns = sorted(set(conns) | self._readable(call.ret))
+                call.returned = tuple(conns)
+        self.mux_enter = {lane: array("d", (c.enter for c in calls))
+                          for lane, calls in self.mux_lanes.items()}
+        self.ctl_lanes: dict[int, tuple[array, tuple[int, ...], dict[int, float]]] = {}
+        for lane in {ln for _, _, ln in self.ctl}:
+            mine = [(t, c) for t, c, ln in self.ctl if ln == lane]
+            added: dict[int, float] = {}
+            for t, c in mine:
+                added.setdefault(c, t)
+            self.ctl_lanes[lane] = (array("d", (t for t, _ in mine)),
+                                    tuple(c for _, c in mine), added)
 
     def _pending_signals(self) -> list[tuple[float, float, list[float]]]:
         """The intervals in which the pending bit is set, with the raises it stands for.
@@ -358,6 +385,7 @@ class Tables:
         else:
             return []
         deliveries = list(self.signal_t)
+        together = bool(self.server.causes)  # one delivery names every raise of its instant
         events = sorted([(t, 0, k) for k, t in enumerate(raises)]
                         + [(t, 1, k) for k, t in enumerate(deliveries)]
                         + [(t, 2, k) for k, t in enumerate(passes)])
@@ -368,7 +396,7 @@ class Tables:
         for t, what, k in events:
             if what == 0:
                 d = bisect_left(deliveries, t)
-                while d < len(deliveries) and deliveries[d] == t and d in used:
+                while d < len(deliveries) and deliveries[d] == t and d in used and not together:
                     d += 1
                 waiting = not self._in_handler(t, strict=True)
                 if since is None and waiting and d < len(deliveries) and deliveries[d] == t:

@@ -23,6 +23,7 @@ from iosim.teach.state import (
     Take,
     msg_words,
 )
+from iosim.teach.state_server import Listener
 from iosim.timefmt import format_us
 
 MAX_BITS = 40  # select's fd_set drawn bit by bit up to this nfds; beyond, in words
@@ -46,6 +47,7 @@ class Style(StrEnum):
     RUNNING = "running"
     RUNNABLE = "runnable"
     ENDED = "ended"
+    BAD = "bad"  # a datagram with a bad checksum, queued until a read drops it
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Row:
     words: tuple[str, ...] = ()  # after the boxes: variants, longest first ("" none)
     mono: bool = False  # code: the lit line's values
     busy: bool = False  # a socket holding data or a close (counted as such when left out)
+    gauge: bool = False  # the boxes are parts of one whole (a send buffer), drawn to scale
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,13 @@ def tail(block: Block, cut: Sequence[Row]) -> list[str]:
 def blocks(state: State) -> list[Block]:
     """The pane's blocks, most important first."""
     out = [queues(state)]
+    if state.listener is not None:
+        out.insert(0, listener(state, state.listener))
     if state.multiplexer is not None:
         out.append(multiplexer(state, state.multiplexer))
+    if state.sends:  # a replying server's lesson: its send buffers, and what it watches
+        out.insert(0, send_buffers(state))
+        out.insert(1, out.pop())
     if state.aio is not None:
         out.append(aio(state, state.aio))
     if state.signals is not None:
@@ -134,6 +142,9 @@ def queues(state: State) -> Block:
                 f"boundaries, up to its buffer{size}.",
                 "TCP: a byte stream; a read takes what is queued, up to its buffer.")
     notes = [kind]
+    if state.listener is not None and not state.sockets and not state.unlisted:
+        notes.insert(0, ("No connection accepted yet: a connection's socket is the program's "
+                         "only once accept returns it.", "No connection accepted yet."))
     hol = _head_of_line(state)
     if hol:
         notes.append(hol)
@@ -143,21 +154,32 @@ def queues(state: State) -> Block:
 
 def _socket_row(state: State, s: Sock) -> Row:
     taken = set(s.take.msgs) if s.take is not None else set()
-    cells = []
+    cells = [Cell("bad", 1, Style.BAD)] if s.bad else []
     for c in s.chunks:
         style = Style.COPYING if c.copying else Style.TAKEN if c.msg in taken else Style.QUEUED
         number = f"≈{c.msg + 1}" if c.estimated else str(c.msg + 1)  # arrival not stamped
         cells.append(Cell(number, c.nbytes or c.total, style))
     if s.closed:
         cells.append(Cell("FIN" if not state.udp else "end", 0, Style.CLOSE))
-    return Row(s.name, tuple(cells), _socket_words(state, s), busy=bool(s.chunks or s.closed))
+    return Row(s.name, tuple(cells), _socket_words(state, s),
+               busy=bool(s.chunks or s.closed or s.bad))
 
 
 def _socket_words(state: State, s: Sock) -> tuple[str, ...]:
     call = state.read_call
+    if s.bad:
+        return (f"a datagram with a bad checksum, not yet checked: the socket looks readable; "
+                f"{s.bad}", "bad checksum, not yet checked", "bad checksum")
+    if s.done and state.replies:
+        return ("the peer closed its side (a read returned 0); the reply still goes",
+                "peer closed; the reply still goes", "peer closed")
     if s.done:
         return ("closed: a read returned 0, the program dropped it", "closed")
     take = s.take
+    if take is None and s.dropped is not None:
+        return (f"empty again: {call} dropped a datagram with a bad checksum at "
+                f"{format_us(s.dropped)}; a blocking {call} sleeps on",
+                f"empty: {call} dropped a bad datagram", "empty")
     if take is None:
         if state.model == "aio":
             return ("empty",)
@@ -218,9 +240,24 @@ def _fd(state: State, conn: int) -> str:
     return f"fd {FIRST_FD + conn}" if state.source == "sim" else f"conn {conn}"
 
 
-def _names(state: State, conns: Sequence[int], limit: int = 6) -> str:
-    shown = ", ".join(_fd(state, c) for c in conns[:limit])
+def _names(state: State, conns: Sequence[int], limit: int = 6, listener: bool = False) -> str:
+    shown = ", ".join(["the listening socket"] * listener + [_fd(state, c) for c in conns[:limit]])
     return shown + (f" and {len(conns) - limit} more" if len(conns) > limit else "")
+
+
+def _ready_names(state: State, m: Multiplexer, limit: int = 6) -> str:
+    return _names(state, m.returned, limit, m.listener_ready)
+
+
+def _owned(m: Multiplexer, title: str) -> str:
+    """A pool's thread names its own set or epoll instance."""
+    return f"{m.owner}: {title}" if m.owner else title
+
+
+def _listener_row(m: Multiplexer, event: str) -> list[Row]:
+    if not m.listening:
+        return []
+    return [Row("listener", words=(f"the listening socket, {event}", event))]
 
 
 def _select(state: State, m: Multiplexer) -> Block:
@@ -228,8 +265,10 @@ def _select(state: State, m: Multiplexer) -> Block:
         return Block("select", notes=((_returned_words(state, m),),))
     nfds = FIRST_FD + m.watched.highest() + 1
     watched = set(m.watched.head(MAX_BITS)) if nfds <= MAX_BITS else set()
-    rows = []
-    if nfds <= MAX_BITS:
+    rows = _listener_row(m, "returned readable" if m.listener_ready else "its bit set")
+    if m.listening and not watched:
+        rows.append(Row("in", words=("no connection of its own yet",)))
+    elif nfds <= MAX_BITS:
         rows.append(Row("in", tuple(Cell(str(fd), 1, Style.SET if fd - FIRST_FD in watched
                                          else Style.CLEAR) for fd in range(nfds))))
         if m.phase is Phase.RETURNED:
@@ -248,7 +287,9 @@ def _select(state: State, m: Multiplexer) -> Block:
         notes.insert(0, (f"fd {nfds - 1} >= FD_SETSIZE ({FD_SETSIZE}): an fd_set has no bit "
                          "for it, so select cannot watch it.",
                          f"fd {nfds - 1} >= FD_SETSIZE: select cannot watch it."))
-    return Block(f"select: the fd_set (nfds = {nfds:,})", tuple(rows), tuple(notes))
+    title = f"select: the fd_set (nfds = {nfds:,})" if not m.listening else \
+        "select: the listening socket and its own connections"
+    return Block(_owned(m, title), tuple(rows), tuple(notes))
 
 
 def _select_phase(state: State, m: Multiplexer, nfds: int) -> tuple[str, ...]:
@@ -267,7 +308,7 @@ def _select_phase(state: State, m: Multiplexer, nfds: int) -> tuple[str, ...]:
         Phase.RESCANNING: ("Checks every descriptor again and leaves a bit set for each "
                            "readable one.", "Checks every descriptor again."),
         Phase.RETURNED: (_returned_words(state, m),
-                         f"Returned: {_names(state, m.returned, 3)} readable."),
+                         f"Returned: {_ready_names(state, m, 3)} readable."),
     }[m.phase]
 
 
@@ -275,12 +316,16 @@ def _returned_words(state: State, m: Multiplexer) -> str:
     if m.phase is not Phase.RETURNED:
         return f"{m.call} has not returned."
     if m.family == "select":
-        return (f"Returned: bits left set for {_names(state, m.returned)}, the rest cleared; "
+        return (f"Returned: bits left set for {_ready_names(state, m)}, the rest cleared; "
                 "the set is copied out, so the next call must fill it again.")
     if m.family == "poll":
-        return (f"Returned: revents POLLIN on {_names(state, m.returned)}; the array is "
+        event = "POLLOUT" if m.only_writable else "POLLIN" if not m.writable else \
+            "POLLIN or POLLOUT"
+        space = ": a third of the send buffer is free again" if m.only_writable else ""
+        return (f"Returned: revents {event} on {_ready_names(state, m)}{space}; the array is "
                 "copied out, events kept for the next call.")
-    return f"Returned {len(m.returned)} ready: {_names(state, m.returned)}."
+    what = "writable" if m.only_writable else "ready"
+    return f"Returned {len(m.returned) + m.listener_ready} {what}: {_ready_names(state, m)}."
 
 
 def _poll(state: State, m: Multiplexer) -> Block:
@@ -291,9 +336,11 @@ def _poll(state: State, m: Multiplexer) -> Block:
         back = set(m.returned)
         shown = m.watched.head(4)
         for conn in shown:
-            revents = "POLLIN" if conn in back else "0"
-            words = f"events POLLIN, revents {revents}" if m.phase is Phase.RETURNED \
-                else "events POLLIN"
+            events = m.events.get(conn, "POLLIN")
+            revents = "0" if conn not in back else "POLLOUT" if m.only_writable else \
+                events if m.writable else "POLLIN"
+            words = f"events {events}, revents {revents}" if m.phase is Phase.RETURNED \
+                else f"events {events}"
             rows.append(Row(_fd(state, conn), words=(words,)))
         if n > len(shown):
             rows.append(Row("", words=(f"+ {n - len(shown):,} more entries",)))
@@ -306,14 +353,23 @@ def _poll(state: State, m: Multiplexer) -> Block:
         Phase.WAKING: ("Woken by an arrival; not running yet.",),
         Phase.RESCANNING: ("Checks every entry again to fill in revents.",),
         Phase.RETURNED: (_returned_words(state, m),
-                         f"Returned: {_names(state, m.returned, 3)} readable."),
+                         f"Returned: {_ready_names(state, m, 3)} "
+                         f"{'writable' if m.only_writable else 'ready'}."),
     }[m.phase]
-    return Block(f"poll: the pollfd array ({n:,} entries)", tuple(rows), (phase,))
+    notes = [phase]
+    if any("POLLOUT" in e for e in m.events.values()):
+        notes.append(("POLLOUT is asked for only while a reply waits for room in the send "
+                      "buffer; asked for always, poll would return at once, forever.",
+                      "POLLOUT only while a reply waits."))
+    return Block(_owned(m, f"poll: the pollfd array ({n:,} entries)"), tuple(rows),
+                 tuple(notes))
 
 
 def _epoll(state: State, m: Multiplexer) -> Block:
-    rows = []
-    if m.watched is not None:
+    rows = _listener_row(m, "returned ready" if m.listener_ready else "registered")
+    if m.watched is not None and m.listening and not len(m.watched):
+        rows.append(Row("interest", words=("no connection of its own yet",)))
+    elif m.watched is not None:
         n = len(m.watched)
         if n <= MAX_ENTRIES:
             rows.append(Row("interest", tuple(Cell(_fd(state, c).split()[-1], 1, Style.SET)
@@ -330,18 +386,44 @@ def _epoll(state: State, m: Multiplexer) -> Block:
                                        for c in m.ready)))
     else:
         rows.append(Row("ready", words=(f"{len(m.ready):,} sockets",)))
+    if m.events:
+        asked = [f"{_fd(state, c)}: {e}" for c, e in list(m.events.items())[:4]]
+        rows.append(Row("events", words=(", ".join(asked), asked[0])))
     notes = [_epoll_phase(state, m)]
-    if m.callback is not None and m.ready:
+    if any("EPOLLOUT" in e for e in m.events.values()):
+        notes.append(("EPOLLOUT is asked for only while a reply waits for room in the send "
+                      "buffer, or epoll_wait would report the socket writable forever.",
+                      "EPOLLOUT only while a reply waits."))
+    if m.callback is not None and m.ready and not m.only_writable:
         conn, t = m.callback
         notes.append((f"At {format_us(t)} data reached {_fd(state, conn)}: its callback put "
                       "it on the ready list.",
                       f"{_fd(state, conn)}'s callback put it on the ready list."))
+    stalled = _stalled(state, m)
+    if stalled:  # the lesson of edge-triggered epoll comes first
+        notes.insert(0, stalled)
     notes.append(("Edge-triggered: only a new arrival puts a socket back; read until EAGAIN.",
                   "Edge-triggered: read until EAGAIN.") if m.edge else
                  ("Level-triggered: a reported socket goes back on the list while data "
                   "remains.", "Level-triggered."))
     trigger = "edge-triggered" if m.edge else "level-triggered"
-    return Block(f"epoll ({trigger}): interest and ready lists", tuple(rows), tuple(notes))
+    title = f"epoll ({trigger}): interest and ready lists"
+    return Block(_owned(m, title if not m.owner else f"its own epoll ({trigger})"),
+                 tuple(rows), tuple(notes))
+
+
+def _stalled(state: State, m: Multiplexer) -> tuple[str, ...]:
+    """Edge-triggered, asleep while a registered socket still holds data: it is not told."""
+    if not m.edge or m.phase not in (Phase.ASLEEP, Phase.SCANNING) or m.watched is None:
+        return ()
+    watched = set(m.watched.head(MAX_ENTRIES))
+    for s in state.sockets:
+        left = sum(c.nbytes or 0 for c in s.chunks)
+        if s.conn in watched and left and s.conn not in (m.ready or ()):
+            return (f"{_bytes(left)} wait on {s.name}, but edge-triggered epoll reported it "
+                    "once and will not again until new data arrives; reading until EAGAIN "
+                    "would have taken them.", f"{_bytes(left)} wait on {s.name}, unreported.")
+    return ()
 
 
 def _epoll_phase(state: State, m: Multiplexer) -> tuple[str, ...]:
@@ -349,16 +431,85 @@ def _epoll_phase(state: State, m: Multiplexer) -> tuple[str, ...]:
     if m.phase is Phase.BEFORE:
         return (f"Registering: epoll_ctl adds each socket once ({n:,} so far).",
                 "Registering with epoll_ctl.")
+    if m.phase is Phase.RETURNED and m.only_writable:
+        return (f"epoll_wait returned {_ready_names(state, m)} writable: a third of the send "
+                "buffer is free again; send copies what fits.",
+                f"epoll_wait returned {_ready_names(state, m, 3)} writable.")
     if m.phase is Phase.RETURNED:
         k = len(m.returned)
         registered = f"the {n:,} registered" if n > k else "how many are registered"
+        k += m.listener_ready
         return (f"epoll_wait returned {k} socket{'s' if k != 1 else ''} off the ready list, "
                 f"without a scan: its cost follows the ready ones, not {registered}.",
-                f"epoll_wait returned {_names(state, m.returned, 3)}.")
+                f"epoll_wait returned {_ready_names(state, m, 3)}.")
     if m.phase is Phase.WAKING:
         return ("Woken by a callback; not running yet.",)
     return ("epoll_wait sleeps until a callback puts a socket on the ready list; it scans "
             "nothing.", "Asleep until a callback fills the ready list.")
+
+
+# -- the listening socket and the send buffers ----------------------------------------------
+
+
+def listener(state: State, ln: Listener) -> Block:
+    """The accept queue, who sleeps on it, and who took each connection."""
+    empty = "empty: accept returns EWOULDBLOCK" if ln.nonblocking else "empty: accept blocks"
+    if ln.queue:
+        names = ", ".join(f"connection {c}" for c in ln.queue)
+        queue = Row("queue", tuple(Cell(str(c), 1, Style.QUEUED) for c in ln.queue),
+                    (f"{names}: established, waiting for accept", "waiting for accept"))
+    else:
+        queue = Row("queue", words=(empty, "empty"))
+    took = [f"connection {c} by {who}" for c, who in ln.accepted]
+    rows = [queue, Row("accepted", words=(", ".join(took) or "none yet",
+                                          f"{len(took)} connection{'s' if len(took) != 1 else ''}"
+                                          if took else "none yet"))]
+    if ln.asleep:
+        rows.append(Row("in accept", words=(f"{', '.join(ln.asleep)} asleep on it",
+                                            f"{len(ln.asleep)} asleep")))
+    notes = []
+    if ln.latest is not None:
+        who, conn = ln.latest
+        pool = len(state.threads) > 1
+        notes.append((f"{who}'s accept returned EWOULDBLOCK: another thread took the "
+                      "connection; its wake-up was for nothing.",
+                      f"{who}'s accept: EWOULDBLOCK.") if conn < 0 and pool else
+                     ("accept returned EWOULDBLOCK: no connection waits.",) if conn < 0 else
+                     (f"{who}'s accept returned connection {conn}: only now does the "
+                      "program have its socket.", f"{who}'s accept: connection {conn}."))
+    if ln.in_accept and len(ln.asleep) > 1:
+        notes.append(("accept's wait is exclusive: a connection wakes one sleeping thread, "
+                      "not all.", "accept wakes one thread."))
+    elif state.multiplexer is not None and state.multiplexer.listening \
+            and len(state.threads) > 1:
+        call = state.multiplexer.call
+        notes.append((f"A connection wakes every thread whose {call} watches the listening "
+                      "socket; one accept gets it.", "A connection wakes every watcher."))
+    return Block("Listening socket: the accept queue", tuple(rows), tuple(notes))
+
+
+def send_buffers(state: State) -> Block:
+    rows = []
+    for b in state.sends:
+        free = b.size - b.used
+        words = f"{_bytes(b.used)} of {b.size:,}, not yet read by the client"
+        short = f"{b.used:,} of {b.size:,} bytes"
+        if b.used >= b.size:
+            words, short = f"full: {words}", f"full: {short}"
+        more = []
+        if b.waiting:
+            more.append(f"{b.waiting:,} more wait in the outbox")
+        if b.blocked:
+            more.append("send sleeps until a third is free")
+        cells = tuple(c for c in (Cell("", b.used, Style.QUEUED), Cell("", free, Style.CLEAR))
+                      if c.weight > 0)
+        rows.append(Row(b.name, cells, tuple(dict.fromkeys(
+            ("; ".join([words, *more]), "; ".join([short, *more]), short))), gauge=True))
+    return Block("Send buffers (in the kernel)", tuple(rows), ((
+        "send copies the reply into the send buffer; the client's reads make room. Full, a "
+        "blocking send sleeps and a non-blocking one returns EWOULDBLOCK, until a third is "
+        "free: then the socket is writable (POLLOUT, EPOLLOUT).",
+        "Full: send sleeps or returns EWOULDBLOCK until a third is free."),), "sockets")
 
 
 # -- signals, aio, threads --------------------------------------------------------------------
@@ -376,16 +527,21 @@ def signals(state: State, s: Signals) -> Block:
                      f"set, for {s.merged} {raises}", "set")
         elif s.pending and state.model == "aio":
             words = ("set: delivered again when the handler returns", "set")
+        elif s.pending and state.listener is not None:
+            words = ("set: the handler will try everything once more", "set")
         elif s.pending:
             words = ("set: the handler will read every socket once more", "set")
         else:
             words = ("clear",)
         rows.append(Row("pending", (bit,), words))
     reads = "collects finished reads with aio_return" if state.model == "aio" else \
+        "tries accept, every read and every send" if state.listener is not None else \
         "reads every socket until EWOULDBLOCK"
     rows.append(Row("handler", words=(f"running: it {reads}", "running") if s.handler
                     else ("not running",)))
     rows.append(Row("delivered", words=(f"{s.delivered:,} so far",)))
+    if s.cause is not None:
+        rows.append(Row("raised by", words=(f"{s.cause} (the latest)", s.cause)))
     if s.setsig:
         rows.append(Row("queued", tuple(Cell(_fd(state, c).split()[-1], 1, Style.PENDING)
                                         for c in s.queued[:MAX_ENTRIES]),
@@ -394,6 +550,11 @@ def signals(state: State, s: Signals) -> Block:
         title = f"Completion signal ({s.code_name} in the code)"
         notes = ((f"{s.code_name} is a standard signal: not queued, one delivery may stand "
                   "for several completions.", "Standard signal: not queued."),)
+    elif state.listener is not None or state.sends:
+        title = "SIGIO"
+        notes = (("On TCP, SIGIO is raised by a connection, data, the peer's close and room to "
+                  "send alike: the handler cannot tell which, so it tries everything (Stevens: "
+                  "next to useless with TCP).", "On TCP, SIGIO does not say why."),)
     else:
         title = "SIGIO"
         notes = (("F_SETSIG would queue a real-time signal per event, carrying its descriptor."

@@ -30,9 +30,9 @@ FILLS: dict[Style, theme.Colour] = {
     Style.CLOSE: theme.GRID, Style.SET: theme.ARROW_INK, Style.CLEAR: WHITE,
     Style.READY: theme.QUEUED, Style.PENDING: theme.HANDLER, Style.BLOCKED: theme.BLOCKED,
     Style.CALL: theme.ARROW, Style.RUNNING: theme.WORK, Style.RUNNABLE: theme.OVERHEAD,
-    Style.ENDED: theme.GRID,
+    Style.ENDED: theme.GRID, Style.BAD: theme.ERROR,
 }
-LIGHT_TEXT = {Style.COPYING, Style.SET, Style.BLOCKED}  # white text on these fills
+LIGHT_TEXT = {Style.COPYING, Style.SET, Style.BLOCKED, Style.BAD}  # white text on these fills
 
 
 def state_index(scene, ri: RunIndex) -> StateIndex:
@@ -179,7 +179,7 @@ def _row(surf: pygame.Surface, text: Text, row: Row, area: pygame.Rect, label_w:
     x = area.x + label_w
     if row.cells:
         x = _cells(surf, text, row.cells, pygame.Rect(x, area.y + 2, _cells_room(
-            row.cells, area.right - x), area.h - 4), room) + 6
+            row.cells, area.right - x), area.h - 4), room, row.gauge) + 6
     words = [v for v in row.words if v]
     if not words:
         return
@@ -201,9 +201,9 @@ def _cells_room(cells: tuple[Cell, ...], room: int) -> int:
 
 
 def _cells(surf: pygame.Surface, text: Text, cells: tuple[Cell, ...], area: pygame.Rect,
-           room: pygame.Rect) -> int:
+           room: pygame.Rect, gauge: bool = False) -> int:
     """The boxes, left to right, in ``area``; returns where they end."""
-    widths = _widths(text, cells, area.w)
+    widths = _widths(text, cells, area.w, gauge)
     x = area.x
     shown = len(widths)
     for cell, w in zip(cells[:shown], widths, strict=False):
@@ -224,12 +224,13 @@ def _cells(surf: pygame.Surface, text: Text, cells: tuple[Cell, ...], area: pyga
     return x
 
 
-def _widths(text: Text, cells: tuple[Cell, ...], room: int) -> list[int]:
-    """Each box's width: by its share of the bytes (a queue) or equal (bits), at least a few
-    pixels; boxes that cannot get those few pixels are left out (counted after the rest)."""
+def _widths(text: Text, cells: tuple[Cell, ...], room: int, gauge: bool = False) -> list[int]:
+    """Each box's width: by its share of the bytes (a queue, a gauge) or equal (bits), at
+    least a few pixels; boxes that cannot get those few pixels are left out (counted after
+    the rest)."""
     min_w = 8
     n = len(cells)
-    equal = len({c.weight for c in cells if c.weight}) <= 1
+    equal = len({c.weight for c in cells if c.weight}) <= 1 and not gauge
     if equal:
         want = max([text.width(c.text, TINY_SIZE) + 6 for c in cells] + [14])
         each = min(26, want, max(min_w, room // max(n, 1)))
