@@ -15,6 +15,7 @@ from iosim.errors import UserError
 COMMAND_MODULES = (
     "iosim.commands",
     "iosim.view.commands",
+    "iosim.lesson.commands",
     "iosim.export.commands",
     "iosim.calibrate",
     "iosim.real.commands",

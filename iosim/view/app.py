@@ -17,6 +17,7 @@ from iosim.trace import Trace
 from iosim.view.draw import Renderer
 from iosim.view.hit import hit
 from iosim.view.layout import Screen, Viewport
+from iosim.view.lesson_mode import LessonMode, lesson_key
 from iosim.view.predict_mode import PredictMode
 from iosim.view.resim import Resimulation, carried_over
 from iosim.view.scene import ALL, COMPARE, ONE, Scene, make_scene
@@ -47,9 +48,11 @@ class App:
     def __init__(self, traces: Sequence[Trace],
                  simulator: Callable[[Scenario], Trace] | None = None,
                  scenarios: Sequence[str] = (), screenshot_dir: Path | None = None,
-                 scene: Scene | None = None, scenario: Scenario | None = None) -> None:
+                 scene: Scene | None = None, scenario: Scenario | None = None,
+                 lesson: LessonMode | None = None) -> None:
         self.traces = list(traces)
         self.scene = scene or make_scene(self.traces)
+        self.lesson = lesson  # a lesson's moments, PgDn / PgUp between them
         self.simulator = simulator
         self.scenario = scenario  # the scenario behind the shown runs (None: saved traces)
         self.scenarios = list(scenarios)
@@ -107,6 +110,7 @@ class App:
             self.running = False
         elif event.type == pygame.KEYDOWN:
             self.key(event.key, event.mod, getattr(event, "unicode", ""))
+            self._rehover()
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button in (1, 3):
             shift = bool(pygame.key.get_mods() & pygame.KMOD_SHIFT)
             self.press(event.pos, pan=event.button == 3 or shift)
@@ -188,6 +192,20 @@ class App:
         h = hit(screen, scene.runs, vp, x, y)
         scene.hover = (h.run, h.event) if h.event >= 0 and self.drag is None else None
 
+    def _rehover(self) -> None:
+        """A key may change the view under a resting pointer: its details box then shows
+        what is under the pointer now, or goes (never the old view's box over the new)."""
+        scene = self.scene
+        if scene.hover is None:
+            return
+        scene.hover = None
+        if scene.view == COMPARE or self.drag is not None:
+            return
+        screen, vp = self._where()
+        h = hit(screen, scene.runs, vp, *scene.pointer)
+        if h.event >= 0:
+            scene.hover = (h.run, h.event)
+
     def wheel(self, clicks: int) -> None:
         """The wheel zooms around the time under the pointer (up: in)."""
         if not clicks or self.scene.view == COMPARE:
@@ -208,6 +226,8 @@ class App:
         if mode is not None and self._predict_key(mode, key, char):
             return
         if scene.whatif is not None and self._whatif_key(scene.whatif, key, mod):
+            return
+        if self.lesson is not None and self._lesson_key(self.lesson, key):
             return
         if key == pygame.K_ESCAPE:
             self.escape()
@@ -292,6 +312,17 @@ class App:
             self.flash(f"first answer: what happens next? (1-{len(mode.asked.choices)})")
             return True
         return False
+
+    def _lesson_key(self, mode: LessonMode, key: int) -> bool:
+        """The lesson's keys (lesson_mode.py); True when the key was the lesson's."""
+        taken = lesson_key(mode, self.scene, key)
+        if isinstance(taken, Scene):
+            self.traces = [mode.current.trace]
+            self.scenario = mode.current.scenario
+            self.scene = taken
+        elif isinstance(taken, str):
+            self.flash(taken)
+        return taken is not False
 
     def show(self, view: str, focus: int | None = None) -> None:
         """Change the view; stepping follows it (the one-run view steps through its run)."""

@@ -49,15 +49,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
-        "render", help="draw one frame (PNG) or the animation (GIF) without a window",
+        "render", help="draw a frame (PNG), the animation (GIF), a lesson's slides or the "
+                       "handout without a window",
         description="Draw what 'iosim show' shows, headless: -o OUT.png draws one frame at "
                     "--at MS (default: the end, everything drawn); -o OUT.gif records the "
-                    "animation from the start, with progress on stderr.")
-    p.add_argument("inputs", nargs="+", metavar="SCENARIO|TRACE",
+                    "animation from the start, with progress on stderr. --lesson NAME -o "
+                    "slides.pdf draws a lesson's moments as slides (one page each; -o DIR: one "
+                    "PNG each); --handout -o handout.pdf a page per IO model.")
+    p.add_argument("inputs", nargs="*", metavar="SCENARIO|TRACE",
                    help="built-in scenario, scenario file or trace file (several: side by side)")
-    p.add_argument("-o", "--output", metavar="OUT.png|OUT.gif",
-                   help="the image to write; its suffix chooses PNG or GIF")
+    p.add_argument("-o", "--output", metavar="OUT.png|OUT.gif|OUT.pdf|DIR",
+                   help="what to write: its suffix chooses PNG or GIF (a lesson: PDF, or a "
+                        "folder of PNGs; the handout: PDF)")
     _state_options(p, at_help="PNG: the playhead time in ms (default: the end)")
+    p.set_defaults(view=None)  # render tells a --view given from none (--lesson sets its own)
+    p.add_argument("--fit", action="store_true",
+                   help="the whole run in view, the playhead at --at (else the window "
+                        "follows the playhead, as in 'iosim show')")
+    p.add_argument("--clean", action="store_true",
+                   help="leave out the key hints under the legend")
+    p.add_argument("--lesson", metavar="FILE|NAME",
+                   help="a lesson's moments as slides (iosim lesson lists the built-in ones): "
+                        "-o slides.pdf, one page each, or -o DIR, one PNG each")
+    p.add_argument("--answers", action="store_true",
+                   help="with --lesson: after each moment that poses a question, a page with "
+                        "its answer revealed")
+    p.add_argument("--handout", action="store_true",
+                   help="-o handout.pdf: a page per IO model (who blocks in each phase, calls "
+                        "per message, how its cost grows, its pitfalls, its picture)")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="image size (default 1280x720 for PNG, 960x540 for GIF)")
     p.add_argument("--steps", metavar="DIR",
@@ -89,7 +108,8 @@ def has_display(env: Mapping[str, str] | None = None) -> bool:
     return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
 
 
-def _simulate(sc: scenario.Scenario) -> Trace:
+def simulate_scenario(sc: scenario.Scenario) -> Trace:
+    """The simulator, imported only when a scenario is to be simulated."""
     from iosim.sim.run import simulate
 
     return simulate(sc)
@@ -106,11 +126,11 @@ def load_inputs(inputs: Sequence[str]) -> tuple[list[Trace], scenario.Scenario |
         else:
             sc = scenario.load(item)
             scenarios.append(sc)
-            traces.append(_simulate(sc))
+            traces.append(simulate_scenario(sc))
     return traces, scenarios[0] if len(scenarios) == len(traces) == 1 else None
 
 
-def _import_pygame() -> None:
+def import_pygame() -> None:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame  # noqa: F401
 
@@ -119,7 +139,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
-    _import_pygame()
+    import_pygame()
     from iosim.view.app import App
     from iosim.view.render import parse_size, parse_view, prepare
 
@@ -127,13 +147,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     parse_view(args.view)
     traces, sc = load_inputs(args.inputs)
     scene = prepare(traces, args.view, args.axis, 0.0 if args.at is None else args.at)
-    app = App(traces, simulator=_simulate, scenarios=scenario.builtin_names(), scene=scene,
+    app = App(traces, simulator=simulate_scenario, scenarios=scenario.builtin_names(), scene=scene,
               scenario=sc)
     return app.run(size, play=not args.paused)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Every option and the output are checked before anything is simulated or drawn."""
+    if args.lesson is not None or args.handout:
+        return _render_pages(args)
+    if args.answers:
+        raise UserError("render: --answers goes with --lesson")
+    if not args.inputs:
+        raise UserError("render: name a scenario or trace to draw (or --lesson NAME, or "
+                        "--handout)")
+    view = args.view or "all"
     if not args.output and not args.steps:
         raise UserError("render: say where to draw: -o OUT.png|OUT.gif, or --steps DIR")
     out = Path(args.output or "step.png")
@@ -147,24 +175,84 @@ def cmd_render(args: argparse.Namespace) -> int:
     _check_number("--at", args.at, low=0.0, high=MAX_AT_MS)
     _check_number("--fps", args.fps, low=0.0, high=60.0, positive=True)
     _check_number("--seconds", args.seconds, low=0.0, high=MAX_GIF_SECONDS, positive=True)
-    _import_pygame()
+    import_pygame()
     from iosim.view import render
 
-    render.parse_view(args.view)
+    render.parse_view(view)
     size = render.parse_size(args.size or ("960x540" if suffix == ".gif" else "1280x720"))
     traces, _ = load_inputs(args.inputs)
+    look = render.Look(fit=args.fit, clean=args.clean)
     if args.steps:
-        count = render.render_steps(traces, Path(args.steps), size, args.view, args.axis,
-                                    args.per, render.stderr_progress("picture"))
+        count = render.render_steps(traces, Path(args.steps), size, view, args.axis,
+                                    args.per, render.stderr_progress("picture"), look)
         print(f"wrote {count} picture{'s' if count != 1 else ''} to {args.steps}")
         return 0
     if suffix == ".png":
-        render.render_png(traces, out, size, args.view, args.axis, args.at)
+        render.render_png(traces, out, size, view, args.axis, args.at, look)
         print(f"wrote {out}")
         return 0
-    count = render.render_gif(traces, out, size, args.view, args.axis, args.fps, args.seconds,
-                              render.stderr_progress("frame"))
+    count = render.render_gif(traces, out, size, view, args.axis, args.fps, args.seconds,
+                              render.stderr_progress("frame"), look)
     print(f"wrote {out} ({count} frames at {args.fps:g} fps)")
+    return 0
+
+
+def _render_pages(args: argparse.Namespace) -> int:
+    """--lesson (slides) and --handout: pages whose states the lesson, or the handout,
+    sets; the options that set a state are refused rather than ignored."""
+    which = "--lesson" if args.lesson is not None else "--handout"
+    if args.lesson is not None and args.handout:
+        raise UserError("render: --lesson or --handout, not both")
+    if args.inputs:
+        raise UserError(f"render {which}: takes no SCENARIO|TRACE ({' '.join(args.inputs)}): "
+                        "the pages say what they show")
+    given = [name for name, value in (("--view", args.view), ("--axis", args.axis),
+                                      ("--at", args.at), ("--steps", args.steps),
+                                      ("--seconds", args.seconds)) if value is not None]
+    given += [name for name, on in (("--fit", args.fit), ("--clean", args.clean)) if on]
+    if args.handout and args.answers:
+        given.append("--answers")
+    if given:
+        raise UserError(f"render {which}: {', '.join(given)} cannot be used with it: each "
+                        "page's state is its own")
+    if not args.output:
+        raise UserError(f"render {which}: say where to write: -o "
+                        f"{'slides.pdf (or -o DIR)' if args.lesson else 'handout.pdf'}")
+    out = Path(args.output)
+    pdf = out.suffix.lower() == ".pdf"
+    if args.handout and not pdf:
+        raise UserError(f"{out}: the handout is a PDF: -o handout.pdf")
+    if not pdf and out.suffix and not out.is_dir():
+        raise UserError(f"{out}: slides go into a PDF (-o slides.pdf) or a folder of PNGs "
+                        "(-o DIR)")
+    if pdf:
+        check_writable(out)
+    else:
+        _check_steps_folder(out)
+    if args.handout:
+        return _render_handout(out)
+    from iosim.lesson import lesson as lesson_mod
+    from iosim.lesson.prepare import ready
+
+    lesson = lesson_mod.load(args.lesson)
+    import_pygame()
+    from iosim.view import render, slides
+
+    size = render.parse_size(args.size or "1280x720")
+    moments = ready(lesson, simulate_scenario)
+    count = slides.render_lesson(moments, out, size, lesson.title, args.answers,
+                                 render.stderr_progress("slide"))
+    where = out if pdf else f"{out}/"
+    print(f"wrote {where} ({count} slide{'s' if count != 1 else ''})")
+    return 0
+
+
+def _render_handout(out: Path) -> int:
+    import_pygame()
+    from iosim.view import handout, render
+
+    count = handout.render_handout(out, simulate_scenario, render.stderr_progress("page"))
+    print(f"wrote {out} ({count} pages, one per IO model)")
     return 0
 
 

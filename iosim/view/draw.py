@@ -16,13 +16,14 @@ from collections import Counter
 import pygame
 
 from iosim.trace import READY_ESTIMATED, Kind
-from iosim.view import draw_chrome, theme
+from iosim.view import draw_chrome, draw_slide, theme
 from iosim.view.braces import COPY_BRACE
 from iosim.view.caption import caption, run_name
 from iosim.view.draw_code import draw_code_pane
 from iosim.view.draw_compare import draw_compare
 from iosim.view.draw_counters import counter_lines, draw_counters
 from iosim.view.draw_predict import draw_predict
+from iosim.view.draw_setup import draw_setup
 from iosim.view.draw_whatif import draw_whatif
 from iosim.view.follow import journey
 from iosim.view.hit import details
@@ -57,6 +58,9 @@ class Renderer:
     def draw(self, surf: pygame.Surface, scene: Scene, busy: str = "") -> None:
         """One frame; ``busy`` says what is being done meanwhile (a what-if simulation)."""
         surf.fill(theme.BACKGROUND)
+        if scene.slide is not None and scene.slide.blank:
+            draw_slide.blank(surf)
+            return
         entries = self._legend_entries(scene)
         pane_run = scene.pane_run()
         screen = self.layout(surf.get_size(), scene, entries, pane_run is not None)
@@ -70,11 +74,18 @@ class Renderer:
             self._timeline(surf, scene, screen, vp)
         noted = scene.view == COMPARE or draw_chrome.axis_note(self.text, surf, screen,
                                                                p.axis.name)
-        draw_chrome.header(self.text, surf, screen, p, self._header_left(scene))
-        draw_chrome.caption_bar(self.text, surf, screen, cap, scene.flash,
-                                ahead=scene.predict is None)
+        if scene.presentation:
+            draw_slide.title_bar(self.text, surf, screen, cap, scene,
+                                 [v.removeprefix("iosim · ") for v in self._header_left(scene)])
+            draw_slide.question_box(self.text, surf, screen, scene)
+            draw_slide.presenter_line(self.text, surf, screen, scene)
+        else:
+            draw_chrome.header(self.text, surf, screen, p, self._header_left(scene))
+            draw_chrome.caption_bar(self.text, surf, screen, cap, scene.flash,
+                                    ahead=scene.predict is None)
+            if scene.hints:
+                draw_chrome.hints(self.text, surf, screen)
         draw_chrome.legend(self.text, surf, screen, entries)
-        draw_chrome.hints(self.text, surf, screen)
         if scene.whatif is not None and screen.pane is not None:
             draw_whatif(surf, self.text, scene.whatif, screen.pane, busy)
         elif pane_run is not None and screen.pane is not None:
@@ -100,17 +111,18 @@ class Renderer:
             pane = scene.pane_run() is not None
         one = scene.view == ONE
         rows = draw_chrome.legend_rows(self.text, entries, size[0])
-        key = (size, scene.view, scene.focus if one else -1, pane, rows, id(scene.runs))
+        chrome = draw_slide.chrome(self.text, scene, size[0])
+        key = (size, scene.view, scene.focus if one else -1, pane, rows, id(scene.runs), chrome)
         screen = self._layouts.get(key)
         if screen is None:
             if len(self._layouts) > 32:
                 self._layouts.clear()
             if one:
                 screen = screen_layout(size, [scene.runs[scene.focus].run], [scene.focus],
-                                       True, pane, rows)
+                                       True, pane, rows, chrome)
             else:
                 screen = screen_layout(size, [r.run for r in scene.runs], None, False, pane,
-                                       rows)
+                                       rows, chrome)
             self._layouts[key] = screen
         return screen
 
@@ -233,6 +245,8 @@ class Renderer:
         span_labels = Placer(6)  # spans of one lane may overlap (messages queued together)
         for rect, text, colour in labels:
             self._span_label(surf, span_labels, rect, text, colour)
+        if scene.labels:
+            draw_setup(surf, self.text, ri, band, vp, self._text_limit)
         self._arrows(surf, ri, band, vp, instants, scene.labels, one_run, shade)
         if one_run and band.braces:
             self._braces(surf, ri, band, vp)
@@ -342,6 +356,14 @@ class Renderer:
                     draw_chrome.hatch(surf, theme.HATCHED[kind], (a, ry, max(w, 1), rh))
                 if with_labels and w > 40 and rh >= 13 and not shared:
                     labels.append((pygame.Rect(a, ry, w, rh), run.labels[label_ids[i]], colour))
+            if step > 1:  # one event in every few was drawn: the long stretches too
+                for t0, t1, kind in ri.long_spans(lane, t_lo, t_hi):
+                    if density and kind == Kind.WAIT:
+                        continue
+                    a = max(x_of(t0), x_min)
+                    w = max(min(x_of(t1), x_max) - a, 1)
+                    surf.fill(theme.SPAN_COLOURS[kind],
+                              (a, ry, w, handler_h if kind == Kind.HANDLER else rh))
 
     def _span_label(self, surf: pygame.Surface, placer: Placer, rect: pygame.Rect, text: str,
                     fill: Colour) -> None:

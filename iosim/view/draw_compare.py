@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pygame
 
+from iosim.timefmt import format_us
 from iosim.trace import Kind
 from iosim.view import theme
 from iosim.view.compare import BOTH_PHASES, HEADINGS, SAME_SECOND_PHASE, Column, column
@@ -24,7 +25,7 @@ def draw_compare(surf: pygame.Surface, text: Text, runs: list[RunIndex], t: floa
                  screen: Screen, axis: str = SCHEMATIC) -> None:
     w, _ = screen.size
     top = screen.header[3] + 8
-    bottom = screen.caption[1] - 8
+    bottom = screen.timeline[1] + screen.timeline[3] - 8
     left = max(110, min(190, w // 7))
     col_w = (w - left - 10) / max(len(runs), 1)
     bands_h = bottom - top - HEADING_H - BRACE_H
@@ -80,6 +81,14 @@ def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
         for j, line in enumerate(lines):
             text.blit(surf, line, (x + 6, b1[0] + 8 + (size + 4) * j), size, theme.ERROR,
                       room=room)
+        return
+    setup = ri.setup
+    if setup is not None and t < col.start <= setup.t1:  # not waiting yet: setting up
+        words = setup.words()
+        lines, size = text.fit_lines([f"{w}; the wait begins at {format_us(setup.t1)}"
+                                      for w in words] + words, (12, 11), room.w - 8, 4)
+        for j, line in enumerate(lines):
+            text.blit(surf, line, (x + 6, b1[0] + 8 + (size + 4) * j), size, MUTED, room=room)
         return
     if col.queued:
         lines, size = text.fit_lines(["no wait: the data was already queued", "no wait"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,6 +24,15 @@ from iosim.view.scene import ALL, COMPARE, ONE, Scene, make_scene
 MAX_GIF_FRAMES = 900
 MAX_STEPS = 5000  # pictures --steps writes at most
 GIF_HOLD_SECONDS = 1.5  # the last frame stays this long before the GIF loops
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a rendered frame differs from the window's: ``fit`` shows the whole run wherever
+    the playhead is, ``clean`` leaves out the key hints."""
+
+    fit: bool = False
+    clean: bool = False
 
 
 def parse_view(text: str) -> tuple[str, int]:
@@ -44,9 +54,12 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float | None
-            ) -> Scene:
+def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float | None,
+            look: Look = Look()) -> Scene:
+    """The scene of a prepared state: the view, the axis, the playhead at ``at_ms`` (None:
+    the end, the whole run shown), drawn with ``look``."""
     scene = make_scene(traces)
+    scene.hints = not look.clean
     scene.view, scene.focus = parse_view(view)
     if scene.view == ONE and scene.focus >= len(scene.runs):
         raise UserError(f"--view {view}: there are {len(scene.runs)} runs")
@@ -60,6 +73,8 @@ def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float |
         if not 0 <= at_ms < float("inf"):
             raise UserError(f"--at {at_ms}: a time in ms from 0")
         player.seek(at_ms * 1000.0)
+    if look.fit:
+        player.fit()
     return scene
 
 
@@ -69,9 +84,10 @@ def _headless() -> None:
 
 
 def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: str = ALL,
-               axis: str | None = None, at_ms: float | None = None) -> Path:
+               axis: str | None = None, at_ms: float | None = None, look: Look = Look()
+               ) -> Path:
     _headless()
-    scene = prepare(traces, view, axis, at_ms)
+    scene = prepare(traces, view, axis, at_ms, look)
     surf = pygame.Surface(size)
     Renderer().draw(surf, scene)
     _save(lambda f: pygame.image.save(surf, f, out.name), out)
@@ -80,12 +96,12 @@ def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
 
 def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: str = ALL,
                axis: str | None = None, fps: float = 10.0, seconds: float | None = None,
-               progress: Callable[[int, int], None] | None = None) -> int:
+               progress: Callable[[int, int], None] | None = None, look: Look = Look()) -> int:
     """Play from the start at speed x1 and record; returns the number of frames."""
     from PIL import Image
 
     _headless()
-    scene = prepare(traces, view, axis, 0.0)
+    scene = prepare(traces, view, axis, 0.0, look)
     player = scene.player
     if seconds is None:
         seconds = player.axis.length / player.rate() + GIF_HOLD_SECONDS
@@ -109,11 +125,12 @@ def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
 
 def render_steps(traces: Sequence[Trace], folder: Path, size: tuple[int, int],
                  view: str = ALL, axis: str | None = None, per: str = "event",
-                 progress: Callable[[int, int], None] | None = None) -> int:
+                 progress: Callable[[int, int], None] | None = None, look: Look = Look()
+                 ) -> int:
     """One PNG per event of the shown runs (``per`` "message": per moment a message's data
     is ready), numbered step-0001.png, ... in ``folder``; returns how many."""
     _headless()
-    scene = prepare(traces, view, axis, 0.0)
+    scene = prepare(traces, view, axis, 0.0, look)
     player = scene.player
     times = list(player.times if per == "event" else player.message_times)
     if len(times) > MAX_STEPS:
@@ -121,23 +138,31 @@ def render_steps(traces: Sequence[Trace], folder: Path, size: tuple[int, int],
                         "run (--view N) or take one per message (--per message)")
     if not times:
         raise UserError("--steps: the shown runs have no message")
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{folder}: not a directory")
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{folder}: cannot create ({exc.strerror})") from None
+    make_folder(folder)
     surf = pygame.Surface(size)
     renderer = Renderer()
     width = max(4, len(str(len(times))))
     for k, t in enumerate(times):
         player.seek(t)
+        if look.fit:
+            player.fit()
         renderer.draw(surf, scene)
         out = folder / f"step-{k + 1:0{width}d}.png"
         _save(lambda f, out=out: pygame.image.save(surf, f, out.name), out)
         if progress:
             progress(k + 1, len(times))
     return len(times)
+
+
+def make_folder(folder: Path) -> None:
+    """A folder for numbered pictures: made if need be, refused when a file is in the
+    way."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: not a directory")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot create ({exc.strerror})") from None
 
 
 def _save(write: Callable[[BinaryIO], None], out: Path) -> None:

@@ -67,6 +67,7 @@ def carried_over(old: Scene, trace: Trace, new: Scene) -> Scene:
     new.view = old.view if old.view != ONE or old.focus < count else ALL
     new.focus = min(old.focus, count - 1)
     new.labels, new.code, new.whatif = old.labels, old.code, old.whatif
+    new.presentation, new.hints, new.slide = old.presentation, old.hints, old.slide
     new.follow = old.follow if old.follow is not None and old.follow < new.messages else None
     np = new.player
     np.axis_name, np.speed = p.axis_name, p.speed
