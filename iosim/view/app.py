@@ -248,7 +248,7 @@ class App:
         elif key == pygame.K_HOME:
             p.home()
         elif key == pygame.K_END:
-            p.go_end()
+            self.end()
         elif key in (pygame.K_PLUS, pygame.K_KP_PLUS, pygame.K_EQUALS) or char == "+":
             p.faster()
         elif key in (pygame.K_MINUS, pygame.K_KP_MINUS) or char == "-":
@@ -324,9 +324,23 @@ class App:
             self.flash(taken)
         return taken is not False
 
+    def end(self) -> None:
+        """End: the whole run, the playhead at its end. In the comparison, first the whole
+        of each column's cycle with the playhead kept where it is; End again goes to the
+        end."""
+        scene = self.scene
+        if scene.view == COMPARE and not scene.whole:
+            scene.whole = True
+            scene.player.playing = False
+            self.flash("the whole cycle of each column, faint after the playhead; End again "
+                       "goes to the end")
+            return
+        scene.player.go_end()
+
     def show(self, view: str, focus: int | None = None) -> None:
         """Change the view; stepping follows it (the one-run view steps through its run)."""
         scene = self.scene
+        scene.whole = False
         scene.view = view
         if focus is not None:
             scene.focus = focus

@@ -210,8 +210,9 @@ def _render_pages(args: argparse.Namespace) -> int:
                                       ("--at", args.at), ("--steps", args.steps),
                                       ("--seconds", args.seconds)) if value is not None]
     given += [name for name, on in (("--fit", args.fit), ("--clean", args.clean)) if on]
-    if args.handout and args.answers:
-        given.append("--answers")
+    if args.handout:
+        given += [name for name, on in (("--answers", args.answers),
+                                        ("--size", args.size is not None)) if on]
     if given:
         raise UserError(f"render {which}: {', '.join(given)} cannot be used with it: each "
                         "page's state is its own")

@@ -19,6 +19,7 @@ from iosim.trace import READY_ESTIMATED, Kind
 from iosim.view import draw_chrome, draw_slide, theme
 from iosim.view.braces import COPY_BRACE
 from iosim.view.caption import caption, run_name
+from iosim.view.compare import FIGURES
 from iosim.view.draw_code import draw_code_pane
 from iosim.view.draw_compare import draw_compare
 from iosim.view.draw_counters import counter_lines, draw_counters
@@ -33,9 +34,6 @@ from iosim.view.layout import BRACE_ROW_H, Band, Screen, Viewport, screen_layout
 from iosim.view.scene import COMPARE, ONE, Scene
 from iosim.view.theme import INK, MUTED, Colour, Text
 
-FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Figure 6.3",
-           "poll": "after Figure 6.3", "epoll": "after Figure 6.3", "sigio": "Figure 6.4",
-           "aio": "Figure 6.5", "threaded": "after Figure 6.1"}
 UP_ARROWS = {Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.SIGNAL}
 MAX_PER_PIXEL = 2  # beyond this many events per pixel of a lane, draw one in every few
 PLATE_ALPHA = 190  # how much of an arrow a label's plate hides: enough to read the text
@@ -69,7 +67,8 @@ class Renderer:
         cap = caption(scene.runs, p.t, scene.focus if scene.view == ONE else None,
                       durations=scene.predict is None)
         if scene.view == COMPARE:
-            draw_compare(surf, self.text, scene.runs, p.t, scene.cache, screen, p.axis.name)
+            draw_compare(surf, self.text, scene.runs, p.t, scene.cache, screen, p.axis.name,
+                         scene.whole)
         else:
             self._timeline(surf, scene, screen, vp)
         noted = scene.view == COMPARE or draw_chrome.axis_note(self.text, surf, screen,

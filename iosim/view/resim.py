@@ -58,9 +58,9 @@ class Resimulation:
 
 
 def carried_over(old: Scene, trace: Trace, new: Scene) -> Scene:
-    """New runs of the same scenario: the view, the axis, the speed, the panels and the
-    followed message stay; the playhead stays on the same message (at the same time past its
-    data's arrival), or on the same time when the messages changed."""
+    """New runs of the same scenario: the view, the axis, the speed, the visible range, the
+    panels and the followed message stay; the playhead stays on the same message (at the same
+    time past its data's arrival), or on the same time when the messages changed."""
     p = old.player
     t = _same_moment(old, trace.runs, p.t)
     count = len(new.runs)
@@ -72,6 +72,7 @@ def carried_over(old: Scene, trace: Trace, new: Scene) -> Scene:
     np = new.player
     np.axis_name, np.speed = p.axis_name, p.speed
     np.show_run(new.focus if new.view == ONE else None)
+    np.keep_range(p)
     np.seek(t)
     return new
 
