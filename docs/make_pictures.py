@@ -17,8 +17,12 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # noqa: E402
 
 from iosim import scenario  # noqa: E402
+from iosim.lesson import lesson as lesson_mod  # noqa: E402
+from iosim.lesson.prepare import ready  # noqa: E402
 from iosim.sim.run import simulate  # noqa: E402
 from iosim.view.app import App  # noqa: E402
+from iosim.view.handout import Pages  # noqa: E402
+from iosim.view.lesson_mode import LessonMode  # noqa: E402
 from iosim.view.scene import ALL, COMPARE, ONE  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -94,11 +98,29 @@ def other_pictures() -> None:
     save(app, HERE / "whatif.png")
 
 
+def lesson_pictures() -> None:
+    """A moment of the five-models lesson in the window (its answer revealed, the presenter's
+    line shown), and the handout's page for select (at two thirds of its size)."""
+    lesson = lesson_mod.load("five-models")
+    mode = LessonMode(lesson, ready(lesson, simulate))
+    compare = next(k for k, r in enumerate(mode.moments) if r.view == "compare")
+    app = App([mode.moments[compare].trace], simulator=simulate, scene=mode.scene(compare),
+              lesson=mode)
+    app.key(pygame.K_RETURN)
+    save(app, HERE / "lesson-slide.png")
+    page = Pages(simulate).page("select")
+    w, h = page.get_size()
+    pygame.image.save(pygame.transform.smoothscale(page, (w * 2 // 3, h * 2 // 3)),
+                      str(HERE / "handout-select.png"))
+    print("wrote docs/handout-select.png")
+
+
 def main() -> int:
     pygame.font.init()
     model_pictures()
     predict_pictures()
     other_pictures()
+    lesson_pictures()
     return 0
 
 

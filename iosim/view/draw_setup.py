@@ -15,8 +15,9 @@ SIZES = (13, 12)
 
 def draw_setup(surf: pygame.Surface, text: Text, ri: RunIndex, band: Band, vp: Viewport,
                right: float) -> None:
-    """The label centred on the set-up's stretch of the application lane, on a white plate,
-    ending before ``right`` (predict mode: the playhead)."""
+    """The label centred on the set-up's stretch of the application lane (near its top when
+    the lane is tall enough, clear of the spans' labels), on a white plate, ending before
+    ``right`` (predict mode: the playhead)."""
     setup = ri.setup
     if setup is None:
         return
@@ -33,5 +34,7 @@ def draw_setup(surf: pygame.Surface, text: Text, ri: RunIndex, band: Band, vp: V
     rect = img.get_rect(center=(int((x0 + x1) / 2), ay + ah // 2))
     if rect.height + 4 > ah:
         return
+    if ah >= 3 * rect.height:  # above the middle, where the spans' own labels go
+        rect.top = ay + 4
     surf.fill((255, 255, 255), rect.inflate(8, 4))
     text.blit(surf, shown, rect.topleft, size, INK, room=pygame.Rect(ax, ay, aw, ah))

@@ -34,25 +34,35 @@ LABEL_W = 300  # the column of the row names ("Phase 1: wait for data", ...)
 def render_handout(out: Path, simulate: Callable[[Scenario], Trace],
                    progress: Callable[[int, int], None] | None = None) -> int:
     """A page per model of the simulator, in the order of SIM_MODELS; returns how many."""
-    traces: dict[str, Trace] = {}
-    text = Text()
-    renderer = Renderer()
+    pages = Pages(simulate)
     with atomic_open_binary(out) as f:
         pdf = PdfWriter(f, "iosim: the UNIX I/O models, a page each", DPI)
         for k, model in enumerate(SIM_MODELS):
-            name = scenario_of(model)
-            if name not in traces:
-                sc = scenario_mod.load(name)
-                traces[name] = simulate(scenario_mod.from_dict(
-                    {**scenario_mod.to_dict(sc), "models": list(SIM_MODELS)}, name))
-            trace = traces[name]
-            run_k = next(i for i, r in enumerate(trace.runs) if r.model == model)
-            page = _page(text, renderer, SHEETS[model], trace, run_k, k + 1, len(SIM_MODELS))
-            pdf.add(image_of(page))
+            pdf.add(image_of(pages.page(model)))
             if progress:
                 progress(k + 1, len(SIM_MODELS))
         pdf.close()
     return len(SIM_MODELS)
+
+
+class Pages:
+    """The handout's pages, each scenario simulated once with every model."""
+
+    def __init__(self, simulate: Callable[[Scenario], Trace]) -> None:
+        self.simulate = simulate
+        self.traces: dict[str, Trace] = {}
+        self.text = Text()
+        self.renderer = Renderer()
+
+    def page(self, model: str) -> pygame.Surface:
+        name = scenario_of(model)
+        if name not in self.traces:
+            data = {**scenario_mod.to_dict(scenario_mod.load(name)), "models": list(SIM_MODELS)}
+            self.traces[name] = self.simulate(scenario_mod.from_dict(data, name))
+        trace = self.traces[name]
+        run_k = next(i for i, r in enumerate(trace.runs) if r.model == model)
+        return _page(self.text, self.renderer, SHEETS[model], trace, run_k,
+                     SIM_MODELS.index(model) + 1, len(SIM_MODELS))
 
 
 def picture(renderer: Renderer, trace: Trace, run_k: int) -> pygame.Surface:
