@@ -18,7 +18,7 @@ from typing import Any
 from iosim import scenario as scenario_mod
 from iosim.checks import HOUR_MS, TomlLines, number_problem, show, text_problem
 from iosim.errors import UserError
-from iosim.files import read_small_text
+from iosim.files import file_or_builtin, read_small_text
 from iosim.lesson.events import WORDS, Event, parse_event
 from iosim.scenario import Scenario
 
@@ -98,16 +98,9 @@ def resolve(name_or_path: str) -> Path:
     """A file if it exists (or looks like one), else a built-in lesson's name."""
     if "\0" in name_or_path:
         raise LessonError(f"{name_or_path!r}: not a file name (it holds a NUL character)")
-    path = Path(name_or_path)
-    try:
-        exists = path.exists()
-    except (OSError, ValueError):
-        exists = False
-    if exists or path.suffix or "/" in name_or_path:
-        return path
-    builtin = builtin_dir() / f"{name_or_path}.toml"
-    if builtin.exists():
-        return builtin
+    found = file_or_builtin(name_or_path, builtin_dir())
+    if found is not None:
+        return found
     raise LessonError(f"{name_or_path}: no such file or built-in lesson "
                       f"(built-in: {', '.join(builtin_names())})")
 
