@@ -355,8 +355,9 @@ class Renderer:
                     draw_chrome.hatch(surf, theme.HATCHED[kind], (a, ry, max(w, 1), rh))
                 if with_labels and w > 40 and rh >= 13 and not shared:
                     labels.append((pygame.Rect(a, ry, w, rh), run.labels[label_ids[i]], colour))
-            if step > 1:  # one event in every few was drawn: the long stretches too
-                for t0, t1, kind in ri.long_spans(lane, t_lo, t_hi):
+            longs = ri.long_spans(lane, t_lo, t_hi) if step > 1 else []
+            if len(longs) <= 2 * vp.width:  # one event in every few drawn: the long ones too
+                for t0, t1, kind in longs:
                     if density and kind == Kind.WAIT:
                         continue
                     a = max(x_of(t0), x_min)
