@@ -62,17 +62,21 @@ def model_pictures() -> None:
 
 
 def predict_pictures() -> None:
+    """select's third question (the datagram arrives while it sleeps in select), then the
+    reveal of the usual confusion: that select hands over the data."""
     app = app_for("one-datagram")
     app.show(ONE, 2)
     app.toggle_predict()
     mode = app.scene.predict
-    mode.step(app.scene.player)
-    mode.answer(mode.asked.answer, app.scene.player)  # the first: select blocks, answered
-    mode.moving_on()
-    mode.step(app.scene.player)  # the datagram arrives
+    player = app.scene.player
+    for _ in range(2):  # the count of calls, then what select does: answered right
+        mode.step(player)
+        mode.answer(mode.asked.answer, player)
+        mode.moving_on()
+    mode.step(player)
     save(app, HERE / "predict-question.png")
-    wrong = (mode.asked.answer + 1) % len(mode.asked.choices)
-    mode.answer(wrong, app.scene.player)
+    wrong = next(k for k, choice in enumerate(mode.asked.choices) if "copied" in choice)
+    mode.answer(wrong, player)
     save(app, HERE / "predict-reveal.png")
 
 

@@ -14,6 +14,7 @@ from iosim.errors import UserError
 # Modules with a ``register(subparsers)`` function, in the order their commands are listed.
 COMMAND_MODULES = (
     "iosim.commands",
+    "iosim.homework",
     "iosim.view.commands",
     "iosim.lesson.commands",
     "iosim.export.commands",

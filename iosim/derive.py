@@ -6,15 +6,17 @@ from __future__ import annotations
 from iosim.trace import IN_KERNEL_KINDS, Kind, RunRecorder
 
 
-def kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float) -> None:
+def kernel_phases(rec: RunRecorder, kernel_lanes: dict[int, int], end: float,
+                  since: dict[int, float] | None = None) -> None:
     """Phase 1 (wait for data) on each connection's kernel lane, from the moment the previous
-    message was copied (or t = 0) to this one's arrival; then the time it waited queued.
+    message was copied (or t = 0, or when the connection was made: ``since``) to this one's
+    arrival; then the time it waited queued.
     One pass over the message columns, appending to the recorder's rows directly (as
     RunRecorder.span, spans of zero length are left out): c10k has a thousand messages per run."""
     run = rec.run
     rows = rec.rows
     wait, queued = Kind.WAIT, Kind.QUEUED  # each Kind.X is a slow lookup on Python 3.11
-    prev_end: dict[int, float] = {}
+    prev_end: dict[int, float] = dict(since or {})
     for msg, (conn, ready, copy_start, copy_end) in enumerate(zip(
             run.m_conn, run.m_ready, run.m_copy_start, run.m_copy_end, strict=True)):
         lane = kernel_lanes[conn]

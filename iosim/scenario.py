@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from iosim.errors import UserError
 from iosim.files import file_or_builtin, read_small_text
 from iosim.sim.costs import COST_KEYS, Costs, CostsError, check_table, load_costs
 
-SIM_MODELS = ("blocking", "nonblocking", "select", "poll", "epoll", "sigio", "aio", "threaded")
+SIM_MODELS = ("blocking", "nonblocking", "select", "poll", "epoll", "epoll-et", "sigio", "aio",
+              "threaded")
 DEFAULT_MODELS = ("blocking", "nonblocking", "select", "sigio", "aio")
 DEFAULT_SCENARIO = "one-datagram"
 
@@ -35,6 +36,17 @@ MAX_MESSAGES = 100_000  # all connections together; also the reads they take (TC
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NAME_CHARS = 100
 MAX_TITLE_CHARS = 200
+MAX_WORKERS = 64  # threads sharing one listening socket (server.workers)
+CHECKSUM_RULES = ("linux", "at-read")  # kernel.udp_checksum
+
+# The models each server variant is modelled with (docs/scenarios.md): a variant is what the
+# [server] table asks beyond the classic program (accept: connections come to a listening
+# socket; reply: every message is answered), and its program is assets/code/<variant>-<model>.py.
+VARIANT_MODELS = {
+    "accept": ("blocking", "select", "epoll"),
+    "reply": ("blocking", "nonblocking", "poll", "epoll"),
+    "accept-reply": ("sigio",),
+}
 
 
 class ScenarioError(UserError):
@@ -45,6 +57,7 @@ class ScenarioError(UserError):
 class Send:
     at_ms: float
     nbytes: int
+    corrupt: bool = False  # a UDP datagram whose checksum is bad: the kernel drops it
 
 
 @dataclass(frozen=True)
@@ -55,13 +68,56 @@ class Process:
 
 
 @dataclass(frozen=True)
+class Server:
+    """What the server is beyond its IO model: a listening socket that several threads share,
+    and replies that fill a send buffer."""
+
+    accept: bool = False  # connections arrive on a listening socket and are accepted
+    workers: int = 1  # threads that each wait for connections on it
+    epoll_exclusive: bool = False  # the epoll models register the listener with EPOLLEXCLUSIVE
+    reuseport: bool = False  # each worker has a listening socket of its own (SO_REUSEPORT)
+    reply_bytes: int = 0  # every message processed is answered with this many bytes
+    send_buffer_bytes: int = 16384  # SO_SNDBUF: what the kernel holds of the replies
+
+    @property
+    def variant(self) -> str:
+        """"" (the classic program), "accept", "reply" or "accept-reply"."""
+        return "-".join(v for v, on in (("accept", self.accept), ("reply", self.reply_bytes > 0))
+                        if on)
+
+
+@dataclass(frozen=True)
+class Client:
+    """How the clients read the replies: ``read_bytes`` every ``read_every_ms`` (a slow
+    reader), or everything at once (read_bytes 0)."""
+
+    read_bytes: int = 0
+    read_every_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class KernelRules:
+    """Choices of the simulated kernel. ``udp_checksum``: "linux" checks a datagram's
+    checksum when a read takes it and, on a blocking socket, also when select/poll/epoll
+    look at it (Linux's udp_poll); "at-read" only when a read takes it."""
+
+    udp_checksum: str = "linux"
+
+
+@dataclass(frozen=True)
 class Explicit:
-    """One ``[[connections]]`` block with its sends listed: ``sends = [[at_ms, bytes], ...]``."""
+    """One ``[[connections]]`` block with its sends listed: ``sends = [[at_ms, bytes], ...]``;
+    ``corrupt`` marks sends (by index) as datagrams with a bad checksum; ``connect_ms`` is when
+    the client connects (accept mode; default its first send)."""
 
     sends: tuple[Send, ...]
+    connect_ms: float | None = None
 
     def expand(self) -> list[list[Send]]:
         return [list(self.sends)]
+
+    def connects(self) -> list[float]:
+        return [self.sends[0].at_ms if self.connect_ms is None else self.connect_ms]
 
 
 @dataclass(frozen=True)
@@ -79,6 +135,9 @@ class Generated:
     def expand(self) -> list[list[Send]]:
         return [[Send(self.first_ms + c * self.stagger_ms + k * self.every_ms, self.nbytes)
                  for k in range(self.messages)] for c in range(self.count)]
+
+    def connects(self) -> list[float]:
+        return [self.first_ms + c * self.stagger_ms for c in range(self.count)]
 
     @property
     def last_ms(self) -> float:
@@ -101,10 +160,15 @@ class Scenario:
     blocks: tuple[Block, ...] = ()  # the [[connections]] blocks as written
     path: str = field(default="", compare=False)
     axis: str = "schematic"  # the time axis the window opens on
+    server: Server = field(default_factory=Server)
+    client: Client = field(default_factory=Client)
+    kernel: KernelRules = field(default_factory=KernelRules)
     connections: list[list[Send]] = field(init=False, compare=False, repr=False)
+    connect_ms: list[float] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.connections = [sends for block in self.blocks for sends in block.expand()]
+        self.connect_ms = [at for block in self.blocks for at in block.connects()]
 
     @property
     def active_connections(self) -> int:
@@ -116,14 +180,23 @@ class Scenario:
 
     @property
     def message_count(self) -> int:
+        """The messages the server is to handle: every send but a corrupt datagram."""
+        return sum(not s.corrupt for c in self.connections for s in c)
+
+    @property
+    def send_count(self) -> int:
         return sum(len(c) for c in self.connections)
 
 
 _TOP_KEYS = {"name", "title", "protocol", "models", "idle_connections", "costs", "process",
-             "connections", "axis"}
+             "connections", "axis", "server", "client", "kernel"}
 AXES = ("schematic", "scale")  # the window's time axis: a slot per event, or to scale
 _PROCESS_KEYS = {"poll_interval_us", "work_us", "buffer_bytes"}
-_EXPLICIT_KEYS = {"sends"}
+_EXPLICIT_KEYS = {"sends", "corrupt", "connect_ms"}
+_SERVER_KEYS = {"accept", "workers", "epoll_exclusive", "reuseport", "reply_bytes",
+                "send_buffer_bytes"}
+_CLIENT_KEYS = {"read_bytes", "read_every_ms"}
+_KERNEL_KEYS = {"udp_checksum"}
 _GENERATED_KEYS = {"count", "first_ms", "every_ms", "messages", "bytes", "stagger_ms"}
 _HOUR_MS = " ms (one simulated hour)"
 _HOUR_US = " µs (one simulated hour)"
@@ -165,6 +238,12 @@ class _Checker:
         problem = number_problem(value, **limits)
         if problem:
             raise self.fail(f"{prefix}{key}", problem, occ)
+        return value
+
+    def boolean(self, table: dict[str, Any], key: str, prefix: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{prefix}{key}", f"must be true or false, not {show(value)}")
         return value
 
     def string(self, table: dict[str, Any], key: str, default: str, max_chars: int) -> str:
@@ -232,20 +311,69 @@ def _build(check: _Checker, data: dict[str, Any], base_dir: Path | None) -> Scen
     protocol = check.string(data, "protocol", "udp", MAX_NAME_CHARS)
     if protocol not in ("udp", "tcp"):
         raise check.fail("protocol", f"must be 'udp' or 'tcp', not {show(protocol)}")
-    models = _models(check, data)
+    server = _server(check, check.table(data, "server"), protocol)
+    models = _models(check, data, server)
     idle = check.number(data, "idle_connections", "", 0, integer=True, high=MAX_CONNECTIONS)
     costs = _costs(check, data.get("costs", {}), base_dir or Path("."))
     process = _process(check, check.table(data, "process"))
-    blocks = _blocks(check, data.get("connections", []), protocol, idle, process.buffer_bytes)
+    client = _client(check, check.table(data, "client"), server)
+    kernel = _kernel(check, check.table(data, "kernel"))
+    blocks = _blocks(check, data.get("connections", []), protocol, idle, process.buffer_bytes,
+                     server)
     axis = check.string(data, "axis", "schematic", MAX_NAME_CHARS)
     if axis not in AXES:
         raise check.fail("axis", f"must be 'schematic' or 'scale', not {show(axis)}")
-    return Scenario(name, title, protocol, models, idle, costs, process, blocks, check.where,
-                    axis)
+    sc = Scenario(name, title, protocol, models, idle, costs, process, blocks, check.where,
+                  axis, server, client, kernel)
+    _check_variant(check, sc)
+    _check_replies(check, sc)
+    if not sc.message_count:
+        raise check.fail("connections.corrupt", "every datagram is corrupt: the server would "
+                         "have nothing to handle")
+    return sc
 
 
-def _models(check: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
-    models = data.get("models", list(DEFAULT_MODELS))
+def variant_models(variant: str) -> tuple[str, ...]:
+    """The models a server variant is modelled with (every model for the classic one)."""
+    return VARIANT_MODELS.get(variant, SIM_MODELS)
+
+
+def _check_variant(check: _Checker, sc: Scenario) -> None:
+    variant = sc.server.variant
+    known = variant_models(variant)
+    for model in sc.models:
+        if model not in known:
+            raise check.fail("models", f"{model} is not modelled with this [server] table "
+                             f"({variant}: {', '.join(known)})")
+    if sc.server.accept and sc.idle_connections:
+        raise check.fail("idle_connections", "connections that never send never connect "
+                         "either with server.accept: leave them out")
+
+
+def _check_replies(check: _Checker, sc: Scenario) -> None:
+    """The replies' cost to simulate: each reply is sent in calls of at least a third of the
+    send buffer (a blocked writer wakes once a third is free) and taken by the slow reader
+    ``read_bytes`` at a time; both counts are bounded as reads are."""
+    replies = sc.server.reply_bytes * sc.message_count
+    if not replies:
+        return
+    if replies > MAX_TOTAL_BYTES:
+        raise check.fail("server.reply_bytes", f"the replies add up to more than "
+                         f"{MAX_TOTAL_BYTES:,} bytes")
+    per_call = max(1, sc.server.send_buffer_bytes // 3)
+    if replies // per_call > MAX_MESSAGES:
+        raise check.fail("server.send_buffer_bytes", f"sending the replies through a "
+                         f"{sc.server.send_buffer_bytes:,}-byte buffer takes more than "
+                         f"{MAX_MESSAGES:,} calls")
+    if sc.client.read_bytes and replies // sc.client.read_bytes > MAX_MESSAGES:
+        raise check.fail("client.read_bytes", f"reading the replies {sc.client.read_bytes:,} "
+                         f"bytes at a time takes more than {MAX_MESSAGES:,} reads")
+
+
+def _models(check: _Checker, data: dict[str, Any], server: Server) -> tuple[str, ...]:
+    """The models listed; by default the five of Figure 6.6, or with a [server] variant the
+    models it is modelled with."""
+    models = data.get("models", list(VARIANT_MODELS.get(server.variant, DEFAULT_MODELS)))
     if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
         raise check.fail("models", f"must be a non-empty list of model names, not {show(models)}")
     for model in models:
@@ -294,6 +422,58 @@ def _process(check: _Checker, table: dict[str, Any]) -> Process:
     )
 
 
+def _server(check: _Checker, table: dict[str, Any], protocol: str) -> Server:
+    check.unknown(table, _SERVER_KEYS, "server.")
+    p = "server."
+    d = Server()
+    accept = check.boolean(table, "accept", p, d.accept)
+    server = Server(
+        accept=accept,
+        workers=check.number(table, "workers", p, d.workers, integer=True, positive=True,
+                             high=MAX_WORKERS),
+        epoll_exclusive=check.boolean(table, "epoll_exclusive", p, d.epoll_exclusive),
+        reuseport=check.boolean(table, "reuseport", p, d.reuseport),
+        reply_bytes=check.number(table, "reply_bytes", p, d.reply_bytes, integer=True,
+                                 high=MAX_BYTES, unit=" bytes"),
+        send_buffer_bytes=check.number(table, "send_buffer_bytes", p, d.send_buffer_bytes,
+                                       integer=True, positive=True, high=MAX_BYTES,
+                                       unit=" bytes"),
+    )
+    if (accept or server.reply_bytes) and protocol != "tcp":
+        key = "accept" if accept else "reply_bytes"
+        raise check.fail(f"server.{key}", "only a TCP server listens, accepts and has replies "
+                         "held in a send buffer (protocol = \"tcp\")")
+    for key in ("workers", "epoll_exclusive", "reuseport"):
+        if key in table and table[key] != getattr(d, key) and not accept:
+            raise check.fail(f"server.{key}", "needs a listening socket: server.accept = true")
+    return server
+
+
+def _client(check: _Checker, table: dict[str, Any], server: Server) -> Client:
+    check.unknown(table, _CLIENT_KEYS, "client.")
+    p = "client."
+    read_bytes = check.number(table, "read_bytes", p, 0, integer=True, high=MAX_BYTES,
+                              unit=" bytes")
+    every = float(check.number(table, "read_every_ms", p, 0.0, high=HOUR_MS, unit=_HOUR_MS))
+    if (read_bytes == 0) != (every == 0.0):
+        key = "read_every_ms" if read_bytes else "read_bytes"
+        raise check.fail(f"client.{key}", "a slow reader needs both read_bytes and "
+                         "read_every_ms above 0")
+    if read_bytes and not server.reply_bytes:
+        raise check.fail("client.read_bytes", "there are no replies to read: set "
+                         "server.reply_bytes")
+    return Client(read_bytes, every)
+
+
+def _kernel(check: _Checker, table: dict[str, Any]) -> KernelRules:
+    check.unknown(table, _KERNEL_KEYS, "kernel.")
+    rule = check.string(table, "udp_checksum", KernelRules().udp_checksum, MAX_NAME_CHARS)
+    if rule not in CHECKSUM_RULES:
+        raise check.fail("kernel.udp_checksum", f"must be one of {', '.join(CHECKSUM_RULES)}, "
+                         f"not {show(rule)}")
+    return KernelRules(rule)
+
+
 class _Totals:
     """What the blocks add up to, checked block by block before any is expanded: a count of
     10^9 is refused before a list of 10^9 is made. Reads are counted as well as messages: a
@@ -331,7 +511,7 @@ class _Totals:
 
 
 def _blocks(check: _Checker, items: Any, protocol: str, idle: int,
-            buffer_bytes: int) -> tuple[Block, ...]:
+            buffer_bytes: int, server: Server) -> tuple[Block, ...]:
     if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
         raise check.fail("connections", "must be an array of tables [[connections]]")
     limit = UDP_MAX_BYTES if protocol == "udp" else MAX_BYTES
@@ -340,7 +520,7 @@ def _blocks(check: _Checker, items: Any, protocol: str, idle: int,
     for occ, table in enumerate(items):
         if "sends" in table:
             check.unknown(table, _EXPLICIT_KEYS, "connections.", occ)
-            block: Block = _explicit(check, table["sends"], occ, limit)
+            block: Block = _explicit(check, table, occ, limit, protocol, server)
             totals.add("connections.sends", occ, 1, len(block.sends),
                        sum(s.nbytes for s in block.sends),
                        sum(totals.reads_of(s.nbytes) for s in block.sends))
@@ -366,7 +546,47 @@ def _check_bytes(check: _Checker, nbytes: Any, key: str, occ: int, limit: int) -
     return nbytes
 
 
-def _explicit(check: _Checker, sends: Any, occ: int, limit: int) -> Explicit:
+def _explicit(check: _Checker, table: dict[str, Any], occ: int, limit: int, protocol: str,
+              server: Server) -> Explicit:
+    sends = _sends(check, table["sends"], occ, limit)
+    bad = _corrupt(check, table, occ, len(sends), protocol)
+    connect_ms = None
+    if "connect_ms" in table:
+        if not server.accept:
+            raise check.fail("connections.connect_ms", "a client connects at a time of its "
+                             "own only with server.accept = true", occ)
+        connect_ms = float(check.number(table, "connect_ms", "connections.", None, occ,
+                                        high=HOUR_MS, unit=_HOUR_MS))
+        if connect_ms > sends[0].at_ms:
+            raise check.fail("connections.connect_ms", f"the client connects at {connect_ms} "
+                             f"ms, after its first send ({sends[0].at_ms} ms)", occ)
+    return Explicit(tuple(Send(s.at_ms, s.nbytes, k in bad) for k, s in enumerate(sends)),
+                    connect_ms)
+
+
+def _corrupt(check: _Checker, table: dict[str, Any], occ: int, nsends: int,
+             protocol: str) -> set[int]:
+    """``corrupt = [k, ...]``: the indexes of the sends whose checksum is bad."""
+    key = "connections.corrupt"
+    if "corrupt" not in table:
+        return set()
+    if protocol != "udp":
+        raise check.fail(key, "only UDP datagrams are dropped for a bad checksum (TCP sends "
+                         "the segment again)", occ)
+    marks = table["corrupt"]
+    if not isinstance(marks, list) or any(number_problem(k, integer=True) for k in marks):
+        raise check.fail(key, f"must be a list of send indexes (0 is the first send), not "
+                         f"{show(marks)}", occ)
+    for k in marks:
+        if k >= nsends:
+            raise check.fail(key, f"send {k} does not exist (this connection has {nsends} "
+                             f"send{'s' if nsends != 1 else ''}, 0 to {nsends - 1})", occ)
+    if len(set(marks)) != len(marks):
+        raise check.fail(key, "a send is marked twice", occ)
+    return set(marks)
+
+
+def _sends(check: _Checker, sends: Any, occ: int, limit: int) -> list[Send]:
     key = "connections.sends"
     if not isinstance(sends, list) or not sends:
         raise check.fail(key, "must be a non-empty list of [at_ms, bytes] pairs", occ)
@@ -384,7 +604,7 @@ def _explicit(check: _Checker, sends: Any, occ: int, limit: int) -> Explicit:
             raise check.fail(key, f"times must be sorted ({at_ms} ms after {out[-1].at_ms} ms)",
                              occ)
         out.append(Send(float(at_ms), _check_bytes(check, nbytes, key, occ, limit)))
-    return Explicit(tuple(out))
+    return out
 
 
 def _generated(check: _Checker, table: dict[str, Any], occ: int, limit: int) -> Generated:
@@ -424,12 +644,29 @@ def to_dict(sc: Scenario) -> dict[str, Any]:
         data["costs"] = costs
     if sc.axis != "schematic":
         data["axis"] = sc.axis
+    for table, value in (("server", sc.server), ("client", sc.client), ("kernel", sc.kernel)):
+        changed = _changed(value)
+        if changed:
+            data[table] = changed
     return data
+
+
+def _changed(value: Server | Client | KernelRules) -> dict[str, Any]:
+    """The fields of a table that differ from its defaults (none: the table is left out)."""
+    default = type(value)()
+    return {f.name: getattr(value, f.name) for f in fields(value)
+            if getattr(value, f.name) != getattr(default, f.name)}
 
 
 def _block_dict(block: Block) -> dict[str, Any]:
     if isinstance(block, Explicit):
-        return {"sends": [[s.at_ms, s.nbytes] for s in block.sends]}
+        out: dict[str, Any] = {"sends": [[s.at_ms, s.nbytes] for s in block.sends]}
+        corrupt = [k for k, s in enumerate(block.sends) if s.corrupt]
+        if corrupt:
+            out["corrupt"] = corrupt
+        if block.connect_ms is not None:
+            out["connect_ms"] = block.connect_ms
+        return out
     return {"count": block.count, "first_ms": block.first_ms, "every_ms": block.every_ms,
             "stagger_ms": block.stagger_ms, "messages": block.messages, "bytes": block.nbytes}
 
@@ -437,6 +674,8 @@ def _block_dict(block: Block) -> dict[str, Any]:
 def _toml_value(value: Any) -> str:
     """A value of a validated scenario as TOML: strings (no control characters: validated)
     are written as JSON writes them, which TOML reads alike; floats by repr, exact."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
@@ -449,7 +688,7 @@ def dumps(sc: Scenario) -> str:
     data = to_dict(sc)
     lines = [f"{key} = {_toml_value(data[key])}" for key in
              ("name", "title", "protocol", "models", "idle_connections", "axis") if key in data]
-    for table in ("process", "costs"):
+    for table in ("process", "costs", "server", "client", "kernel"):
         if table in data:
             lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}"
                                           for k, v in data[table].items()]

@@ -19,10 +19,8 @@ from iosim.sim.run import simulate
 from iosim.teach import format_us
 from iosim.teach.explain import Explainer
 from iosim.teach.moment import Doing, Moment
-from iosim.teach.predict import Question, Quiz, significant
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
 
-MOST = 400  # questions looked at per run
 ONE = "[[connections]]\nsends = [[20.0, 1024]]"
 HEAVY = {("c10k", "nonblocking"), ("c10k", "sigio"), ("c10k", "threaded"), ("c10k", "aio"),
          ("c10k", "blocking")}  # c10k's models that are not its point: tens of thousands of events
@@ -161,39 +159,3 @@ def explain_everywhere(run: Run, most: int = 300) -> int:
             n += 1
     return n
 
-
-# -- questions, walked as the window does --------------------------------------------------
-
-def questions(quiz: Quiz, most: int = MOST) -> list[Question]:
-    """Walk a quiz as the window does: answer, then go on from the event."""
-    out: list[Question] = []
-    t = -1.0
-    while len(out) < most and (q := quiz.question_after(t)) is not None:
-        out.append(q)
-        quiz.answer(q.answer)
-        t = q.event_t
-    return out
-
-
-def check_questions(run: Run, quiz: Quiz) -> int:
-    texts_at: dict[float, set[str]] = {}
-    for s in significant(run):
-        texts_at.setdefault(s.t, set()).add(s.text)
-    asked = questions(quiz)
-    previous = -1.0
-    for q in asked:
-        assert 3 <= len(q.choices) <= 4 and len(set(q.choices)) == len(q.choices), q
-        true_now = texts_at[q.event_t]
-        assert q.choices[q.answer] in true_now
-        assert [c for c in q.choices if c in true_now] == [q.choices[q.answer]], q
-        assert previous <= q.stop_at <= q.event_t and q.event_t > previous
-        assert q.stop_at < q.event_t or q.event_t == run.t0[0]
-        for k in range(len(q.choices)):
-            reveal = q.reveal(k)
-            assert reveal.right == (k == q.answer)
-            assert reveal.why.startswith("Right: " if reveal.right else "Wrong: ")
-            assert reveal.why.endswith(".") and ". " not in reveal.why, reveal.why
-            assert reveal.answer == q.choices[q.answer]
-        previous = q.event_t
-    assert asked or not len(run)
-    return len(asked)

@@ -197,13 +197,14 @@ def mutated_scenarios(draw: st.DrawFn, refused_only: bool = False) -> str:
 @given(text=mutated_scenarios())
 def test_mutated_scenarios_exit_0_or_2(text: str, tmp_path_factory: pytest.TempPathFactory
                                        ) -> None:
-    """sim, its saved trace through summary, export and render: exit 0 or 2, one line,
+    """sim, its saved trace through summary, export, render and quiz: exit 0 or 2, one line,
     no traceback, within time and memory. A trace the simulator writes always loads."""
     cwd = tmp_path_factory.mktemp("scenario")
     (cwd / "s.toml").write_text(text)
     argvs = [["sim", "s.toml", "-o", "t.json"], ["summary", "t.json"],
              ["export", "s.toml", "--chrome", "c.json", "--csv", "c.csv"],
-             ["render", "s.toml", "-o", "f.png", "--size", "160x120"]]
+             ["render", "s.toml", "-o", "f.png", "--size", "160x120"],
+             ["quiz", "s.toml", "--json", "-c"]]
     results = run_limited(argvs, cwd)
     assert_clean(argvs, results, text[:2000])
     if results[0][0] == 0:

@@ -16,6 +16,10 @@ from iosim.real.servers import REAL_MODELS
 from iosim.real.session import capture, capture_run
 from iosim.trace import IN_KERNEL_KINDS, Kind, Run
 
+# The servers that read all they are told of: epoll-et reads once per report by design, and two
+# datagrams that arrive before it looks make one report (tests/test_real_lessons.py has it)
+READ_ALL = tuple(m for m in REAL_MODELS if m != "epoll-et")
+
 TWO_CLIENTS = """
 name = "two-clients"
 protocol = "{protocol}"
@@ -68,13 +72,13 @@ def captured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     sc = write_scenario(tmp_path_factory.mktemp("real"),
                         TWO_CLIENTS.format(protocol=request.param))
     before = open_fds()
-    trace = capture(sc, REAL_MODELS)
+    trace = capture(sc, READ_ALL)
     assert children() == set(), "a server process was left running"
     assert open_fds() == before, "a socket or pipe was left open"
     return sc, {run.model: run for run in trace.runs}
 
 
-@pytest.mark.parametrize("model", REAL_MODELS)
+@pytest.mark.parametrize("model", READ_ALL)
 def test_every_byte_is_captured_in_order(captured: tuple[scenario.Scenario, dict[str, Run]],
                                          model: str) -> None:
     sc, runs = captured
@@ -90,7 +94,7 @@ def test_every_byte_is_captured_in_order(captured: tuple[scenario.Scenario, dict
         assert m["done_us"] - m["copy_end_us"] >= sc.process.work_us
 
 
-@pytest.mark.parametrize("model", REAL_MODELS)
+@pytest.mark.parametrize("model", READ_ALL)
 def test_application_lane_is_tiled(captured: tuple[scenario.Scenario, dict[str, Run]],
                                    model: str) -> None:
     run = captured[1][model]

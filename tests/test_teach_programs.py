@@ -28,7 +28,7 @@ def test_program_is_short_valid_python(model: str) -> None:
 def keys_used() -> dict[str, set[str]]:
     used: dict[str, set[str]] = {}
     for _, run in builtin_runs():
-        used.setdefault(run.model, set()).update(run.code)
+        used.setdefault(run.meta.get("program", run.model), set()).update(run.code)
     return used
 
 

@@ -188,7 +188,9 @@ bytes = {nbytes}
 """
     sc = scenario.parse(text)
     run = sim_run.simulate_run(sc, model, sc.costs)
-    assert run.error is None
+    # epoll-et reads once per arrival: with reads smaller than a message it stalls, by design
+    # (the edge-triggered scenario), and makes fewer reads than the others
+    assert run.error is None or (model == "epoll-et" and "blocked forever" in run.error)
     reads = sc.message_count * -(-nbytes // buffer_bytes)
     return run.sim_events / reads, len(run) / reads
 

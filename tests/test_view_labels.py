@@ -1,14 +1,25 @@
-"""Nothing is silently cut: every text any view draws, for every built-in scenario, at the
-three sizes people use (and the GIF's default), stays inside the room it was given and is
-whole (no "…")."""
+"""Nothing is silently cut or left out: every text any view draws, for every built-in scenario,
+at the three sizes people use (and the GIF's default), stays inside the room it was given and
+is whole (no "…"); no caption phrase, counter, help entry or legend note is dropped for lack of
+room."""
+
+import re
+from pathlib import Path
 
 import pygame
 import pytest
 
 from iosim import scenario
 from iosim.sim.run import simulate
+from iosim.view import app as app_module
 from iosim.view.app import make_scene
+from iosim.view.caption import caption
 from iosim.view.draw import Renderer
+from iosim.view.draw_chrome import caption_lines
+from iosim.view.draw_counters import counter_lines
+from iosim.view.draw_help import HELP_KEYS, HELP_MOUSE, HELP_READING
+from iosim.view.hit import counter_key
+from iosim.view.index import RunIndex
 from iosim.view.scene import ALL, COMPARE, ONE
 
 SIZES = [(1024, 600), (1280, 720), (1920, 1080), (960, 540)]
@@ -84,8 +95,12 @@ def test_the_panels_and_predict_mode_are_whole_too(traces, size):
         elif state == "predict":
             scene.view, scene.focus = ONE, 3
             scene.player.show_run(3)
+            scene.player.seek(0.0)
             scene.predict = PredictMode.of(3, trace.runs[3])
-            scene.predict.step(scene.player)
+            for _ in range(len(trace.runs[3])):
+                if scene.predict.step(scene.player):
+                    break
+                scene.player.next_event()
             assert scene.predict.asked is not None
         else:
             scene.code = True
@@ -96,5 +111,102 @@ def test_the_panels_and_predict_mode_are_whole_too(traces, size):
                 if "…" in t or not room.inflate(2, 2).contains(r)]
         texts = " | ".join(t for t, _, _ in renderer.text.record)
         if state == "predict":
-            assert "What happens next" in texts
+            assert scene.predict.asked.text.split()[0] in texts
     assert not bad, bad[:10]
+
+
+@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_no_caption_item_is_dropped(traces, size):
+    """At every event time of every built-in (at most 150 a view), in all runs and in each
+    run's own view, the caption says every lane's phrase (lanes that did the same, once), the
+    next moment's and which other runs acted too: in full, briefly or by the label's head,
+    never left out."""
+    text = Renderer().text
+    dropped = []
+    for name, trace in traces.items():
+        runs = [RunIndex(run) for run in trace.runs]
+        times = sorted({t for run in trace.runs for t in run.t0})
+        for focus in [None, *range(len(runs))]:
+            for t in times[::max(1, len(times) // 150)]:
+                cap = caption(runs, t, focus)
+                first, second = caption_lines(text, cap, size[0])
+                missing = [p.brief for p in cap.passed if p.short not in first]
+                missing += [p.brief for p in cap.upcoming if p.short not in second]
+                if cap.others and "same moment" not in second:
+                    missing.append("same moment in")
+                if missing:
+                    dropped.append((name, focus, t, missing))
+    assert not dropped, dropped[:5]
+
+
+def test_lanes_alike_are_said_once_with_how_many():
+    """burst at t = 0: eight kernel lanes wait for data; the caption says so once."""
+    trace = simulate(scenario.load("burst"), ["blocking"])
+    cap = caption([RunIndex(trace.runs[0])], 0.0, 0)
+    assert [p.brief for p in cap.passed] == ["system call recvfrom",
+                                             "kernel ×8: wait for data"]
+    assert cap.passed[1].full.startswith("kernel ×8: wait for data (2.040 ms to ")
+
+
+@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_counter_is_drawn(traces, size):
+    """Every run's counters, in every built-in scenario's all-runs view (with and without the
+    code pane beside it), half way and at the end (latency and handled in included), each
+    where hovering finds it."""
+    dropped = []
+    for name, trace in traces.items():
+        for fraction, code in ((0.5, False), (1.0, False), (1.0, True)):
+            scene = make_scene([trace])
+            scene.code = code  # the code pane beside all runs narrows the bands
+            scene.player.seek(scene.player.end * fraction)
+            renderer = Renderer()
+            renderer.text.record = []
+            renderer.draw(pygame.Surface(size), scene)
+            drawn = [t for t, _, _ in renderer.text.record]
+            spots = {key for _, key in scene.counter_spots}
+            for ri in scene.runs:
+                for item, _ in counter_lines(scene, ri):
+                    if item and (item not in drawn or counter_key(item) not in spots):
+                        dropped.append((name, fraction, ri.run.model, item))
+    assert not dropped, dropped[:10]
+
+
+@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_help_lists_every_key_and_the_mouse(traces, size):
+    """Every key the window answers to (E and Ctrl+S included), the mouse and the reading
+    notes are drawn whole, none left out for room."""
+    scene = make_scene([traces["burst"]])
+    scene.help = True
+    renderer = Renderer()
+    renderer.text.record = []
+    renderer.draw(pygame.Surface(size), scene)
+    drawn = [t for t, _, _ in renderer.text.record]
+    flowing = " ".join(drawn)
+    for key, words in HELP_KEYS + HELP_MOUSE:
+        assert key in drawn, key
+        assert words in flowing, words
+    for paragraph in HELP_READING:
+        assert paragraph in flowing, paragraph
+    assert {"E", "Ctrl+S", "K", "1-4", "V", "[ / ]", "hover", "wheel"} <= set(drawn)
+
+
+def test_the_help_names_every_key_the_app_binds():
+    """Each key App.key and the panels test for is in the help (read from app.py's code)."""
+    source = Path(app_module.__file__).read_text()
+    bound = set(re.findall(r"pygame\.K_([A-Za-z0-9_]+)", source))
+    keys = " ".join(k for k, _ in HELP_KEYS)
+    names = {"SPACE": "Space", "RIGHT": "→", "LEFT": "←", "UP": "↑", "DOWN": "↓",
+             "PERIOD": ".", "COMMA": ",", "HOME": "Home", "END": "End", "PLUS": "+",
+             "KP_PLUS": "+", "EQUALS": "+", "MINUS": "-", "KP_MINUS": "-", "RETURN": "Enter",
+             "ESCAPE": "Esc", "TAB": "Tab", "RIGHTBRACKET": "]", "LEFTBRACKET": "[",
+             "SLASH": "?", "KP0": "0", "KP1": "1-9", "KP9": "1-9", "0": "0", "1": "1-",
+             "9": "1-9"}
+    for key in bound:
+        shown = names.get(key, key.upper())
+        assert shown in keys, key
+
+
+@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_legend_says_what_latency_and_handled_are(traces, size):
+    texts = [t for t, _, _ in drawn_texts(traces["one-datagram"], size, ALL, 0, 1.0)]
+    assert "latency = data ready → copied; handled = data ready → processed" in texts

@@ -71,13 +71,25 @@ def test_predict_mode_plays_until_the_next_question(one_datagram, display):
     assert not app.scene.player.playing
 
 
-def test_predict_mode_from_all_runs_opens_the_run_the_caption_speaks_of(one_datagram,
-                                                                        display):
+def test_predict_mode_beside_all_runs_asks_across_them(one_datagram, display):
+    """K beside all runs: which model handles the datagram first, asked when it is ready;
+    with too few runs for that, the run the caption speaks of."""
     app = App([one_datagram])
     assert app.scene.view == ALL
     press(app, display, pygame.K_k)
-    assert app.scene.view == ONE and app.scene.predict is not None
-    assert app.scene.predict.run == app.scene.focus
+    mode = app.scene.predict
+    assert app.scene.view == ALL and mode is not None and mode.run is None
+    press(app, display, pygame.K_RIGHT)
+    asked = mode.asked
+    assert asked is not None and asked.kind == "first"
+    assert app.scene.player.t == pytest.approx(one_datagram.runs[0].m_ready[0])
+    press(app, display, DIGITS[asked.answer])
+    assert mode.reveal.right and app.scene.player.t == pytest.approx(asked.event_t)
+    two = App([one_datagram.__class__(one_datagram.scenario, one_datagram.title,
+                                      one_datagram.protocol, one_datagram.runs[:2])])
+    press(two, display, pygame.K_k)
+    assert two.scene.view == ONE and two.scene.predict is not None
+    assert two.scene.predict.run == two.scene.focus
 
 
 def lit_rows(surface, pane):

@@ -34,24 +34,34 @@ from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Lane, Run, RunRecorde
 MULTIPLEXERS = ("select", "poll", "epoll_wait")
 BLOCKING_READS = ("blocking", "threaded", "select", "poll", "epoll")  # sockets in blocking mode
 IN_KERNEL_LABELS = {"sigaction": "establish SIGIO signal handler",
-                    "epoll_ctl": "epoll_ctl EPOLL_CTL_ADD"}
+                    "epoll_ctl": "epoll_ctl EPOLL_CTL_ADD",
+                    "epoll_ctl EPOLL_CTL_ADD": "epoll_ctl EPOLL_CTL_ADD"}
+# A call made on a second line of the program: its row names the line, its arrow the call
+CALL_OF_LINE = {"epoll_ctl EPOLL_CTL_ADD": "epoll_ctl"}
+SEND_BLOCKS_LABEL = "process blocks in call to send, until the reply is in the send buffer"
+ACCEPT_BLOCKS_LABEL = "process blocks in call to accept, waiting for a connection"
 OVERHEAD_LABEL = "call overhead (entry, exit, interpreter)"
 SIGNAL_LABELS = {"sigio": "deliver SIGIO", "aio": "deliver signal specified in aio_read"}
 # Line keys of what is not a system call (a call's key is its name), as the simulator has them
 PROCESS_LINE, WORK_LINE, HANDLER_LINE = "process", "work", "handler"
 
 
-def lanes_for(model: str, active: int, total: int) -> tuple[list[Lane], dict[int, int],
-                                                           dict[int, int]]:
+def lanes_for(model: str, active: int, total: int, workers: int = 0
+              ) -> tuple[list[Lane], dict[int, int], dict[int, int]]:
     """The simulator's lanes: application, a kernel lane per active connection, and for the
-    threaded model a thread lane per connection."""
+    threaded model a thread lane per connection (with several ``workers`` on a listening
+    socket, a thread lane per worker instead, keyed by worker)."""
     lanes = [Lane("application", "app")]
     kernel_lanes: dict[int, int] = {}
     for conn in range(active):
         kernel_lanes[conn] = len(lanes)
         lanes.append(Lane(f"kernel conn {conn}", "kernel", conn))
     thread_lanes: dict[int, int] = {}
-    if model == "threaded":
+    if workers > 1:
+        for k in range(workers):
+            thread_lanes[k] = len(lanes)
+            lanes.append(Lane(f"thread {k}", "thread", -1))
+    elif model == "threaded":
         for conn in range(total):
             thread_lanes[conn] = len(lanes)
             lanes.append(Lane(f"thread {conn}", "thread", conn))
@@ -63,7 +73,8 @@ class _Builder:
 
     def __init__(self, model: str, protocol: str, rows: Sequence[tuple], t0_ns: int,
                  plan: list[list[tuple[int, int]]] | None, sent_ns: Sequence[int] | None,
-                 connections: int, work_us: float, closed_ns: Sequence[int] = ()) -> None:
+                 connections: int, work_us: float, closed_ns: Sequence[int] = (),
+                 workers: int = 0) -> None:
         self.model = model
         self.protocol = protocol
         self.t0 = t0_ns
@@ -72,7 +83,10 @@ class _Builder:
         self.messages = Messages(plan)
         self.serving = plan is None
         active = connections if plan is None else len(plan)
-        lanes, self.kernel_lanes, self.thread_lanes = lanes_for(model, active, connections)
+        self.workers = workers if workers > 1 else 0
+        self.replies = False  # a capture's replies: the run ends when the last one is sent
+        lanes, self.kernel_lanes, self.thread_lanes = lanes_for(model, active, connections,
+                                                                self.workers)
         self.rec = RunRecorder(model, "real", lanes, work_us)
         self.blocking = model in BLOCKING_READS
         self.ready_word = "datagram ready" if protocol == "udp" else "data ready"
@@ -138,7 +152,11 @@ class _Builder:
         return out
 
     def lane_of(self, lane_code: int, conn: int) -> int:
-        return self.thread_lanes.get(conn, 0) if lane_code else 0
+        """Lane code 0: the process; else a thread's: worker lane_code - 1, or (threaded) the
+        thread of the connection."""
+        if not lane_code:
+            return 0
+        return self.thread_lanes.get(lane_code - 1 if self.workers else conn, 0)
 
     def span(self, kind: Kind, lane: int, t0: float, t1: float, label: str, conn: int = -1,
              msg: int = -1, line: str = "") -> None:
@@ -175,14 +193,18 @@ class _Builder:
         _, lane_code, name, conn, enter, ret, result, stamp = row
         lane = self.lane_of(lane_code, conn)
         e, r = self.us(enter), self.us(ret)
-        self.rec.instant(Kind.SYSCALL, lane, e, name, conn, line=name)
+        self.rec.instant(Kind.SYSCALL, lane, e, CALL_OF_LINE.get(name, name), conn, line=name)
         if name == "recvfrom":
             self.read(lane, conn, e, r, result, stamp, name)
         elif name == "aio_return":
             self.span(Kind.IN_KERNEL, lane, e, r, name, conn, line=name)
             self.read(lane, conn, e, r, result, 0, name)
         elif name in MULTIPLEXERS:
-            self.multiplexer(i, name, e, r, result)
+            self.multiplexer(i, name, e, r, result, lane, stamp)
+        elif name == "send":
+            self.send(lane, conn, e, r, result)
+        elif name == "accept":
+            self.accept(lane, e, r, result)
         else:
             self.span(Kind.IN_KERNEL, lane, e, r, IN_KERNEL_LABELS.get(name, name), conn,
                       line=name)
@@ -265,25 +287,56 @@ class _Builder:
         last_sent = self.rec.run.m_sent[parts[-1][0]]
         return arrived - last_sent if last_sent == last_sent else None
 
-    def multiplexer(self, i: int, name: str, e: float, r: float, ready: int) -> None:
+    def multiplexer(self, i: int, name: str, e: float, r: float, ready: int, lane: int = 0,
+                    writable: int = 0) -> None:
+        """A multiplexer's call; ``writable`` of the ``ready`` descriptors were writable
+        (the row's last field: a capture's replies waiting)."""
         stamp = self.next_stamp.get(i, 0)
         label = (f"process blocks in call to {name}, waiting for one of possibly many sockets "
                  "to become readable")
         if ready == INTERRUPTED:
-            self.span(Kind.BLOCKED, 0, e, r, label, line=name)
+            self.span(Kind.BLOCKED, lane, e, r, label, line=name)
             return
         if ready == 0:
-            self.span(Kind.IN_KERNEL, 0, e, r, name, line=name)
+            self.span(Kind.IN_KERNEL, lane, e, r, name, line=name)
             return
         arrived = self.us(stamp) if stamp else r
         if arrived > e:
             woke = min(arrived, r)
-            self.span(Kind.BLOCKED, 0, e, woke, label, line=name)
-            self.rec.instant(Kind.WAKEUP, 0, woke, "wake up", line=name)
-            self.span(Kind.BLOCKED, 0, woke, r, label, line=name)
+            self.span(Kind.BLOCKED, lane, e, woke, label, line=name)
+            self.rec.instant(Kind.WAKEUP, lane, woke, "wake up", line=name)
+            self.span(Kind.BLOCKED, lane, woke, r, label, line=name)
         else:
-            self.span(Kind.IN_KERNEL, 0, e, r, name, line=name)
-        self.rec.instant(Kind.READABLE, 0, r, "return readable", line=name)
+            self.span(Kind.IN_KERNEL, lane, e, r, name, line=name)
+        what = "readable" if not writable else "writable" if writable >= ready else \
+            "readable and writable"
+        self.rec.instant(Kind.READABLE, lane, r, f"return {what}", line=name)
+
+    def send(self, lane: int, conn: int, e: float, r: float, sent: int) -> None:
+        """A capture's reply: a blocking model's sendall sleeps while the send buffer is full
+        (its time is blocked); a non-blocking send copies what fits, or none (EWOULDBLOCK)."""
+        if sent == WOULDBLOCK:
+            self.span(Kind.IN_KERNEL, lane, e, r, "send", conn, line="send")
+            self.rec.instant(Kind.EWOULDBLOCK, lane, r, "EWOULDBLOCK", conn, line="send")
+            return
+        if self.blocking and self.model in ("blocking", "threaded"):
+            self.span(Kind.BLOCKED, lane, e, r, SEND_BLOCKS_LABEL, conn, line="send")
+            self.rec.instant(Kind.RETURN, lane, r, "return OK", conn, line="send")
+            return
+        self.span(Kind.IN_KERNEL, lane, e, r, f"send copies {sent:,} bytes into the send "
+                  "buffer", conn, line="send")
+        self.rec.instant(Kind.RETURN, lane, r, f"return {sent:,}", conn, line="send")
+
+    def accept(self, lane: int, e: float, r: float, result: int) -> None:
+        """A worker's accept: the connection it got, or EWOULDBLOCK (another took it)."""
+        if result == WOULDBLOCK:
+            self.span(Kind.IN_KERNEL, lane, e, r, "accept", line="accept")
+            self.rec.instant(Kind.EWOULDBLOCK, lane, r, "EWOULDBLOCK", line="accept")
+            return
+        self.span(Kind.BLOCKED, lane, e, r, ACCEPT_BLOCKS_LABEL, line="accept")
+        if result != INTERRUPTED:
+            self.rec.instant(Kind.RETURN, lane, r, f"return connection {result}", result,
+                             line="accept")
 
     def process(self, row: tuple) -> None:
         _, lane_code, _label, conn, start, end, _, _ = row
@@ -352,7 +405,7 @@ class _Builder:
                **meta: Any) -> Run:
         run = self.rec.run
         done = [run.m_done[i] for i in range(run.message_count) if run.m_done[i] == run.m_done[i]]
-        end = max(done) if done and error is None and not self.serving \
+        end = max(done) if done and error is None and not self.serving and not self.replies \
             and len(done) == run.message_count else self.us(end_ns)
         if self.thread_lanes:
             fill_process_blocked(self.rec, end)
@@ -366,12 +419,16 @@ def build_run(model: str, protocol: str, rows: Sequence[tuple], t0_ns: int, end_
               plan: list[list[tuple[int, int]]] | None, sent_ns: Sequence[int] | None,
               closed_ns: Sequence[int] = (),
               connections: int, work_us: float, error: str | None = None,
-              unknown: Sequence[tuple[int, int]] = (), **meta: Any) -> Run:
+              unknown: Sequence[tuple[int, int]] = (), worker_lanes: int = 0,
+              **meta: Any) -> Run:
     """The Run of one real server: ``plan`` numbers the scenario's messages (None when
     serving: each read is a message), ``sent_ns`` is when the client sent each one and
     ``closed_ns`` when each connection said goodbye (0: unknown);
-    ``unknown`` are the stretches (ns) whose rows a spool did not keep."""
+    ``unknown`` are the stretches (ns) whose rows a spool did not keep; ``worker_lanes``: the
+    worker threads of a server.accept scenario. A run with replies (``replies_read`` in the
+    meta) ends when its last reply is in the send buffer, its last message handled before."""
     builder = _Builder(model, protocol, rows, t0_ns, plan, sent_ns, connections, work_us,
-                       closed_ns)
+                       closed_ns, worker_lanes)
+    builder.replies = "replies_read" in meta
     builder.build()
     return builder.finish(end_ns, error, unknown, t0_ns=t0_ns, clock="CLOCK_REALTIME", **meta)

@@ -1,6 +1,8 @@
 """The scripted client: opens a scenario's connections over loopback and plays its sends at
 their times, relative to an agreed t = 0 (an absolute ``time.time_ns()``, the clock of the
-kernel's arrival stamps)."""
+kernel's arrival stamps). With server.accept the connections are made at their times too;
+with server.reply_bytes a reader (replies.py) takes the replies, slowly if the scenario's
+[client] says so."""
 
 from __future__ import annotations
 
@@ -35,10 +37,17 @@ def wait_until(deadline_ns: int) -> None:
             time.sleep((left - SPIN_NS) / 1e9)
 
 
+RECEIVE_BUFFER_MIN = 2304  # Linux's least SO_RCVBUF (it doubles what is asked)
+
+
 def open_connections(scenario: Scenario, host: str, ports: list[int]) -> list[socket.socket]:
     """One socket per connection, active ones first (connection numbers follow this order):
-    TCP connects to the one listening port, UDP connects to the port of its own socket."""
+    TCP connects to the one listening port, UDP connects to the port of its own socket. With
+    server.accept a socket is only bound here (its port tells the server which connection it
+    is); ``play`` connects it at its time. A slow reader's socket gets a small receive buffer
+    (about read_bytes), so that the replies back up into the server's send buffer."""
     tcp = scenario.protocol == "tcp"
+    later = scenario.server.accept
     socks: list[socket.socket] = []
     try:
         for conn in range(scenario.total_connections):
@@ -46,6 +55,12 @@ def open_connections(scenario: Scenario, host: str, ports: list[int]) -> list[so
             socks.append(sock)
             if tcp:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scenario.client.read_bytes:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                max(RECEIVE_BUFFER_MIN, scenario.client.read_bytes) // 2)
+            if later:
+                sock.bind((host, 0))
+                continue
             sock.connect((host, ports[0] if tcp else ports[conn]))
     except OSError as exc:
         for sock in socks:
@@ -59,22 +74,30 @@ def open_connections(scenario: Scenario, host: str, ports: list[int]) -> list[so
     return socks
 
 
+GOODBYE, CONNECT = -1, -2  # schedule's message field: not a message
+
+
 def schedule(scenario: Scenario, plan: list[list[tuple[int, int]]]
              ) -> list[tuple[float, int, int, int]]:
-    """(at_ms, order, conn, message or -1 for the goodbye) in time order: after its last send
-    each connection says goodbye (TCP: close, a FIN; UDP: an empty datagram)."""
+    """(at_ms, order, conn, message, or GOODBYE, or CONNECT) in time order: with
+    server.accept each connection connects first; after its last send each says goodbye (TCP:
+    close, a FIN; UDP: an empty datagram)."""
     events = []
     for conn, sends in enumerate(scenario.connections):
+        if scenario.server.accept:
+            events.append((scenario.connect_ms[conn], -1, conn, CONNECT))
         for send, (msg, _) in zip(sends, plan[conn], strict=True):
             events.append((send.at_ms, 0, conn, msg))
-        events.append((sends[-1].at_ms, 1, conn, -1))
+        events.append((sends[-1].at_ms, 1, conn, GOODBYE))
     return sorted(events)
 
 
 def play(scenario: Scenario, plan: list[list[tuple[int, int]]], socks: list[socket.socket],
-         t0_ns: int, closed: list[int] | None = None) -> list[int]:
-    """Send every message at t0 + its time; return when each was sent (time_ns, by id), and
-    fill ``closed`` (one per connection) with when each said goodbye. A server that has
+         t0_ns: int, closed: list[int] | None = None,
+         address: tuple[str, int] | None = None) -> list[int]:
+    """Send every message at t0 + its time (with server.accept, connect each socket to
+    ``address`` first, at its time); return when each was sent (time_ns, by id), and fill
+    ``closed`` (one per connection) with when each said goodbye. A server that has
     already stopped (select refusing its descriptors, say) has reset its connections: what is
     left to send to it is dropped, the server's run says why."""
     sizes = {msg: nbytes for sends in plan for msg, nbytes in sends}
@@ -86,6 +109,10 @@ def play(scenario: Scenario, plan: list[list[tuple[int, int]]], socks: list[sock
         wait_until(t0_ns + int(at_ms * 1_000_000))
         sock = socks[conn]
         try:
+            if msg == CONNECT:
+                assert address is not None
+                sock.connect(address)
+                continue
             if msg < 0:
                 if closed is not None:
                     closed[conn] = time_ns()

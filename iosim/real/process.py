@@ -54,6 +54,7 @@ class Conn:
     lane: int = 0
     entered: int = 0  # when a recvfrom still in progress began (0: none)
     outbox: bytearray = field(default_factory=bytearray)  # replies that would have blocked
+    half_closed: bool = False  # the peer closed its side; replies still go (a capture's)
     fd: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,7 +83,8 @@ class Server:
 
     def __init__(self, protocol: str, conns: list[Conn], messages: Messages, work_us: float,
                  poll_interval_us: float, buffer_bytes: int,
-                 listener: socket.socket | None = None, queue_bytes: int = QUEUE_BYTES) -> None:
+                 listener: socket.socket | None = None, queue_bytes: int = QUEUE_BYTES,
+                 reply_bytes: int = 0) -> None:
         self.protocol = protocol
         self.conns = conns
         # the connections still open, in order (a dict: membership tests cost O(1) with
@@ -107,6 +109,14 @@ class Server:
         self.send_flags = socket.MSG_DONTWAIT
         self.replies_unsent = 0
         self.dropped_queue_full = 0
+        self.answer_bytes = bytes(reply_bytes)  # a capture's reply to each message (none: b"")
+        # server.accept (herd.py): the listening sockets, the worker threads on them, the
+        # client's port of each scripted connection, and the call each worker waits in
+        self.listeners: list[socket.socket] = []
+        self.workers = 1
+        self.epoll_exclusive = False
+        self.conn_of_port: dict[int, int] = {}
+        self.worker_waits: dict[int, tuple[str, int]] = {}
         self._local = threading.local()
 
     # -- recording -------------------------------------------------------------------------
@@ -156,6 +166,9 @@ class Server:
         name, enter = self.waiting
         if 0 < enter <= stop_ns:
             self.rows.append((CALL, 0, name, -1, enter, stop_ns, INTERRUPTED, 0))
+        for lane, (name, enter) in list(self.worker_waits.items()):
+            if enter <= stop_ns:
+                self.rows.append((CALL, lane, name, -1, enter, stop_ns, INTERRUPTED, 0))
         for c in (*self.conns, *self.open):
             entered = c.entered
             if 0 < entered <= stop_ns:
@@ -227,6 +240,14 @@ class Server:
         self.open[c] = None
         return c
 
+    def adopt_numbered(self, sock: socket.socket, peer: tuple[str, int], lane: int) -> Conn:
+        """A capture's client connected (server.accept): its port says which connection of
+        the scenario it is."""
+        enable_stamps(sock)
+        c = Conn(sock, self.conn_of_port.get(peer[1], -1), lane=lane)
+        self.open[c] = None
+        return c
+
     # -- messages --------------------------------------------------------------------------
 
     def handle(self, c: Conn, nbytes: int, lane: int = 0) -> None:
@@ -249,8 +270,24 @@ class Server:
                     spin_until(start + self.work_ns)
                 self.rows.append((PROCESS, lane, self.process_label, c.conn, start, time_ns(),
                                   0, 0))
-        if self.messages.remaining == 0:
+                if self.answer_bytes:
+                    self.answer(c, lane)
+        if self.messages.remaining == 0 and not self.sending:
             raise AllDone
+
+    def answer(self, c: Conn, lane: int) -> None:
+        """A capture's reply to a message (server.reply_bytes): the blocking models sendall
+        it, one call that sleeps while the send buffer is full; the others send what fits
+        and leave the rest in the outbox for the model to send when the socket is writable."""
+        if self.send_flags == 0:
+            enter = time_ns()
+            c.sock.sendall(self.answer_bytes)
+            self.rows.append((CALL, lane, "send", c.conn, enter, time_ns(),
+                              len(self.answer_bytes), 0))
+            return
+        c.outbox += self.answer_bytes
+        self.sending[c] = None
+        self.send_queued(c)
 
     def reply(self, c: Conn) -> None:
         """The classic demo protocol: b'hello' back for every chunk. What would block waits in
@@ -277,6 +314,7 @@ class Server:
             self.queue(c, GREETING[sent:])
 
     def queue(self, c: Conn, data: bytes) -> None:
+        """Serving: keep a reply that would block, up to queue_bytes per connection."""
         c.outbox += data
         self.sending[c] = None
         if len(c.outbox) > self.queue_bytes:
@@ -284,17 +322,29 @@ class Server:
             self.drop(c)
 
     def send_queued(self, c: Conn) -> None:
-        """Send what the outbox holds, as much as the socket takes now."""
+        """Send what the outbox holds, as much as the socket takes now. A capture records
+        each of these calls, and ends once the last reply is in the send buffer."""
+        enter = time_ns()
         try:
             sent = c.sock.send(c.outbox, socket.MSG_DONTWAIT)
         except BlockingIOError:
+            if not self.serving:
+                self.rows.append((CALL, 0, "send", c.conn, enter, time_ns(), WOULDBLOCK, 0))
             return
         except OSError:
             self.drop(c)
             return
+        if not self.serving:
+            self.rows.append((CALL, 0, "send", c.conn, enter, time_ns(), sent, 0))
         del c.outbox[:sent]
         if not c.outbox:
             self.sending.pop(c, None)
+            if self.serving:
+                return
+            if c.half_closed:
+                self.drop(c)
+            if self.messages.remaining == 0 and not self.sending:
+                raise AllDone
 
     def send_all_queued(self) -> None:
         for c in list(self.sending):
@@ -302,7 +352,9 @@ class Server:
 
     def read_and_handle(self, c: Conn, lane: int = 0) -> int:
         n = self.recv(c, lane)
-        if n == 0 and self.eof_drops(c):
+        if n == 0 and c.outbox and not self.serving:  # its replies still go
+            c.half_closed = True
+        elif n == 0 and self.eof_drops(c):
             self.drop(c)
         elif n >= 0:
             self.handle(c, n, lane)

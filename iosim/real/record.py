@@ -12,8 +12,11 @@ Row layouts, eight fields each (the first says which; what a layout does not use
   and the stamp is the kernel's arrival stamp of the data read (0: none); while the server
   runs, a read's row holds recvmsg's control data instead, decoded when the row is written to
   the spool (spool.py). For select / poll / epoll_wait the result is the number of ready
-  descriptors. ``INTERRUPTED``: the call was still waiting when the run was stopped (its
-  return time is the stop).
+  descriptors and the last field how many of them are writable. For ``send`` (a capture's
+  replies) the result is the bytes copied into the send buffer, ``WOULDBLOCK`` for none;
+  for ``accept`` the connection's number, ``WOULDBLOCK`` when another thread took it.
+  ``INTERRUPTED``: the call was still waiting when the run was stopped (its return time is
+  the stop).
 - ``(WORK, lane, label, -1, start_ns, end_ns, 0, 0)``: the process's own work.
 - ``(PROCESS, lane, label, conn, start_ns, end_ns, 0, 0)``: processing a received message.
 - ``(HANDLER, lane, label, -1, enter_ns, exit_ns, 0, 0)``: a signal handler (or an aio

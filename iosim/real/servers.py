@@ -73,10 +73,12 @@ def nonblocking(s: Server) -> None:
                 new.sock.setblocking(False)
                 found = True
         for c in list(s.open):
-            if s.read_and_handle(c) != WOULDBLOCK:
+            if not c.half_closed and s.read_and_handle(c) != WOULDBLOCK:
                 found = True
         if s.sending:
+            before = sum(len(c.outbox) for c in s.sending)
             s.send_all_queued()
+            found |= sum(len(c.outbox) for c in s.sending) < before
         if s.gone:
             s.reap()
         if not found:
@@ -140,7 +142,8 @@ def select_model(s: Server) -> None:
             highest = max(fds)
             raise RunError(f"select: descriptor {highest} >= FD_SETSIZE ({FD_SETSIZE}); "
                            "select cannot watch it (use poll or epoll)") from None
-        s.rows.append((CALL, 0, "select", -1, enter, time_ns(), len(ready) + len(writable), 0))
+        s.rows.append((CALL, 0, "select", -1, enter, time_ns(), len(ready) + len(writable),
+                       len(writable)))
         s.waiting = NOT_WAITING
         _dispatch(s, ready, watched, _nothing)
         if writable:
@@ -161,18 +164,27 @@ class _Interest:
         self.modify = modify
         self.unregister = unregister
         self.out: set[Conn] = set()
+        self.half_closed: set[Conn] = set()
 
     def update(self) -> None:
-        """Ask for writability on the connections whose replies wait, and only on those."""
+        """Ask for writability on the connections whose replies wait, and only on those;
+        stop asking for readability of one whose peer has closed its side (a capture's
+        replies still going: its end of file would be reported again and again)."""
         sending = self.s.sending
         for c in sending.keys() - self.out:
             self.modify(c.fd, select.POLLIN | select.POLLOUT)
         for c in self.out - sending.keys():
-            self.modify(c.fd, select.POLLIN)
+            if c in self.s.open:
+                self.modify(c.fd, select.POLLIN)
+        for c in sending.keys() & self.out:
+            if c.half_closed and c not in self.half_closed:
+                self.modify(c.fd, select.POLLOUT)
+                self.half_closed.add(c)
         self.out = set(sending)
 
     def forget(self, c: Conn) -> None:
         self.out.discard(c)
+        self.half_closed.discard(c)
         if self.watched.pop(c.fd, None) is not None:
             self.unregister(c.fd)
 
@@ -187,6 +199,7 @@ class _Interest:
             self.update()
 
 
+
 def poll_model(s: Server) -> None:
     """Block in poll until a socket is readable, then recvfrom it."""
     watched = _watch(s)
@@ -199,33 +212,57 @@ def poll_model(s: Server) -> None:
         enter = time_ns()
         s.waiting = ("poll", enter)
         events = poller.poll()
-        s.rows.append((CALL, 0, "poll", -1, enter, time_ns(), len(events), 0))
+        s.rows.append((CALL, 0, "poll", -1, enter, time_ns(), len(events), _writable(events)))
         s.waiting = NOT_WAITING
         interest.events(events)
 
 
 def epoll_model(s: Server) -> None:
     """epoll_create, epoll_ctl per socket, then block in epoll_wait and recvfrom the ready."""
+    _epoll(s, edge=False)
+
+
+def epoll_et_model(s: Server) -> None:
+    """Edge-triggered epoll: each connection registered with EPOLLET, read once per report
+    (as the simulator's epoll-et: what a read leaves waits, unreported, for the next arrival).
+    The listening socket, serving, stays level-triggered: accepting is not the lesson."""
+    _epoll(s, edge=True)
+
+
+def _epoll(s: Server, edge: bool) -> None:
     watched = _watch(s)
     ep = s.call("epoll_create", -1, select.epoll)
     assert isinstance(ep, select.epoll)
+    et = select.EPOLLET if edge else 0
 
     def add(c: Conn | None, fd: int) -> None:
-        s.call("epoll_ctl", -1 if c is None else c.conn, ep.register, fd, select.EPOLLIN)
+        if c is not None and edge:
+            c.sock.setblocking(False)
+        flags = select.EPOLLIN if c is None else select.EPOLLIN | et
+        s.call("epoll_ctl", -1 if c is None else c.conn, ep.register, fd, flags)
+
+    def modify(fd: int, events: int) -> None:
+        ep.modify(fd, events | et)
 
     try:
         for fd, c in watched.items():
             add(c, fd)
-        interest = _Interest(s, watched, lambda c: add(c, c.fd), ep.modify, ep.unregister)
+        interest = _Interest(s, watched, lambda c: add(c, c.fd), modify, ep.unregister)
         while watched:
             enter = time_ns()
             s.waiting = ("epoll_wait", enter)
             events = ep.poll()
-            s.rows.append((CALL, 0, "epoll_wait", -1, enter, time_ns(), len(events), 0))
+            s.rows.append((CALL, 0, "epoll_wait", -1, enter, time_ns(), len(events),
+                           _writable(events)))
             s.waiting = NOT_WAITING
             interest.events(events)
     finally:
         ep.close()
+
+
+def _writable(events: list[tuple[int, int]]) -> int:
+    """How many of a poll's or epoll's events say writable (the row's last field)."""
+    return sum(1 for _, ev in events if ev & select.POLLOUT)
 
 
 def sigio(s: Server) -> None:
@@ -482,27 +519,36 @@ MODELS: dict[str, Callable[[Server], None]] = {
     "select": select_model,
     "poll": poll_model,
     "epoll": epoll_model,
+    "epoll-et": epoll_et_model,
     "sigio": sigio,
     "threaded": threaded,
     "asyncio": asyncio_model,
 }
 REAL_MODELS = (*MODELS, "aio")
+# The server variants (scenario.Server.variant) real mode has, and their models: SIGIO on TCP
+# (accept-reply) is the simulator's alone.
+REAL_VARIANTS = {"": REAL_MODELS, "accept": ("blocking", "select", "epoll"),
+                 "reply": ("blocking", "nonblocking", "poll", "epoll"), "accept-reply": ()}
 
 
-def program_of(model: str) -> Callable[[Server], None]:
-    """The model's program; aio's imports io_uring's binding, so ask for it before t = 0."""
+def program_of(model: str, variant: str = "") -> Callable[[Server], None]:
+    """The model's program; aio's imports io_uring's binding, so ask for it before t = 0.
+    With server.accept, the workers' program (herd.py); replies are every model's own."""
+    if variant.startswith("accept"):
+        from iosim.real.herd import herd
+        return herd(model)
     if model == "aio":
         from iosim.real.aio import aio_model
         return aio_model
     return MODELS[model]
 
 
-def run(model: str, s: Server) -> None:
+def run(model: str, s: Server, variant: str = "") -> None:
     """Run a model until its last message (capture) or until told to stop (serve); the
     outcome is in ``s.rows`` and ``s.error``. The cyclic collector waits until the end: it
     would walk the growing list of rows again and again (nothing in it is garbage), which
     costs a loopback round trip about 5%."""
-    program = program_of(model)
+    program = program_of(model, variant)
     collecting = gc.isenabled()
     gc.disable()
     try:

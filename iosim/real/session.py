@@ -34,7 +34,8 @@ from iosim.real.capture import build_run
 from iosim.real.client import open_connections, play, raise_fd_limit
 from iosim.real.reader import read_all
 from iosim.real.record import message_plan
-from iosim.real.servers import REAL_MODELS
+from iosim.real.replies import ReplyReader, replies_meta
+from iosim.real.servers import REAL_MODELS, REAL_VARIANTS
 from iosim.real.stopping import FirstSignalStops
 from iosim.scenario import Scenario
 from iosim.trace import Run, Trace
@@ -54,15 +55,31 @@ class CaptureError(UserError):
     """A capture that could not be made; the message says why."""
 
 
-def check_model(model: str) -> None:
+def check_model(model: str, scenario: Scenario | None = None) -> None:
     if model not in REAL_MODELS:
         raise CaptureError(f"unknown real model {model!r} (known: {', '.join(REAL_MODELS)})")
+    if scenario is not None:
+        _check_scenario(model, scenario)
     if model == "aio":
         from iosim.real.aio import unavailable_reason
 
         reason = unavailable_reason()
         if reason:
             raise CaptureError(f"aio runs on real sockets need io_uring: {reason}")
+
+
+def _check_scenario(model: str, scenario: Scenario) -> None:
+    """What a real server on loopback can show of the scenario with this model."""
+    if any(s.corrupt for sends in scenario.connections for s in sends):
+        raise CaptureError(f"{scenario.name}: a datagram with a bad checksum cannot be sent on "
+                           "loopback (the kernel trusts its own checksums there); simulate it")
+    variant = scenario.server.variant
+    known = REAL_VARIANTS[variant]
+    if model not in known:
+        what = f"real mode has it with {', '.join(known)}" if known else \
+            "real mode has no such server; simulate it"
+        raise CaptureError(f"{scenario.name}: {model} is not modelled with this server "
+                           f"({variant}): {what}")
 
 
 class _Child:
@@ -142,7 +159,7 @@ def own_cpus(server_pid: int) -> Iterator[None]:
 
 def capture_run(scenario: Scenario, model: str) -> Run:
     """Play the scenario against the real ``model`` server; return the run it recorded."""
-    check_model(model)
+    check_model(model, scenario)
     raise_fd_limit()
     plan = message_plan([[(s.at_ms, s.nbytes) for s in sends] for sends in scenario.connections])
     with tempfile.TemporaryDirectory(prefix="iosim-capture-") as tmp, \
@@ -150,15 +167,21 @@ def capture_run(scenario: Scenario, model: str) -> Run:
         result = Path(tmp) / "rows.spool"
         child = _Child(scenario, model, result, stderr)
         socks = []
+        reader: ReplyReader | None = None
         try:
             with own_cpus(child.proc.pid):
                 ports = child.expect("ports", SETUP_TIMEOUT_S)
                 socks = open_connections(scenario, HOST, ports)
+                if scenario.server.accept:  # which connection each client port is
+                    child.tell(json.dumps([sock.getsockname()[1] for sock in socks]))
                 child.expect("accepted", SETUP_TIMEOUT_S)
                 t0_ns = time_ns() + START_MARGIN_NS
                 child.tell(str(t0_ns))
                 closed_ns = [0] * scenario.total_connections
-                sent_ns = play(scenario, plan, socks, t0_ns, closed_ns)
+                if scenario.server.reply_bytes:
+                    reader = ReplyReader(scenario, socks, t0_ns)
+                    reader.start()
+                sent_ns = play(scenario, plan, socks, t0_ns, closed_ns, (HOST, ports[0]))
                 try:
                     child.expect("done", GRACE_S + 0.01 * scenario.message_count
                                  + GRACE_PER_CONNECTION_S * scenario.total_connections)
@@ -167,6 +190,8 @@ def capture_run(scenario: Scenario, model: str) -> Run:
                 if child.proc.wait(STOP_TIMEOUT_S) != 0 or not result.exists():
                     raise CaptureError(f"the {model} server failed: {child.last_error()}")
         finally:
+            if reader is not None:
+                reader.stop(GRACE_S)
             for sock in socks:
                 sock.close()
             child.close()
@@ -178,12 +203,19 @@ def capture_run(scenario: Scenario, model: str) -> Run:
         left = outcome.get("remaining")
         error = (f"stopped {GRACE_S:.0f} s after the last send: blocked, "
                  f"{left} message{'s' if left != 1 else ''} never handled")
+    variant = scenario.server.variant
+    meta: dict[str, Any] = replies_meta(reader)
+    if variant:
+        meta |= {"program": f"{variant}-{model}", "workers": scenario.server.workers,
+                 "send_buffer_bytes": scenario.server.send_buffer_bytes}
     return build_run(model, scenario.protocol, rows, t0_ns, outcome["end_ns"],
                      plan=plan, sent_ns=sent_ns, closed_ns=closed_ns,
                      connections=scenario.total_connections,
                      work_us=scenario.process.work_us, error=error, host=HOST,
                      buffer_bytes=scenario.process.buffer_bytes,
-                     poll_interval_us=scenario.process.poll_interval_us)
+                     poll_interval_us=scenario.process.poll_interval_us,
+                     worker_lanes=scenario.server.workers if scenario.server.accept else 0,
+                     **meta)
 
 
 def capture(scenario: Scenario, models: Sequence[str],
@@ -192,7 +224,7 @@ def capture(scenario: Scenario, models: Sequence[str],
     as Ctrl-C does (KeyboardInterrupt): the server process stopped, its files removed; a
     second signal cannot interrupt that cleaning."""
     for model in models:
-        check_model(model)
+        check_model(model, scenario)
     trace = Trace(scenario.name, scenario.title, scenario.protocol, axis=scenario.axis)
     with FirstSignalStops(KeyboardInterrupt, signals=INTERRUPTING):
         for model in models:

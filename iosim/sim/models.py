@@ -6,15 +6,18 @@ returns 0 means the peer closed: that socket is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+
+import simpy
 
 from iosim.sim.kernel import FD_SETSIZE, Socket, fd_of
 from iosim.sim.process import HANDLER_LINE, RunError, Steps, Thread
 from iosim.trace import Kind
 
 
-def blocking(t: Thread) -> Steps:
-    """recvfrom on each socket in turn: an idle socket holds up every other one."""
+def blocking(t: Thread, reply: Callable[[Socket], Steps] | None = None) -> Steps:
+    """recvfrom on each socket in turn (and ``reply`` to each message): an idle socket, or a
+    reply that cannot be sent, holds up every other one."""
     socks = list(t.sockets)
     while socks:
         for sock in list(socks):
@@ -22,24 +25,33 @@ def blocking(t: Thread) -> Steps:
             if result.eof:
                 socks.remove(sock)
             else:
-                yield from t.handle(result, sock)
+                yield from t.handle(result, sock, reply)
 
 
 def nonblocking(t: Thread) -> Steps:
     """Poll every socket with recvfrom; after a pass that found nothing, do own work."""
     socks = list(t.sockets)
+    for sock in socks:
+        sock.nonblocking = True
     while socks:
-        found = False
-        for sock in list(socks):
-            result = yield from t.recv(sock, blocking=False)
-            if result.eof:
-                socks.remove(sock)
-                found = True
-            elif result.nbytes:
-                found = True
-                yield from t.handle(result, sock)
-        if not found:
+        if not (yield from read_pass(t, socks)):
             yield from t.own_work(t.proc.poll_interval_us)
+
+
+def read_pass(t: Thread, socks: list[Socket], reply: Callable[[Socket], Steps] | None = None
+              ) -> Generator[simpy.Event, None, bool]:
+    """One non-blocking recvfrom on each socket (dropping those whose peer closed), handling
+    what it reads (and replying); whether anything was found."""
+    found = False
+    for sock in list(socks):
+        result = yield from t.recv(sock, blocking=False)
+        if result.eof:
+            socks.remove(sock)
+            found = True
+        elif result.nbytes:
+            found = True
+            yield from t.handle(result, sock, reply)
+    return found
 
 
 def _multiplexer(name: str, cost: Callable[[Thread, set[int]], Callable[[int], float]]
@@ -86,6 +98,31 @@ def _epoll_cost(t: Thread, _watched: set[int]) -> Callable[[int], float]:
 select = _multiplexer("select", _select_cost)
 poll = _multiplexer("poll", _poll_cost)
 epoll = _multiplexer("epoll_wait", _epoll_cost)
+ET_LABEL = "epoll_ctl EPOLL_CTL_ADD (EPOLLIN | EPOLLET)"
+
+
+def epoll_et(t: Thread) -> Steps:
+    """Edge-triggered epoll: an arrival puts a socket on the ready list once, and epoll_wait
+    reports it once. This program reads once per report, as naive code does: what the read
+    leaves stays queued, unreported, until the next arrival (the cure: read until EAGAIN)."""
+    kernel = t.kernel
+    watched = set(range(len(t.sockets)))
+    kernel.edge_triggered = True
+    yield from t.call("epoll_create")
+    for conn in watched:
+        sock = t.sockets[conn]
+        sock.nonblocking = True
+        yield from t.call("epoll_ctl", t.costs.epoll_ctl_us, conn, ET_LABEL)
+        if sock.readable:  # EPOLL_CTL_ADD reports what is queued already, once
+            kernel.edges.add(conn)
+    while watched:
+        ready = yield from t.wait_ready("epoll_wait", t.costs.epoll_us, watched, edge=True)
+        for sock in ready:
+            result = yield from t.recv(sock, blocking=False)
+            if result.eof:
+                watched.discard(sock.conn)
+            elif result.nbytes:
+                yield from t.handle(result, sock)
 
 
 def sigio(t: Thread) -> Steps:
@@ -95,7 +132,7 @@ def sigio(t: Thread) -> Steps:
     for sock in t.sockets:
         yield from t.call("fcntl F_SETOWN", conn=sock.conn)
         yield from t.call("fcntl O_ASYNC", conn=sock.conn)
-        sock.async_io = True
+        sock.async_io = sock.nonblocking = True
     if t.kernel.ready:
         t.kernel.raise_signal(sigio=True)
     socks = list(t.sockets)
@@ -185,6 +222,7 @@ PROGRAMS: dict[str, Callable[[Thread], Steps]] = {
     "select": select,
     "poll": poll,
     "epoll": epoll,
+    "epoll-et": epoll_et,
     "sigio": sigio,
     "aio": aio,
     "threaded": threaded,

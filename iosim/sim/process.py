@@ -41,6 +41,9 @@ WAKEUP, READABLE, PROCESS = Kind.WAKEUP, Kind.READABLE, Kind.PROCESS
 # Line keys: the line of the model's program (iosim/assets/code/<model>.py) an event belongs to.
 # A system call's key is its name; the rest are these.
 RECV, PROCESS_LINE, WORK_LINE, HANDLER_LINE = "recvfrom", "process", "work", "handler"
+SEND, ACCEPT = "send", "accept"
+SEND_BLOCKS_LABEL = "process blocks in call to send, until a third of the send buffer is free"
+ACCEPT_BLOCKS_LABEL = "process blocks in call to accept, waiting for a connection"
 
 
 class AllDone(Exception):
@@ -65,6 +68,9 @@ class Proc:
         self.poll_interval_us = poll_interval_us
         self.thread_lanes = thread_lanes
         self.remaining = messages
+        self.unsent = 0  # bytes of replies not yet in a send buffer (they keep the run going)
+        self.reply_bytes = 0  # the scenario's server.reply_bytes
+        self.epoll_exclusive = False  # the scenario's server.epoll_exclusive
         self.done = False  # a plain flag, not an event: the stepping loop reads it every step
         self.error: str | None = None
         self.cpu = simpy.Resource(env, capacity=1) if thread_lanes else None
@@ -76,6 +82,11 @@ class Proc:
         self.handled_once = False
         self.first_signal = True
         self.process_label = "process datagram" if protocol == "udp" else "process data"
+
+    def sent_all(self) -> None:
+        """A reply's last bytes are in the send buffer: the run may be over."""
+        if self.remaining == 0 and not self.unsent:
+            raise AllDone
 
     def coldness(self, waking: bool = False) -> float:
         """How cold the server is (Costs.coldness): idle since its last message was processed
@@ -196,15 +207,19 @@ class Thread:
             yield Timeout(env, dur)
 
     def call(self, name: str, cost_us: float = 0.0, conn: int = -1,
-             label: str | None = None) -> Steps:
+             label: str | None = None, line: str | None = None) -> Steps:
         """Enter a system call: the "system call" arrow, then its cost inside the kernel. The
-        call's line key is its name."""
+        call's line key is its name, unless ``line`` says otherwise (a second line making
+        the same call)."""
         if self.kernel.interrupts:
             yield from self._pay_interrupts()
         env = self.env
         rows = self.rows
         overhead = self.overhead_us
         dur = self.syscall_us + cost_us
+        if line is not None:
+            yield from self._call_at(name, dur, conn, label or name, line)
+            return
         if self.cpu is not None:  # made with the GIL
             yield from self._run_holding_gil(OVERHEAD, overhead, OVERHEAD_LABEL, conn, -1, name)
             now = env.now
@@ -225,6 +240,13 @@ class Thread:
                 rows.append((IN_KERNEL, self.lane, now, now + dur, label or name, conn, -1,
                              name))
             yield Timeout(env, dur + overhead)
+
+    def _call_at(self, name: str, dur: float, conn: int, label: str, line: str) -> Steps:
+        """A call on a line keyed other than by its name (off the hot path of call)."""
+        yield from self.run_cpu(OVERHEAD, self.overhead_us, OVERHEAD_LABEL, conn, line=line)
+        now = self.env.now
+        self.rows.append((SYSCALL, self.lane, now, now, name, conn, -1, line))
+        yield from self.run_cpu(IN_KERNEL, dur, label, conn, line=line)
 
     def _pay_interrupts(self) -> Steps:
         """The SIGIOs taken since the last call (Costs.signal_taken_us each)."""
@@ -250,12 +272,15 @@ class Thread:
         yield from self.blocked_for(self.costs.wakeup_at(self.woke_cold) * self.proc.wakeup_ratio,
                                     label, conn, line)
 
-    def copy(self, sock: Socket, limit: int) -> Generator[simpy.Event, None, CopyResult]:
-        """Phase 2 of a read already in the kernel: copy what is queued, or say why not."""
+    def copy(self, sock: Socket, limit: int, blocking: bool = False
+             ) -> Generator[simpy.Event, None, CopyResult]:
+        """Phase 2 of a read already in the kernel: copy what is queued, or say why not. A
+        blocking read that found only datagrams with a bad checksum says nothing: it sleeps
+        again (Thread.recv)."""
         result = self.kernel.take(sock, limit)
         env = self.env
         rows = self.rows
-        if result.nbytes:
+        if result.nbytes or result.dropped:
             now = env.now
             self.rec.span(BLOCKED, self.lane, now, now + result.copy_us, COPY_LABEL, sock.conn,
                           line=RECV)
@@ -269,6 +294,8 @@ class Thread:
         elif result.eof:
             rows.append((Kind.EOF, self.lane, env.now, env.now, "return 0 (peer closed)",
                          sock.conn, -1, RECV))
+        elif blocking and result.dropped:
+            pass
         else:
             rows.append((Kind.EWOULDBLOCK, self.lane, env.now, env.now, "EWOULDBLOCK", sock.conn,
                          -1, RECV))
@@ -280,14 +307,17 @@ class Thread:
         self.woken_by_multiplexer = False
         yield from self.call(RECV, self.costs.call_after_wake_at(self.woke_cold)
                              * self.proc.wakeup_ratio if woken else 0.0, conn=sock.conn)
-        if blocking and not sock.readable:
-            self.drop_gil()
-            yield from self.block(self.kernel.wait_readable(sock), "process blocks in call to "
-                                  "recvfrom", sock.conn, RECV)
-            woken = True
-        if sock.queue and self.proc.cold_us:
-            yield from self.cold_first(sock.conn, woken, RECV)
-        return (yield from self.copy(sock, self.kernel.buffer_bytes))
+        while True:
+            if blocking and not sock.readable:
+                self.drop_gil()
+                yield from self.block(self.kernel.wait_readable(sock), "process blocks in call "
+                                      "to recvfrom", sock.conn, RECV)
+                woken = True
+            if sock.queue and self.proc.cold_us:
+                yield from self.cold_first(sock.conn, woken, RECV)
+            result = yield from self.copy(sock, self.kernel.buffer_bytes, blocking)
+            if not (blocking and result.dropped and not result.nbytes and not result.eof):
+                return result
 
     def cold_first(self, conn: int, woken: bool, line: str) -> Steps:
         """The run's first read that finds data pays for cold code and caches
@@ -296,8 +326,10 @@ class Thread:
         if not woken:
             yield from self.run_cpu(Kind.IN_KERNEL, cold, COLD_LABEL, conn, line=line)
 
-    def handle(self, result: CopyResult, sock: Socket) -> Steps:
-        """Process each message the read completed; the last one ends the run."""
+    def handle(self, result: CopyResult, sock: Socket,
+               reply: Callable[[Socket], Steps] | None = None) -> Steps:
+        """Process each message the read completed, and ``reply`` to each; the last one ends
+        the run once no reply waits to be sent (Proc.unsent)."""
         proc = self.proc
         m_done = self.rec.run.m_done
         if self.handles and result.completed:
@@ -310,25 +342,33 @@ class Thread:
             m_done[msg] = proc.last_done = self.env.now
             proc.handled_once = True
             proc.remaining -= 1
-            if proc.remaining == 0:
+            if reply is not None:
+                yield from reply(sock)
+            if proc.remaining == 0 and not proc.unsent:
                 raise AllDone
             if self.next_us:  # no generator for a cost of 0: this runs once per message
                 yield from self.run_cpu(OVERHEAD, self.next_us, NEXT_LABEL, sock.conn,
                                         line=PROCESS_LINE)
 
-    def wait_ready(self, name: str, cost: Callable[[int], float], watched: set[int]
-                   ) -> Generator[simpy.Event, None, list[Socket]]:
+    def wait_ready(self, name: str, cost: Callable[[int], float], watched: set[int],
+                   edge: bool = False) -> Generator[simpy.Event, None, list[Socket]]:
         """select / poll / epoll_wait: scan, sleep until one watched socket is readable, scan
-        again, return the readable ones. ``cost`` maps the number ready to the call's cost."""
-        yield from self.call(name, cost(len(self.kernel.readable(watched))))
-        ready = self.kernel.readable(watched)
-        if not ready:
-            yield from self.block(self.kernel.wait_any(), f"process blocks in call to {name}, "
+        again, return the readable ones (``edge``: those an arrival put on epoll's ready list
+        since the last call). ``cost`` maps the number ready to the call's cost. A wake-up
+        that finds nothing (a datagram with a bad checksum dropped by the scan) sleeps again."""
+        kernel = self.kernel
+        found = len(kernel.edges & watched) if edge else len(kernel.readable(watched))
+        yield from self.call(name, cost(found))
+        ready = kernel.take_edges(watched) if edge else kernel.readable(watched, name)
+        while not ready:
+            yield from self.block(kernel.wait_any(), f"process blocks in call to {name}, "
                                   "waiting for one of possibly many sockets to become readable",
                                   -1, name)
-            ready = self.kernel.readable(watched)
-            yield from self.run_cpu(IN_KERNEL, cost(len(ready)), f"{name} scans again",
-                                    line=name)
+            dropped = kernel.dropped_by_scans
+            ready = kernel.take_edges(watched) if edge else kernel.readable(watched, name)
+            yield from self.run_cpu(IN_KERNEL, cost(len(ready)), f"{name} scans again" + (
+                ", drops a datagram with a bad checksum" if kernel.dropped_by_scans > dropped
+                else ""), line=name)
             self.woken_by_multiplexer = True
         now = self.env.now
         self.rows.append((READABLE, self.lane, now, now, "return readable",

@@ -45,6 +45,11 @@ SUMMARIES = {
         "IO multiplexing with epoll: each socket is registered once with epoll_ctl, then "
         "epoll_wait sleeps until some are readable, at a cost that does not grow with the idle "
         "ones. recvfrom still blocks for the copy."),
+    "epoll-et": (
+        "Edge-triggered epoll (EPOLLET): epoll_wait reports a socket once per arrival, not for "
+        "as long as data is queued, and recvfrom still copies the data. This program reads once "
+        "per report, so what a read leaves waits, unreported, until the next arrival; reading "
+        "until EAGAIN after each report is the cure."),
     "sigio": (
         "Signal-driven IO: the process runs its own code until the kernel sends SIGIO to say "
         "that data has arrived. SIGIO only reports readiness and is not queued, so the handler "

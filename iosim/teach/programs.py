@@ -49,8 +49,9 @@ def parse(model: str, text: str) -> Program:
 
 @cache
 def program(model: str) -> Program | None:
-    """The program of a model, or None where there is none (asyncio, a traced program)."""
-    if not re.fullmatch(r"[a-z]+", model):
+    """The program of a model (or of a server variant, "reply-epoll"), or None where there is
+    none (asyncio, a traced program)."""
+    if not re.fullmatch(r"[a-z]+(-[a-z]+)*", model):
         return None
     path = resources.files("iosim") / "assets" / "code" / f"{model}.py"
     if not path.is_file():
@@ -59,5 +60,9 @@ def program(model: str) -> Program | None:
 
 
 def program_for(run: Run) -> Program | None:
-    """The program a run executed: only iosim's own (simulated or real) servers have one."""
-    return program(run.model) if run.source in PROGRAM_SOURCES else None
+    """The program a run executed: only iosim's own (simulated or real) servers have one; a
+    run of a server variant names its program in its meta ("program")."""
+    if run.source not in PROGRAM_SOURCES:
+        return None
+    name = run.meta.get("program", run.model)
+    return program(name) if isinstance(name, str) else None

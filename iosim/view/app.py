@@ -15,7 +15,7 @@ from iosim.files import safe_name
 from iosim.scenario import Scenario
 from iosim.trace import Trace
 from iosim.view.draw import Renderer
-from iosim.view.hit import hit
+from iosim.view.hit import counter_at, hit
 from iosim.view.layout import Screen, Viewport
 from iosim.view.lesson_mode import LessonMode, lesson_key
 from iosim.view.predict_mode import PredictMode
@@ -155,13 +155,21 @@ class App:
             self._drag_from = (x, self.scene.player.window)
         elif h.what == "name" and self.scene.view == ALL:
             self.show(ONE, h.run)
-        elif h.message >= 0:
+        elif h.message >= 0 and not self._ahead(h.run, h.event):
             self.follow_message(h.message)
         elif h.on_time:
             on_overview = screen.overview[1] <= y < screen.overview[1] + screen.overview[3]
             self.drag = "overview" if on_overview else "seek"
             self.scene.player.playing = False
-            self.scene.player.seek(self._time_at(screen, vp, x))
+            self._seek(self._time_at(screen, vp, x))
+
+    def _seek(self, t: float) -> None:
+        """The mouse moves the playhead; in predict mode, not past the next question."""
+        mode, p = self.scene.predict, self.scene.player
+        question = mode.pending(p.t) if mode is not None else None
+        if question is not None and t > question.stop_at:
+            t = max(question.stop_at, p.t)
+        p.seek(t)
 
     def _panel_click(self, panel: WhatIf, hit_: tuple[str, int]) -> None:
         what, k = hit_
@@ -184,13 +192,20 @@ class App:
         screen, vp = self._where()
         x, y = pos
         if self.drag in ("seek", "overview"):
-            scene.player.seek(self._time_at(screen, vp, x))
+            self._seek(self._time_at(screen, vp, x))
         elif self.drag == "pan":
             x0, (lo, hi) = self._drag_from
             shift = (x0 - x) / vp.scale
             scene.player.set_window(lo + shift, hi + shift)
         h = hit(screen, scene.runs, vp, x, y)
-        scene.hover = (h.run, h.event) if h.event >= 0 and self.drag is None else None
+        scene.hover = (h.run, h.event) if h.event >= 0 and self.drag is None and \
+            not self._ahead(h.run, h.event) else None
+        scene.hover_counter = counter_at(scene.counter_spots, x, y)
+
+    def _ahead(self, run: int, event: int) -> bool:
+        """In predict mode, an event still to come: the mouse may not show it."""
+        return self.scene.predict is not None and \
+            self.scene.runs[run].run.t0[event] > self.scene.player.t
 
     def _rehover(self) -> None:
         """A key may change the view under a resting pointer: its details box then shows
@@ -345,22 +360,33 @@ class App:
         if focus is not None:
             scene.focus = focus
         scene.player.show_run(scene.focus if view == ONE else None)
-        if scene.predict is not None and (view != ONE or scene.predict.run != scene.focus):
+        mode = scene.predict
+        if mode is not None and (view != ONE or mode.run != scene.focus) and \
+                (view != ALL or mode.run is not None):
             scene.predict = None
 
     def toggle_predict(self) -> None:
-        """Predict mode on the shown run (beside all runs: the run the caption speaks of)."""
+        """Predict mode on the shown run; beside all runs, on all of them (which model
+        handles a message first?), or where they give no such question, on the run the
+        caption speaks of."""
         scene = self.scene
         if scene.predict is not None:
             scene.predict = None
             self.flash("predict mode off")
             return
-        if scene.view != ONE:
-            self.show(ONE, scene.caption_run())
-        scene.predict = PredictMode.of(scene.focus, scene.runs[scene.focus].run)
+        mode = None
+        if scene.view == ALL:
+            mode = PredictMode.across([ri.run for ri in scene.runs])
+            if not len(mode.quiz):
+                mode = None
+        if mode is None:
+            if scene.view != ONE:
+                self.show(ONE, scene.caption_run())
+            mode = PredictMode.of(scene.focus, scene.runs[scene.focus].run)
+        scene.predict = mode
         scene.player.playing = False
-        self.flash("predict mode: Space or → plays on and stops before each event to ask; "
-                   "K leaves")
+        self.flash(f"predict mode: {len(mode.quiz)} questions; Space or → plays on to the "
+                   "next, 1-4 answer, K leaves")
 
     def follow(self, step: int) -> None:
         """Follow the next (+1) or previous (-1) message across every run."""

@@ -9,6 +9,7 @@ many as fit its width and never cuts one.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,14 @@ def describe(ri: RunIndex, i: int, durations: bool = True) -> str:
     """One event in words: a return names its call (its line key) where the trace has it; a
     span says how long it lasts unless ``durations`` is off (predict mode: that would tell
     when the next event comes)."""
+    text = _words(ri, i)
+    run = ri.run
+    if Kind(run.kind[i]).is_span and durations:
+        return f"{text} ({format_us(run.t1[i] - run.t0[i])})"
+    return text
+
+
+def _words(ri: RunIndex, i: int) -> str:
     run = ri.run
     kind = Kind(run.kind[i])
     label = run.labels[run.label[i]]
@@ -53,14 +62,24 @@ def describe(ri: RunIndex, i: int, durations: bool = True) -> str:
         return "the process wakes up" if run.lanes[run.lane[i]].role == "app" else "wakes up"
     if kind == Kind.ERROR:
         return f"error: {label}"
-    if kind.is_span and durations:
-        return f"{label} ({format_us(run.t1[i] - run.t0[i])})"
     return label
 
 
-def phrases(ri: RunIndex, t: float, durations: bool = True) -> list[str]:
+@dataclass(frozen=True)
+class Phrase:
+    """What one lane (or several alike) did at a moment: in full, briefly (without how long
+    its spans last), and shortest (a label's head, before its first ", " or ": " detail:
+    "process blocks in call to select"), for a caption short of room."""
+
+    full: str
+    brief: str
+    short: str
+
+
+def phrases(ri: RunIndex, t: float, durations: bool = True) -> list[Phrase]:
     """What happens in this run at exactly ``t``: one phrase per lane, the application's
-    lanes first."""
+    lanes first; lanes of one kind that did the same are said once ("kernel ×8: wait for
+    data (2.040 ms to 2.390 ms)")."""
     run = ri.run
     best: dict[int, int] = {}
     calls: dict[int, int] = {}
@@ -72,15 +91,37 @@ def phrases(ri: RunIndex, t: float, durations: bool = True) -> list[str]:
         if lane not in best or _RANK[kind] < _RANK[run.kind[best[lane]]]:
             best[lane] = i
     order = sorted(best, key=lambda lane: (run.lanes[lane].role == "kernel", lane))
-    out = []
+    alike: dict[tuple[str, str], list[tuple[str, float | None]]] = {}
     for lane in order:
         role = role_of(ri, lane)
-        text = describe(ri, best[lane], durations)
+        i = best[lane]
+        text = _words(ri, i)
         call = calls.get(lane)
-        if call is not None and call != best[lane]:  # a return, and the next call at once
-            text += f", then {describe(ri, call, durations)}"
-        out.append(text if role == "application" else f"{role}: {text}")
-    return out
+        if call is not None and call != i:  # a return, and the next call at once
+            text += f", then {_words(ri, call)}"
+        length = run.t1[i] - run.t0[i] if Kind(run.kind[i]).is_span and durations else None
+        kind = "thread" if run.lanes[lane].role == "thread" else role
+        alike.setdefault((kind, text), []).append((role, length))
+    return [_phrase(kind, text, lanes) for (kind, text), lanes in alike.items()]
+
+
+def _phrase(kind: str, text: str, lanes: list[tuple[str, float | None]]) -> Phrase:
+    lengths = sorted(length for _, length in lanes if length is not None)
+    took = ""
+    if lengths:
+        low, high = format_us(lengths[0]), format_us(lengths[-1])
+        took = f" ({low})" if low == high else f" ({low} to {high})"
+    if len(lanes) == 1:
+        role = lanes[0][0]
+        who = "" if role == "application" else f"{role}: "
+    else:
+        who = f"kernel ×{len(lanes)}: " if kind == "kernel" else f"{len(lanes)} threads: "
+    return Phrase(f"{who}{text}{took}", f"{who}{text}", f"{who}{_head(text)}")
+
+
+def _head(text: str) -> str:
+    """A label without its detail: what comes before its first ", " or ": "."""
+    return re.split(r", |: ", text, maxsplit=1)[0]
 
 
 def run_name(ri: RunIndex) -> str:
@@ -98,14 +139,16 @@ def _moment(ri: RunIndex, t: float, after: bool) -> float | None:
 
 @dataclass
 class Caption:
-    """The parts of the two caption lines; ``lines`` keeps as many as fit."""
+    """The parts of the two caption lines; ``first_line`` and ``second_line`` keep every part
+    that fits: in full, else briefly, and only when even that is too long, as many as fit and
+    how many more there are."""
 
     t: float
     model: str = ""
     passed_at: float | None = None
-    passed: list[str] = field(default_factory=list)
+    passed: list[Phrase] = field(default_factory=list)
     next_at: float | None = None
-    upcoming: list[str] = field(default_factory=list)
+    upcoming: list[Phrase] = field(default_factory=list)
     others: list[str] = field(default_factory=list)
 
     def first_line(self, fits: Callable[[str], bool]) -> str:
@@ -113,17 +156,31 @@ class Caption:
         if not self.model:
             return f"{head} · nothing has happened yet"
         when = "just now" if self.passed_at == self.t else f"at {format_us(self.passed_at or 0)}"
-        return _longest(fits, [f"{head} · {self.model} · {when}: {'; '.join(self.passed[:n])}"
-                               for n in range(len(self.passed), 0, -1)]
+        return _longest(fits, [f"{head} · {self.model} · {when}: {said}"
+                               for said in _said(self.passed)]
                         + [f"{head} · {self.model}", head])
 
     def second_line(self, fits: Callable[[str], bool]) -> str:
-        nexts = [f"next, at {format_us(self.next_at or 0)}: {'; '.join(self.upcoming[:n])}"
-                 for n in range(len(self.upcoming), 0, -1)] if self.upcoming else \
+        at = f"next, at {format_us(self.next_at or 0)}: "
+        nexts = [at + said for said in _said(self.upcoming)] if self.upcoming else \
             ["next: nothing more, the run is over" if self.model else ""]
-        same = f"same moment in: {', '.join(self.others)}" if self.others else ""
-        variants = [f"{n} · {same}" for n in nexts] if same else []
-        return _longest(fits, variants + nexts + [""])
+        n = len(self.others)
+        sames = [f"same moment in: {', '.join(self.others)}",
+                 f"same moment in {n} other run{'s' if n > 1 else ''}"] if self.others else []
+        whole = [f"{nxt} · {same}" for nxt in nexts for same in sames]
+        return _longest(fits, whole + nexts + [""])
+
+
+def _said(parts: list[Phrase]) -> list[str]:
+    """Every part in full, every part briefly, every part shortest, then fewer parts and how
+    many more."""
+    if not parts:
+        return []
+    out = ["; ".join(p.full for p in parts), "; ".join(p.brief for p in parts),
+           "; ".join(p.short for p in parts)]
+    for n in range(len(parts) - 1, 0, -1):
+        out.append("; ".join(p.short for p in parts[:n]) + f"; and {len(parts) - n} more")
+    return out
 
 
 def _longest(fits: Callable[[str], bool], variants: list[str]) -> str:

@@ -22,7 +22,8 @@ from iosim.view.caption import caption, run_name
 from iosim.view.compare import FIGURES
 from iosim.view.draw_code import draw_code_pane
 from iosim.view.draw_compare import draw_compare
-from iosim.view.draw_counters import counter_lines, draw_counters
+from iosim.view.draw_counters import counter_lines, draw_counters, draw_definition
+from iosim.view.draw_help import help_overlay
 from iosim.view.draw_predict import draw_predict
 from iosim.view.draw_setup import draw_setup
 from iosim.view.draw_whatif import draw_whatif
@@ -56,6 +57,7 @@ class Renderer:
     def draw(self, surf: pygame.Surface, scene: Scene, busy: str = "") -> None:
         """One frame; ``busy`` says what is being done meanwhile (a what-if simulation)."""
         surf.fill(theme.BACKGROUND)
+        scene.counter_spots.clear()
         if scene.slide is not None and scene.slide.blank:
             draw_slide.blank(surf)
             return
@@ -92,14 +94,18 @@ class Renderer:
                                   axis_note=None if noted else p.axis.name)
             if scene.view == ONE and screen.bands[0].counters_box is None:
                 draw_counters(self.text, surf, counter_lines(scene, scene.runs[pane_run]),
-                              left, top=True)
+                              left, top=True, spots=scene.counter_spots)
         if scene.hover is not None and scene.view != COMPARE:
             self._hover_box(surf, scene)
+        if scene.hover_counter is not None:
+            draw_definition(self.text, surf, scene.hover_counter, scene.pointer)
         if scene.predict is not None:
+            shown = scene.predict.run
             draw_predict(surf, self.text, scene.predict, screen, p.t,
-                         run_name(scene.runs[scene.predict.run]))
+                         "all runs" if shown is None else run_name(scene.runs[shown]),
+                         vp.x(p.t))
         if scene.help:
-            draw_chrome.help_overlay(self.text, surf)
+            help_overlay(self.text, surf)
 
     def layout(self, size: tuple[int, int], scene: Scene,
                entries: list | None = None, pane: bool | None = None) -> Screen:
@@ -190,8 +196,9 @@ class Renderer:
         # predict mode hides the future: no label may reach past the playhead
         self._text_limit = vp.x(p.t) if scene.predict is not None else float("inf")
         tx, ty, tw, th = screen.timeline
-        draw_chrome.overview(surf, screen, p, vp, self._ready_times(scene))
-        draw_chrome.ruler(self.text, surf, screen, vp)
+        until = p.t if scene.predict is not None else float("inf")  # the future is asked
+        draw_chrome.overview(surf, screen, p, vp, self._ready_times(scene), until)
+        draw_chrome.ruler(self.text, surf, screen, vp, until)
         for k, band in enumerate(screen.bands):
             shade = theme.BAND_SHADE if k % 2 == 1 else theme.BACKGROUND
             if k % 2 == 1:
@@ -557,7 +564,8 @@ class Renderer:
         one = scene.view == ONE
         if one:  # under the lanes, over the timeline's grid
             surf.fill(theme.BACKGROUND, box)
-        draw_counters(self.text, surf, counter_lines(scene, ri), box, top=one)
+        draw_counters(self.text, surf, counter_lines(scene, ri), box, top=one,
+                      spots=scene.counter_spots)
 
 
 def _name_column(band: Band) -> pygame.Rect:

@@ -1,5 +1,6 @@
 """Drawing what frames the timeline: the header, the to-scale overview strip, the ruler with the
-axis's name and meaning, the caption, the legend, the key hints and the help overlay.
+axis's name and meaning, the caption, the legend and the key hints (the help overlay:
+draw_help.py).
 
 Nothing here cuts a text: each keeps the longest of its variants that fits, or is left out.
 """
@@ -21,6 +22,9 @@ SCALE_TICK_PX = 120
 AXIS_NOTES = {SCHEMATIC: ["schematic: a slot per event;", "widths are not durations"],
               "scale": ["to scale:", "widths are durations"]}
 AXIS_NAMES = {SCHEMATIC: "schematic axis", "scale": "to-scale axis"}
+PREDICT_LINE = "predict mode: 1-4 answer · Space or → plays on to the next question · K leaves"
+DURATIONS = "latency = data ready → copied; handled = data ready → processed"
+Entry = tuple[Kind | None, Colour | None, str]  # a legend entry: its colour, or words only
 HINTS = [
     "Space play · ←/→ step · Shift+←/→ message · [ ] follow a message · K predict · "
     "V code · T axis · C compare · 1-9 one run · H help",
@@ -28,32 +32,6 @@ HINTS = [
     "Space play · ←/→ step · K predict · H help",
     "H help",
 ]
-HELP_KEYS = [
-    ("Space", "play / pause"), ("→ or .  ← or ,", "next / previous event of what is shown"),
-    ("Shift+→ / Shift+←", "next / previous message (its data ready)"),
-    ("[ / ]", "follow the previous / next message across all runs"),
-    ("Esc", "stop following, close this help"), ("K", "predict mode: what happens next?"),
-    ("V", "the code pane beside all runs"), ("Home / End", "start / end (the whole run)"),
-    ("+ / -", "speed x2 / ÷2"), ("T", "time axis: schematic / to scale"),
-    ("W / S", "zoom in / out"), ("A / D", "pan left / right"), ("F", "fit the whole run"),
-    ("0", "all runs"), ("1-9", "one run, with its code"),
-    ("C", "comparison of the models (Figure 6.6)"),
-    ("Tab / Shift+Tab", "next / previous built-in scenario"), ("R", "restart"),
-    ("L", "labels on / off"), ("P", "screenshot (PNG)"), ("H or ?", "this help"),
-    ("Q", "quit"),
-]
-HELP_READING = [
-    "Each band is one server, written in one IO model, fed the same network input.",
-    "Its top lane is the application: blocked (vermillion), in a system call (sky blue), its "
-    "own work (green), processing a message (dark green), a signal handler (purple).",
-    "Its bottom lane is the kernel, one row per connection: phase 1, wait for data "
-    "(orange), then data queued (yellow), then phase 2, the copy to the user (blue).",
-    "Arrows between the lanes are system calls (down) and their returns (up).",
-    "Stepping moves the playhead event by event; the caption says what just happened and "
-    "what comes next; the code pane lights the line the process is executing.",
-]
-
-
 def speed_text(p: Player) -> list[str]:
     """The speed, longest variant first, in plain numbers."""
     factor = f"x{plain(p.speed)}" if p.speed >= 1 else f"x1/{plain(1 / p.speed)}"
@@ -78,9 +56,10 @@ def header(text: Text, surf: pygame.Surface, screen: Screen, p: Player, left: li
 
 
 def overview(surf: pygame.Surface, screen: Screen, p: Player, vp: Viewport,
-             ready_times: list[float]) -> None:
-    """The whole run to scale in a thin strip: where the messages arrive, which part of it the
-    window shows, and the playhead."""
+             ready_times: list[float], until: float = float("inf")) -> None:
+    """The whole run to scale in a thin strip: where the messages arrive (up to ``until``:
+    predict mode shows none still to come), which part of it the window shows, and the
+    playhead."""
     x, y, w, h = screen.overview
     if w <= 0:
         return
@@ -88,6 +67,8 @@ def overview(surf: pygame.Surface, screen: Screen, p: Player, vp: Viewport,
     surf.fill(theme.GRID, (x, y + 2, w, h - 4))
     step = max(1, len(ready_times) // w)
     for t in ready_times[::step]:
+        if t > until:
+            break
         px = x + int(t / end * (w - 1))
         pygame.draw.line(surf, theme.WAIT, (px, y + 2), (px, y + h - 3))
     lo = x + int(min(max(vp.t_lo, 0.0), end) / end * (w - 1))
@@ -97,9 +78,11 @@ def overview(surf: pygame.Surface, screen: Screen, p: Player, vp: Viewport,
     pygame.draw.line(surf, INK, (head, y), (head, y + h - 1), 2)
 
 
-def ruler(text: Text, surf: pygame.Surface, screen: Screen, vp: Viewport) -> None:
+def ruler(text: Text, surf: pygame.Surface, screen: Screen, vp: Viewport,
+          until: float = float("inf")) -> None:
     """Ticks in one unit per axis: to scale at round steps (1, 2, 5 x 10^k), schematic at event
-    slots far enough apart. The axis's name and meaning sit left of it."""
+    slots far enough apart; none after ``until`` (predict mode: a schematic tick is the time of
+    an event still to come). The axis's name and meaning sit left of it."""
     x, y, w, h = screen.ruler
     top, bottom = screen.timeline[1], screen.timeline[1] + screen.timeline[3]
     if vp.axis.name == SCHEMATIC:
@@ -112,6 +95,7 @@ def ruler(text: Text, surf: pygame.Surface, screen: Screen, vp: Viewport) -> Non
         first = -(-vp.t_lo // step)
         times = [k * step for k in range(int(first), int(first) + w // 40 + 2)
                  if k * step <= vp.t_hi]
+    times = [t for t in times if t <= until]
     last = -1e9
     for t, label in zip(times, tick_labels(times, step), strict=True):
         px = vp.x(t)
@@ -138,6 +122,19 @@ def axis_note(text: Text, surf: pygame.Surface, screen: Screen, axis: str) -> bo
     return True
 
 
+def caption_lines(text: Text, cap: Caption, width: int, flash: str = "",
+                  ahead: bool = True) -> tuple[str, str]:
+    """The caption's two lines for a bar ``width`` wide: the second is a flashed message,
+    or (predict mode, ``ahead`` False) what the keys do rather than what comes next."""
+    room = width - 20
+    line1 = cap.first_line(lambda s: text.width(s, 15) <= room)
+    if flash:
+        return line1, text.first_fitting([flash], 13, room, True)
+    if not ahead:
+        return line1, PREDICT_LINE
+    return line1, cap.second_line(lambda s: text.width(s, 13) <= room)
+
+
 def caption_bar(text: Text, surf: pygame.Surface, screen: Screen, cap: Caption,
                 flash: str, ahead: bool = True) -> None:
     """The caption's two lines; ``ahead`` False (predict mode) keeps what comes next
@@ -145,32 +142,29 @@ def caption_bar(text: Text, surf: pygame.Surface, screen: Screen, cap: Caption,
     x, y, w, h = screen.caption
     surf.fill((255, 255, 255), screen.caption)
     pygame.draw.line(surf, theme.GRID, (0, y), (w, y))
-    room = w - 20
-    line1 = cap.first_line(lambda s: text.width(s, 15) <= room)
+    line1, line2 = caption_lines(text, cap, w, flash, ahead)
     text.blit(surf, line1, (10, y + 5), 15, INK, room=screen.caption)
     if flash:
-        shown = text.first_fitting([flash], 13, room, True)
-        text.blit(surf, shown, (10, y + 26), 13, theme.ARROW_INK, True, room=screen.caption)
-        return
-    line2 = cap.second_line(lambda s: text.width(s, 13) <= room) if ahead else \
-        "predict mode: what happens next? (→ asks, 1-4 answers, K leaves)"
-    text.blit(surf, line2, (10, y + 26), 13, MUTED, room=screen.caption)
+        text.blit(surf, line2, (10, y + 26), 13, theme.ARROW_INK, True, room=screen.caption)
+    else:
+        text.blit(surf, line2, (10, y + 26), 13, MUTED, room=screen.caption)
 
 
-def legend_entries(kinds: set[int]) -> list[tuple[Kind | None, Colour, str]]:
-    return [entry for entry in theme.LEGEND if entry[0] is None or entry[0] in kinds]
+def legend_entries(kinds: set[int]) -> list[Entry]:
+    """The colours the runs use, then what the counters' two durations mean (no swatch)."""
+    return [entry for entry in theme.LEGEND if entry[0] is None or entry[0] in kinds] + \
+        [(None, None, DURATIONS)]
 
 
-def legend_rows(text: Text, entries: list[tuple[Kind | None, Colour, str]], width: int) -> int:
+def legend_rows(text: Text, entries: list[Entry], width: int) -> int:
     return len(_legend_lines(text, entries, width))
 
 
-def _legend_lines(text: Text, entries: list[tuple[Kind | None, Colour, str]], width: int
-                  ) -> list[list[tuple[Kind | None, Colour, str]]]:
-    lines: list[list[tuple[Kind | None, Colour, str]]] = [[]]
+def _legend_lines(text: Text, entries: list[Entry], width: int) -> list[list[Entry]]:
+    lines: list[list[Entry]] = [[]]
     used = 10
     for entry in entries:
-        need = 14 + text.width(entry[2], 12) + 14
+        need = (14 if entry[1] is not None else 0) + text.width(entry[2], 12) + 14
         if used + need > width - 6 and lines[-1]:
             lines.append([])
             used = 10
@@ -199,17 +193,20 @@ def hatch(surf: pygame.Surface, colour: Colour, box: tuple[int, int, int, int]) 
     surf.set_clip(clip)
 
 
-def legend(text: Text, surf: pygame.Surface, screen: Screen,
-           entries: list[tuple[Kind | None, Colour, str]]) -> None:
+def legend(text: Text, surf: pygame.Surface, screen: Screen, entries: list[Entry]) -> None:
     x, y, w, h = screen.legend
     surf.fill(theme.BAND_SHADE, screen.legend)
     for row, line in enumerate(_legend_lines(text, entries, w)):
         lx = 10
         cy = y + row * 20 + 10
         for kind, colour, name in line:
-            swatch(surf, kind, colour, (lx, cy - 5, 11, 11))
-            rect = text.blit(surf, name, (lx + 14, cy), 12, INK, anchor="midleft",
-                             room=screen.legend)
+            if colour is None:  # words, not a colour
+                rect = text.blit(surf, name, (lx, cy), 12, MUTED, anchor="midleft",
+                                 room=screen.legend)
+            else:
+                swatch(surf, kind, colour, (lx, cy - 5, 11, 11))
+                rect = text.blit(surf, name, (lx + 14, cy), 12, INK, anchor="midleft",
+                                 room=screen.legend)
             lx = rect.right + 14
 
 
@@ -218,37 +215,3 @@ def hints(text: Text, surf: pygame.Surface, screen: Screen) -> None:
     surf.fill(theme.BAND_SHADE, screen.hints)
     chosen = text.first_fitting(HINTS, 12, w - 20)
     text.blit(surf, chosen, (10, y + h // 2), 12, MUTED, anchor="midleft", room=screen.hints)
-
-
-def help_overlay(text: Text, surf: pygame.Surface) -> None:
-    """The keys, and how to read the picture, in two columns over the frame."""
-    w, h = surf.get_size()
-    box = pygame.Rect(0, 0, min(1000, w - 24), min(24 * len(HELP_KEYS) // 2 + 330, h - 24))
-    box.center = (w // 2, h // 2)
-    shade = pygame.Surface(box.size, pygame.SRCALPHA)
-    shade.fill((255, 255, 255, 244))
-    surf.blit(shade, box)
-    pygame.draw.rect(surf, INK, box, 1)
-    col_w = (box.w - 48) // 2
-    text.blit(surf, "Keys", (box.x + 16, box.y + 10), 16, INK, True, room=box)
-    key_w = max(text.width(k, 13, True) for k, _ in HELP_KEYS) + 12
-    y = box.y + 36
-    for key, what in HELP_KEYS:
-        lines = text.wrap(what, 13, col_w - key_w)
-        if y + 18 * len(lines) > box.bottom - 6:
-            break
-        text.blit(surf, key, (box.x + 16, y), 13, INK, True, room=box)
-        for k, line in enumerate(lines):
-            text.blit(surf, line, (box.x + 16 + key_w, y + 18 * k), 13, INK, room=box)
-        y += 18 * len(lines) + 2
-    rx = box.x + 32 + col_w
-    text.blit(surf, "Reading the picture", (rx, box.y + 10), 16, INK, True, room=box)
-    y = box.y + 36
-    for paragraph in HELP_READING:
-        lines = text.wrap(paragraph, 13, col_w)
-        if y + 18 * len(lines) > box.bottom - 6:
-            break
-        for line in lines:
-            text.blit(surf, line, (rx, y), 13, INK, room=box)
-            y += 18
-        y += 8

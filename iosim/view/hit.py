@@ -124,3 +124,36 @@ def details(ri: RunIndex, number: int, i: int) -> list[str]:
     else:
         lines.append(f"at {format_us(t0)}")
     return lines
+
+
+# What each counter means, as the hover over it says (the key: the counter's name).
+COUNTER_WORDS = {
+    "calls": "system calls the process has made so far",
+    "EWOULDBLOCK": "calls that returned at once because nothing was queued on a non-blocking "
+                   "socket",
+    "signals": "signals delivered so far: SIGIO, or the completion signal aio_read asked for",
+    "handled": "messages processed so far, of all the run's messages",
+    "blocked": "share of the time so far the process could not run: asleep in a call, "
+               "woken but not yet running, or blocked during a copy",
+    "own work": "share of the time so far spent on the program's own work while no message "
+                "was handled",
+    "latency": "the last message handled: data ready → copied into the process's buffer",
+    "handled in": "the last message handled: data ready → processed",
+    "message": "the followed message's own figures below",
+    "data waited": "how long the followed message's data was ready before its copy began",
+    "copy": "the followed message's phase 2: kernel → the process's buffer",
+    "handled at": "when processing of the followed message ended",
+}
+
+Spot = tuple[tuple[int, int, int, int], str]  # where a counter was drawn, and its name
+
+
+def counter_at(spots: list[Spot], x: float, y: float) -> str | None:
+    """The counter under the pointer (its name), None when none."""
+    return next((key for box, key in spots if _inside(box, x, y)), None)
+
+
+def counter_key(line: str) -> str:
+    """A counter's name from its text ("handled in 1.2 ms" -> "handled in")."""
+    return max((key for key in COUNTER_WORDS if line == key or line.startswith(key + " ")
+                or line.startswith(key + ":")), key=len, default="")

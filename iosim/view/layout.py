@@ -29,6 +29,8 @@ STOPPED_WEIGHT = 0.4  # the share of a band's height left to a run stopped befor
 PANE_SHARE, PANE_MIN_W, PANE_MAX_W = 0.4, 330, 640  # the one-run view's code pane
 SIDE_PANE_SHARE = 0.3  # the all-runs view's narrower code pane
 SLIDE_TITLE_H = 78  # presentation: a title line and the caption's two lines over the timeline
+COUNTER_ROW_H = 15  # a line of counters at their smaller size
+COUNTERS_W_BY_ROWS = ((8, 120), (4, 210), (3, 250), (1, 400))  # lines a band holds -> width
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,13 @@ class Screen:
     question: Box = (0, 0, 0, 0)  # a lesson's question, under the bands (height 0: none)
 
 
-def _columns(width: int, counters: bool) -> tuple[int, int, int]:
-    """Width of the name column, the timeline and the counters column."""
+def _columns(width: int, counters: bool, band_h: float) -> tuple[int, int, int]:
+    """Width of the name column, the timeline and the counters column (wider where the bands
+    are short: eight counters on three lines need about twice the room of eight lines)."""
     name_w = max(70, min(175, width // 7))
-    counters_w = max(120, min(190, width // 7)) if counters else 0
+    rows = max(1, int(band_h - 4) // COUNTER_ROW_H)
+    need = next(w for least, w in COUNTERS_W_BY_ROWS if rows >= least)
+    counters_w = max(120, min(190, width // 7), min(need, width // 3)) if counters else 0
     return name_w, width - name_w - counters_w - 8, counters_w
 
 
@@ -202,14 +207,15 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
     head_h = chrome.header_h
     pane_w = pane_width(width, not one_run) if pane else 0
     plot_w = width - pane_w
-    name_w, tl_w, counters_w = _columns(plot_w, counters=not one_run or not pane)
+    top = head_h + OVERVIEW_H + RULER_H
+    footer = chrome.caption_h + LEGEND_ROW_H * legend_rows + chrome.hints_h
+    bottom = height - footer - chrome.question_h
+    name_w, tl_w, counters_w = _columns(plot_w, not one_run or not pane,
+                                        (bottom - top) / max(1, len(runs)))
     header = (0, 0, width, head_h)
     overview = (name_w, head_h, tl_w, OVERVIEW_H)
     ruler = (name_w, head_h + OVERVIEW_H, tl_w, RULER_H)
     axis_note = (name_w + tl_w + 8, head_h, max(counters_w, 0), OVERVIEW_H + RULER_H)
-    top = head_h + OVERVIEW_H + RULER_H
-    footer = chrome.caption_h + LEGEND_ROW_H * legend_rows + chrome.hints_h
-    bottom = height - footer - chrome.question_h
     numbers = numbers if numbers is not None else list(range(len(runs)))
     weights = [STOPPED_WEIGHT if stopped_at_once(run) and len(runs) > 1 else 1.0
                for run in runs]

@@ -1,25 +1,31 @@
-"""Predict, then reveal, as the window plays it (pure logic, no pygame): playback stops just
-before each significant event of the shown run and asks what happens next; an answer (1-4) is
-revealed with its reason, the event is shown, and the next question waits further on.
+"""Predict, then reveal, as the window plays it (pure logic, no pygame): playback stops before
+each question's moment and asks it; an answer (1-4) is revealed with its why, the playhead
+moves on to where the answer shows, and the next question waits further on. In the one-run
+view the questions are that run's; beside all runs they are across the runs (which model
+handles a message first).
 
-The questions themselves (the true next event among plausible wrong ones, the reasons) come
-from ``iosim.teach.predict``; this module only decides when to ask and keeps the score.
+The questions themselves come from ``iosim.teach.predict``; this module only decides when to
+ask and keeps the score.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from iosim.teach.predict import Question, Quiz, Reveal
 from iosim.trace import Run
 from iosim.view.player import Player
 
+ASK_AT = 0.4  # asking, the playhead is at most this far across the window
+
 
 @dataclass
 class PredictMode:
-    """Predict mode over run ``run`` (its index among the shown runs)."""
+    """Predict mode over run ``run`` (its index among the shown runs), or over all the shown
+    runs (``run`` None)."""
 
-    run: int
+    run: int | None
     quiz: Quiz
     asked: Question | None = None  # waiting for an answer
     reveal: Reveal | None = None  # the last answer's, shown until the student goes on
@@ -27,6 +33,10 @@ class PredictMode:
     @classmethod
     def of(cls, run_index: int, run: Run) -> PredictMode:
         return cls(run_index, Quiz(run, seed=run_index))
+
+    @classmethod
+    def across(cls, runs: Sequence[Run]) -> PredictMode:
+        return cls(None, Quiz(runs))
 
     @property
     def score(self) -> tuple[int, int]:
@@ -52,19 +62,19 @@ class PredictMode:
             self._ask(player, question)
 
     def step(self, player: Player) -> bool:
-        """Before stepping to the next event: True when the step would pass the next
-        question's event, in which case the playhead stops at its moment and asks instead."""
+        """→ in predict mode: on to the next question's moment, and ask it (True); False
+        when no question is left (the step is an ordinary one)."""
         if self.asked is not None:
             return True
         question = self.quiz.question_after(player.t)
-        after = player.event_after()
-        if question is not None and after is not None and after >= question.event_t:
-            self._ask(player, question)
-            return True
-        return False
+        if question is None:
+            return False
+        self._ask(player, question)
+        return True
 
     def answer(self, choice: int, player: Player) -> Reveal | None:
-        """Answer the question asked (``choice`` from 0); the playhead moves onto the event."""
+        """Answer the question asked (``choice`` from 0); the playhead moves to where the
+        answer shows."""
         question = self.asked
         if question is None or not 0 <= choice < len(question.choices):
             return None
@@ -83,3 +93,7 @@ class PredictMode:
         self.asked = question
         player.playing = False
         player.seek(max(question.stop_at, 0.0))
+        lo, hi = player.window  # the question is drawn in the blank future: leave it room
+        head, width = player.axis.pos(player.t), hi - lo
+        if head > lo + ASK_AT * width:
+            player.set_window(head - ASK_AT * width, head + (1 - ASK_AT) * width)

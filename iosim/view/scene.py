@@ -33,6 +33,8 @@ class Scene:
     predict: PredictMode | None = None
     whatif: WhatIf | None = None  # the what-if panel, when open
     hover: tuple[int, int] | None = None  # (run, event) under the mouse: its details box
+    hover_counter: str | None = None  # the counter under the mouse: its definition
+    counter_spots: list = field(default_factory=list)  # where the last frame drew counters
     pointer: tuple[int, int] = (0, 0)
     flash: str = ""
     cache: dict = field(default_factory=dict)
