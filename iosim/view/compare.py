@@ -23,7 +23,8 @@ from iosim.trace import COPY_LABEL, Kind
 from iosim.view.index import RunIndex
 
 FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Figure 6.3",
-           "poll": "after Figure 6.3", "epoll": "after Figure 6.3", "sigio": "Figure 6.4",
+           "poll": "after Figure 6.3", "epoll": "after Figure 6.3",
+           "epoll-et": "after Figure 6.3", "sigio": "Figure 6.4",
            "aio": "Figure 6.5", "threaded": "after Figure 6.1"}  # Stevens's, per model
 HEADINGS = {
     "blocking": "blocking",
