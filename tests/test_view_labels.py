@@ -1,7 +1,7 @@
 """Nothing is silently cut or left out: every text any view draws, for every built-in scenario,
-at the three sizes people use (and the GIF's default), stays inside the room it was given and
-is whole (no "…"); no caption phrase, counter, help entry or legend note is dropped for lack of
-room."""
+at the three sizes people use (and the GIF's default), at scales 1, 1.5 and 2, stays inside the
+room it was given and is whole (no "…"); no caption phrase, counter, help entry or legend note
+is dropped for lack of room."""
 
 import re
 from pathlib import Path
@@ -20,9 +20,15 @@ from iosim.view.draw_counters import counter_lines
 from iosim.view.draw_help import HELP_KEYS, HELP_MOUSE, HELP_READING
 from iosim.view.hit import counter_key
 from iosim.view.index import RunIndex
+from iosim.view.scale import effective, logical_size
 from iosim.view.scene import ALL, COMPARE, ONE
 
 SIZES = [(1024, 600), (1280, 720), (1920, 1080), (960, 540)]
+SCALES = (1.0, 1.5, 2.0)
+# what a frame is laid out at for each size at each scale (the window draws it scaled up):
+# the sizes themselves at scale 1, and the logical sizes the larger scales make of them
+LAID_OUT = list(dict.fromkeys(logical_size(size, effective(size, scale))
+                              for scale in SCALES for size in SIZES))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +53,7 @@ def drawn_texts(trace, size, view, focus, fraction, follow=None):
     return renderer.text.record
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", LAID_OUT, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_no_label_leaves_its_room_or_is_cut(traces, size):
     bad = []
     count = 0

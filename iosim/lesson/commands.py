@@ -9,6 +9,8 @@ import sys
 from iosim.errors import UserError
 from iosim.lesson import lesson as lesson_mod
 from iosim.lesson.prepare import outline, ready
+from iosim.view.commands import scale_option
+from iosim.view.scale import parse_scale
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,12 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="open on moment N (default 1)")
     p.add_argument("--size", default="1280x720", metavar="WxH",
                    help="window size (default 1280x720; the window is resizable)")
+    scale_option(p, "how big text, rows and panes are drawn, from 0.5 to 4 (default: "
+                    "automatic, 1.5 at 1920x1080, and a quarter more while a moment is a "
+                    "slide; Ctrl+= / Ctrl+- change it, Ctrl+0 goes back to automatic)")
     p.set_defaults(func=cmd_lesson)
 
 
 def cmd_lesson(args: argparse.Namespace) -> int:
     if args.lesson is None:
         return _list()
+    scale = None if args.scale is None else parse_scale(args.scale)
     from iosim.view.commands import NO_DISPLAY, has_display
 
     if not args.outline and not has_display():
@@ -70,7 +76,7 @@ def cmd_lesson(args: argparse.Namespace) -> int:
     mode = LessonMode(lesson, moments, _print if args.notes else None)
     scene = mode.scene(args.moment - 1)
     app = App([mode.current.trace], simulator=simulate_scenario, scene=scene,
-              scenario=mode.current.scenario, lesson=mode)
+              scenario=mode.current.scenario, lesson=mode, scale=scale)
     return app.run(size, play=False)
 
 

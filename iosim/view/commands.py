@@ -19,6 +19,7 @@ from iosim import trace as trace_mod
 from iosim.errors import UserError
 from iosim.files import check_writable
 from iosim.trace import Trace
+from iosim.view.scale import parse_scale
 
 NO_DISPLAY = ("iosim: no display (DISPLAY, WAYLAND_DISPLAY and SDL_VIDEODRIVER are unset), so "
               "there is no window to animate in; draw frames headless instead: "
@@ -43,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"(default: {scenario.DEFAULT_SCENARIO})")
     p.add_argument("--size", default="1280x720", metavar="WxH",
                    help="window size (default 1280x720; the window is resizable)")
+    scale_option(p, "how big text, rows and panes are drawn, from 0.5 to 4 (default: "
+                    "automatic, 1.5 at 1920x1080; Ctrl+= / Ctrl+- change it, Ctrl+0 goes "
+                    "back to automatic)")
     _state_options(p, at_help="the playhead time in ms to open at (default: the start)")
     p.add_argument("--paused", action="store_true",
                    help="open paused (default: playing from the start)")
@@ -79,6 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "per message, how its cost grows, its pitfalls, its picture)")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="image size (default 1280x720 for PNG, 960x540 for GIF)")
+    scale_option(p, "how big text, rows and panes are drawn, from 0.5 to 4 (default: "
+                    "automatic for the size: 1 up to 1600x900, 1.5 at 1920x1080, 3 at "
+                    "3840x2160)")
     p.add_argument("--steps", metavar="DIR",
                    help="instead of one frame, one PNG per event of the shown runs (or per "
                         "message with --per message), numbered, into DIR (for slides)")
@@ -88,6 +95,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, metavar="S",
                    help="GIF: length (default: the whole playback at speed x1)")
     p.set_defaults(func=cmd_render)
+
+
+def scale_option(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--scale", default=None, metavar="F", help=text)
 
 
 def _state_options(p: argparse.ArgumentParser, at_help: str) -> None:
@@ -136,6 +147,7 @@ def import_pygame() -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    scale = None if args.scale is None else parse_scale(args.scale)
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
@@ -148,7 +160,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     traces, sc = load_inputs(args.inputs)
     scene = prepare(traces, args.view, args.axis, 0.0 if args.at is None else args.at)
     app = App(traces, simulator=simulate_scenario, scenarios=scenario.builtin_names(), scene=scene,
-              scenario=sc)
+              scenario=sc, scale=scale)
     return app.run(size, play=not args.paused)
 
 
@@ -172,6 +184,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         _check_steps_folder(Path(args.steps))
     else:
         check_writable(out)
+    scale = None if args.scale is None else parse_scale(args.scale)
     _check_number("--at", args.at, low=0.0, high=MAX_AT_MS)
     _check_number("--fps", args.fps, low=0.0, high=60.0, positive=True)
     _check_number("--seconds", args.seconds, low=0.0, high=MAX_GIF_SECONDS, positive=True)
@@ -181,7 +194,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     render.parse_view(view)
     size = render.parse_size(args.size or ("960x540" if suffix == ".gif" else "1280x720"))
     traces, _ = load_inputs(args.inputs)
-    look = render.Look(fit=args.fit, clean=args.clean)
+    look = render.Look(fit=args.fit, clean=args.clean, scale=scale)
     if args.steps:
         count = render.render_steps(traces, Path(args.steps), size, view, args.axis,
                                     args.per, render.stderr_progress("picture"), look)
@@ -212,7 +225,8 @@ def _render_pages(args: argparse.Namespace) -> int:
     given += [name for name, on in (("--fit", args.fit), ("--clean", args.clean)) if on]
     if args.handout:
         given += [name for name, on in (("--answers", args.answers),
-                                        ("--size", args.size is not None)) if on]
+                                        ("--size", args.size is not None),
+                                        ("--scale", args.scale is not None)) if on]
     if given:
         raise UserError(f"render {which}: {', '.join(given)} cannot be used with it: each "
                         "page's state is its own")
@@ -235,6 +249,7 @@ def _render_pages(args: argparse.Namespace) -> int:
     from iosim.lesson import lesson as lesson_mod
     from iosim.lesson.prepare import ready
 
+    scale = None if args.scale is None else parse_scale(args.scale)
     lesson = lesson_mod.load(args.lesson)
     import_pygame()
     from iosim.view import render, slides
@@ -242,7 +257,7 @@ def _render_pages(args: argparse.Namespace) -> int:
     size = render.parse_size(args.size or "1280x720")
     moments = ready(lesson, simulate_scenario)
     count = slides.render_lesson(moments, out, size, lesson.title, args.answers,
-                                 render.stderr_progress("slide"))
+                                 render.stderr_progress("slide"), scale)
     where = out if pdf else f"{out}/"
     print(f"wrote {where} ({count} slide{'s' if count != 1 else ''})")
     return 0

@@ -18,7 +18,9 @@ import pygame
 from iosim.errors import UserError
 from iosim.files import atomic_open_binary
 from iosim.trace import Trace
+from iosim.view.canvas import Canvas
 from iosim.view.draw import Renderer
+from iosim.view.scale import effective
 from iosim.view.scene import ALL, COMPARE, ONE, Scene, make_scene
 
 MAX_GIF_FRAMES = 900
@@ -29,10 +31,17 @@ GIF_HOLD_SECONDS = 1.5  # the last frame stays this long before the GIF loops
 @dataclass(frozen=True)
 class Look:
     """How a rendered frame differs from the window's: ``fit`` shows the whole run wherever
-    the playhead is, ``clean`` leaves out the key hints."""
+    the playhead is, ``clean`` leaves out the key hints, ``scale`` is how big it draws
+    (None: automatic for the size, scale.py)."""
 
     fit: bool = False
     clean: bool = False
+    scale: float | None = None
+
+
+def draw_frame(canvas: Canvas, surf: pygame.Surface, scene: Scene, look: Look) -> None:
+    """One frame at the look's scale (a slide's a quarter bigger)."""
+    canvas.draw(surf, scene, effective(surf.get_size(), look.scale, scene.presentation))
 
 
 def parse_view(text: str) -> tuple[str, int]:
@@ -89,7 +98,7 @@ def render_png(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
     _headless()
     scene = prepare(traces, view, axis, at_ms, look)
     surf = pygame.Surface(size)
-    Renderer().draw(surf, scene)
+    draw_frame(Canvas(Renderer()), surf, scene, look)
     _save(lambda f: pygame.image.save(surf, f, out.name), out)
     return out
 
@@ -107,13 +116,13 @@ def render_gif(traces: Sequence[Trace], out: Path, size: tuple[int, int], view: 
         seconds = player.axis.length / player.rate() + GIF_HOLD_SECONDS
     count = max(1, min(MAX_GIF_FRAMES, round(seconds * fps)))
     surf = pygame.Surface(size)
-    renderer = Renderer()
+    canvas = Canvas(Renderer())
     frames = []
     player.playing = True
     for k in range(count):
         if k:
             player.tick(1.0 / fps)
-        renderer.draw(surf, scene)
+        draw_frame(canvas, surf, scene, look)
         image = Image.frombytes("RGB", size, pygame.image.tobytes(surf, "RGB"))
         frames.append(image.quantize(colors=64, method=Image.Quantize.FASTOCTREE))
         if progress:
@@ -140,13 +149,13 @@ def render_steps(traces: Sequence[Trace], folder: Path, size: tuple[int, int],
         raise UserError("--steps: the shown runs have no message")
     make_folder(folder)
     surf = pygame.Surface(size)
-    renderer = Renderer()
+    canvas = Canvas(Renderer())
     width = max(4, len(str(len(times))))
     for k, t in enumerate(times):
         player.seek(t)
         if look.fit:
             player.fit()
-        renderer.draw(surf, scene)
+        draw_frame(canvas, surf, scene, look)
         out = folder / f"step-{k + 1:0{width}d}.png"
         _save(lambda f, out=out: pygame.image.save(surf, f, out.name), out)
         if progress:

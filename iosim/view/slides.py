@@ -13,10 +13,11 @@ from PIL import Image
 
 from iosim.files import atomic_open_binary
 from iosim.lesson.prepare import Ready
+from iosim.view.canvas import Canvas
 from iosim.view.draw import Renderer
 from iosim.view.lesson_mode import moment_scene
 from iosim.view.pdf import PdfWriter
-from iosim.view.render import make_folder
+from iosim.view.render import Look, draw_frame, make_folder
 from iosim.view.scene import Scene
 
 SLIDE_DPI = 96.0  # 1280x720 pixels make a 13.3 x 7.5 inch page: a 16:9 presentation's
@@ -44,18 +45,19 @@ def image_of(surf: pygame.Surface) -> Image.Image:
 
 def render_lesson(moments: list[Ready], out: Path, size: tuple[int, int], title: str,
                   answers: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> int:
+                  progress: Callable[[int, int], None] | None = None,
+                  scale: float | None = None) -> int:
     """Draw every page into ``out``: a .pdf file, else a folder (made if need be) of
-    slide-01.png, ...; returns the number of pages."""
+    slide-01.png, ...; returns the number of pages. ``scale``: how big (None: automatic)."""
     total = page_count(moments, answers)
     surf = pygame.Surface(size)
-    renderer = Renderer()
+    canvas, look = Canvas(Renderer()), Look(scale=scale)
     pages = _pages(moments, answers)
     if out.suffix.lower() == ".pdf":
         with atomic_open_binary(out) as f:
             pdf = PdfWriter(f, title, SLIDE_DPI)
             for n, (_, scene) in enumerate(pages, start=1):
-                renderer.draw(surf, scene)
+                draw_frame(canvas, surf, scene, look)
                 pdf.add(image_of(surf))
                 if progress:
                     progress(n, total)
@@ -63,7 +65,7 @@ def render_lesson(moments: list[Ready], out: Path, size: tuple[int, int], title:
         return total
     make_folder(out)
     for n, (stem, scene) in enumerate(pages, start=1):
-        renderer.draw(surf, scene)
+        draw_frame(canvas, surf, scene, look)
         path = out / f"{stem}.png"
         with atomic_open_binary(path) as f:
             image_of(surf).save(f, format="PNG")
