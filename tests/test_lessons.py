@@ -18,6 +18,7 @@ from iosim.lesson.lesson import MAX_MOMENTS, LessonError
 from iosim.lesson.prepare import ready
 from iosim.sim.run import simulate
 from iosim.summary import summarize
+from iosim.trace import Kind
 
 GOOD = """name = "mine"
 title = "My lesson"
@@ -280,3 +281,46 @@ def test_builtin_lessons_say_nothing_false(name: str) -> None:
             assert not re.search(phrase, words, re.IGNORECASE), (m.number, phrase)
         if r.trace.protocol == "tcp":
             assert "datagram" not in words.replace("Figure 6.6", ""), m.number
+
+
+def calls(run, name: str) -> int:
+    return sum(1 for i in range(len(run)) if run.kind[i] == Kind.SYSCALL
+               and run.labels[run.label[i]].split()[0] == name)
+
+
+def test_the_new_scenarios_lessons_figures_are_the_simulations() -> None:
+    et = runs_of("edge-triggered")
+    lt_run, et_run = et["epoll"][0], et["epoll-et"][0]
+    words = texts("edge-triggered")
+    assert f"Run 1 makes {calls(lt_run, 'recvfrom')} recvfrom calls, run 2 only " \
+           f"{calls(et_run, 'recvfrom')}" in words
+    assert f"{calls(lt_run, 'epoll_wait')} epoll_wait and {calls(lt_run, 'recvfrom')} " \
+           "recvfrom calls for 9 KB" in words
+    assert "6,144 bytes unread" in words and "6,144 bytes wait in the kernel" in et_run.error
+    send = runs_of("send-side")
+    words = texts("send-side")
+    nb, sends = send["nonblocking"][1]["totals"], calls(send["nonblocking"][0], "send")
+    assert f"{nb['syscalls']} system calls for 2 messages ({sends} of them send), " \
+           f"{nb['ewouldblock']} of them EWOULDBLOCK" in words
+    b_run, b = send["blocking"]
+    assert f"ready at {ms(b_run.m_ready[1], 2)}. Why is it read only about " \
+           f"{round(b['totals']['latency_max_us'] / 1000)} ms later" in words
+    herd = runs_of("thundering-herd")
+    words = texts("thundering-herd")
+    blocking, select = herd["blocking"], herd["select"]
+    assert f"{calls(blocking[0], 'accept')} accept calls for 2 connections, none of them " \
+           "EWOULDBLOCK" in words and blocking[1]["totals"]["ewouldblock"] == 0
+    assert f"{calls(select[0], 'accept')} accept calls for 2 connections, " \
+           f"{select[1]['totals']['ewouldblock']} of them EWOULDBLOCK" in words
+    sigio_run, sigio = runs_of("sigio-tcp")["sigio"]
+    words = texts("sigio-tcp")
+    signals = [sigio_run.t0[i] for i in range(len(sigio_run)) if sigio_run.kind[i] == Kind.SIGNAL]
+    assert [round(t / 1000, 2) for t in signals] == [2.04, 6.04, 9.0, 12.0]
+    assert "(2.04 ms)" in words and "(6.04 ms)" in words and "(9 ms and 12 ms)" in words
+    assert f"{sigio['totals']['ewouldblock']} of its {sigio['totals']['syscalls']} system " \
+           "calls say EWOULDBLOCK" in words
+    lies = runs_of("select-lies")
+    words = texts("select-lies")
+    assert f"latency {ms(lies['select'][1]['totals']['latency_max_us'], 2)}" in words
+    assert f"copied {ms(lies['epoll-et'][1]['totals']['latency_p50_us'])} after it is ready" \
+        in words
