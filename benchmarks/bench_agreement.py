@@ -4,9 +4,22 @@ every model with both a simulated and a real server, on one-datagram, many-clien
 What is compared is what a student reads off the screen, per run: the per-message latency
 (ready -> the read that took the message returned to the program) and handled time (ready ->
 its processing done), their median and 90th percentile, the system calls, EWOULDBLOCKs and
-signals. A real figure is the median over ROUNDS captures, reported with its spread (the
-captures' interquartile range, as a share of that median). Target: latency p50 and handled
-p50 within 30% (sim/real in [0.7, 1.43]), calls and EWOULDBLOCKs within 10%.
+signals, and the share of the run the process spent blocked. A real figure is the median over
+ROUNDS captures, reported with its spread (the captures' interquartile range, as a share of
+that median) and its 10th to 90th percentile.
+
+A row agrees when each of its four judged figures (latency p50, handled p50, calls,
+EWOULDBLOCKs) meets one of two rules, and the row says which:
+
+- target: sim/real within 30% for latency and handled (0.7-1.43), within 10% for calls and
+  EWOULDBLOCKs (0.9-1.1);
+- spread: the simulated figure lies inside the real captures' own 10th-90th percentile. Reality
+  is not one number: where the real figure moves more than the target from one capture to the
+  next (burst x sigio's latency is bimodal: 600-900 or 1,350-1,650 µs per capture), the model
+  is judged against that spread.
+
+A row's rule is "target" when all four met the target, "spread" when all four met one rule and
+some only the spread, "none" when one met neither.
 
 Two models are read a little differently, both sides alike: aio from the client's send (io_uring
 gives no arrival stamp) to aio_return; threaded to the return of the read, which waits for
@@ -42,9 +55,12 @@ SCENARIOS = ("one-datagram", "many-clients", "burst")
 MODELS = ("blocking", "nonblocking", "select", "poll", "epoll", "sigio", "threaded", "aio")
 ROUNDS = 20
 FIGURES = ("latency_p50", "latency_p90", "handled_p50", "handled_p90", "syscalls",
-           "ewouldblock", "signals")
+           "ewouldblock", "signals", "blocked_share")
 LATENCY_BOUNDS = (0.7, 1.43)  # latency and handled p50: within 30%
 COUNT_BOUNDS = (0.9, 1.1)  # calls and EWOULDBLOCKs: within 10%
+JUDGED = {"latency_p50": LATENCY_BOUNDS, "handled_p50": LATENCY_BOUNDS,
+          "syscalls": COUNT_BOUNDS, "ewouldblock": COUNT_BOUNDS}
+RULES = ("target", "spread", "none")
 
 
 def figures(run: Run) -> dict[str, float]:
@@ -62,7 +78,8 @@ def figures(run: Run) -> dict[str, float]:
     return {"latency_p50": statistics.median(latency), "latency_p90": summary.p90(latency),
             "handled_p50": statistics.median(handled), "handled_p90": summary.p90(handled),
             "syscalls": totals["syscalls"], "ewouldblock": totals["ewouldblock"],
-            "signals": totals["signals"]}
+            "signals": totals["signals"],
+            "blocked_share": totals["blocked_us"] / totals["end_us"] if totals["end_us"] else 0.0}
 
 
 def ratio(sim: float, real: float) -> float:
@@ -76,42 +93,66 @@ def spread(values: list[float]) -> float:
     return (q3 - q1) / mid if mid else 0.0
 
 
+def p10_p90(values: list[float]) -> tuple[float, float]:
+    """The 10th and 90th percentiles of the real captures' figures."""
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return deciles[0], deciles[-1]
+
+
+def rule(sim: float, ratio_: float, bounds: tuple[float, float],
+         p10: float, p90: float) -> str:
+    """Which rule a simulated figure meets: the target first, else the real spread."""
+    if bounds[0] <= ratio_ <= bounds[1]:
+        return "target"
+    return "spread" if p10 <= sim <= p90 else "none"
+
+
 def row(scenario: str, model: str, sim: dict[str, float], reals: list[dict[str, float]]
         ) -> dict[str, Any]:
     out: dict[str, Any] = {"scenario": scenario, "model": model}
     for key in FIGURES:
         values = [r[key] for r in reals]
         real = statistics.median(values)
-        out[f"sim_{key}"] = round(sim[key], 2)
-        out[f"real_{key}"] = round(real, 2)
+        p10, p90 = p10_p90(values)
+        out[f"sim_{key}"] = round(sim[key], 3)
+        out[f"real_{key}"] = round(real, 3)
         out[f"{key}_ratio"] = round(ratio(sim[key], real), 3)
         out[f"{key}_spread"] = round(spread(values), 3)
+        out[f"real_{key}_p10"], out[f"real_{key}_p90"] = round(p10, 3), round(p90, 3)
+        if key in JUDGED:
+            out[f"{key}_rule"] = rule(sim[key], out[f"{key}_ratio"], JUDGED[key], p10, p90)
     out["latency_ratio"] = out["latency_p50_ratio"]
-    out["within"] = (all(LATENCY_BOUNDS[0] <= out[f"{k}_ratio"] <= LATENCY_BOUNDS[1]
-                         for k in ("latency_p50", "handled_p50"))
-                     and all(COUNT_BOUNDS[0] <= out[f"{k}_ratio"] <= COUNT_BOUNDS[1]
-                             for k in ("syscalls", "ewouldblock")))
+    met = {out[f"{key}_rule"] for key in JUDGED}
+    out["rule"] = "none" if "none" in met else "spread" if "spread" in met else "target"
+    out["agrees"] = out["rule"] != "none"
     return out
+
+
+MARK = {"target": "T", "spread": "S", "none": "-"}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = (f"{'scenario':13} {'model':11} {'lat p50 sim/real µs':>21} {'ratio':>5} "
-            f"{'±':>4} {'p90':>5} {'handled p50 sim/real':>21} {'ratio':>5} {'±':>4} "
-            f"{'p90':>5} {'calls':>9} {'EWOULDBLK':>9} {'signals':>7}")
+            f"{'real p10-p90':>13} {'handled p50 sim/real':>21} {'ratio':>5} "
+            f"{'calls':>9} {'EWOULDBLK':>9} {'signals':>7} {'blocked %':>9}  rule")
     lines = [head]
     for r in rows:
+        marks = "".join(MARK[r[f"{key}_rule"]] for key in JUDGED)
         lines.append(
             f"{r['scenario']:13} {r['model']:11} "
             f"{r['sim_latency_p50']:10.1f}/{r['real_latency_p50']:<10.1f}"
-            f"{r['latency_p50_ratio']:5.2f} {100 * r['latency_p50_spread']:3.0f}% "
-            f"{r['latency_p90_ratio']:5.2f} "
+            f"{r['latency_p50_ratio']:5.2f} "
+            f"{r['real_latency_p50_p10']:6.0f}-{r['real_latency_p50_p90']:<6.0f} "
             f"{r['sim_handled_p50']:10.1f}/{r['real_handled_p50']:<10.1f}"
-            f"{r['handled_p50_ratio']:5.2f} {100 * r['handled_p50_spread']:3.0f}% "
-            f"{r['handled_p90_ratio']:5.2f} "
+            f"{r['handled_p50_ratio']:5.2f} "
             f"{r['sim_syscalls']:4.0f}/{r['real_syscalls']:<4.0f} "
             f"{r['sim_ewouldblock']:4.0f}/{r['real_ewouldblock']:<4.0f} "
-            f"{r['sim_signals']:3.0f}/{r['real_signals']:<3.0f}"
-            + ("" if r["within"] else "  <- outside"))
+            f"{r['sim_signals']:3.0f}/{r['real_signals']:<3.0f} "
+            f"{100 * r['sim_blocked_share']:4.0f}/{100 * r['real_blocked_share']:<4.0f} "
+            f" {r['rule']:6} {marks}")
+    lines.append("rule: target = latency and handled p50 within 30%, calls and EWOULDBLOCK "
+                 "within 10%; spread = inside the real captures' 10th-90th percentile; per "
+                 "figure (latency, handled, calls, EWOULDBLOCK): T target, S spread, - none")
     return "\n".join(lines)
 
 
@@ -136,11 +177,12 @@ def run() -> dict[str, Any]:
     rows = [row(sc.name, model, figures(simulate(sc, [model], costs).runs[0]), got)
             for (sc, model), got in zip(cases, reals, strict=True)]
     print(table(rows))
-    within = all(r["within"] for r in rows)
+    rules = {name: sum(r["rule"] == name for r in rows) for name in RULES}
     seconds = time.perf_counter() - start
-    print(f"every row within target (latency and handled p50 30%, calls and EWOULDBLOCK 10%): "
-          f"{within}; {ROUNDS} rounds in {seconds:.0f} s, load average "
-          f"{min(loads):.2f}-{max(loads):.2f}")
-    return {"name": "agreement", "rows": rows, "within_target": within,
+    print(f"{len(rows) - rules['none']} of {len(rows)} rows agree: {rules['target']} by the "
+          f"target, {rules['spread']} by the real spread, {rules['none']} by neither; "
+          f"{ROUNDS} rounds in {seconds:.0f} s, load average {min(loads):.2f}-{max(loads):.2f}")
+    return {"name": "agreement", "rows": rows, "rules": rules,
+            "all_agree": rules["none"] == 0, "within_target": rules["target"] == len(rows),
             "rounds": ROUNDS, "seconds": round(seconds, 1), "max_load": round(max(loads), 2),
             "costs": costs.to_dict()}

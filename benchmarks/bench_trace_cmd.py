@@ -6,12 +6,18 @@ process (client, server, iosim, strace, perf) runs on one CPU, which they inheri
 on a 2-vCPU VM whether the scheduler spreads them over one CPU or two changes a loopback round
 trip more than the cost being measured.
 
-DESIGN.md asks for the figure (strace's cost), not a target.
+Then, in the same run, what each way of tracing adds to one system call (a hot recv on an
+empty non-blocking UDP socket, the call a polling server makes most), bare and traced, the
+best of five batches: strace as iosim runs it; perf recording the traced calls' entries with
+their stacks (how iosim lights a compiled program's lines); perf recording the raw entry and
+exit tracepoints of every call (the cheaper tracer a perf back end would use: not yet one of
+iosim's); and iosim's Python recorder (how it lights a Python script's lines).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -87,6 +93,57 @@ def measure(traced: bool, workdir: Path) -> tuple[float, dict]:
     return rate, meta
 
 
+COST_CALLS = 20_000
+COST_CODE = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.setblocking(False)
+best = float("inf")
+for _ in range(5):
+    t = time.perf_counter_ns()
+    for _ in range({n}):
+        try:
+            s.recv(1)
+        except BlockingIOError:
+            pass
+    best = min(best, (time.perf_counter_ns() - t) / {n})
+print(best / 1000)
+"""
+
+
+def per_call_us(prefix: list[str], workdir: Path, env: dict | None = None) -> float:
+    """µs a hot recv takes under ``prefix`` (a tracer's command line; [] for none)."""
+    script = workdir / "cost.py"
+    script.write_text(COST_CODE.format(n=COST_CALLS))
+    done = subprocess.run([*prefix, sys.executable, str(script)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    return float(done.stdout.split()[-1])
+
+
+def tracer_costs(workdir: Path) -> dict[str, float]:
+    """µs each tracer adds to a call, measured now, side by side."""
+    from iosim.traced.runner import strace_command, strace_path
+    from iosim.traced.sources import PYREC_DIR
+    from iosim.traced.stacks import STACK_BYTES, available_events
+    bare = per_call_us([], workdir)
+    costs = {"strace": per_call_us(strace_command(strace_path(), workdir / "s.out", [])[:-1],
+                                   workdir) - bare}
+    perf = shutil.which("perf")
+    if perf and available_events():
+        events = [a for e in available_events() for a in ("-e", e)]
+        costs["perf stacks"] = per_call_us(
+            [perf, "record", "-q", "-o", str(workdir / "p1.data"), "--call-graph",
+             f"dwarf,{STACK_BYTES}", *events, "--"], workdir) - bare
+        costs["perf raw_syscalls"] = per_call_us(
+            [perf, "record", "-q", "-o", str(workdir / "p2.data"), "-e",
+             "raw_syscalls:sys_enter", "-e", "raw_syscalls:sys_exit", "--"], workdir) - bare
+    env = {**os.environ, "PYTHONPATH": str(PYREC_DIR), "IOSIM_PYREC": str(workdir / "rec"),
+           "IOSIM_PYREC_MAIN": str(workdir / "cost.py")}
+    costs["python recorder"] = per_call_us([], workdir, env) - bare
+    return {name: round(max(us, 0.0), 2) for name, us in costs.items()} | {"bare": round(bare, 2)}
+
+
 def run() -> dict:
     bare, traced, costs, sides = [], [], [], set()
     cpus = os.sched_getaffinity(0)
@@ -100,11 +157,14 @@ def run() -> dict:
             sides.add(meta["kernel_side"])
             print(f"pair {pair + 1}: bare {bare[-1]:,.0f} round trips/s, traced "
                   f"{rate:,.0f} ({rate / bare[-1]:.3f}); strace ~{costs[-1]:.0f} µs a call")
+        added = tracer_costs(Path(tmp))
     os.sched_setaffinity(0, cpus)
     ratio = statistics.median(t / b for t, b in zip(traced, bare, strict=True))
     print(f"median: traced / bare = {ratio:.3f}; kernel side: {', '.join(sorted(sides))}")
+    for name, us in added.items():
+        print(f"{name}: {us:.2f} µs a call" + ("" if name == "bare" else " added"))
     return {"name": "trace-cmd", "ratio": round(ratio, 3),
             "bare_round_trips_per_s": round(statistics.median(bare)),
             "traced_round_trips_per_s": round(statistics.median(traced)),
             "strace_cost_us": statistics.median(costs), "round_trips": ROUND_TRIPS,
-            "pairs": PAIRS}
+            "pairs": PAIRS, "us_added_per_call": added}

@@ -1,4 +1,5 @@
-"""Draws the pictures of the README and docs/window.md: `python docs/make_pictures.py`.
+"""Draws the pictures of the README and docs/window.md: `python docs/make_pictures.py`
+(`python docs/make_pictures.py state`: the state pane's only).
 
 Each picture is a state of the window reached as a student would reach it (keys and the
 mouse's actions through the App), drawn headless at 1280x720.
@@ -119,12 +120,37 @@ def lesson_pictures() -> None:
     print("wrote docs/handout-select.png")
 
 
+# The state pane (I): name -> scenario, run number, time in ms
+STATE_PICTURES = {
+    "blocking": ("many-clients", 1, 12.5),  # asleep on fd 3 while fd 4-6 hold data
+    "select": ("many-clients", 4, 16.145),  # the fd_set in and out
+    "poll": ("c10k", 2, 12.0),  # 10,100 pollfds, copied in and checked every call
+    "epoll": ("burst", 6, 2.2),  # interest list, ready list, the callback
+    "sigio": ("burst", 7, 2.3),  # one pending bit for many arrivals
+    "aio": ("one-datagram", 5, 20.1),  # the read complete in buf, aio_return to come
+    "threaded": ("many-clients", 2, 12.1),  # each thread's state
+}
+
+
+def state_pictures() -> None:
+    for tag, (name, number, ms) in STATE_PICTURES.items():
+        app = app_for(name)
+        app.show(ONE, number - 1)
+        app.toggle_state()
+        app.scene.player.seek(ms * 1000.0)
+        save(app, HERE / f"state-{tag}.png")
+
+
 def main() -> int:
     pygame.font.init()
+    if sys.argv[1:] == ["state"]:
+        state_pictures()
+        return 0
     model_pictures()
     predict_pictures()
     other_pictures()
     lesson_pictures()
+    state_pictures()
     return 0
 
 

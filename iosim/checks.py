@@ -4,11 +4,15 @@ is written, so that every refusal names the file, the key and the line."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import reprlib
+import tomllib
 import unicodedata
 from typing import Any
+
+from iosim.errors import UserError
 
 HOUR_MS = 3_600_000.0  # one simulated hour: the longest time or cost a scenario may give
 HOUR_US = HOUR_MS * 1000.0
@@ -30,6 +34,8 @@ def show(value: Any) -> str:
         return f"an integer of {value.bit_length()} bits"
     if isinstance(value, dict):
         return "a table"
+    if isinstance(value, (datetime.date, datetime.time)):  # TOML's dates and times
+        return value.isoformat()
     return _repr.repr(value)
 
 
@@ -105,3 +111,40 @@ class TomlLines:
             if pattern.match(self.lines[index]):
                 return index + 1
         return None
+
+
+MAX_KEY_PARTS = 32  # a.b.c = ...: iosim's files use two; tomllib's time grows as the square
+# A dotted key once spaces and tabs are gone: a bare or quoted part, then dots and parts. It
+# starts only where no part goes on (a part cannot start inside a word, after a dot or at an
+# escaped quote), so the look stays linear in the text's length.
+_PART = r"""(?:[\w-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_LONG_KEY = re.compile(rf"(?<![\w.\\-]){_PART}(?:\.{_PART}){{{MAX_KEY_PARTS}}}")
+_BLANKS = str.maketrans("", "", " \t")
+
+
+def long_key_line(text: str) -> int | None:
+    """The line of the first key of more than MAX_KEY_PARTS dotted parts, or None. (A string
+    of that many dotted words is taken for one too: no file of iosim's holds such a thing.)"""
+    if text.count(".") < MAX_KEY_PARTS:
+        return None
+    packed = text.translate(_BLANKS)
+    found = _LONG_KEY.search(packed)
+    return None if found is None else packed.count("\n", 0, found.start()) + 1
+
+
+def load_toml(text: str, where: str, nesting: str) -> dict[str, Any]:
+    """TOML text as a dict, or UserError naming ``where``; ``nesting`` says how deep such a
+    file nests. Deep nesting is refused at once: arrays and inline tables by tomllib's
+    recursion limit, dotted keys thousands deep (tomllib would take minutes and gigabytes
+    over them) by a look at the text first. The line numbers of the text stay as they were:
+    only spaces and tabs are taken out of the copy looked at."""
+    line = long_key_line(text)
+    if line is not None:
+        raise UserError(f"{where}, line {line}: a key of more than {MAX_KEY_PARTS} dotted "
+                        f"parts ({nesting})")
+    try:
+        return tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
+        raise UserError(f"{where}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{where}: arrays or tables nested too deeply ({nesting})") from None

@@ -71,7 +71,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.output:
         check_writable(args.output)
     sc = scenario.load(args.scenario)
-    costs = load_costs(args.costs) if args.costs else sc.costs
+    costs = load_costs(args.costs) if args.costs is not None else sc.costs
     trace = simulate(sc, args.model, costs, progress=_progress)
     if args.output:
         trace_mod.save(trace, args.output)

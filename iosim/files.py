@@ -119,11 +119,11 @@ def read_small_bytes(path: str | os.PathLike[str], limit: int, what: str) -> byt
     except (OSError, ValueError) as exc:
         raise UserError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})"
                         ) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # open() of a directory's fd would raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # before open(), which refuses a directory itself
         os.close(fd)
         raise UserError(f"{name}: not a regular file (a {what} is expected)")
     with open(fd, "rb") as f:
-        info = os.fstat(f.fileno())
         if info.st_size > limit:
             raise UserError(f"{name}: {info.st_size:,} bytes; a {what} is at most "
                             f"{limit:,} bytes")

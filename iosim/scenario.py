@@ -9,13 +9,12 @@ is written, the line, so that a student who mistypes a key learns where at once.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from iosim.checks import HOUR_MS, HOUR_US, TomlLines, number_problem, show, text_problem
+from iosim.checks import HOUR_MS, HOUR_US, TomlLines, load_toml, number_problem, show, text_problem
 from iosim.errors import UserError
 from iosim.files import file_or_builtin, read_small_text
 from iosim.sim.costs import COST_KEYS, Costs, CostsError, check_table, load_costs
@@ -286,12 +285,10 @@ def parse(text: str, where: str = "<scenario>", base_dir: Path | None = None) ->
     """A scenario from TOML text; ``where`` names it in errors, ``base_dir`` is where a costs
     file named in it is looked for."""
     try:
-        data = tomllib.loads(text)
-    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
-        raise ScenarioError(f"{where}: TOML syntax error: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(f"{where}: arrays or tables nested too deeply (a scenario nests "
-                            "at most an array of [at_ms, bytes] pairs)") from None
+        data = load_toml(text, where, "a scenario nests at most an array of [at_ms, bytes] "
+                         "pairs")
+    except UserError as exc:
+        raise ScenarioError(str(exc)) from None
     return _build(_Checker(where, text), data, base_dir)
 
 

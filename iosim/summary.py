@@ -7,6 +7,7 @@ the same run.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from typing import Any
 
@@ -81,8 +82,20 @@ def messages(run: Run) -> list[dict[str, Any]]:
 
 
 def summarize_run(run: Run) -> dict[str, Any]:
-    return {"model": run.model, "source": run.source, "error": run.error,
-            "messages": messages(run), "totals": totals(run)}
+    summary = {"model": run.model, "source": run.source, "error": run.error, **extras(run),
+               "messages": messages(run), "totals": totals(run)}
+    if run.source == "traced" and "model_guess" in run.meta:
+        summary["model_guess"] = run.meta["model_guess"]
+    return summary
+
+
+def extras(run: Run) -> dict[str, Any]:
+    """The keys only some runs have: what a long ``iosim serve`` run's trace kept of it."""
+    out: dict[str, Any] = {}
+    kept = served(run)
+    if kept is not None:
+        out["kept"] = kept
+    return out
 
 
 def summarize(trace: Trace) -> dict[str, Any]:
@@ -91,7 +104,27 @@ def summarize(trace: Trace) -> dict[str, Any]:
 
 
 def to_json(trace: Trace) -> str:
-    return json.dumps(summarize(trace), indent=1)
+    """The summary as JSON, a key a line and a message a line. Every line comes from json's C
+    encoder: ``indent=`` would force the pure-Python one, which took a third of ``iosim
+    summary --json`` on a large trace."""
+    return _json(summarize(trace))
+
+
+def _json(value: Any, pad: str = "") -> str:
+    """``value`` as JSON: a table a key a line, a list of tables or lists an item a line
+    (indented a space a level); an item that holds no table or list (a message) is one
+    line. The items of a list are alike: the first tells whether they are spread."""
+    inner = pad + " "
+    if isinstance(value, dict) and value:
+        lines = (f"{json.dumps(key)}: {_json(item, inner)}" for key, item in value.items())
+    elif isinstance(value, list) and value and isinstance(value[0], (dict, list)):
+        first = value[0].values() if isinstance(value[0], dict) else value[0]
+        flat = not any(isinstance(v, (dict, list)) for v in first)
+        lines = map(json.dumps, value) if flat else (_json(item, inner) for item in value)
+    else:
+        return json.dumps(value)
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    return f"{opening}\n{inner}" + f",\n{inner}".join(lines) + f"\n{pad}{closing}"
 
 
 def _ms(us: float | None) -> str:
@@ -153,7 +186,7 @@ def table(trace: Trace) -> str:
         if r["error"]:
             lines.append(f"the {r['model']} run stopped: {r['error']}")
     for run in trace.runs:
-        for note in (tracer_note(run), kept_note(run)):
+        for note in (model_note(run), tracer_note(run), kept_note(run)):
             if note:
                 lines.append(f"{run.model}: {note}")
     return "\n".join(lines)
@@ -165,23 +198,61 @@ def tracer_note(run: Run) -> str | None:
         return None
     estimated = "; ready times estimated from the calls" if run.meta.get("ready_estimated") \
         else ""
+    if run.meta.get("copies_unknown"):
+        estimated += "; copy lengths unknown (no kernel stamps of the copies)"
+    startup = run.meta.get("startup_us")
+    if isinstance(startup, int | float) and startup > 0:
+        estimated += f"; {startup / 1000:.1f} ms of start-up before t = 0, not drawn"
     return f"traced with strace: each call ~{run.meta['strace_cost_us']:.0f} µs slower{estimated}"
+
+
+def _count(value: Any) -> int | None:
+    """A count as a trace's meta holds it (any JSON in a file given to us), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else None
+
+
+def served(run: Run) -> dict[str, Any] | None:
+    """What a long ``iosim serve`` run's trace kept of it (policy, how many messages from
+    which), beside the counts of the whole run that every policy keeps (None for other runs;
+    a count the file does not give is None)."""
+    kept = run.meta.get("kept")
+    if not isinstance(kept, dict) or _count(kept.get("messages_total")) is None:
+        return None
+    policy = kept.get("policy")
+    start = run.meta.get("from_start_us")
+    return {"policy": policy if isinstance(policy, str) and len(policy) <= 40 else "?",
+            "messages": run.message_count,
+            "first_message": _count(kept.get("first_message")) or 0,
+            "from_start_us": _r(float(start)) if isinstance(start, (int, float))
+            and not isinstance(start, bool) and math.isfinite(start) else None,
+            "messages_total": kept["messages_total"],
+            **{key: _count(run.meta.get(key)) for key in (
+                "calls_total", "clients", "replies_unsent", "dropped_queue_full")}}
+
+
+def model_note(run: Run) -> str | None:
+    """A traced run's IO model in Stevens's words, with the evidence (None for other runs)."""
+    from iosim.traced.model import model_sentence
+    guess = run.meta.get("model_guess") if run.source == "traced" else None
+    if not isinstance(guess, dict):
+        return None
+    return f"{model_sentence(guess)} ({guess.get('evidence', '')})"
 
 
 def kept_note(run: Run) -> str | None:
     """What a long ``iosim serve`` run's trace kept of it, and what it could not send (None
     for other runs)."""
-    kept = run.meta.get("kept")
-    if not isinstance(kept, dict) or "messages_total" not in kept:
+    kept = served(run)
+    if kept is None:
         return None
-    first = int(kept.get("first_message", 0))
-    total = int(kept["messages_total"])
+    first, total = kept["first_message"], kept["messages_total"]
     words = [f"served {total:,} message{'s' if total != 1 else ''}; the trace keeps "
-             f"{run.message_count:,} ({kept.get('policy', '?')})"]
+             f"{run.message_count:,} ({kept['policy']})"]
     if run.message_count and (first or run.message_count < total):
         words[0] += f", from message {first + 1:,}"
-    unsent = int(run.meta.get("replies_unsent", 0) or 0)
-    dropped = int(run.meta.get("dropped_queue_full", 0) or 0)
+    unsent = kept["replies_unsent"] or 0
+    dropped = kept["dropped_queue_full"] or 0
     if unsent:
         words.append(f"{unsent:,} repl{'ies' if unsent != 1 else 'y'} not sent")
     if dropped:

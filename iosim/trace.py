@@ -292,6 +292,16 @@ def _decode(typecode: str, data: Any, where: str) -> array:
     return col
 
 
+def encode_column(col: array) -> dict[str, Any]:
+    """A column as a trace file writes it (also for a column kept in a run's meta)."""
+    return _encode(col)
+
+
+def decode_column(typecode: str, data: Any, where: str) -> array:
+    """A column written by ``encode_column``, checked; TraceError if it is not one."""
+    return _decode(typecode, data, where)
+
+
 def run_to_json(run: Run) -> dict[str, Any]:
     return {
         "model": run.model,
@@ -335,6 +345,7 @@ def run_from_json(data: Any, where: str, version: int = VERSION) -> Run:
         run.line = array("i", [-1]) * len(run.kind)
         run.m_flags = array("b", bytes(len(run.m_conn)))
     check_run(run, where)
+    check_traced_meta(run, f"{where}: meta")
     return run
 
 
@@ -499,6 +510,48 @@ def check_run(run: Run, where: str) -> None:
     bad = run.m_flags.tobytes().translate(None, _FLAG_BYTES)
     if bad:
         raise TraceError(f"{where}: messages.m_flags: unknown flags {array('b', bad[:1])[0]}")
+
+
+MODEL_NAMES = ("blocking", "nonblocking", "select", "poll", "epoll", "epoll-et", "sigio", "aio",
+               "threaded", "fork")
+MAX_SOURCE_LINES = 20_000
+
+
+def check_traced_meta(run: Run, where: str) -> None:
+    """A traced run's ``model_guess`` and ``source`` (docs/trace-format.md), where present:
+    every field of its type and range; the source's line of each system-call event within
+    its lines, one per such event."""
+    meta = run.meta
+    if "model_guess" in meta:
+        f = _Fields(meta["model_guess"], f"{where}.model_guess")
+        f.choice("model", MODEL_NAMES)
+        for key in ("threads", "processes"):
+            if f.count(key) < 1:
+                raise f.fail(key, "must be at least 1")
+        f.text("evidence")
+    if "source" in meta:
+        f = _Fields(meta["source"], f"{where}.source")
+        if "why" in meta["source"]:
+            f.text("why")
+            return
+        f.text("path")
+        f.choice("language", ("c", "python"))
+        lines = f.texts("lines")
+        if len(lines) > MAX_SOURCE_LINES:
+            raise f.fail("lines", f"at most {MAX_SOURCE_LINES:,} lines, not {len(lines):,}")
+        calls = decode_column("i", meta["source"].get("calls"), f"{where}.source.calls")
+        syscalls = run.kind.tobytes().count(bytes([Kind.SYSCALL]))
+        if len(calls) != syscalls:
+            raise f.fail("calls", f"{len(calls)} lines for {syscalls} system-call events")
+        _check_range(calls, -1, len(lines) - 1, f"{where}.source.calls")
+        pairs = meta["source"].get("at_zero", [])
+        if not isinstance(pairs, list):
+            raise f.fail("at_zero", f"must be a JSON array, not {show(pairs)}")
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2 and
+                    all(isinstance(v, int) and not isinstance(v, bool) for v in pair) and
+                    0 <= pair[0] < len(run.lanes) and 0 <= pair[1] < len(lines)):
+                raise f.fail("at_zero", f"[lane, line] pairs within the run, not {show(pair)}")
 
 
 def _part(column: str) -> str:

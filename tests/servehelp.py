@@ -16,7 +16,7 @@ from pathlib import Path
 
 from iosim import cli
 
-DEADLINE_S = 20.0
+DEADLINE_S = 60.0  # only tells a hang from an answer: a loaded machine is slow
 
 
 class ServeChild:
@@ -79,11 +79,11 @@ class ServeChild:
         self.read_until(b"\0", 1.0)  # the rest of stderr, up to its end
         return True
 
-    def stop(self, again: bool = False, timeout_s: float = DEADLINE_S) -> float:
+    def stop(self, again: bool = False, timeout_s: float = DEADLINE_S) -> None:
         """SIGTERM; with ``again``, SIGTERM after SIGTERM as fast as they go until it says it
         is finishing its trace (they land while it writes; one that came after the trace was
-        written and the handlers restored would kill it on its way out). Returns how long it
-        took to end."""
+        written and the handlers restored would kill it on its way out). A server still
+        running after ``timeout_s`` is a hang."""
         start = time.monotonic()
         os.kill(self.pid, signal.SIGTERM)
         while again and b"finishing" not in self.err and time.monotonic() - start < timeout_s:
@@ -96,7 +96,6 @@ class ServeChild:
                 self.err += os.read(self.fd, 65536)
         if not self.exited(max(timeout_s - (time.monotonic() - start), 0)):
             raise AssertionError(f"serve did not stop within {timeout_s} s")
-        return time.monotonic() - start
 
     def kill(self) -> None:
         """However the test went: the process ends, its pipe is closed."""

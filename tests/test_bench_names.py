@@ -17,7 +17,7 @@ def test_every_benchmark_is_found_by_its_name(capsys):
     b = bench()
     names = b.available()
     for name in ("sim", "trace", "view", "capture", "agreement", "whatif", "serve-memory",
-                 "trace-cmd"):
+                 "trace-cmd", "pingpong", "calibrate"):
         assert name in names
         module = b.module_of(name)
         assert (BENCH.parent / f"{module}.py").is_file(), name

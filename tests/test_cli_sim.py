@@ -77,6 +77,24 @@ def test_sim_json_has_the_design_shape(capsys: pytest.CaptureFixture[str]) -> No
                                                             - blocking["ready_us"])
 
 
+def test_summary_json_is_a_key_a_line_and_a_message_a_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["sim", "burst", "-m", "select", "-m", "epoll", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    lines = out.splitlines()
+    for run in data["runs"]:
+        rows = [json.dumps(m) for m in run["messages"]]
+        start = lines.index("   \"messages\": [")
+        assert [line.strip().rstrip(",") for line in lines[start + 1:start + 1 + len(rows)]] \
+            == rows
+        lines = lines[start + 1 + len(rows):]
+        assert lines[:2] == ["   ],", '   "totals": {'] and lines[2] == \
+            f'    "syscalls": {run["totals"]["syscalls"]},'
+    assert out.startswith('{\n "scenario": "burst",\n "protocol": "tcp",\n "runs": [\n  {\n')
+    assert out.endswith("\n   }\n  }\n ]\n}\n")
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_summary_of_saved_trace_equals_sim_output(tmp_path: Path, as_json: bool,
                                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -106,9 +106,8 @@ def test_each_model_shows_its_calls(captured: tuple[scenario.Scenario, dict[str,
                                     ) -> None:
     runs = captured[1]
     totals = {m: summary.totals(r) for m, r in runs.items()}
-    assert totals["nonblocking"]["ewouldblock"] > 0
-    assert totals["nonblocking"]["other_work_us"] > 0
-    assert totals["sigio"]["signals"] > 0
+    check_polling(runs["nonblocking"])
+    assert totals["sigio"]["signals"] > 0  # a SIGIO, or the one it raises for data before it
     assert Kind.HANDLER in kinds(runs["sigio"])
     assert Kind.READABLE in kinds(runs["select"])
     labels = set(runs["epoll"].labels)
@@ -116,12 +115,68 @@ def test_each_model_shows_its_calls(captured: tuple[scenario.Scenario, dict[str,
     assert {"sigaction", "fcntl F_SETOWN", "fcntl O_ASYNC"} <= set(runs["sigio"].labels)
     assert {"aio_read", "aio_return"} <= set(runs["aio"].labels)
     assert any(lane.role == "thread" for lane in runs["threaded"].lanes)
-    for model in ("blocking", "select", "poll", "epoll"):
-        assert totals[model]["blocked_us"] > 0.5 * totals[model]["end_us"], model
+    for model in ("blocking", "select", "poll", "epoll"):  # phase 2 at least: the copy
+        assert totals[model]["blocked_us"] > 0, model
     for run in runs.values():
         arrivals = [i for i, k in enumerate(run.kind) if k == Kind.ARRIVAL]
         assert len(arrivals) == run.message_count
         assert all(run.lanes[run.lane[i]].role == "kernel" for i in arrivals)
+
+
+def check_polling(run: Run) -> None:
+    """What non-blocking's timeline shows whatever the machine's speed: a call that returned
+    before any data was ready found nothing (EWOULDBLOCK); a first pass over every connection
+    that found nothing is followed by own work; every slice of own work comes right after an
+    EWOULDBLOCK (a pass that found nothing). On a machine busy enough, the server may start
+    after every message has arrived and never poll: these hold then too."""
+    first_ready = min(run.m_ready)
+    instants = sorted((run.t0[i], Kind(k)) for i, k in enumerate(run.kind)
+                      if run.lane[i] == 0 and k in (Kind.RETURN, Kind.EWOULDBLOCK))
+    early = [kind for t, kind in instants if t < first_ready]
+    assert all(kind == Kind.EWOULDBLOCK for kind in early)
+    totals = summary.totals(run)
+    assert totals["ewouldblock"] == sum(kind == Kind.EWOULDBLOCK for _, kind in instants)
+    if len(early) >= len(set(run.m_conn)):
+        assert totals["other_work_us"] > 0
+    for i, kind in enumerate(run.kind):
+        if kind == Kind.WORK and run.t1[i] > run.t0[i]:
+            before = [k for t, k in instants if t <= run.t0[i]]
+            assert before and before[-1] == Kind.EWOULDBLOCK, run.t0[i]
+
+
+CALL_ENDS = (Kind.RETURN, Kind.READABLE, Kind.EWOULDBLOCK, Kind.EOF, Kind.ERROR)
+
+
+def calls_and_blocked(run: Run, lane: int) -> tuple[list[tuple[float, float]],
+                                                    list[tuple[float, float]]]:
+    """The (entry, return) of each system call made on ``lane``, and its blocked spans."""
+    order = sorted((i for i, on in enumerate(run.lane) if on == lane),
+                   key=lambda i: (run.t0[i], Kind(run.kind[i]).is_span))
+    calls, blocked, entered = [], [], None
+    for i in order:
+        kind = Kind(run.kind[i])
+        if kind == Kind.SYSCALL:
+            entered = run.t0[i]
+        elif kind in CALL_ENDS and entered is not None:
+            calls.append((entered, run.t0[i]))
+            entered = None
+        elif kind == Kind.BLOCKED:
+            blocked.append((run.t0[i], run.t1[i]))
+    return calls, blocked
+
+
+@pytest.mark.parametrize("model", READ_ALL)
+def test_a_process_blocks_only_inside_its_calls(
+        captured: tuple[scenario.Scenario, dict[str, Run]], model: str) -> None:
+    """On every lane that makes system calls (the process, or each thread), each blocked
+    span lies between a call's entry and its return."""
+    run = captured[1][model]
+    lanes = {run.lane[i] for i, k in enumerate(run.kind) if k == Kind.SYSCALL}
+    assert lanes
+    for lane in lanes:
+        calls, blocked = calls_and_blocked(run, lane)
+        for t0, t1 in blocked:
+            assert any(entry <= t0 and t1 <= back for entry, back in calls), (lane, t0, t1)
 
 
 def test_select_refuses_descriptors_past_fd_setsize(tmp_path: Path) -> None:

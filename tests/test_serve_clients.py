@@ -1,6 +1,7 @@
 """Every client served, whatever the others do: clients that send and close without reading,
 reset, vanish or never read, 500 clients at once; and a stop (SIGTERM after SIGTERM, while a
-client keeps sending) that ends every model quickly with its whole trace."""
+client keeps sending) that ends every model with its whole trace (how quickly is the pingpong
+benchmark's; here the helper's deadline only tells a stop from a hang)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from iosim.real.servers import REAL_MODELS
 from iosim.real.spooler import SpoolWriter
 
 ROUNDS = 200
-STOP_WITHIN_S = 5.0  # "a few seconds": the stop itself takes milliseconds
 NOT_BLOCKING = [m for m in REAL_MODELS if m != "blocking"]
 
 
@@ -112,7 +112,7 @@ class KeepsSending:
 
 
 @pytest.mark.parametrize("model", REAL_MODELS)
-def test_rude_and_greedy_clients_leave_the_others_served_and_the_stop_is_quick(
+def test_rude_and_greedy_clients_leave_the_others_served_and_the_stop_ends_serving(
         serve, model: str) -> None:
     server = serve(model, "--keep", "all", prepare=signals_while_writing)
     polite = server.connect()
@@ -134,13 +134,12 @@ def test_rude_and_greedy_clients_leave_the_others_served_and_the_stop_is_quick(
             ping_pong(after, 1)
         if model == "blocking":
             senders = [KeepsSending(server, reads=True)]
-        took = server.stop(again=True)
+        server.stop(again=True)
     finally:
         for sender in senders:
             sender.finish()
         polite.close()
     err = server.err.decode()
-    assert took < STOP_WITHIN_S
     assert server.status == 0, err
     assert "Traceback" not in err and "never retrieved" not in err, err
     assert "finishing the trace" in err and "wrote" in err

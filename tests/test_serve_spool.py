@@ -4,6 +4,7 @@ what they say and bound the file, and kill -9 loses only what was not yet writte
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from servehelp import DEADLINE_S, ServeChild, recv_exact
 
+from iosim import cli
 from iosim import trace as trace_mod
 from iosim.errors import UserError
 from iosim.real.keep import parse_keep
@@ -111,6 +113,28 @@ def test_keep_policies_keep_what_they_say(tmp_path: Path, keep: str, messages: i
     kept = run.meta["kept"]
     assert kept["policy"] == keep and kept["first_message"] == first
     assert kept["messages_total"] == 200 and run.meta["calls_total"] == 400
+
+
+def test_the_summary_says_what_was_kept_in_its_table_and_its_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole run's counts the table prints under a serve run are in its JSON too."""
+    path = tmp_path / "s.trace"
+    writer = SpoolWriter(path, HEADER, parse_keep("last:30"))
+    writer.counters.clients, writer.counters.replies_unsent = 3, 2
+    for k in range(0, 200, 20):  # ten blocks of 20 messages
+        writer.rows([row for m in range(k, k + 20) for row in exchange(m, conn=m % 3)])
+    writer.finish({"end_ns": T0 + 20_000_000, "error": None})
+    writer.close()
+    assert cli.main(["summary", str(path)]) == 0
+    assert capsys.readouterr().out.endswith(
+        "select: served 200 messages; the trace keeps 40 (last:30), from message 161; "
+        "2 replies not sent\n")
+    assert cli.main(["summary", str(path), "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert run["kept"] == {"policy": "last:30", "messages": 40, "first_message": 160,
+                           "from_start_us": 9000.0, "messages_total": 200, "calls_total": 400,
+                           "clients": 3, "replies_unsent": 2, "dropped_queue_full": 0}
+    assert len(run["messages"]) == 40
 
 
 def test_last_n_bounds_the_file(tmp_path: Path) -> None:

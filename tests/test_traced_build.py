@@ -10,7 +10,14 @@ import math
 from pathlib import Path
 
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
-from iosim.traced.build import TRACER_LABEL, build_run, multiplexer_label
+from iosim.traced.build import (
+    COPY_UNKNOWN_LABEL,
+    ENTRY_LABEL,
+    KERNEL_COPY_UNKNOWN,
+    TRACER_LABEL,
+    build_run,
+    multiplexer_label,
+)
 from iosim.traced.kernel import KernelEvents
 from iosim.traced.strace import Call, Record, Signal, StraceParser
 
@@ -107,27 +114,46 @@ def test_calls_that_slept_are_blocked_and_the_others_in_kernel() -> None:
     assert quick
 
 
-def test_kernel_records_give_arrival_wake_up_and_copy_end() -> None:
+def test_kernel_records_give_arrival_wake_up_and_copy() -> None:
+    """The copy runs from the kernel's stamp of its start (skb_copy_datagram_iovec, 3 µs
+    into the read) to its record of the receive (5 µs); before it, the read is in the
+    kernel; after it, strace holds the return."""
     recs = records("exercise_py.strace")
     t0 = first_ns(recs)
     select = named(recs, "pselect6")[0]
     read = inet_reads(recs)[0]
     arrival = select.enter_ns + 50_000_000
     kernel = KernelEvents(arrivals={SK: [arrival]},
-                          receives={read.tid: [(read.enter_ns + 5_000, SK, read.result)]})
+                          receives={read.tid: [(read.enter_ns + 5_000, SK, read.result)]},
+                          copies={read.tid: [read.enter_ns + 3_000]})
     run = build_run(recs, t0, last_ns(recs), model="exercise", protocol="tcp",
                     scripted=None, kernel=kernel, error=None)
     assert run.m_ready[0] == us(arrival, t0) and run.m_flags[0] == 0
-    assert run.m_copy_start[0] == us(read.enter_ns, t0)
+    assert run.m_copy_start[0] == us(read.enter_ns + 3_000, t0)
     assert run.m_copy_end[0] == us(read.enter_ns + 5_000, t0)
     events = run.events()
     wake = [e for e in events if e.kind == Kind.WAKEUP and e.line == "pselect6"]
     assert wake[0].t0 == us(arrival, t0)
+    entry = [e for e in events if e.kind == Kind.IN_KERNEL and e.label == ENTRY_LABEL][0]
+    assert (entry.t0, entry.t1) == (us(read.enter_ns, t0), us(read.enter_ns + 3_000, t0))
     copy = [e for e in events if e.kind == Kind.BLOCKED and e.label == COPY_LABEL][0]
-    assert (copy.t0, copy.t1) == (us(read.enter_ns, t0), us(read.enter_ns + 5_000, t0))
+    assert (copy.t0, copy.t1) == (us(read.enter_ns + 3_000, t0), us(read.enter_ns + 5_000, t0))
     held = [e for e in events if e.kind == Kind.OVERHEAD and e.label == TRACER_LABEL][0]
     assert (held.t0, held.t1) == (copy.t1, us(read.return_ns, t0))
     assert math.isnan(run.m_ready[1]) is False and run.m_flags[1] & READY_ESTIMATED
+
+
+def test_without_a_kernel_stamp_of_the_copy_its_length_is_unknown() -> None:
+    """No stamp of the copy's start: the read is drawn as one span that says the copy's
+    length is unknown, never as a copy from strace's entry stamp; the run counts them."""
+    recs = records("exercise_py.strace")
+    t0 = first_ns(recs)
+    run = build_run(recs, t0, last_ns(recs), model="exercise", protocol="tcp",
+                    scripted=None, kernel=None, error=None)
+    labels = {e.label for e in run.events() if e.kind in (Kind.BLOCKED, Kind.COPY)}
+    assert COPY_LABEL not in labels and "copy data from kernel to user" not in labels
+    assert COPY_UNKNOWN_LABEL in labels and KERNEL_COPY_UNKNOWN in labels
+    assert run.meta["copies_unknown"] == run.message_count == 7
 
 
 def test_a_kernel_return_later_than_strace_says_is_the_return() -> None:

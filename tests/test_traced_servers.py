@@ -23,7 +23,7 @@ from tracehelp import (
 from iosim import scenario
 from iosim.real.record import message_plan
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
-from iosim.traced.build import multiplexer_label
+from iosim.traced.build import COPY_UNKNOWN_LABEL, multiplexer_label
 from iosim.traced.kernel import PERF_HINT, TRACEPOINTS
 
 
@@ -82,16 +82,22 @@ def traced_and_checked(tmp_path: Path, server: str, text: str = TCP_SCENARIO,
     return done, run
 
 
+SLEEP = "process blocks in call to clock_nanosleep"  # time.sleep: the program's own pause
+GIL = "process blocks in call to futex"  # a thread waiting for CPython's GIL
+
+
 def waits(run: Run, lane: int = 0) -> list[tuple[float, float, str]]:
-    """Blocked time that is not a copy: the process waited in a call."""
-    return [s for s in spans(run, Kind.BLOCKED, lane) if s[2] != COPY_LABEL]
+    """Blocked time that is not a copy, the program's own sleep nor a wait for the GIL: the
+    process waited in a call for data (or a connection)."""
+    return [s for s in spans(run, Kind.BLOCKED, lane)
+            if s[2] not in (COPY_LABEL, COPY_UNKNOWN_LABEL, SLEEP, GIL)]
 
 
 def answered_waits(run: Run, label: str) -> list[tuple[float, float, str]]:
-    """Waits of a multiplexer longer than a millisecond that it returned from (the last one
-    lasts until the program is stopped)."""
-    return [s for s in waits(run) if s[2] == label and s[1] - s[0] > 1000.0
-            and s[1] < run.end_us]
+    """Waits of a multiplexer that returned readable (the last one lasts until the program
+    is stopped): each blocked span with that label ending where a READABLE instant is."""
+    readable = set(instants(run, Kind.READABLE, 0))
+    return [s for s in waits(run) if s[2] == label and s[1] in readable]
 
 
 def next_call(run: Run, t: float, lane: int = 0) -> str:
@@ -110,7 +116,8 @@ def test_nonblocking_polls_between_messages_and_never_waits(tmp_path: Path) -> N
     last = max(run.m_copy_start[m] for m in range(run.message_count))
     between = [t for t in instants(run, Kind.EWOULDBLOCK, 0) if first <= t <= last]
     assert len(between) >= run.message_count
-    assert run.source == "traced" and run.model == "nonblocking_poll.py"
+    assert run.source == "traced" and run.model.startswith("nonblocking_poll.py ")
+    assert run.meta["model_guess"]["model"] == "nonblocking"
     assert "traced with strace: each call ~" in done.stdout
 
 
@@ -152,8 +159,10 @@ def test_sigio_reads_in_the_handler(tmp_path: Path) -> None:
         since = max((t for t in emptied if t <= run.m_ready[m]), default=-math.inf)
         assert any(since <= s <= run.m_copy_start[m] for s in signals), \
             f"message {m} was not read by a handler that a SIGIO started"
-    assert waits(run) == []
+    assert waits(run) == []  # its main loop sleeps (blocked in clock_nanosleep), never reads
+    assert SLEEP in {label for _, _, label in spans(run, Kind.BLOCKED, 0)}
     assert run.meta["calls_before_t0"] > 0  # the set-up: socket, bind, sigaction, fcntl
+    assert run.meta["model_guess"]["model"] == "sigio"
 
 
 def test_without_the_kernel_select_brackets_arrivals_by_its_return(tmp_path: Path) -> None:

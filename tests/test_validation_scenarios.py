@@ -95,6 +95,12 @@ REFUSED = {  # case: (replace this in GOOD, by this, words of the one line, line
     "UDP datagram": ("bytes = 200", "bytes = 65508", "a UDP datagram holds at most 65,507",
                      15),
     "nested 600 deep": ("[1.0, 100]", "[" * 600 + "]" * 600, "nested too deeply", None),
+    "inline tables 600 deep": ("[1.0, 100]", "{a = " * 600 + "1" + "}" * 600,
+                               "nested too deeply", None),
+    "dotted key 40 deep": ("[process]", "a" + ".a" * 40 + " = 1\n[process]",
+                           "a key of more than 32 dotted parts", 5),
+    "table 40 deep": ("[process]", "[process" + ".a" * 40 + "]\n[process]",
+                      "a key of more than 32 dotted parts", 5),
     "deep but parsed": ("[1.0, 100]", "[" * 50 + "1" + "]" * 50, "each send is [at_ms, bytes]",
                         9),
     "control character": ('"good"', '"a\\u0000b"', "name: must not contain control", 1),
@@ -166,6 +172,9 @@ def test_files_that_are_not_small_regular_files(tmp_path: Path) -> None:
         scenario.load(str(tmp_path / "latin.toml"))
     with pytest.raises(ScenarioError, match="NUL"):
         scenario.load("a\0b")
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ScenarioError, match="dir.toml: not a regular file"):
+        scenario.load(str(tmp_path / "dir.toml"))
 
 
 def _events_per_read(model: str, nbytes: int, buffer_bytes: int) -> tuple[float, float]:

@@ -69,6 +69,32 @@ def test_no_label_leaves_its_room_or_is_cut(traces, size):
     assert not bad, bad[:10]
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_state_pane_is_whole(traces, size):
+    """Every run's one-run view with the state pane (the I key), at moments spread over the
+    run: every text of the pane and around it stays in its room."""
+    bad = []
+    count = 0
+    renderer = Renderer()
+    surface = pygame.Surface(size)
+    for name, trace in traces.items():
+        scene = make_scene([trace])
+        scene.view, scene.state = ONE, True
+        for focus in range(len(trace.runs)):
+            scene.focus = focus
+            scene.player.show_run(focus)
+            for fraction in (0.02, 0.3, 0.6, 1.0):
+                scene.player.seek(scene.player.end * fraction)
+                renderer.text.record = []
+                renderer.draw(surface, scene)
+                for text, rect, room in renderer.text.record:
+                    count += 1
+                    if "…" in text or not room.inflate(2, 2).contains(rect):
+                        bad.append((name, focus, fraction, text, tuple(rect), tuple(room)))
+    assert count > 1000
+    assert not bad, bad[:10]
+
+
 @pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_counters_and_legend_are_whole(traces, size):
     """The default scenario: every run's six counters and every legend entry are drawn."""

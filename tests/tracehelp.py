@@ -123,8 +123,12 @@ class Traced:
 
     @property
     def run(self) -> Run:
-        (run,) = trace_mod.load(self.output).runs
+        (run,) = self.run_trace.runs
         return run
+
+    @property
+    def run_trace(self) -> trace_mod.Trace:
+        return trace_mod.load(self.output)
 
 
 def server_command(server: str, port: int) -> list[str]:

@@ -40,12 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _load(args: argparse.Namespace) -> trace_mod.Trace:
     if trace_mod.looks_like_trace(args.source):
-        if args.model or args.costs:
+        if args.model or args.costs is not None:
             raise UserError(f"{args.source}: --model and --costs apply to a scenario, "
                             "not to a saved trace")
         return trace_mod.load(args.source)
     sc = scenario.load(args.source)
-    costs = load_costs(args.costs) if args.costs else sc.costs
+    costs = load_costs(args.costs) if args.costs is not None else sc.costs
     return simulate(sc, args.model, costs)
 
 

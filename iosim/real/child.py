@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
+    # The capture holds these signals while it starts this process, and a mask is inherited:
+    # let them through, or the SIGTERM that asks a stalled server to save would never come.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
     raise_fd_limit()
     sc = scenario_mod.load(args.scenario)
     listener, socks = open_sockets(sc, args.host)

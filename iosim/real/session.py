@@ -138,6 +138,18 @@ class _Child:
 
 
 @contextmanager
+def signals_held(signals: Sequence[int]) -> Iterator[None]:
+    """The signals wait until the block ends. A signal that interrupted Popen between its fork
+    and its return would leave the server running with no one to stop it (seen under load:
+    Ctrl-C just as a capture started); held, it comes once the child is known."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+@contextmanager
 def own_cpus(server_pid: int) -> Iterator[None]:
     """The server on the last CPU this process may use, this process (the client) on the
     first, for as long as the capture lasts; nothing changes with a single CPU."""
@@ -165,10 +177,12 @@ def capture_run(scenario: Scenario, model: str) -> Run:
     with tempfile.TemporaryDirectory(prefix="iosim-capture-") as tmp, \
             open(os.path.join(tmp, "stderr"), "w+b") as stderr:
         result = Path(tmp) / "rows.spool"
-        child = _Child(scenario, model, result, stderr)
+        child: _Child | None = None
         socks = []
         reader: ReplyReader | None = None
         try:
+            with signals_held(INTERRUPTING):
+                child = _Child(scenario, model, result, stderr)
             with own_cpus(child.proc.pid):
                 ports = child.expect("ports", SETUP_TIMEOUT_S)
                 socks = open_connections(scenario, HOST, ports)
@@ -194,7 +208,8 @@ def capture_run(scenario: Scenario, model: str) -> Run:
                 reader.stop(GRACE_S)
             for sock in socks:
                 sock.close()
-            child.close()
+            if child is not None:
+                child.close()
         rows, outcome, note = read_all(result)
     if outcome is None:
         raise CaptureError(f"the {model} server's rows do not read back: {note}")

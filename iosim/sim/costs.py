@@ -9,11 +9,10 @@ writes a file of this machine's figures that ``--costs`` or ``costs = "file"`` l
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from iosim.checks import HOUR_US, TomlLines, number_problem, show
+from iosim.checks import HOUR_US, TomlLines, load_toml, number_problem, show
 from iosim.errors import UserError
 from iosim.files import read_small_text
 
@@ -203,17 +202,14 @@ def check_table(table: dict[str, object], where: str) -> dict[str, float]:
 def load_costs(path: str | Path, base: Costs | None = None) -> Costs:
     """Read a costs file: a ``[costs]`` table (as calibrate writes) or bare top-level keys. A
     refusal names the file, the key and its line."""
+    if not str(path):  # Path("") would be ".", the current directory
+        raise CostsError("an empty costs file name; give the path of a costs file")
     path = Path(path)
     try:
         text = read_small_text(path, MAX_COSTS_FILE_BYTES, "costs file")
+        data = load_toml(text, str(path), "a costs file is a [costs] table of numbers")
     except UserError as exc:
         raise CostsError(str(exc)) from None
-    try:
-        data = tomllib.loads(text)
-    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
-        raise CostsError(f"{path}: TOML syntax error: {exc}") from None
-    except RecursionError:
-        raise CostsError(f"{path}: nested too deeply to be a costs file") from None
     table = data.get("costs", data)
     prefix = "costs." if "costs" in data else ""
     if not isinstance(table, dict):

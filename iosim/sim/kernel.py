@@ -208,6 +208,7 @@ class Kernel:
             server.workers if server.reuseport else 1)] if server.accept else []
         self.send_buffer = SendBuffers(self, server.send_buffer_bytes, scenario.client)
         self.connected_at: dict[int, float] = {}  # accept mode: when each connection was made
+        self.closes_us: list[float | None] = [None] * scenario.active_connections  # peers' FINs
         sends = _sends(scenario)
         rec.messages([(conn, nbytes, at_us, at_us + costs.network_us)  # as sent on time
                       for at_us, what, conn, nbytes, corrupt in sends
@@ -249,6 +250,7 @@ class Kernel:
                 continue
             if what == CLOSE:
                 sock.eof = True
+                self.closes_us[conn] = ready
                 self._became_readable(sock, "the peer half-closed (FIN)")
                 continue
             if corrupt:

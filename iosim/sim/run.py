@@ -121,7 +121,9 @@ def _simulate_run(scenario: Scenario, model: str, costs: Costs) -> Run:
         fill_process_blocked(rec, end)
     return rec.finish(end, error, sim_events=steps, costs=costs.to_dict(),
                       buffer_bytes=scenario.process.buffer_bytes,
-                      poll_interval_us=scenario.process.poll_interval_us, **meta)
+                      poll_interval_us=scenario.process.poll_interval_us,
+                      connections=scenario.total_connections, closes_us=kernel.closes_us,
+                      **meta)
 
 
 def _step(env: simpy.Environment, proc: Proc, rec: RunRecorder,

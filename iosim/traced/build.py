@@ -33,6 +33,7 @@ from iosim.traced.scan import (
     ACCEPTS,
     MULTIPLEXERS,
     READS,
+    RESTARTS,
     SENDS,
     SIGIO_NAMES,
     WOULDBLOCK,
@@ -41,15 +42,38 @@ from iosim.traced.scan import (
     SocketState,
     Step,
 )
+from iosim.traced.sockets import SocketTable
 from iosim.traced.strace import Call, Exit, Record, Signal, nth_arg
 
 SLEPT_NS = 200_000
 MAY_SLEEP = READS | SENDS | ACCEPTS | {"connect", "io_uring_enter"}
+# calls that do nothing but wait: blocked for as long as they last
+SLEEPS = frozenset({"rt_sigsuspend", "pause", "nanosleep", "clock_nanosleep", "rt_sigtimedwait"})
 WORK_LABEL = "own code (between traced calls)"
 TRACER_LABEL = "held by strace at the return (the cost of tracing)"
 SIGNAL_LABEL = "deliver SIGIO"
 SIGACTION_LABEL = "establish SIGIO signal handler"
 HANDLER_LINE = "handler"
+COPY_UNKNOWN_LABEL = ("process blocks in the call while data is copied (how long the copy "
+                      "took is unknown without the kernel's stamps)")
+KERNEL_COPY_UNKNOWN = "copy data from kernel to user (its length unknown)"
+ENTRY_LABEL = "in the kernel, before the copy"
+
+
+def signal_label(name: str) -> str:
+    return f"deliver {name}"
+
+
+def waits_for_good(call: Call) -> bool:
+    """A call that waits whatever its duration: sleeping, waiting for a signal, for another
+    thread (a futex wait), for a child (wait4 without WNOHANG)."""
+    if call.name in SLEEPS:
+        return True
+    if call.name == "futex":
+        return "FUTEX_WAIT" in nth_arg(call.args, 1)
+    if call.name in ("wait4", "waitid"):
+        return "WNOHANG" not in call.args
+    return False
 
 
 def multiplexer_label(family: str) -> str:
@@ -95,6 +119,11 @@ class Builder:
         self.last_readable: dict[int, int] = {}
         self.last_sigio: dict[int, int] = {}
         self.awaiting_done: dict[int, list[int]] = {}
+        self.handler_from: dict[int, list[tuple[int, str]]] = {}  # task -> signals handled
+        self.copies_unknown = 0
+        self.sites: dict[tuple[int, int], int] = {}  # (task, entry) -> line of the source
+        self.call_lines: dict[tuple[int, float], list[int]] = {}  # (lane, t) -> lines
+        self.at_zero: dict[int, int] = {}  # lane -> line of the call it is in at t = 0
 
     def us(self, t_ns: int) -> float:
         return (t_ns - self.t0) / 1000.0
@@ -115,19 +144,42 @@ class Builder:
     def build(self) -> None:
         for step in self.steps:
             if isinstance(step, Step):
-                self.call(step)
-            elif isinstance(step, Signal) and step.name in SIGIO_NAMES:
-                self.last_sigio[self.tasks.process_of(step.tid)] = step.t_ns
-                lane = self.task_lanes.get(step.tid, 0)
-                self.instant(Kind.SIGNAL, lane, self.us(step.t_ns), SIGNAL_LABEL,
-                             line=HANDLER_LINE)
+                if step.call.tid in self.task_lanes:
+                    self.call(step)
+            elif isinstance(step, Signal) and step.tid in self.task_lanes:
+                self.signal(step)
+
+    def signal(self, sig: Signal) -> None:
+        """A signal delivered, named as what it is; where the program handles it, the
+        handler runs until its rt_sigreturn."""
+        if sig.name in SIGIO_NAMES:
+            self.last_sigio[self.tasks.process_of(sig.tid)] = sig.t_ns
+        lane = self.task_lanes[sig.tid]
+        self.instant(Kind.SIGNAL, lane, self.us(sig.t_ns), signal_label(sig.name),
+                     line=HANDLER_LINE)
+        if sig.name in self.scan.handled:
+            self.handler_from.setdefault(sig.tid, []).append((sig.t_ns, sig.name))
+
+    def handler_end(self, c: Call, lane: int) -> None:
+        started = self.handler_from.get(c.tid)
+        if started:
+            t_ns, name = started.pop()
+            self.span(Kind.HANDLER, lane, self.us(t_ns), self.us(c.return_ns),
+                      f"signal handler ({name})", line=HANDLER_LINE)
 
     def blocking(self, step: Step) -> bool:
         """Whether the call's socket is in blocking mode (as the calls so far set it)."""
         return not self.nonblocking.get((self.tasks.process_of(step.call.tid), step.fd), False)
 
     def slept(self, step: Step) -> bool:
+        """Whether the call waited: a call that only waits, a call a signal interrupted (a
+        signal interrupts a call that sleeps) or that was still waiting when tracing ended,
+        or a call that may sleep on a socket in blocking mode and lasted SLEPT_NS or more."""
         c = step.call
+        if waits_for_good(c):
+            return True
+        if c.result is None and (c.errno in RESTARTS or not c.returned):
+            return c.name in MAY_SLEEP or c.name in MULTIPLEXERS or c.errno in RESTARTS
         return c.name in MAY_SLEEP and c.return_ns - c.enter_ns >= SLEPT_NS \
             and self.blocking(step)
 
@@ -157,13 +209,22 @@ class Builder:
 
     def call(self, step: Step) -> None:
         c = step.call
-        lane = self.task_lanes.get(c.tid, 0)
+        lane = self.task_lanes[c.tid]
+        if c.name == "rt_sigreturn":  # the end of a signal handler, not a call of the program
+            self.handler_end(c, lane)
+            return
         return_ns, done_ns, woke = self._return_ns(step)
         e, r = self.us(c.enter_ns), self.us(return_ns)
         for msg in self.awaiting_done.pop(c.tid, ()):
             self.rec.run.m_done[msg] = e
         self.busy.setdefault(lane, []).append((e, r))
-        self.instant(Kind.SYSCALL, lane, e, c.name, step.conn, line=step.key)
+        if not step.restarted:  # a restarted call is the same call, made once
+            self.instant(Kind.SYSCALL, lane, e, c.name, step.conn, line=step.key)
+            site = self.sites.get((c.tid, c.enter_ns), -1)
+            if e >= 0:
+                self.call_lines.setdefault((lane, e), []).append(site)
+            elif r > 0:  # the call the lane is in at t = 0 (its own arrow came before)
+                self.at_zero[lane] = site
         if c.name in READS and step.inet is not None:
             self.read(step, lane, e, r, done_ns)
         elif c.name in MULTIPLEXERS:
@@ -220,12 +281,22 @@ class Builder:
             copy_from = min(max(self.us(first), e), done)
             self.span(Kind.BLOCKED, lane, e, copy_from, blocked_label, step.conn, line=step.key)
             self.instant(Kind.WAKEUP, lane, copy_from, "wake up", step.conn, line=step.key)
-        self.span(Kind.BLOCKED, lane, copy_from, done, COPY_LABEL, step.conn, line=step.key)
+        copy_ns = self.scan.kernel_copy(c, done_ns) if self.kernel is not None else None
+        if copy_ns is not None:  # the kernel's stamp of the copy's start
+            start = min(max(self.us(copy_ns), copy_from), done)
+            self.span(Kind.IN_KERNEL, lane, copy_from, start, ENTRY_LABEL, step.conn,
+                      line=step.key)
+            copy_from = start
+            self.span(Kind.BLOCKED, lane, copy_from, done, COPY_LABEL, step.conn, line=step.key)
+        else:
+            self.copies_unknown += 1
+            self.span(Kind.BLOCKED, lane, copy_from, done, COPY_UNKNOWN_LABEL, step.conn,
+                      line=step.key)
         self.span(Kind.OVERHEAD, lane, done, r, TRACER_LABEL, step.conn, line=step.key)
         self.instant(Kind.RETURN, lane, r, "return OK", step.conn, line=step.key)
         state.consumed_ns = done_ns
         state.filled = c.name in ("read", "recvfrom") and nth_arg(c.args, 2) == str(c.result)
-        self._messages(step, arrivals, estimated, copy_from, e, done)
+        self._messages(step, arrivals, estimated, copy_from, e, done, copy_ns is not None)
 
     def _arrivals(self, step: Step, state: SocketState,
                   done_ns: int) -> tuple[list[int], bool]:
@@ -266,7 +337,7 @@ class Builder:
         return c.return_ns if self.slept(step) else c.enter_ns
 
     def _messages(self, step: Step, arrivals: list[int], estimated: bool, copy_from: float,
-                  e: float, r: float) -> None:
+                  e: float, r: float, copy_known: bool) -> None:
         c = step.call
         run = self.rec.run
         conn = step.conn
@@ -286,12 +357,13 @@ class Builder:
                 if estimated:  # a bracket: it cannot lie before the send nor after the read
                     ready = min(max(ready, sent) if sent == sent else ready, r)
                 run.m_ready[msg] = ready
-                run.m_copy_start[msg] = max(e, ready)
+                run.m_copy_start[msg] = max(copy_from if copy_known else e, ready)
                 if estimated:
                     run.m_flags[msg] |= READY_ESTIMATED
                 self.instant(Kind.ARRIVAL, lane, ready, self.ready_word, conn, msg)
             share = (r - copy_from) * n / total
-            self.span(Kind.COPY, lane, t, t + share, "copy data from kernel to user", conn, msg)
+            self.span(Kind.COPY, lane, t, t + share, "copy data from kernel to user"
+                      if copy_known else KERNEL_COPY_UNKNOWN, conn, msg)
             t += share
             if done:
                 run.m_copy_end[msg] = r
@@ -348,15 +420,67 @@ class Builder:
         end = self.us(end_ns)
         self.fill_own_code(end)
         kernel_phases(self.rec, self.kernel_lanes, end)
-        before = sum(1 for s in self.steps if isinstance(s, Step) and s.call.enter_ns < self.t0)
-        return self.rec.finish(end, error, sim_events=len(self.scan.records),
-                               calls_before_t0=before, **meta)
+        self._no_wait_before_birth()
+        before = sum(1 for s in self.steps if isinstance(s, Step) and s.call.enter_ns < self.t0
+                     and not s.restarted and s.call.name != "rt_sigreturn")
+        if self.copies_unknown:
+            meta["copies_unknown"] = self.copies_unknown
+        run = self.rec.finish(end, error, sim_events=len(self.scan.records),
+                              calls_before_t0=before, **meta)
+        self.lines = self._lines_of_calls(run)
+        return run
+
+    def _no_wait_before_birth(self) -> None:
+        """A connection's kernel lane waits for data from the moment the connection exists
+        (its accept, or the first call on it, or its first message's send or arrival if
+        earlier: a UDP sender exists before the program reads it), not from t = 0."""
+        born: dict[int, float] = {}
+        for step in self.steps:
+            if isinstance(step, Step) and step.conn >= 0 and step.conn not in born:
+                c = step.call
+                born[step.conn] = self.us(c.return_ns if c.name in ACCEPTS else c.enter_ns)
+        run = self.rec.run
+        for conn, sent, ready in zip(run.m_conn, run.m_sent, run.m_ready, strict=True):
+            first = min((t for t in (sent, ready) if t == t), default=math.inf)
+            if conn in born and first < born[conn]:
+                born[conn] = first
+        lanes = {lane: born[conn] for conn, lane in self.kernel_lanes.items() if conn in born}
+        rows = self.rec.rows
+        for i, row in enumerate(rows):
+            if row[0] == Kind.WAIT and row[1] in lanes and row[2] < lanes[row[1]]:
+                start = lanes[row[1]]
+                rows[i] = (row[0], row[1], start, max(start, row[3]), *row[4:])
+
+    def _lines_of_calls(self, run: Run) -> list[int]:
+        """The source line of each system-call event of the finished run, in event order."""
+        lines = []
+        queues = {key: iter(values) for key, values in self.call_lines.items()}
+        for i in range(len(run)):
+            if run.kind[i] == Kind.SYSCALL:
+                found = queues.get((run.lane[i], run.t0[i]))
+                lines.append(next(found, -1) if found is not None else -1)
+        return lines
 
 
 def build_run(records: list[Record], t0_ns: int, end_ns: int, *, model: str, protocol: str,
               scripted: Scripted | None, kernel: KernelEvents | None, error: str | None,
+              sockets: SocketTable | None = None, sites: dict[tuple[int, int], int] | None = None,
               **meta: Any) -> Run:
-    """The Run of one traced program; times are µs since ``t0_ns`` (CLOCK_REALTIME)."""
-    builder = Builder(Scan(records, scripted, kernel), t0_ns, model, protocol)
+    """The Run of one traced program; times are µs since ``t0_ns`` (CLOCK_REALTIME).
+    ``sites``: the source line (0-based) of calls, by (task, entry time)."""
+    return build(records, t0_ns, end_ns, model=model, protocol=protocol, scripted=scripted,
+                 kernel=kernel, error=error, sockets=sockets, sites=sites, **meta)[0]
+
+
+def build(records: list[Record], t0_ns: int, end_ns: int, *, model: str, protocol: str,
+          scripted: Scripted | None, kernel: KernelEvents | None, error: str | None,
+          sockets: SocketTable | None = None, sites: dict[tuple[int, int], int] | None = None,
+          **meta: Any) -> tuple[Run, Scan, list[int], dict[int, int]]:
+    """build_run's Run, with the scan of the calls (for the model's name), the source line
+    of each system-call event (-1 where unknown) and, per lane, that of the call it is in at
+    t = 0 (made before it)."""
+    builder = Builder(Scan(records, scripted, kernel, sockets), t0_ns, model, protocol)
+    builder.sites = sites or {}
     builder.build()
-    return builder.finish(end_ns, error, t0_ns=t0_ns, **meta)
+    run = builder.finish(end_ns, error, t0_ns=t0_ns, **meta)
+    return run, builder.scan, builder.lines, builder.at_zero

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from iosim import scenario, summary
 from iosim.errors import UserError
+from iosim.files import is_regular_file
 from iosim.real.commands import _duration, _port
 
 DEFAULT_OUTPUT = "trace.json"
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "trace", help="run any program under strace and show its IO phases as a trace",
         usage="iosim trace [-o TRACE] [--duration S] [--scenario SCENARIO --port P | "
-              "--client CMD] [--no-kernel] -- CMD [ARGS...]",
+              "--client CMD [--client-input FILE]] [--no-kernel] -- CMD [ARGS...]",
         description="Run CMD (any program, in any language) under strace and record the "
                     "system calls of its network IO: blocked and in-kernel time, "
                     "EWOULDBLOCKs, select/poll/epoll waits, SIGIO, the bytes each read "
@@ -30,7 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "CMD on 127.0.0.1:P and tracing stops when they are handled; with --client "
                     "a client command runs instead; with neither, tracing runs until CMD exits, "
                     "Ctrl-C, SIGTERM or --duration. CMD and everything it started are always "
-                    "stopped and the trace is always written.",
+                    "stopped and the trace is always written. It names the program's IO model "
+                    "in Stevens's words (model_guess in summary --json) and keeps the program's "
+                    "own source with the line of each call: a compiled program built with -g "
+                    "(its stacks, through perf) or a Python script (a recorder inside the "
+                    "interpreter).",
         epilog="example: iosim trace --scenario many-clients --port 9090 -- python "
                "my_server.py && iosim show many-clients trace.json")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="TRACE",
@@ -43,7 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "needs --port")
     client.add_argument("--client", metavar="CMD",
                         help="run this client command once CMD listens (on --port, if given) "
-                             "and stop when it exits")
+                             "and stop when it exits and the program has seen every "
+                             "connection it made; its standard input is /dev/null unless "
+                             "--client-input is given")
+    p.add_argument("--client-input", metavar="FILE",
+                   help="the --client command's standard input (a client that sends the lines "
+                        "it reads gets them from FILE); the traced program's own standard "
+                        "input is always /dev/null")
     p.add_argument("--port", type=_port, metavar="P",
                    help="the port CMD listens on, on 127.0.0.1")
     p.add_argument("--no-kernel", action="store_true",
@@ -73,6 +84,13 @@ def cmd_trace(args: argparse.Namespace) -> int:
         raise UserError("--port goes with --scenario or --client")
     if args.port == 0:
         raise UserError("--port 0: give the port the program listens on")
+    client_input = None
+    if args.client_input is not None:
+        if args.client is None:
+            raise UserError("--client-input goes with --client")
+        client_input = Path(args.client_input)
+        if not is_regular_file(client_input):
+            raise UserError(f"--client-input {args.client_input}: not a readable file")
     sc = scenario.load(args.scenario) if args.scenario is not None else None
     client = None
     if args.client is not None:
@@ -83,7 +101,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         if not client:
             raise UserError("--client: an empty command")
     outcome = run_trace(Options(command, Path(args.output), args.duration, sc, args.port,
-                                client, not args.no_kernel, _say))
+                                client, not args.no_kernel, _say, client_input))
     print(summary.table(outcome.trace))
     run = outcome.trace.runs[0]
     conns = len({run.m_conn[i] for i in range(run.message_count)})

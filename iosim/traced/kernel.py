@@ -1,6 +1,7 @@
 """The kernel's side of a trace: the moment data reached a socket's receive queue (phase 1
 ends: the tracepoint sock:sk_data_ready) and which socket each receive of a traced task read
-(sock:sock_recv_length: the socket's address, the task, the bytes), recorded by perf.
+(sock:sock_recv_length: the socket's address, the task, the bytes) and when the copy to the
+task's memory began (skb:skb_copy_datagram_iovec), recorded by perf.
 
 Why perf: it is packaged with the kernel tools (Debian's linux-perf), runs as one process of
 ours that goes when it is stopped (a tracefs instance would stay configured in the kernel if
@@ -30,9 +31,11 @@ from pathlib import Path
 
 from iosim.processes import stop
 
-TRACEPOINTS = ("sock:sk_data_ready", "sock:sock_recv_length", "sock:inet_sock_set_state")
+TRACEPOINTS = ("sock:sk_data_ready", "sock:sock_recv_length", "sock:inet_sock_set_state",
+               "skb:skb_copy_datagram_iovec")
 INET_ONLY = "family == 2 || family == 10"  # AF_INET, AF_INET6
-FILTERS = {"sock:inet_sock_set_state": "newstate == 1"}  # TCP_ESTABLISHED: a connection's birth
+FILTERS = {"sock:inet_sock_set_state": "newstate == 1",  # TCP_ESTABLISHED: a connection's birth
+           "skb:skb_copy_datagram_iovec": "len > 0"}  # a copy to user memory begins
 SCRIPT = Path(__file__).with_name("perf_script.py")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
@@ -63,6 +66,7 @@ class KernelEvents:
     arrivals: dict[int, list[int]] = field(default_factory=dict)
     born: dict[int, list[int]] = field(default_factory=dict)
     receives: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    copies: dict[int, list[int]] = field(default_factory=dict)  # task -> copy starts
     offset_ns: int = 0
     drift_ns: int = 0
 
@@ -81,6 +85,13 @@ class KernelEvents:
             i += 1
         return found
 
+    def copy_start(self, tid: int, enter_ns: int, done_ns: int) -> int | None:
+        """When the kernel began copying data to the task's memory in a receive that
+        entered at ``enter_ns`` and ended at ``done_ns`` (its first chunk), or None."""
+        times = self.copies.get(tid, [])
+        i = bisect_left(times, enter_ns)
+        return times[i] if i < len(times) and times[i] <= done_ns else None
+
 
 def read_script_output(path: Path, offset_ns: int, tids: set[int]) -> KernelEvents:
     """perf_script.py's lines -> KernelEvents of the traced tasks, times moved to
@@ -93,11 +104,13 @@ def read_script_output(path: Path, offset_ns: int, tids: set[int]) -> KernelEven
             t, tid, sk, ret = fields
             events.receives.setdefault(tid, []).append((t + offset_ns, sk, ret))
             sockets.add(sk)
+        elif kind == "c" and len(fields) == 2 and fields[1] in tids:
+            events.copies.setdefault(fields[1], []).append(fields[0] + offset_ns)
     for kind, fields in _script_lines(path):
         if kind in ("d", "e") and len(fields) == 2 and fields[1] in sockets:
             table = events.arrivals if kind == "d" else events.born
             table.setdefault(fields[1], []).append(fields[0] + offset_ns)
-    for times in (*events.arrivals.values(), *events.born.values()):
+    for times in (*events.arrivals.values(), *events.born.values(), *events.copies.values()):
         times.sort()
     for rows in events.receives.values():
         rows.sort()
@@ -114,23 +127,32 @@ def _script_lines(path: Path) -> Iterator[tuple[str, list[int]]]:
                 continue
 
 
-class Perf:
-    """``perf record`` of the two tracepoints on every CPU, its events enabled once it runs."""
+def tracepoint_args() -> list[str]:
+    """The kernel side's tracepoints, each with its filter, on every CPU."""
+    args = ["-a"]
+    for tracepoint in TRACEPOINTS:
+        args += ["-e", tracepoint, "--filter", FILTERS.get(tracepoint, INET_ONLY)]
+    return args
 
-    def __init__(self, perf: str, workdir: Path) -> None:
+
+class Perf:
+    """``perf record`` of some events (by default the kernel side's tracepoints on every
+    CPU), its events enabled once it runs; ``name`` prefixes its files in ``workdir``."""
+
+    def __init__(self, perf: str, workdir: Path, events: list[str] | None = None,
+                 name: str = "perf") -> None:
         self.perf = perf
-        self.data = workdir / "perf.data"
-        self.errors = workdir / "perf.stderr"
-        ctl, ack = workdir / "perf.ctl", workdir / "perf.ack"
+        self.data = workdir / f"{name}.data"
+        self.errors = workdir / f"{name}.stderr"
+        ctl, ack = workdir / f"{name}.ctl", workdir / f"{name}.ack"
         os.mkfifo(ctl)
         os.mkfifo(ack)
         self.ack = os.open(ack, os.O_RDONLY | os.O_NONBLOCK)
-        # every CPU, CLOCK_MONOTONIC, no build-ids (nothing here is symbolized), no BPF side
-        # band thread (it would hold the stop up to its 1 s poll), events off until enabled
-        command = [perf, "record", "-q", "-a", "-k", "mono", "-B", "-N", "--no-bpf-event",
-                   "-o", str(self.data), "-D", "-1", "--control", f"fifo:{ctl},{ack}"]
-        for tracepoint in TRACEPOINTS:
-            command += ["-e", tracepoint, "--filter", FILTERS.get(tracepoint, INET_ONLY)]
+        # CLOCK_MONOTONIC, no build-ids, no BPF side band thread (it would hold the stop up
+        # to its 1 s poll), events off until enabled
+        command = [perf, "record", "-q", "-k", "mono", "-B", "-N", "--no-bpf-event",
+                   "-o", str(self.data), "-D", "-1", "--control", f"fifo:{ctl},{ack}",
+                   *(tracepoint_args() if events is None else events)]
         with open(self.errors, "wb") as err:
             self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err,

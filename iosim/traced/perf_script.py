@@ -5,6 +5,7 @@ address, which sk_data_ready's format does not print).
     d TIME_NS SKADDR               sock:sk_data_ready (data or a FIN reached the socket)
     r TIME_NS TID SKADDR RET       sock:sock_recv_length (a task's receive returned RET)
     e TIME_NS SKADDR               sock:inet_sock_set_state: a TCP connection established
+    c TIME_NS TID                  skb:skb_copy_datagram_iovec: a copy to a task's memory begins
 """
 
 import sys
@@ -16,5 +17,7 @@ def trace_unhandled(event_name, context, fields, *sample):
         sys.stdout.write(f"d {t_ns} {fields['skaddr']}\n")
     elif event_name == "sock__inet_sock_set_state":
         sys.stdout.write(f"e {t_ns} {fields['skaddr']}\n")
+    elif event_name == "skb__skb_copy_datagram_iovec":
+        sys.stdout.write(f"c {t_ns} {fields['common_pid']}\n")
     elif event_name == "sock__sock_recv_length":
         sys.stdout.write(f"r {t_ns} {fields['common_pid']} {fields['sk']} {fields['ret']}\n")

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,15 +22,19 @@ from typing import BinaryIO
 
 from iosim.errors import UserError
 
-# The calls iosim reads (IO models, threads, signal set-up); restart_syscall shows a call the
-# kernel restarted after a signal. Everything else runs untraced (--seccomp-bpf).
+# The calls iosim reads (IO models, threads, signal set-up, every way a program waits);
+# restart_syscall shows a call the kernel restarted after a signal, rt_sigreturn the end of a
+# signal handler, pread64 on a socket (ESPIPE) glibc's POSIX aio. Everything else runs
+# untraced (--seccomp-bpf).
 CALLS = (
     "socket", "bind", "listen", "accept", "accept4", "connect", "close",
-    "read", "readv", "recvfrom", "recvmsg", "recvmmsg",
+    "read", "readv", "recvfrom", "recvmsg", "recvmmsg", "pread64",
     "write", "writev", "sendto", "sendmsg", "sendmmsg",
     "select", "pselect6", "poll", "ppoll",
     "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
-    "io_uring_enter", "fcntl", "ioctl", "rt_sigaction",
+    "io_uring_setup", "io_uring_enter", "fcntl", "ioctl", "rt_sigaction", "rt_sigreturn",
+    "rt_sigsuspend", "pause", "nanosleep", "clock_nanosleep", "futex", "wait4", "waitid",
+    "rt_sigtimedwait",
     "clone", "clone3", "fork", "vfork", "restart_syscall",
 )
 INSTALL_HINT = ("strace is not installed; install it with your package manager "
@@ -38,6 +43,7 @@ STOP_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 60.0
 PROBE_CALLS, PROBE_BATCHES = 300, 5
 CHUNK = 1 << 20
+LAST_LINE_MAX = 4096  # a line of the program's stderr longer than this is cut
 
 
 def strace_path() -> str:
@@ -47,12 +53,18 @@ def strace_path() -> str:
     return path
 
 
-def strace_command(strace: str, output: Path, command: Sequence[str]) -> list[str]:
+def strace_command(strace: str, output: Path, command: Sequence[str],
+                   stacks: bool = False, addresses: bool = True) -> list[str]:
     """strace as iosim runs it: follow threads and children (-f), wall-clock entry times to the
-    microsecond (-ttt, the clock of the kernel's stamps), time spent in each call (-T), what each
-    descriptor is with socket addresses (-yy), no string contents (-s 0), no attach chatter (-q),
-    and only the calls iosim reads stop the program (--seccomp-bpf)."""
-    return [strace, "-f", "-q", "-ttt", "-T", "-yy", "-s", "0", "--seccomp-bpf",
+    microsecond (-ttt, the clock of the kernel's stamps), time spent in each call (-T), what
+    each descriptor is with socket addresses (-yy; without ``addresses``, -y: the socket's
+    inode only, whose addresses sockets.py learns from the calls, for runs of many sockets,
+    where -yy's look-ups take milliseconds a call), no string contents (-s 0), no attach
+    chatter (-q), and only the calls iosim reads stop the program (--seccomp-bpf); with
+    ``stacks``, each call's stack (-k), for the line of the program that made it."""
+    return [strace, "-f", "-q", "-ttt", "-T", "-yy" if addresses else "-y", "-s", "0",
+            "--seccomp-bpf",
+            *(["-k"] if stacks else []),
             "-e", "trace=" + ",".join(CALLS), "-o", str(output), "--", *command]
 
 
@@ -196,12 +208,45 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-class Traced:
-    """strace and the program it runs, in a session of their own."""
+class LastLine:
+    """The program's standard error, passed on as it comes (a thread drains the pipe, so a
+    chatty program never blocks on it) with its last non-empty line kept, to say why it
+    exited."""
 
-    def __init__(self, strace: str, output: Path, command: Sequence[str]) -> None:
-        self.proc = subprocess.Popen(strace_command(strace, output, command),
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+    def __init__(self, pipe: BinaryIO) -> None:
+        self.pipe = pipe
+        self.last = ""
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        out = sys.stderr.buffer
+        for raw in iter(lambda: self.pipe.readline(LAST_LINE_MAX), b""):
+            try:
+                out.write(raw)
+                out.flush()
+            except (OSError, ValueError):
+                pass
+            text = raw.decode("utf-8", "replace").strip()
+            if text:
+                self.last = text
+
+    def wait(self) -> str:
+        self.thread.join(STOP_TIMEOUT_S)
+        return self.last
+
+
+class Traced:
+    """strace and the program it runs, in a session of their own. The program's standard
+    input is /dev/null; its standard output is iosim's; its standard error is passed on."""
+
+    def __init__(self, strace: str, output: Path, command: Sequence[str], stacks: bool = False,
+                 env: dict[str, str] | None = None, addresses: bool = True) -> None:
+        self.proc = subprocess.Popen(strace_command(strace, output, command, stacks, addresses),
+                                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True, env=env)
+        assert self.proc.stderr is not None
+        self.stderr = LastLine(self.proc.stderr)
         self.tail = Tail(output)
 
     @property
@@ -236,4 +281,7 @@ class Traced:
     def close(self) -> None:
         if self.running:
             self.stop()
+        self.stderr.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
         self.tail.close()

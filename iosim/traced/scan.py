@@ -11,6 +11,7 @@ from typing import Any
 
 from iosim.trace import Lane
 from iosim.traced.kernel import KernelEvents
+from iosim.traced.sockets import SocketTable
 from iosim.traced.strace import (
     Call,
     Exit,
@@ -25,16 +26,24 @@ from iosim.traced.strace import (
 
 READS = frozenset({"read", "readv", "recvfrom", "recvmsg", "recvmmsg"})
 SENDS = frozenset({"write", "writev", "sendto", "sendmsg", "sendmmsg"})
+DATA = READS | SENDS  # a socket that carried data is a connection
 ACCEPTS = frozenset({"accept", "accept4"})
 MULTIPLEXERS = {"select": "select", "pselect6": "select", "poll": "poll", "ppoll": "poll",
                 "epoll_wait": "epoll_wait", "epoll_pwait": "epoll_wait",
                 "epoll_pwait2": "epoll_wait"}
 # calls kept only when their first argument is a TCP or UDP socket
 ON_SOCKETS = READS | SENDS | ACCEPTS | {"bind", "listen", "connect", "close", "fcntl", "ioctl"}
-ALWAYS = frozenset({"epoll_create", "epoll_create1", "epoll_ctl", "io_uring_enter",
-                    "clone", "clone3", "fork", "vfork", *MULTIPLEXERS})
+# the calls that do nothing but wait (for a signal, a time, a child, another thread)
+WAITS = frozenset({"rt_sigsuspend", "pause", "nanosleep", "clock_nanosleep", "futex", "wait4",
+                   "waitid", "rt_sigtimedwait"})
+ALWAYS = frozenset({"epoll_create", "epoll_create1", "epoll_ctl", "io_uring_setup",
+                    "io_uring_enter", "clone", "clone3", "fork", "vfork", "rt_sigreturn",
+                    *MULTIPLEXERS, *WAITS})
+# a task gets a lane of its own when it makes one of these (or a call on a socket)
+NETWORKED = frozenset({"io_uring_setup", "io_uring_enter", *MULTIPLEXERS})
 SIGIO_NAMES = ("SIGIO", "SIGPOLL")
 WOULDBLOCK = ("EAGAIN", "EWOULDBLOCK")
+RESTARTS = ("ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK")
 
 
 @dataclass
@@ -48,7 +57,9 @@ class Scripted:
 
 @dataclass(slots=True)
 class Step:
-    """A call iosim keeps, decoded once: its socket, connection and line key."""
+    """A call iosim keeps, decoded once: its socket, connection and line key. ``restarted``:
+    the kernel's restart of an earlier call a signal interrupted (one call, not two);
+    ``handler``: made inside a signal handler."""
 
     call: Call
     fd: int
@@ -56,6 +67,8 @@ class Step:
     inet: Inet | None
     conn: int
     key: str
+    restarted: bool = False
+    handler: bool = False
 
 
 @dataclass(slots=True)
@@ -96,73 +109,92 @@ class Scan:
     SIGIOs and the ends of tasks), the main process, the lanes, each socket's state."""
 
     def __init__(self, records: list[Record], scripted: Scripted | None,
-                 kernel: KernelEvents | None) -> None:
+                 kernel: KernelEvents | None, sockets: SocketTable | None = None) -> None:
         self.scripted = scripted
         self.kernel = kernel
+        self.table = sockets
         self.records = sorted(records, key=_start_ns)
         self.next_enter = _next_enter(self.records)
         self.tasks = Tasks()
         self.conn_ids: dict[tuple[str, Any, Any], int] = {}
-        self.next_conn = len(scripted.plan) if scripted else 0
+        self.next_conn = max(len(scripted.plan), len(scripted.peers)) if scripted else 0
         self.sockets: dict[str, SocketState] = {}
+        self.handled: set[str] = set()  # signals the program catches (a handler of its own)
         self.steps = self._scan()
         self.main = self._main_process()
         self.lanes, self.kernel_lanes, self.task_lanes = self._lanes()
         self.process_arrivals = self._process_arrivals()
 
+    def _learn_handler(self, call: Call) -> None:
+        action = nth_arg(call.args, 1)
+        if action.startswith("{sa_handler=") and not action.startswith(
+                ("{sa_handler=SIG_DFL", "{sa_handler=SIG_IGN")):
+            self.handled.add(nth_arg(call.args, 0))
+
+    def inet(self, annotation: str) -> Inet | None:
+        return self.table.inet(annotation) if self.table is not None else inet_socket(annotation)
+
     def _scan(self) -> list[Step | Signal | Exit]:
-        """The calls, SIGIOs and ends that matter, of the processes that use the network
-        (a launcher's helper processes, a shell's subshells, are left out)."""
+        """The calls, signals and ends that matter, of the processes that use the network
+        (a launcher's helper processes, a shell's subshells, are left out), each restarted
+        call marked as the continuation of the one a signal interrupted."""
         steps: list[Step | Signal | Exit] = []
         for record in self.records:
             if isinstance(record, Call):
                 self.tasks.learn(record)
+                if record.name == "rt_sigaction" and record.result == 0:
+                    self._learn_handler(record)
                 step = self._step(record)
                 if step is not None:
                     steps.append(step)
-            elif isinstance(record, Exit) or record.name in SIGIO_NAMES:
+            else:
                 steps.append(record)
         networked = {self.tasks.process_of(s.call.tid) for s in steps
                      if isinstance(s, Step) and s.inet is not None}
         steps = [s for s in steps
                  if self.tasks.process_of(_tid(s)) in networked or not networked]
+        mark_restarts(steps, self.handled)
         if self.kernel is not None:
             self._find_kernel_sockets(steps)
         return steps
 
     def _step(self, call: Call) -> Step | None:
         fd, annotation = first_fd(call.args)
-        inet = inet_socket(annotation)
+        inet = self.inet(annotation)
         if call.name == "socket":
-            inet = inet_socket(call.annotation)
+            inet = self.inet(call.annotation)
             if inet is None:
                 return None
             fd, annotation = call.result or -1, call.annotation
         elif call.name == "rt_sigaction":
             if nth_arg(call.args, 0) not in SIGIO_NAMES:
                 return None
-        elif call.name in ON_SOCKETS:
+        elif call.name in ON_SOCKETS or call.name == "pread64":
             if inet is None:
                 return None
         elif call.name not in ALWAYS:
             return None
         conn = -1
         if call.name in ACCEPTS:
-            accepted = inet_socket(call.annotation)
-            conn = self._conn(call, accepted) if accepted else -1
+            accepted = self.inet(call.annotation)
+            conn = self._conn(call, accepted, True) if accepted else -1
         elif inet is not None:
-            conn = self._conn(call, inet)
+            conn = self._conn(call, inet, (call.result or 0) > 0 and call.name in DATA)
         return Step(call, fd, annotation, inet, conn, line_key(call))
 
-    def _conn(self, call: Call, inet: Inet) -> int:
+    def _conn(self, call: Call, inet: Inet, numbered: bool) -> int:
         """A connection's number: the scenario's for the client's sockets, else the next free
-        one in order of appearance; -1 for a socket that is not a connection (a listener)."""
+        one in the order connections were accepted or first carried data; -1 for a socket
+        that is not (yet) a connection: a listener, or a socket nothing was read from or
+        written to, as the probe socket glibc's address look-up connects and closes."""
         peer = peer_of(call, inet)
         if peer is None and not (call.name in READS and (call.result or 0) > 0):
             return -1  # a listener, an unconnected socket (a read of data is a connection)
         ident = (inet.proto, inet.local, peer)
         conn = self.conn_ids.get(ident)
         if conn is None:
+            if not numbered:
+                return -1
             conn = self.scripted.peers.get(peer, -1) if self.scripted else -1
             if conn < 0:
                 conn, self.next_conn = self.next_conn, self.next_conn + 1
@@ -218,8 +250,9 @@ class Scan:
         first_conn: dict[int, int] = {}
         tids: list[int] = []
         for step in self.steps:
-            if isinstance(step, Exit):
-                continue
+            if not isinstance(step, Step) or step.inet is None and \
+                    step.call.name not in NETWORKED:
+                continue  # a thread that only waits (a runtime's worker) gets no lane
             tid = _tid(step)
             if tid != self.main and tid not in tids:
                 tids.append(tid)
@@ -243,6 +276,10 @@ class Scan:
         result = -11 if c.errno in WOULDBLOCK else (c.result if c.result is not None else 0)
         return self.kernel.receive(c.tid, c.enter_ns, self.next_enter[c], result)
 
+    def kernel_copy(self, c: Call, done_ns: int) -> int | None:
+        assert self.kernel is not None
+        return self.kernel.copy_start(c.tid, c.enter_ns, done_ns)
+
     def _process_arrivals(self) -> dict[int, list[int]]:
         """Per process, the arrival times on all its sockets: what may wake its select."""
         if self.kernel is None:
@@ -257,6 +294,44 @@ class Scan:
         return {tgid: sorted(t for sk, first in found.items()
                              for t in self.kernel.arrivals.get(sk, [])[first:])
                 for tgid, found in own.items()}
+
+
+def mark_restarts(steps: list[Step | Signal | Exit], handled: set[str]) -> None:
+    """Mark each call the kernel restarted after a signal, and the calls a signal handler
+    made. A call a signal interrupts returns ``?`` with ERESTART...; the handler (if any) runs
+    and ends in rt_sigreturn; the kernel then restarts the call (SA_RESTART, or no handler
+    ran), which strace shows as a new call of the same name on the same descriptor. A
+    program's own retry after EINTR (CPython's, PEP 475) is the same one call to its reader.
+    ERESTARTNOHAND (sigsuspend, pause) is never restarted once a handler ran. ``handled``:
+    the signals that have a handler (others run none: no rt_sigreturn comes)."""
+    interrupted: dict[int, tuple[Step, bool]] = {}  # task -> (its interrupted call, handled)
+    in_handler: dict[int, int] = {}  # task -> handlers running
+    for step in steps:
+        if isinstance(step, Signal):
+            if step.name in handled:
+                in_handler[step.tid] = in_handler.get(step.tid, 0) + 1
+            continue
+        if isinstance(step, Exit):
+            interrupted.pop(step.tid, None)
+            continue
+        c = step.call
+        if c.name == "rt_sigreturn":
+            depth = in_handler.get(c.tid, 0)
+            if depth:
+                in_handler[c.tid] = depth - 1
+                if c.tid in interrupted:
+                    interrupted[c.tid] = (interrupted[c.tid][0], True)
+            continue
+        if in_handler.get(c.tid):
+            step.handler = True
+            continue
+        before = interrupted.pop(c.tid, None)
+        if before is not None:
+            first, ran = before
+            step.restarted = (c.name == first.call.name and step.fd == first.fd
+                              and not (ran and first.call.errno == "ERESTARTNOHAND"))
+        if c.result is None and c.errno in RESTARTS:
+            interrupted[c.tid] = (step, False)
 
 
 def _tid(step: Step | Signal | Exit) -> int:

@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,8 +34,9 @@ from iosim.real.record import message_plan
 from iosim.scenario import Scenario
 from iosim.trace import READY_ESTIMATED, Run, Trace
 from iosim.traced import kernel as kernel_mod
-from iosim.traced import watch
-from iosim.traced.build import SLEPT_NS, build_run
+from iosim.traced import sources, stacks, watch
+from iosim.traced.build import SLEPT_NS, build
+from iosim.traced.model import guess_model
 from iosim.traced.runner import (
     Traced,
     command_path,
@@ -43,20 +45,26 @@ from iosim.traced.runner import (
     strace_version,
 )
 from iosim.traced.scan import READS, Scripted
+from iosim.traced.sockets import port_states
 from iosim.traced.strace import (
     Call,
+    Exit,
     Record,
     first_fd,
-    inet_socket,
 )
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0  # from the start of the program to its listening socket
+ELSEWHERE_S = 1.0  # once it listens on another port than --port, how long to wait for that one
 START_MARGIN_NS = 30_000_000  # t = 0 of a scenario lies this far after its connections opened
 GRACE_S = 2.0  # after the last send, how long the program may take to read what is left
-DRAIN_S = 1.0  # after a client command ended, how long its connections may take to close
+DRAIN_S = 2.0  # after a client command ended, how long the program may take to see its end
 POLL_S = 0.002  # how often strace's output is read while waiting for something in it
+PROGRESS_S = 5.0  # how often a long run says how far it got
 INTERPRETERS = re.compile(r"(python|pypy|node|ruby|perl|php|bash|sh|dash)[\d.]*")
+MANY_SOCKETS = 256  # from this many connections on, strace -y rather than -yy (sockets.py)
+NAME_CHARS = 48  # a run's name: the program and its arguments, cut to this
+TIME_WAIT = "06"  # /proc/net/tcp's state of a socket in TIME_WAIT
 
 
 class Interrupted(Exception):
@@ -73,6 +81,7 @@ class Options:
     client: list[str] | None = None
     kernel: bool = True
     say: Callable[[str], None] = lambda text: None
+    client_input: Path | None = None  # the client command's standard input (else /dev/null)
 
 
 @dataclass
@@ -83,32 +92,47 @@ class Outcome:
 
 
 def program_name(command: list[str]) -> str:
-    """What the run is called: the script an interpreter runs, else the program."""
+    """What the run is called: the program (the script an interpreter runs, the command a
+    shell runs) and its arguments, paths cut to their last part, so that two runs of one
+    program with other arguments, or two programs of one name, are told apart."""
+    command = sources.unwrap(command)
     name = Path(command[0]).name
+    rest = command[1:]
     if INTERPRETERS.fullmatch(name):
-        args = iter(command[1:])
-        for arg in args:
-            if arg == "-m":
-                return next(args, name)
+        for i, arg in enumerate(rest):
+            if arg == "-m" and i + 1 < len(rest):
+                name, rest = rest[i + 1], rest[i + 2:]
+                break
             if arg == "-c":
-                return name
+                rest = []
+                break
             if not arg.startswith("-"):
-                return Path(arg).name
-    return name
+                name, rest = Path(arg).name, rest[i + 1:]
+                break
+    words = [name] + [Path(arg).name if "/" in arg else arg for arg in rest]
+    text = " ".join(words)
+    return text if len(text) <= NAME_CHARS else text[:NAME_CHARS - 1] + "…"
 
 
-def check_port(protocol: str, port: int) -> None:
-    """A port already taken on loopback is the user's error, found before the program starts."""
+def check_port(protocol: str, port: int, say: Callable[[str], None]) -> None:
+    """A port already taken on loopback is the user's error, found before the program starts;
+    sockets of an earlier run left in TIME_WAIT are not (said, and the run goes on: a server
+    that sets SO_REUSEADDR binds over them)."""
     kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise UserError(f"port {port} on {HOST} is in use ({protocol}): stop what "
-                                "listens there or choose another port") from None
-            raise UserError(f"cannot use port {port} on {HOST}: {exc.strerror}") from None
+            if exc.errno != errno.EADDRINUSE:
+                raise UserError(f"cannot use port {port} on {HOST}: {exc.strerror}") from None
+            states = {state for proto, state, _, _, _ in port_states(port) if proto == protocol}
+            if states and states <= {TIME_WAIT}:
+                say(f"port {port} holds only TIME_WAIT sockets of an earlier run; going on (a "
+                    "server that does not set SO_REUSEADDR cannot bind it for up to a minute)")
+                return
+            raise UserError(f"port {port} on {HOST} is in use ({protocol}): stop what "
+                            "listens there or choose another port") from None
 
 
 class Session:
@@ -116,7 +140,15 @@ class Session:
         self.opts = opts
         self.strace = strace
         self.workdir = workdir
+        self.program = sources.prepare(opts.command, workdir)
+        # a compiled program's stacks: perf's, a few µs a call; else strace -k's (slow)
+        self.strace_stacks = self.program.kind == "c" and not stacks.available_events()
+        self.stacks: stacks.Stacks | None = None
+        self.stacks_tried = False
         self.watch = watch.Watch()
+        self.watch.parser.binary = self.program.path if self.strace_stacks else None
+        self.launch_ns = 0
+        self.next_progress = 0.0
         self.traced: Traced | None = None
         self.client: subprocess.Popen[bytes] | None = None
         self.socks: list[socket.socket] = []
@@ -125,6 +157,9 @@ class Session:
         self.raising = True  # False while a child process is started: noted, raised after
         self.stopping = False
         self.failed_early = False  # the program ended before it listened
+        self.elsewhere_since = 0.0
+        self.no_stacks = ""  # why perf could not record the program's stacks
+        self.addresses = ""  # where the sockets' addresses come from
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -148,6 +183,8 @@ class Session:
         while True:
             lines = self.traced.tail.lines()
             self.watch.feed(lines)
+            self._progress()
+            self._start_stacks()
             if until():
                 return "done"
             if self.watch.full:
@@ -160,6 +197,33 @@ class Session:
             if not lines:  # caught up with strace: wait for more
                 time.sleep(POLL_S)
 
+    def _start_stacks(self) -> None:
+        """Once the compiled program runs (its first traced call), perf records its stacks;
+        iosim waits for perf to say it records before going on (before any client)."""
+        if self.stacks_tried or self.program.kind != "c" or self.strace_stacks or \
+                not self.watch.records:
+            return
+        self.stacks_tried = True
+        self.raising = False  # perf is recorded before a signal may interrupt
+        started = stacks.start(self.watch.records[0].tid, self.workdir)
+        self.raising = True
+        if isinstance(started, str):
+            self.no_stacks = started
+        else:
+            self.stacks = started
+        self._raise_if_interrupted()
+
+    def _progress(self) -> None:
+        """Every PROGRESS_S of a long run, how far it got (a c10k run takes a while)."""
+        now = time.monotonic()
+        if now < self.next_progress:
+            return
+        if self.next_progress:
+            w = self.watch
+            self.opts.say(f"{len(w.records):,} calls traced so far; {len(w.accepted):,} "
+                          f"connections accepted, {sum(w.read_bytes.values()):,} bytes read")
+        self.next_progress = now + PROGRESS_S
+
     def _read_to_end(self) -> None:
         """What strace wrote and iosim has not read yet (strace has ended)."""
         assert self.traced is not None
@@ -171,6 +235,14 @@ class Session:
     def listening(self) -> bool:
         port = self.opts.port
         return port in self.watch.listening if port is not None else bool(self.watch.listening)
+
+    def listening_elsewhere(self) -> bool:
+        """It listens, only not on --port, and has for ELSEWHERE_S: it will not."""
+        if not self.watch.listening or self.listening():
+            return False
+        if not self.elsewhere_since:
+            self.elsewhere_since = time.monotonic()
+        return time.monotonic() - self.elsewhere_since >= ELSEWHERE_S
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -189,10 +261,15 @@ class Session:
                         "are estimated from the calls"))
             scripted: Scripted | None = None
             error: str | None = None
-            t0_ns = time_ns()
+            t0_ns = self.launch_ns = time_ns()
+            env = {**os.environ, **self.program.env} if self.program.env else None
             try:
                 self.raising = False  # strace is recorded before a signal may interrupt
-                self.traced = Traced(self.strace, self.workdir / "trace.strace", opts.command)
+                many = opts.scenario is not None and \
+                    opts.scenario.total_connections >= MANY_SOCKETS
+                self.addresses = "learned from the calls (strace -y)" if many else "strace -yy"
+                self.traced = Traced(self.strace, self.workdir / "trace.strace", opts.command,
+                                     self.strace_stacks, env, addresses=not many)
                 self.raising = True
                 self._raise_if_interrupted()
                 if opts.scenario is not None:
@@ -208,6 +285,11 @@ class Session:
         finally:
             self.stopping = True
             self.close()
+            # the folder goes while Ctrl-C and SIGTERM are still only noted: a second one
+            # during the clean-up never leaves it behind
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            if self.program.records is not None:
+                shutil.rmtree(self.program.records, ignore_errors=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -224,12 +306,27 @@ class Session:
         self._raise_if_interrupted()
         return f"perf ({', '.join(kernel_mod.TRACEPOINTS)})"
 
-    def _wait_listening(self) -> str | None:
-        """None once the program listens (on --port, else anywhere), or why it does not."""
-        why = self.pump(self.listening, READY_TIMEOUT_S)
+    def _wait_listening(self, protocol: str | None = None) -> str | None:
+        """None once the program listens (on --port with ``protocol``, else anywhere), or
+        why it does not: it exited first, it listens on another port, or with the other
+        protocol, or not at all within READY_TIMEOUT_S."""
+        why = self.pump(lambda: self.listening() or self.listening_elsewhere(),
+                        READY_TIMEOUT_S)
+        port = self.opts.port
+        where = f"on port {port}" if port is not None else "on any port"
+        if why == "done" and port is not None and port not in self.watch.listening:
+            self.failed_early = True
+            ports = ", ".join(f"{p} ({'/'.join(sorted(protos))})"
+                              for p, protos in sorted(self.watch.listening.items()))
+            return f"the program listens on port {ports}, not on --port {port}"
         if why == "done":
+            protos = self.watch.listening.get(port, set()) if port is not None else set()
+            if protocol is not None and protos and protocol not in protos:
+                self.failed_early = True
+                return (f"the scenario is {protocol.upper()} but the program listens on port "
+                        f"{port} with {'/'.join(sorted(protos)).upper()}: the protocols do "
+                        "not match")
             return None
-        where = f"on port {self.opts.port}" if self.opts.port is not None else "on any port"
         self.failed_early = True
         if why == "exited":
             assert self.traced is not None
@@ -238,7 +335,7 @@ class Session:
         return f"the program did not listen {where} within {READY_TIMEOUT_S:.0f} s"
 
     def _play(self, sc: Scenario) -> tuple[Scripted | None, int, str | None]:
-        error = self._wait_listening()
+        error = self._wait_listening(sc.protocol)
         if error is not None:
             return None, time_ns(), error
         assert self.opts.port is not None
@@ -254,13 +351,14 @@ class Session:
         t0_ns = time_ns() + START_MARGIN_NS
         sent_ns = play(sc, plan, self.socks, t0_ns)
         expected = {addr: sum(n for _, n in plan[conn]) for addr, conn in peers.items()
-                    if plan[conn]}
+                    if conn < len(plan) and plan[conn]}  # idle connections send nothing
         grace = GRACE_S + 0.01 * sc.message_count
         budget = grace if self.opts.duration_s is None else \
             min(grace, max(self.opts.duration_s - (time_ns() - t0_ns) / 1e9, 0.0))
-        why = self.pump(lambda: self.watch.drained(expected), budget)
+        why = self.pump(lambda: self.watch.drained(expected) or self._kernel_drained(peers),
+                        budget)
         error = None
-        if why != "done":
+        if why not in ("done", "exited"):  # a program that exited says so first, in _finish
             left = sum(max(n - self.watch.read_bytes.get(addr, 0), 0)
                        for addr, n in expected.items())
             error = (f"stopped {budget:.1f} s after the last send: {left} of "
@@ -273,17 +371,41 @@ class Session:
             return error
         self.opts.say(f"the program listens; running the client: {shlex.join(client)}")
         self.raising = False  # the client is recorded before a signal may interrupt
-        self.client = subprocess.Popen(client, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
+        given = self.opts.client_input
+        with open(given, "rb") if given is not None else open(os.devnull, "rb") as stdin:
+            self.client = subprocess.Popen(client, stdin=stdin, start_new_session=True)
         self.raising = True
         self._raise_if_interrupted()
         client_proc = self.client
         self.pump(lambda: client_proc.poll() is not None, self.opts.duration_s)
         if client_proc.poll() is None:
             return None  # --duration ended it
-        accepted = self.watch.accepted
-        self.pump(lambda: accepted <= self.watch.ended, DRAIN_S)
+        why = self.pump(self._client_seen, DRAIN_S)
+        if why == "timeout":
+            return (f"{DRAIN_S:.0f} s after the client exited, the program had still not "
+                    "accepted, read or closed all of its connections")
         return None
+
+    def _kernel_drained(self, peers: dict[tuple[str, int], int]) -> bool:
+        """For a program whose reads strace cannot see (io_uring: the kernel reads): the
+        kernel's tables show no bytes left unread on its port and every connection of the
+        scenario closed on its side."""
+        if not self.watch.kernel_reads:
+            return False
+        assert self.opts.port is not None
+        rows = port_states(self.opts.port, with_peer=True)
+        return all(rx == 0 for _, _, rx, _, _ in rows) and \
+            not any(peer in peers for _, _, _, _, peer in rows)
+
+    def _client_seen(self) -> bool:
+        """The server has seen everything the client did: no connection waits in the
+        listening socket's queue, none holds unread bytes, and every connection the program
+        accepted has ended (end of file read, or closed)."""
+        if self.opts.port is not None:
+            states = port_states(self.opts.port)
+            if any(rx > 0 for _, _, rx, _, _ in states):  # queued connections or bytes
+                return False
+        return self.watch.accepted <= self.watch.ended
 
     def _until_stopped(self) -> None:
         until = f"for {self.opts.duration_s:g} s" if self.opts.duration_s else \
@@ -302,13 +424,18 @@ class Session:
             self.traced.stop()
         status = self.traced.proc.returncode
         self._read_to_end()
+        last_words = self.traced.stderr.wait()
         records = self.watch.records + self.watch.parser.close(stop_ns)
-        end_ns = stop_ns if not by_itself else max((_time(r) for r in records),
-                                                    default=stop_ns)
+        exit_ns = self._main_exit(records) if by_itself else None
+        end_ns = stop_ns if exit_ns is None else exit_ns
         tids = {r.tid for r in records}
         events = self.perf.stop(tids) if self.perf is not None else None
         self._close_client()
         opts = self.opts
+        first_ns = self._first_socket_call(records)
+        if scripted is None or end_ns < t0_ns:  # no scenario, or it ended before it began
+            t0_ns = first_ns if first_ns is not None else self.launch_ns
+        end_ns = max(end_ns, t0_ns)
         failed = by_itself and status != 0 or self.failed_early
         if by_itself:
             ended = f"the program exited with status {status}" if status >= 0 else \
@@ -316,9 +443,11 @@ class Session:
         else:
             ended = f"stopped by {self.interrupted}" if self.interrupted else \
                 "the program was stopped"
-        problems = [error] if error else []
-        if by_itself and status != 0 and not self.failed_early:
-            problems.append(ended)
+        problems = []
+        if by_itself and status != 0:  # said first: why the run ended, then what it left
+            words = f"; its last line on stderr: {last_words[:200]!r}" if last_words else ""
+            problems.append(f"{ended} at t = {(end_ns - t0_ns) / 1000:.3f} ms{words}")
+        problems += [error] if error else []
         if self.watch.sockets == 0:
             problems.append("it never opened a network socket")
         if self.watch.full:
@@ -331,19 +460,67 @@ class Session:
             "strace_call_us": round(call_us, 1), "kernel_side": kernel_side if events else
             f"none: {kernel_side}", "clock": "CLOCK_REALTIME",
             "command": opts.command, "ended": ended, "slept_threshold_us": SLEPT_NS / 1000,
-            "host": HOST}
+            "host": HOST, "startup_us": round(max(t0_ns - self.launch_ns, 0) / 1000, 3),
+            "socket_addresses": self.addresses}
         if opts.port is not None:
             meta["port"] = opts.port
         if events is not None:
             meta["perf_clock_offset_ns"] = events.offset_ns
             meta["perf_clock_drift_ns"] = events.drift_ns
-        run = build_run(records, t0_ns, end_ns, model=program_name(opts.command),
-                        protocol=protocol, scripted=scripted, kernel=events, error=error,
-                        **meta)
+        found = self._source(records)
+        run, scan, lines, at_zero = build(records, t0_ns, end_ns, model=program_name(opts.command),
+                                 protocol=protocol, scripted=scripted, kernel=events,
+                                 error=error, sockets=self.watch.table,
+                                 sites=found.sites if isinstance(found, sources.Source) else None,
+                                 **meta)
         run.meta["ready_estimated"] = sum(1 for f in run.m_flags if f & READY_ESTIMATED)
+        run.meta["model_guess"] = guess_model(scan, self._runtime(found))
+        run.meta["source"] = sources.source_meta(found, lines, at_zero)
         trace = self._trace(run, protocol)
         trace_mod.save(trace, opts.output)
         return Outcome(trace, ended, failed)
+
+    def _main_exit(self, records: list[Record]) -> int | None:
+        """When the program (the first process strace ran) ended, if it did."""
+        first = min((r for r in records if isinstance(r, Call)), key=lambda r: r.enter_ns,
+                    default=None)
+        if first is None:
+            return None
+        return next((r.t_ns for r in records if isinstance(r, Exit) and r.tid == first.tid),
+                    None)
+
+    def _first_socket_call(self, records: list[Record]) -> int | None:
+        """When the program first called socket() (or another call on a TCP or UDP socket):
+        the run starts there; everything before is start-up."""
+        table = self.watch.table
+        starts = [r.enter_ns for r in records if isinstance(r, Call) and r.result is not None
+                  and table.inet(r.annotation if r.name == "socket" else first_fd(r.args)[1])]
+        return min(starts, default=None)
+
+    def _source(self, records: list[Record]) -> sources.Source | str:
+        """The program's source and each call's line in it, or why there is none."""
+        program = self.program
+        if program.kind == "c" and self.stacks is not None:
+            calls = [r for r in records if isinstance(r, Call)]
+            return sources.c_source(program.path, self.stacks.sites(program.path, calls))
+        if program.kind == "c" and self.strace_stacks:
+            return sources.c_source(program.path, self.watch.parser.sites)
+        if program.kind == "c":
+            return f"perf could not record the program's stacks: {self.no_stacks}"
+        if program.kind == "python":
+            calls = [r for r in records if isinstance(r, Call)]
+            assert program.records is not None
+            return sources.python_source(program.path, program.records / "calls", calls)
+        return program.why
+
+    def _runtime(self, found: sources.Source | str) -> str:
+        """The event-loop runtime the program runs on, where the command or source says."""
+        if Path(sources.unwrap(self.opts.command)[0]).name.startswith("node"):
+            return "Node.js (libuv)"
+        if isinstance(found, sources.Source) and found.language == "python" and any(
+                re.match(r"\s*(import|from) asyncio\b", line) for line in found.lines):
+            return "asyncio"
+        return ""
 
     def _trace(self, run: Run, protocol: str) -> Trace:
         sc = self.opts.scenario
@@ -351,11 +528,11 @@ class Session:
             return Trace(sc.name, sc.title, sc.protocol, [run])
         return Trace("trace", f"iosim trace -- {shlex.join(self.opts.command)}", protocol, [run])
 
-    @staticmethod
-    def _protocol(records: list[Record]) -> str:
+    def _protocol(self, records: list[Record]) -> str:
         """udp when the program read datagrams and no TCP stream, else tcp."""
+        table = self.watch.table
         seen = {inet.proto for r in records if isinstance(r, Call) and r.name in READS
-                for inet in [inet_socket(first_fd(r.args)[1])] if inet is not None}
+                for inet in [table.inet(first_fd(r.args)[1])] if inet is not None}
         return "udp" if seen == {"udp"} else "tcp"
 
     def _close_client(self) -> None:
@@ -377,6 +554,8 @@ class Session:
             self.traced.close()
         if self.perf is not None:
             self.perf.close()
+        if self.stacks is not None:
+            self.stacks.close()
 
 
 def _time(record: Record) -> int:
@@ -392,6 +571,11 @@ def run_trace(opts: Options) -> Outcome:
     strace = strace_path()
     if opts.scenario is not None:
         assert opts.port is not None
-        check_port(opts.scenario.protocol, opts.port)
-    with tempfile.TemporaryDirectory(prefix="iosim-trace-") as tmp:
-        return Session(opts, strace, Path(tmp)).run()
+        check_port(opts.scenario.protocol, opts.port, opts.say)
+    workdir = Path(tempfile.mkdtemp(prefix="iosim-trace-"))
+    try:
+        session = Session(opts, strace, workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return session.run()  # removes the folder before it gives Ctrl-C back

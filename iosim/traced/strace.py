@@ -29,6 +29,7 @@ _PEER6 = re.compile(r'sin6_port=htons\((\d+)\),.*?inet_pton\(AF_INET6, "([^"]+)"
 _SIGNAL = re.compile(r"--- (SIG\w+)")
 _RETURNED = re.compile(r"(.*)\) +=(?: (.*))?")  # strace pads short calls: "fork()      = 7"
 _EXIT = re.compile(r"\+\+\+ (?:exited with (\d+)|killed by (SIG\w+))")
+_FRAME = re.compile(r" > (.*?)\((?:[^()]*)\) \[0x([0-9a-f]+)\]")  # strace -k: a stack frame
 UNFINISHED = " <unfinished ...>"
 
 
@@ -75,14 +76,21 @@ class StraceParser:
     """Turns lines into records. A call that another task's line interrupted arrives in two
     halves; the first is kept (per task) until its resumed half comes."""
 
-    def __init__(self) -> None:
+    def __init__(self, binary: str | None = None) -> None:
         self.pending: dict[int, tuple[str, int, str]] = {}
         self.restartable: dict[int, str] = {}  # per task: the call the kernel will restart
         self.unreadable = 0  # lines that are not strace's (or are cut short)
+        self.binary = binary  # with strace -k: the program's own file, whose frames count
+        self.sites: dict[tuple[int, int], int] = {}  # (task, entry) -> address in binary
+        self.last: Call | None = None  # the call the next stack frames belong to
 
     def feed(self, line: str) -> list[Record]:
         """The records one line completes: usually none (half a call) or one; a task's end
         also completes the call it died in."""
+        if line.startswith(" > "):
+            self._frame(line)
+            return []
+        self.last = None
         head = _HEAD.fullmatch(line.rstrip("\n"))
         if head is None:
             self.unreadable += 1
@@ -119,7 +127,19 @@ class StraceParser:
             self.pending[tid] = (name, enter_ns, rest[:-len(UNFINISHED)])
             return []
         done = self._finish(tid, name, enter_ns, t_ns, rest)
+        self.last = done
         return [done] if done is not None else []
+
+    def _frame(self, line: str) -> None:
+        """strace -k prints a completed call's stack under it, innermost frame first: the
+        first frame in the program's own file is the line of the program that made it."""
+        call = self.last
+        if call is None or self.binary is None:
+            return
+        found = _FRAME.match(line)
+        if found and found.group(1) == self.binary:
+            self.sites[(call.tid, call.enter_ns)] = int(found.group(2), 16)
+            self.last = None
 
     def _died_in(self, tid: int, t_ns: int) -> list[Call]:
         """The call a task was in when it ended, returning (never) at its end."""

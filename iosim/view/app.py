@@ -308,6 +308,8 @@ class App:
             self.toggle_whatif()
         elif key == pygame.K_v:
             scene.code = not scene.code
+        elif key == pygame.K_i:
+            self.toggle_state()
         elif key == pygame.K_RIGHTBRACKET or char == "]":
             self.follow(+1)
         elif key == pygame.K_LEFTBRACKET or char == "[":
@@ -437,6 +439,17 @@ class App:
         scene.player.playing = False
         self.flash(f"predict mode: {len(mode.quiz)} questions; Space or → plays on to the "
                    "next, 1-4 answer, K leaves")
+
+    def toggle_state(self) -> None:
+        """The state pane under the one-run view's timeline; beside all runs, I opens the
+        one-run view of the run the caption speaks of."""
+        scene = self.scene
+        if scene.state_shown:
+            scene.state = False
+            return
+        if scene.view != ONE:
+            self.show(ONE, scene.caption_run())
+        scene.state = True
 
     def follow(self, step: int) -> None:
         """Follow the next (+1) or previous (-1) message across every run."""

@@ -36,9 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "saved traces, all on one time axis, and step through them with the "
                     "keyboard and the mouse: 1-9 show one run beside its server's code, K "
                     "asks you to predict what happens next, ] follows one message through "
-                    "every run, E changes the scenario and simulates it again. Several "
-                    "arguments are shown side by side. Press H in the window for every key; "
-                    "--view, --axis, --at and --paused open a prepared state.")
+                    "every run, I shows the kernel's state at the playhead (queues, sets, "
+                    "signals, threads), E changes the scenario and simulates it again. "
+                    "Several arguments are shown side by side. Press H in the window for every "
+                    "key; --view, --axis, --at, --state and --paused open a prepared state.")
     p.add_argument("inputs", nargs="*", metavar="SCENARIO|TRACE",
                    help=f"a built-in scenario, a scenario file or a trace file "
                         f"(default: {scenario.DEFAULT_SCENARIO})")
@@ -109,6 +110,10 @@ def _state_options(p: argparse.ArgumentParser, at_help: str) -> None:
                    help="time axis: schematic (each event its own slot) or scale (to scale); "
                         "default: the scenario's, else schematic")
     p.add_argument("--at", type=float, metavar="MS", help=at_help)
+    p.add_argument("--state", action="store_true",
+                   help="with --view N: the state pane under the timeline (the I key): each "
+                        "socket's receive queue, the multiplexer's sets, the pending signal, "
+                        "the threads and the lit line's values at the playhead")
 
 
 def has_display(env: Mapping[str, str] | None = None) -> bool:
@@ -153,12 +158,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 2
     import_pygame()
     from iosim.view.app import App
-    from iosim.view.render import parse_size, parse_view, prepare
+    from iosim.view.render import Look, check_state, parse_size, parse_view, prepare
 
     size = parse_size(args.size)
     parse_view(args.view)
+    check_state(args.state, args.view)
     traces, sc = load_inputs(args.inputs)
-    scene = prepare(traces, args.view, args.axis, 0.0 if args.at is None else args.at)
+    scene = prepare(traces, args.view, args.axis, 0.0 if args.at is None else args.at,
+                    Look(state=args.state))
     app = App(traces, simulator=simulate_scenario, scenarios=scenario.builtin_names(), scene=scene,
               scenario=sc, scale=scale)
     return app.run(size, play=not args.paused)
@@ -192,9 +199,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from iosim.view import render
 
     render.parse_view(view)
+    render.check_state(args.state, view)
     size = render.parse_size(args.size or ("960x540" if suffix == ".gif" else "1280x720"))
     traces, _ = load_inputs(args.inputs)
-    look = render.Look(fit=args.fit, clean=args.clean, scale=scale)
+    look = render.Look(fit=args.fit, clean=args.clean, scale=scale, state=args.state)
     if args.steps:
         count = render.render_steps(traces, Path(args.steps), size, view, args.axis,
                                     args.per, render.stderr_progress("picture"), look)
@@ -222,7 +230,8 @@ def _render_pages(args: argparse.Namespace) -> int:
     given = [name for name, value in (("--view", args.view), ("--axis", args.axis),
                                       ("--at", args.at), ("--steps", args.steps),
                                       ("--seconds", args.seconds)) if value is not None]
-    given += [name for name, on in (("--fit", args.fit), ("--clean", args.clean)) if on]
+    given += [name for name, on in (("--fit", args.fit), ("--clean", args.clean),
+                                    ("--state", args.state)) if on]
     if args.handout:
         given += [name for name, on in (("--answers", args.answers),
                                         ("--size", args.size is not None),

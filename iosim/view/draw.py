@@ -20,12 +20,13 @@ from iosim.view import draw_chrome, draw_slide, theme
 from iosim.view.braces import COPY_BRACE
 from iosim.view.caption import caption, run_name
 from iosim.view.compare import FIGURES
-from iosim.view.draw_code import draw_code_pane
+from iosim.view.draw_code import draw_code_pane, lane_of
 from iosim.view.draw_compare import draw_compare
 from iosim.view.draw_counters import counter_lines, draw_counters, draw_definition
 from iosim.view.draw_help import help_overlay
 from iosim.view.draw_predict import draw_predict
 from iosim.view.draw_setup import draw_setup
+from iosim.view.draw_state import draw_state_pane
 from iosim.view.draw_whatif import draw_whatif
 from iosim.view.follow import journey
 from iosim.view.hit import details
@@ -95,6 +96,10 @@ class Renderer:
             if scene.view == ONE and screen.bands[0].counters_box is None:
                 draw_counters(self.text, surf, counter_lines(scene, scene.runs[pane_run]),
                               left, top=True, spots=scene.counter_spots)
+        if screen.state is not None:
+            ri = scene.runs[scene.focus]
+            draw_state_pane(surf, self.text, scene, screen.state, scene.focus,
+                            lane_of(ri, p.t))
         if scene.hover is not None and scene.view != COMPARE:
             self._hover_box(surf, scene)
         if scene.hover_counter is not None:
@@ -117,14 +122,16 @@ class Renderer:
         one = scene.view == ONE
         rows = draw_chrome.legend_rows(self.text, entries, size[0])
         chrome = draw_slide.chrome(self.text, scene, size[0])
-        key = (size, scene.view, scene.focus if one else -1, pane, rows, id(scene.runs), chrome)
+        state = scene.state_shown
+        key = (size, scene.view, scene.focus if one else -1, pane, rows, id(scene.runs), chrome,
+               state)
         screen = self._layouts.get(key)
         if screen is None:
             if len(self._layouts) > 32:
                 self._layouts.clear()
             if one:
                 screen = screen_layout(size, [scene.runs[scene.focus].run], [scene.focus],
-                                       True, pane, rows, chrome)
+                                       True, pane, rows, chrome, state)
             else:
                 screen = screen_layout(size, [r.run for r in scene.runs], None, False, pane,
                                        rows, chrome)
@@ -466,7 +473,7 @@ class Renderer:
         img = self.text.get(text, size, ink)
         bx, by, bw, bh = self.text.bounds(text, size)
         box = (pos[0] + bx, pos[1] + by, bw, bh)
-        if pos[0] + img.get_width() > min(right, self._text_limit) or \
+        if pos[0] + img.get_width() > min(right, self._text_limit) or pos[0] < room.left or \
                 pos[1] + img.get_height() > room.bottom or not placer.offer(box):
             return None
         if plate is not None:

@@ -16,6 +16,7 @@ import pygame
 from iosim.summary import tracer_note
 from iosim.teach.explain import Explainer, model_summary
 from iosim.teach.programs import Program, program_for
+from iosim.teach.source import traced_about, traced_source
 from iosim.view import theme
 from iosim.view.caption import run_name
 from iosim.view.draw_chrome import AXIS_NOTES
@@ -157,24 +158,28 @@ def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int,
     note = " ".join(AXIS_NOTES[axis_note]) if axis_note else ""
     note_lines, _ = text.fit_lines([f"Time axis: {note}"], (11,), inner, 2) if note else ([], 0)
     note_h = 16 * len(note_lines)
-    about = model_summary(run.model)
+    about = traced_about(run) or model_summary(run.model)
     traced = tracer_note(run)
     summary_lines, summary_size = text.fit_lines(
         [f"{about} {traced[0].upper()}{traced[1:]}." if traced else about], (13, 12), inner, 6)
     summary_h = (summary_size + 4) * len(summary_lines) + 8
     prog = program_for(run)
     free = bottom - cy - now_h - note_h - 10
+    foreign = traced_source(scene.cache, run, t, lane, (free - summary_h) // 20) \
+        if prog is None else None
+    prog = foreign[0] if isinstance(foreign, tuple) else prog
     layout = code_layout(text, prog, inner, free) if prog else None
     code_h = (layout[0] + CODE_GAP) * len(layout[1]) + 10 if layout else 0
     if cy + summary_h + code_h + now_h + note_h <= bottom:
         cy = _lines(surf, text, summary_lines, summary_size, MUTED, x + PAD, cy, room) + 8
     if layout is not None:
-        cy = _code(surf, text, layout, prog.keys.get(ex.line_at(t, lane) or ""), x + PAD, cy,
-                   inner, room) + 10
+        lit = foreign[1] if isinstance(foreign, tuple) else \
+            prog.keys.get(ex.line_at(t, lane) or "")
+        cy = _code(surf, text, layout, lit, x + PAD, cy, inner, room) + 10
     elif prog is None and cy + 36 + now_h <= bottom:
-        cy = _lines(surf, text, text.wrap("No program text for this run: its events come "
-                                          "from the trace alone.", 12, inner),
-                    12, MUTED, x + PAD, cy, room) + 8
+        why = foreign if isinstance(foreign, str) else \
+            "No program text for this run: its events come from the trace alone."
+        cy = _lines(surf, text, text.wrap(why, 12, inner), 12, MUTED, x + PAD, cy, room) + 8
     if cy + now_h <= bottom:
         cy = _lines(surf, text, now_lines, now_size, INK, x + PAD, cy, room, step=now_size + 5)
     if note_lines and cy + note_h <= bottom:

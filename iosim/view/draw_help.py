@@ -22,6 +22,7 @@ HELP_KEYS = [
     ("0", "all runs"), ("1-9", "one run, with its code"),
     ("C", "comparison of the models (Figure 6.6)"),
     ("V", "the code pane beside all runs"),
+    ("I", "the state: queues, sets, signals, threads"),
     ("[ / ]", "follow the previous / next message across all runs"),
     ("K", "predict mode: questions before the telling moments (beside all runs: which "
           "model handles a message first)"),

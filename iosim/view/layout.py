@@ -31,6 +31,7 @@ SIDE_PANE_SHARE = 0.3  # the all-runs view's narrower code pane
 SLIDE_TITLE_H = 78  # presentation: a title line and the caption's two lines over the timeline
 COUNTER_ROW_H = 15  # a line of counters at their smaller size
 COUNTERS_W_BY_ROWS = ((8, 120), (4, 210), (3, 250), (1, 400))  # lines a band holds -> width
+STATE_SHARE, STATE_MIN_H, STATE_MAX_H = 0.4, 150, 320  # the state pane under the timeline
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Screen:
     hints: Box  # the key hints, or a lesson's presenter's line (height 0: neither)
     pane: Box | None = None  # the code pane, when shown
     question: Box = (0, 0, 0, 0)  # a lesson's question, under the bands (height 0: none)
+    state: Box | None = None  # the state pane (one-run view), when shown
 
 
 def _columns(width: int, counters: bool, band_h: float) -> tuple[int, int, int]:
@@ -198,18 +200,25 @@ def pane_width(width: int, side: bool) -> int:
 
 def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | None = None,
                   one_run: bool = False, pane: bool = False, legend_rows: int = 1,
-                  chrome: Chrome = Chrome()) -> Screen:
+                  chrome: Chrome = Chrome(), state: bool = False) -> Screen:
     """Bands for ``runs`` (numbered ``numbers``, their places among all shown runs). With
     ``pane`` the code pane takes the right of the window (and, in the one-run view, holds the
     counters); ``legend_rows`` is how many rows the legend needs at this width; ``chrome``
-    the heights around the timeline (the window's, or a slide's)."""
+    the heights around the timeline (the window's, or a slide's); with ``state`` the state
+    pane takes the bottom of the timeline's column, under the bands."""
     width, height = size
     head_h = chrome.header_h
     pane_w = pane_width(width, not one_run) if pane else 0
     plot_w = width - pane_w
     top = head_h + OVERVIEW_H + RULER_H
     footer = chrome.caption_h + LEGEND_ROW_H * legend_rows + chrome.hints_h
-    bottom = height - footer - chrome.question_h
+    pane_bottom = bottom = height - footer - chrome.question_h
+    state_box = None
+    if state:
+        avail = bottom - top  # a small window keeps at least half of it for the timeline
+        state_h = max(min(STATE_MIN_H, avail // 2), min(STATE_MAX_H, int(avail * STATE_SHARE)))
+        bottom -= state_h
+        state_box = (0, bottom, plot_w, state_h)
     name_w, tl_w, counters_w = _columns(plot_w, not one_run or not pane,
                                         (bottom - top) / max(1, len(runs)))
     header = (0, 0, width, head_h)
@@ -234,8 +243,8 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
                   legend=(0, height - footer + chrome.caption_h, width,
                           LEGEND_ROW_H * legend_rows),
                   hints=(0, height - chrome.hints_h, width, chrome.hints_h),
-                  pane=(plot_w, head_h, pane_w, bottom - head_h) if pane else None,
-                  question=(0, bottom, width, chrome.question_h))
+                  pane=(plot_w, head_h, pane_w, pane_bottom - head_h) if pane else None,
+                  question=(0, pane_bottom, width, chrome.question_h), state=state_box)
 
 
 def stopped_at_once(run: Run) -> bool:

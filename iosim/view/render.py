@@ -32,11 +32,13 @@ GIF_HOLD_SECONDS = 1.5  # the last frame stays this long before the GIF loops
 class Look:
     """How a rendered frame differs from the window's: ``fit`` shows the whole run wherever
     the playhead is, ``clean`` leaves out the key hints, ``scale`` is how big it draws
-    (None: automatic for the size, scale.py)."""
+    (None: automatic for the size, scale.py), ``state`` shows the state pane (one-run
+    view)."""
 
     fit: bool = False
     clean: bool = False
     scale: float | None = None
+    state: bool = False
 
 
 def draw_frame(canvas: Canvas, surf: pygame.Surface, scene: Scene, look: Look) -> None:
@@ -72,6 +74,8 @@ def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float |
     scene.view, scene.focus = parse_view(view)
     if scene.view == ONE and scene.focus >= len(scene.runs):
         raise UserError(f"--view {view}: there are {len(scene.runs)} runs")
+    check_state(look.state, view)
+    scene.state = look.state
     scene.player.show_run(scene.focus if scene.view == ONE else None)
     if axis is not None and axis != scene.player.axis_name:  # else: the scenario's axis
         scene.player.toggle_axis()
@@ -85,6 +89,13 @@ def prepare(traces: Sequence[Trace], view: str, axis: str | None, at_ms: float |
     if look.fit:
         player.fit()
     return scene
+
+
+def check_state(state: bool, view: str) -> None:
+    """--state: the state pane belongs to the one-run view."""
+    if state and parse_view(view)[0] != ONE:
+        raise UserError(f"--state: the state pane is part of the one-run view; add --view N "
+                        f"(a run number), not --view {view}")
 
 
 def _headless() -> None:

@@ -66,7 +66,7 @@ def carried_over(old: Scene, trace: Trace, new: Scene) -> Scene:
     count = len(new.runs)
     new.view = old.view if old.view != ONE or old.focus < count else ALL
     new.focus = min(old.focus, count - 1)
-    new.labels, new.code, new.whatif = old.labels, old.code, old.whatif
+    new.labels, new.code, new.whatif, new.state = old.labels, old.code, old.whatif, old.state
     new.presentation, new.hints, new.slide = old.presentation, old.hints, old.slide
     new.follow = old.follow if old.follow is not None and old.follow < new.messages else None
     np = new.player

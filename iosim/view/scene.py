@@ -29,6 +29,7 @@ class Scene:
     labels: bool = True
     help: bool = False
     code: bool = False  # the code pane beside all runs (the one-run view always has it)
+    state: bool = False  # the state pane under the one-run view's timeline
     follow: int | None = None  # the message followed across every run
     predict: PredictMode | None = None
     whatif: WhatIf | None = None  # the what-if panel, when open
@@ -46,6 +47,11 @@ class Scene:
     @property
     def messages(self) -> int:
         return max((ri.run.message_count for ri in self.runs), default=0)
+
+    @property
+    def state_shown(self) -> bool:
+        """The state pane is drawn: asked for, in the one-run view."""
+        return self.state and self.view == ONE
 
     def pane_run(self) -> int | None:
         """The run whose code the pane shows: the one-run view's, or beside all runs the run

@@ -34,6 +34,9 @@ SIGNAL_INK: Colour = (150, 60, 110)
 PALE_WAIT: Colour = (250, 232, 190)
 PALE_COPY: Colour = (200, 225, 240)
 
+# Text sizes in pixels by role: a pane that draws with these names can be scaled in one place.
+TITLE_SIZE, BODY_SIZE, SMALL_SIZE, TINY_SIZE = 14, 13, 12, 11
+
 SPAN_COLOURS: dict[int, Colour] = {
     Kind.WAIT: WAIT, Kind.COPY: COPY, Kind.QUEUED: QUEUED, Kind.BLOCKED: BLOCKED,
     Kind.IN_KERNEL: ARROW, Kind.WORK: WORK, Kind.PROCESS: PROCESS, Kind.HANDLER: HANDLER,

@@ -9,22 +9,22 @@ import select
 import socket
 import sys
 
-listener = socket.socket()
+listener = socket.socket()  #@ socket
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("127.0.0.1", int(sys.argv[1])))
-listener.listen()
+listener.bind(("127.0.0.1", int(sys.argv[1])))  #@ bind
+listener.listen()  #@ listen
 sockets = [listener]
 while True:
-    readable, _, _ = select.select(sockets, [], [])
+    readable, _, _ = select.select(sockets, [], [])  #@ select pselect6
     for sock in readable:
         if sock is listener:
-            conn, _ = listener.accept()
+            conn, _ = listener.accept()  #@ accept4 accept
             sockets.append(conn)
             continue
-        data = sock.recv(1024)
+        data = sock.recv(1024)  #@ recvfrom
         if not data:
             sockets.remove(sock)
-            sock.close()
+            sock.close()  #@ close
             continue
         print(f"got {len(data)} bytes: " + "." * 10_000, flush=True)
-        sock.send(b"hello")
+        sock.send(b"hello")  #@ sendto
