@@ -16,6 +16,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from iosim import scenario  # noqa: E402
 from iosim.lesson import lesson as lesson_mod  # noqa: E402
@@ -120,6 +121,21 @@ def lesson_pictures() -> None:
     print("wrote docs/handout-select.png")
 
 
+def scaled_picture() -> None:
+    """Presentation mode (P) in a 1920x1080 window, drawn as the window draws it: laid out at
+    1024x576 and scaled up by 1.875."""
+    app = app_for("one-datagram")
+    app.show(ONE, 2)
+    app.key(pygame.K_p)
+    app.scene.player.seek(20100.0)
+    surface = pygame.Surface((1920, 1080))
+    app.frame(surface, 0.0)
+    image = Image.frombytes("RGB", surface.get_size(), pygame.image.tobytes(surface, "RGB"))
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(
+        HERE / "presentation-1920x1080.png", optimize=True)
+    print("wrote docs/presentation-1920x1080.png")
+
+
 # The state pane (I): name -> scenario, run number, time in ms
 STATE_PICTURES = {
     "blocking": ("many-clients", 1, 12.5),  # asleep on fd 3 while fd 4-6 hold data
@@ -150,6 +166,7 @@ def main() -> int:
     predict_pictures()
     other_pictures()
     lesson_pictures()
+    scaled_picture()
     state_pictures()
     return 0
 
