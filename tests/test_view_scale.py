@@ -140,18 +140,20 @@ def ink_rows(image: Image.Image, box: tuple[int, int, int, int]) -> int:
     return rows[-1] - rows[0] + 1 if rows else 0
 
 
-@pytest.mark.parametrize("size,least,most", [((1280, 720), 12, 19), (HD, 20, 40),
-                                             ((3840, 2160), 40, 80)],
-                         ids=["1280x720", "1920x1080", "3840x2160"])
-def test_the_caption_text_is_tall_enough_in_pixels(one_datagram, size, least, most,
+@pytest.mark.parametrize("size,scale,least,most", [
+    ((1280, 720), None, 12, 19), (HD, None, 20, 40), (HD, 1.0, 12, 19),
+    ((3840, 2160), None, 40, 80)], ids=["1280x720", "1920x1080", "1920x1080-scale-1",
+                                        "3840x2160"])
+def test_the_caption_text_is_tall_enough_in_pixels(one_datagram, size, scale, least, most,
                                                    tmp_path: Path):
     """The caption's first line, rendered, measured from its highest ink to its lowest."""
     out = tmp_path / "frame.png"
+    asked = [] if scale is None else ["--scale", str(scale)]
     assert main(["render", "one-datagram", "--view", "1", "--at", "4",
-                 "--size", f"{size[0]}x{size[1]}", "-o", str(out)]) == 0
+                 "--size", f"{size[0]}x{size[1]}", "-o", str(out), *asked]) == 0
     image = Image.open(out).convert("RGB")
     scene = prepare([one_datagram], "1", None, 4.0)
-    logical = logical_size(size, automatic(size))
+    logical = logical_size(size, effective(size, scale))
     k = size[0] / logical[0]
     _, y, _, _ = Renderer().layout(logical, scene).caption
     height = ink_rows(image, (round(10 * k), round((y + 2) * k), round(400 * k),
