@@ -58,7 +58,8 @@ READY_TIMEOUT_S = 30.0  # from the start of the program to its listening socket
 ELSEWHERE_S = 1.0  # once it listens on another port than --port, how long to wait for that one
 START_MARGIN_NS = 30_000_000  # t = 0 of a scenario lies this far after its connections opened
 GRACE_S = 2.0  # after the last send, how long the program may take to read what is left
-DRAIN_S = 2.0  # after a client command ended, how long the program may take to see its end
+DRAIN_S = 10.0  # after a client command ended, how long the program may take to see its end
+# (a bound, not a pause: tracing goes on as soon as it has; a loaded machine needed over 2 s)
 POLL_S = 0.002  # how often strace's output is read while waiting for something in it
 PROGRESS_S = 5.0  # how often a long run says how far it got
 INTERPRETERS = re.compile(r"(python|pypy|node|ruby|perl|php|bash|sh|dash)[\d.]*")

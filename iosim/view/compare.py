@@ -33,6 +33,7 @@ HEADINGS = {
     "select": "I/O multiplexing (select)",
     "poll": "I/O multiplexing (poll)",
     "epoll": "I/O multiplexing (epoll)",
+    "epoll-et": "I/O multiplexing (epoll, edge-triggered)",
     "sigio": "signal-driven I/O",
     "aio": "asynchronous I/O",
 }
