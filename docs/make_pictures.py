@@ -16,10 +16,15 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from iosim import scenario  # noqa: E402
+from iosim.lesson import lesson as lesson_mod  # noqa: E402
+from iosim.lesson.prepare import ready  # noqa: E402
 from iosim.sim.run import simulate  # noqa: E402
 from iosim.view.app import App  # noqa: E402
+from iosim.view.handout import Pages  # noqa: E402
+from iosim.view.lesson_mode import LessonMode  # noqa: E402
 from iosim.view.scene import ALL, COMPARE, ONE  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -99,6 +104,38 @@ def other_pictures() -> None:
     save(app, HERE / "whatif.png")
 
 
+def lesson_pictures() -> None:
+    """A moment of the five-models lesson in the window (its answer revealed, the presenter's
+    line shown), and the handout's page for select (at two thirds of its size)."""
+    lesson = lesson_mod.load("five-models")
+    mode = LessonMode(lesson, ready(lesson, simulate))
+    compare = next(k for k, r in enumerate(mode.moments) if r.view == "compare")
+    app = App([mode.moments[compare].trace], simulator=simulate, scene=mode.scene(compare),
+              lesson=mode)
+    app.key(pygame.K_RETURN)
+    save(app, HERE / "lesson-slide.png")
+    page = Pages(simulate).page("select")
+    w, h = page.get_size()
+    pygame.image.save(pygame.transform.smoothscale(page, (w * 2 // 3, h * 2 // 3)),
+                      str(HERE / "handout-select.png"))
+    print("wrote docs/handout-select.png")
+
+
+def scaled_picture() -> None:
+    """Presentation mode (P) in a 1920x1080 window, drawn as the window draws it: laid out at
+    1024x576 and scaled up by 1.875."""
+    app = app_for("one-datagram")
+    app.show(ONE, 2)
+    app.key(pygame.K_p)
+    app.scene.player.seek(20100.0)
+    surface = pygame.Surface((1920, 1080))
+    app.frame(surface, 0.0)
+    image = Image.frombytes("RGB", surface.get_size(), pygame.image.tobytes(surface, "RGB"))
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(
+        HERE / "presentation-1920x1080.png", optimize=True)
+    print("wrote docs/presentation-1920x1080.png")
+
+
 # The state pane (I): name -> scenario, run number, time in ms
 STATE_PICTURES = {
     "blocking": ("many-clients", 1, 12.5),  # asleep on fd 3 while fd 4-6 hold data
@@ -132,6 +169,8 @@ def main() -> int:
     model_pictures()
     predict_pictures()
     other_pictures()
+    lesson_pictures()
+    scaled_picture()
     state_pictures()
     return 0
 

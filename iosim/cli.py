@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "iosim.homework",
     "iosim.view.commands",
     "iosim.teach.explain_command",
+    "iosim.lesson.commands",
     "iosim.export.commands",
     "iosim.calibrate",
     "iosim.real.commands",

@@ -146,6 +146,20 @@ def read_small_text(path: str | os.PathLike[str], limit: int, what: str) -> str:
                         ) from None
 
 
+def file_or_builtin(name_or_path: str, folder: Path) -> Path | None:
+    """What an argument names: a file if it exists or looks like one (a suffix, a slash),
+    else the built-in ``folder/NAME.toml``; None when it is neither."""
+    path = Path(name_or_path)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL
+        exists = False
+    if exists or path.suffix or "/" in name_or_path:
+        return path
+    builtin = folder / f"{name_or_path}.toml"
+    return builtin if builtin.exists() else None
+
+
 def is_regular_file(path: str | os.PathLike[str]) -> bool:
     """True for a regular file (not a directory, device or pipe), found without opening it."""
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from iosim.checks import HOUR_MS, HOUR_US, TomlLines, load_toml, number_problem, show, text_problem
 from iosim.errors import UserError
-from iosim.files import read_small_text
+from iosim.files import file_or_builtin, read_small_text
 from iosim.sim.costs import COST_KEYS, Costs, CostsError, check_table, load_costs
 
 SIM_MODELS = ("blocking", "nonblocking", "select", "poll", "epoll", "epoll-et", "sigio", "aio",
@@ -263,16 +263,9 @@ def builtin_names() -> list[str]:
 
 def resolve(name_or_path: str) -> Path:
     """A path if it exists, else a built-in scenario's name."""
-    path = Path(name_or_path)
-    try:
-        exists = path.exists()
-    except (OSError, ValueError):  # a name too long for the file system, a NUL
-        exists = False
-    if exists or path.suffix or "/" in name_or_path:
-        return path
-    builtin = builtin_dir() / f"{name_or_path}.toml"
-    if builtin.exists():
-        return builtin
+    found = file_or_builtin(name_or_path, builtin_dir())
+    if found is not None:
+        return found
     raise ScenarioError(f"{name_or_path}: no such file or built-in scenario "
                         f"(built-in: {', '.join(builtin_names())})")
 

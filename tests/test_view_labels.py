@@ -1,7 +1,7 @@
 """Nothing is silently cut or left out: every text any view draws, for every built-in scenario,
-at the three sizes people use (and the GIF's default), stays inside the room it was given and
-is whole (no "…"); no caption phrase, counter, help entry or legend note is dropped for lack of
-room."""
+at the three sizes people use (and the GIF's default), at scales 1, 1.5 and 2, stays inside the
+room it was given and is whole (no "…"); no caption phrase, counter, help entry or legend note
+is dropped for lack of room."""
 
 import re
 from pathlib import Path
@@ -20,9 +20,16 @@ from iosim.view.draw_counters import counter_lines
 from iosim.view.draw_help import HELP_KEYS, HELP_MOUSE, HELP_READING
 from iosim.view.hit import counter_key
 from iosim.view.index import RunIndex
+from iosim.view.scale import effective, logical_size
 from iosim.view.scene import ALL, COMPARE, ONE
 
 SIZES = [(1024, 600), (1280, 720), (1920, 1080), (960, 540)]
+SCALES = (1.0, 1.5, 2.0)
+# what a frame is laid out at for each size at each scale (the window draws it scaled up):
+# the sizes themselves at scale 1, and the logical sizes the larger scales make of them
+LAID_OUT = list(dict.fromkeys(logical_size(size, effective(size, scale))
+                              for scale in SCALES for size in SIZES))
+WINDOWS = [size for size in LAID_OUT if size != (960, 540)]  # the GIF's default aside
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +54,7 @@ def drawn_texts(trace, size, view, focus, fraction, follow=None):
     return renderer.text.record
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", LAID_OUT, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_no_label_leaves_its_room_or_is_cut(traces, size):
     bad = []
     count = 0
@@ -63,7 +70,7 @@ def test_no_label_leaves_its_room_or_is_cut(traces, size):
     assert not bad, bad[:10]
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", LAID_OUT, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_state_pane_is_whole(traces, size):
     """Every run's one-run view with the state pane (the I key), at moments spread over the
     run: every text of the pane and around it stays in its room."""
@@ -89,7 +96,7 @@ def test_the_state_pane_is_whole(traces, size):
     assert not bad, bad[:10]
 
 
-@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_counters_and_legend_are_whole(traces, size):
     """The default scenario: every run's six counters and every legend entry are drawn."""
     texts = [t for t, _, _ in drawn_texts(traces["one-datagram"], size, ALL, 0, 1.0)]
@@ -102,7 +109,7 @@ def test_counters_and_legend_are_whole(traces, size):
         assert entry in texts, entry
 
 
-@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_panels_and_predict_mode_are_whole_too(traces, size):
     """The what-if panel (with a refusal showing), predict mode's question and the code pane
     beside all runs stay in their rooms."""
@@ -141,7 +148,7 @@ def test_the_panels_and_predict_mode_are_whole_too(traces, size):
     assert not bad, bad[:10]
 
 
-@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_no_caption_item_is_dropped(traces, size):
     """At every event time of every built-in (at most 150 a view), in all runs and in each
     run's own view, the caption says every lane's phrase (lanes that did the same, once), the
@@ -174,7 +181,7 @@ def test_lanes_alike_are_said_once_with_how_many():
     assert cap.passed[1].full.startswith("kernel ×8: wait for data (2.040 ms to ")
 
 
-@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_every_counter_is_drawn(traces, size):
     """Every run's counters, in every built-in scenario's all-runs view (with and without the
     code pane beside it), half way and at the end (latency and handled in included), each
@@ -197,7 +204,7 @@ def test_every_counter_is_drawn(traces, size):
     assert not dropped, dropped[:10]
 
 
-@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_help_lists_every_key_and_the_mouse(traces, size):
     """Every key the window answers to (E and Ctrl+S included), the mouse and the reading
     notes are drawn whole, none left out for room."""
@@ -232,7 +239,7 @@ def test_the_help_names_every_key_the_app_binds():
         assert shown in keys, key
 
 
-@pytest.mark.parametrize("size", SIZES[:3], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_legend_says_what_latency_and_handled_are(traces, size):
     texts = [t for t, _, _ in drawn_texts(traces["one-datagram"], size, ALL, 0, 1.0)]
     assert "latency = data ready → copied; handled = data ready → processed" in texts

@@ -141,7 +141,7 @@ def test_keys_change_the_player_and_the_scene(one_datagram, display, tmp_path):
     post_key(pygame.K_r)
     app.pump(display, 1)
     assert not app.scene.help and p.playing and app.running
-    post_key(pygame.K_p)
+    post_key(pygame.K_F12)
     app.pump(display, 1)
     assert app.last_screenshot is not None and app.last_screenshot.parent == tmp_path
     assert pygame.image.load(str(app.last_screenshot)).get_size() == SIZE

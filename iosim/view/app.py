@@ -14,11 +14,14 @@ from iosim.errors import UserError
 from iosim.files import safe_name
 from iosim.scenario import Scenario
 from iosim.trace import Trace
+from iosim.view.canvas import Canvas
 from iosim.view.draw import Renderer
 from iosim.view.hit import counter_at, hit
 from iosim.view.layout import Screen, Viewport
+from iosim.view.lesson_mode import LessonMode, lesson_key
 from iosim.view.predict_mode import PredictMode
 from iosim.view.resim import Resimulation, carried_over
+from iosim.view.scale import automatic, effective, logical_size, step, to_logical
 from iosim.view.scene import ALL, COMPARE, ONE, Scene, make_scene
 from iosim.view.whatif import MODELS_ROW, WhatIf, panel_hit, panel_layout
 
@@ -47,9 +50,11 @@ class App:
     def __init__(self, traces: Sequence[Trace],
                  simulator: Callable[[Scenario], Trace] | None = None,
                  scenarios: Sequence[str] = (), screenshot_dir: Path | None = None,
-                 scene: Scene | None = None, scenario: Scenario | None = None) -> None:
+                 scene: Scene | None = None, scenario: Scenario | None = None,
+                 lesson: LessonMode | None = None, scale: float | None = None) -> None:
         self.traces = list(traces)
         self.scene = scene or make_scene(self.traces)
+        self.lesson = lesson  # a lesson's moments, PgDn / PgUp between them
         self.simulator = simulator
         self.scenario = scenario  # the scenario behind the shown runs (None: saved traces)
         self.scenarios = list(scenarios)
@@ -57,6 +62,9 @@ class App:
         self.resim = Resimulation(simulator)
         self.screenshot_dir = screenshot_dir or Path.cwd()
         self.renderer = Renderer()
+        self.canvas = Canvas(self.renderer)
+        self.asked_scale = scale  # None: automatic for the window's size (scale.py)
+        self.presenting: bool | None = None  # P's choice, kept over scenes; None: the scene's
         self.running = True
         self.surface: pygame.Surface | None = None
         self._flash_left = 0.0
@@ -107,21 +115,27 @@ class App:
             self.running = False
         elif event.type == pygame.KEYDOWN:
             self.key(event.key, event.mod, getattr(event, "unicode", ""))
+            self._rehover()
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button in (1, 3):
             shift = bool(pygame.key.get_mods() & pygame.KMOD_SHIFT)
-            self.press(event.pos, pan=event.button == 3 or shift)
+            self.press(self.logical_pos(event.pos), pan=event.button == 3 or shift)
         elif event.type == pygame.MOUSEBUTTONUP and event.button in (1, 3):
             self.drag = None
         elif event.type == pygame.MOUSEMOTION:
-            self.motion(event.pos)
+            self.motion(self.logical_pos(event.pos))
         elif event.type == pygame.MOUSEWHEEL:
             self.wheel(event.y)
 
     # -- the mouse ----------------------------------------------------------------------------
 
+    def logical_pos(self, pos: tuple[int, int]) -> tuple[int, int]:
+        """A window position on the frame as laid out (the one place the scale is undone)."""
+        if self.surface is None:
+            return pos
+        return to_logical(pos, self.surface.get_size(), self.logical)
+
     def _where(self) -> tuple[Screen, Viewport]:
-        size = self.surface.get_size() if self.surface is not None else DEFAULT_SIZE
-        screen = self.renderer.layout(size, self.scene)
+        screen = self.renderer.layout(self.logical, self.scene)
         p = self.scene.player
         return screen, Viewport(p.axis, p.window, screen.timeline[0], screen.timeline[2])
 
@@ -203,6 +217,20 @@ class App:
         return self.scene.predict is not None and \
             self.scene.runs[run].run.t0[event] > self.scene.player.t
 
+    def _rehover(self) -> None:
+        """A key may change the view under a resting pointer: its details box then shows
+        what is under the pointer now, or goes (never the old view's box over the new)."""
+        scene = self.scene
+        if scene.hover is None:
+            return
+        scene.hover = None
+        if scene.view == COMPARE or self.drag is not None:
+            return
+        screen, vp = self._where()
+        h = hit(screen, scene.runs, vp, *scene.pointer)
+        if h.event >= 0:
+            scene.hover = (h.run, h.event)
+
     def wheel(self, clicks: int) -> None:
         """The wheel zooms around the time under the pointer (up: in)."""
         if not clicks or self.scene.view == COMPARE:
@@ -220,9 +248,13 @@ class App:
         scene = self.scene
         shift = bool(mod & pygame.KMOD_SHIFT)
         mode = scene.predict
+        if mod & pygame.KMOD_CTRL and self._scale_key(key, char):
+            return
         if mode is not None and self._predict_key(mode, key, char):
             return
         if scene.whatif is not None and self._whatif_key(scene.whatif, key, mod):
+            return
+        if self.lesson is not None and self._lesson_key(self.lesson, key):
             return
         if key == pygame.K_ESCAPE:
             self.escape()
@@ -243,7 +275,7 @@ class App:
         elif key == pygame.K_HOME:
             p.home()
         elif key == pygame.K_END:
-            p.go_end()
+            self.end()
         elif key in (pygame.K_PLUS, pygame.K_KP_PLUS, pygame.K_EQUALS) or char == "+":
             p.faster()
         elif key in (pygame.K_MINUS, pygame.K_KP_MINUS) or char == "-":
@@ -289,9 +321,47 @@ class App:
         elif key == pygame.K_l:
             scene.labels = not scene.labels
         elif key == pygame.K_p:
+            self.presenting = not scene.presentation
+            scene.presentation = self.presenting
+        elif key == pygame.K_F12:
             self.screenshot()
         elif key == pygame.K_h or char == "?" or (key == pygame.K_SLASH and shift):
             scene.help = not scene.help
+
+    def _scale_key(self, key: int, char: str) -> bool:
+        """Ctrl+= or Ctrl++ bigger, Ctrl+- smaller, Ctrl+0 automatic, as in a browser; True
+        when the key was one of them."""
+        if key in (pygame.K_0, pygame.K_KP0):
+            self.asked_scale = None
+        elif key in (pygame.K_EQUALS, pygame.K_PLUS, pygame.K_KP_PLUS) or char in ("=", "+"):
+            self.asked_scale = step(self.chosen_scale(), up=True)
+        elif key in (pygame.K_MINUS, pygame.K_KP_MINUS) or char == "-":
+            self.asked_scale = step(self.chosen_scale(), up=False)
+        else:
+            return False
+        shown = self.scale_now()
+        said = "automatic" if self.asked_scale is None else f"{self.asked_scale:g}"
+        held = "" if self.asked_scale is None or shown >= self.chosen_scale() - 1e-6 else \
+            f"; this window holds {shown:.2f} at most"
+        self.flash(f"scale {said}: drawn at {shown:.2f}{held} (Ctrl+0: automatic)")
+        return True
+
+    def chosen_scale(self) -> float:
+        """The scale asked for, or the automatic one for the window's size."""
+        return self.asked_scale if self.asked_scale is not None else automatic(self.size)
+
+    def scale_now(self) -> float:
+        """The scale the next frame is drawn at."""
+        return effective(self.size, self.asked_scale, self.scene.presentation)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.surface.get_size() if self.surface is not None else DEFAULT_SIZE
+
+    @property
+    def logical(self) -> tuple[int, int]:
+        """The size frames are laid out at: the window's divided by the scale."""
+        return logical_size(self.size, self.scale_now())
 
     def _predict_key(self, mode: PredictMode, key: int, char: str) -> bool:
         """Keys that mean something else while a question is asked: 1-4 answer it; keys that
@@ -310,9 +380,34 @@ class App:
             return True
         return False
 
+    def _lesson_key(self, mode: LessonMode, key: int) -> bool:
+        """The lesson's keys (lesson_mode.py); True when the key was the lesson's."""
+        taken = lesson_key(mode, self.scene, key)
+        if isinstance(taken, Scene):
+            self.traces = [mode.current.trace]
+            self.scenario = mode.current.scenario
+            self.scene = taken
+        elif isinstance(taken, str):
+            self.flash(taken)
+        return taken is not False
+
+    def end(self) -> None:
+        """End: the whole run, the playhead at its end. In the comparison, first the whole
+        of each column's cycle with the playhead kept where it is; End again goes to the
+        end."""
+        scene = self.scene
+        if scene.view == COMPARE and not scene.whole:
+            scene.whole = True
+            scene.player.playing = False
+            self.flash("the whole cycle of each column, faint after the playhead; End again "
+                       "goes to the end")
+            return
+        scene.player.go_end()
+
     def show(self, view: str, focus: int | None = None) -> None:
         """Change the view; stepping follows it (the one-run view steps through its run)."""
         scene = self.scene
+        scene.whole = False
         scene.view = view
         if focus is not None:
             scene.focus = focus
@@ -410,7 +505,9 @@ class App:
             self._flash_left -= seconds
             if self._flash_left <= 0:
                 self.scene.flash = ""
-        self.renderer.draw(surface, self.scene, self.busy)
+        if self.presenting is not None:
+            self.scene.presentation = self.presenting
+        self.canvas.draw(surface, self.scene, self.scale_now(), self.busy)
         if self._pending is not None:
             name, self._pending = self._pending, None
             self._load(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from iosim.trace import COPY_LABEL, Kind, Run
+from iosim.view.setup import setup_end
 
 COPY_BRACE = COPY_LABEL  # the brace of phase 2 says what the copy span says
 BLOCKING_BRACE = "process blocks in call to recvfrom"
@@ -47,11 +48,12 @@ def braces_of(run: Run) -> list[tuple[float, float, str]]:
     readable = _instants(run, Kind.READABLE)
     signals = _notifications(run)
     per_conn = run.model == "threaded"
+    ready_to_wait = setup_end(run)  # the set-up is not waiting
     last_done: dict[int, float] = {}
     out: set[tuple[float, float, str]] = set()
     for copy_start, copy_end, conn, done in handled:
         key = conn if per_conn else -1
-        start = last_done.get(key, 0.0)
+        start = last_done.get(key, ready_to_wait)
         if done == done:
             last_done[key] = max(last_done.get(key, 0.0), done)
         model = run.model

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from iosim.trace import COPY_LABEL, Kind
 from iosim.view.index import RunIndex
 
+FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Figure 6.3",
+           "poll": "after Figure 6.3", "epoll": "after Figure 6.3",
+           "epoll-et": "after Figure 6.3", "sigio": "Figure 6.4",
+           "aio": "Figure 6.5", "threaded": "after Figure 6.1"}  # Stevens's, per model
 HEADINGS = {
     "blocking": "blocking",
     "threaded": "blocking, a thread each",
@@ -219,10 +223,10 @@ def _read_copy(ri: RunIndex, lanes: list[int], copy_start: float, copy_end: floa
 
 def _cycle_start(ri: RunIndex, m: int) -> float:
     """When the process began waiting for message ``m``: the end of the previous one it
-    handled (on the same connection for the threaded model), or 0."""
+    handled (on the same connection for the threaded model), or the end of its set-up."""
     run = ri.run
     copy_start = run.m_copy_start[m]
-    best = 0.0
+    best = ri.setup.t1 if ri.setup is not None else 0.0
     for other in range(run.message_count):
         done = run.m_done[other]
         if other == m or done != done or done > copy_start:

@@ -16,14 +16,16 @@ from collections import Counter
 import pygame
 
 from iosim.trace import READY_ESTIMATED, Kind
-from iosim.view import draw_chrome, theme
+from iosim.view import draw_chrome, draw_slide, theme
 from iosim.view.braces import COPY_BRACE
 from iosim.view.caption import caption, run_name
+from iosim.view.compare import FIGURES
 from iosim.view.draw_code import draw_code_pane, lane_of
 from iosim.view.draw_compare import draw_compare
 from iosim.view.draw_counters import counter_lines, draw_counters, draw_definition
 from iosim.view.draw_help import help_overlay
 from iosim.view.draw_predict import draw_predict
+from iosim.view.draw_setup import draw_setup
 from iosim.view.draw_state import draw_state_pane
 from iosim.view.draw_whatif import draw_whatif
 from iosim.view.follow import journey
@@ -34,9 +36,6 @@ from iosim.view.layout import BRACE_ROW_H, Band, Screen, Viewport, screen_layout
 from iosim.view.scene import COMPARE, ONE, Scene
 from iosim.view.theme import INK, MUTED, Colour, Text
 
-FIGURES = {"blocking": "Figure 6.1", "nonblocking": "Figure 6.2", "select": "Figure 6.3",
-           "poll": "after Figure 6.3", "epoll": "after Figure 6.3", "sigio": "Figure 6.4",
-           "aio": "Figure 6.5", "threaded": "after Figure 6.1"}
 UP_ARROWS = {Kind.RETURN, Kind.EWOULDBLOCK, Kind.READABLE, Kind.SIGNAL}
 MAX_PER_PIXEL = 2  # beyond this many events per pixel of a lane, draw one in every few
 PLATE_ALPHA = 190  # how much of an arrow a label's plate hides: enough to read the text
@@ -60,6 +59,9 @@ class Renderer:
         """One frame; ``busy`` says what is being done meanwhile (a what-if simulation)."""
         surf.fill(theme.BACKGROUND)
         scene.counter_spots.clear()
+        if scene.slide is not None and scene.slide.blank:
+            draw_slide.blank(surf)
+            return
         entries = self._legend_entries(scene)
         pane_run = scene.pane_run()
         screen = self.layout(surf.get_size(), scene, entries, pane_run is not None)
@@ -68,16 +70,24 @@ class Renderer:
         cap = caption(scene.runs, p.t, scene.focus if scene.view == ONE else None,
                       durations=scene.predict is None)
         if scene.view == COMPARE:
-            draw_compare(surf, self.text, scene.runs, p.t, scene.cache, screen, p.axis.name)
+            draw_compare(surf, self.text, scene.runs, p.t, scene.cache, screen, p.axis.name,
+                         scene.whole)
         else:
             self._timeline(surf, scene, screen, vp)
         noted = scene.view == COMPARE or draw_chrome.axis_note(self.text, surf, screen,
                                                                p.axis.name)
-        draw_chrome.header(self.text, surf, screen, p, self._header_left(scene))
-        draw_chrome.caption_bar(self.text, surf, screen, cap, scene.flash,
-                                ahead=scene.predict is None)
+        if scene.presentation:
+            draw_slide.title_bar(self.text, surf, screen, cap, scene,
+                                 [v.removeprefix("iosim · ") for v in self._header_left(scene)])
+            draw_slide.question_box(self.text, surf, screen, scene)
+            draw_slide.presenter_line(self.text, surf, screen, scene)
+        else:
+            draw_chrome.header(self.text, surf, screen, p, self._header_left(scene))
+            draw_chrome.caption_bar(self.text, surf, screen, cap, scene.flash,
+                                    ahead=scene.predict is None)
+            if scene.hints:
+                draw_chrome.hints(self.text, surf, screen)
         draw_chrome.legend(self.text, surf, screen, entries)
-        draw_chrome.hints(self.text, surf, screen)
         if scene.whatif is not None and screen.pane is not None:
             draw_whatif(surf, self.text, scene.whatif, screen.pane, busy)
         elif pane_run is not None and screen.pane is not None:
@@ -111,18 +121,20 @@ class Renderer:
             pane = scene.pane_run() is not None
         one = scene.view == ONE
         rows = draw_chrome.legend_rows(self.text, entries, size[0])
+        chrome = draw_slide.chrome(self.text, scene, size[0])
         state = scene.state_shown
-        key = (size, scene.view, scene.focus if one else -1, pane, rows, id(scene.runs), state)
+        key = (size, scene.view, scene.focus if one else -1, pane, rows, id(scene.runs), chrome,
+               state)
         screen = self._layouts.get(key)
         if screen is None:
             if len(self._layouts) > 32:
                 self._layouts.clear()
             if one:
                 screen = screen_layout(size, [scene.runs[scene.focus].run], [scene.focus],
-                                       True, pane, rows, state)
+                                       True, pane, rows, chrome, state)
             else:
                 screen = screen_layout(size, [r.run for r in scene.runs], None, False, pane,
-                                       rows)
+                                       rows, chrome)
             self._layouts[key] = screen
         return screen
 
@@ -246,6 +258,8 @@ class Renderer:
         span_labels = Placer(6)  # spans of one lane may overlap (messages queued together)
         for rect, text, colour in labels:
             self._span_label(surf, span_labels, rect, text, colour)
+        if scene.labels:
+            draw_setup(surf, self.text, ri, band, vp, self._text_limit)
         self._arrows(surf, ri, band, vp, instants, scene.labels, one_run, shade)
         if one_run and band.braces:
             self._braces(surf, ri, band, vp)
@@ -355,6 +369,15 @@ class Renderer:
                     draw_chrome.hatch(surf, theme.HATCHED[kind], (a, ry, max(w, 1), rh))
                 if with_labels and w > 40 and rh >= 13 and not shared:
                     labels.append((pygame.Rect(a, ry, w, rh), run.labels[label_ids[i]], colour))
+            longs = ri.long_spans(lane, t_lo, t_hi) if step > 1 else []
+            if len(longs) <= 2 * vp.width:  # one event in every few drawn: the long ones too
+                for t0, t1, kind in longs:
+                    if density and kind == Kind.WAIT:
+                        continue
+                    a = max(x_of(t0), x_min)
+                    w = max(min(x_of(t1), x_max) - a, 1)
+                    surf.fill(theme.SPAN_COLOURS[kind],
+                              (a, ry, w, handler_h if kind == Kind.HANDLER else rh))
 
     def _span_label(self, surf: pygame.Surface, placer: Placer, rect: pygame.Rect, text: str,
                     fill: Colour) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pygame
 
+from iosim.timefmt import format_us
 from iosim.trace import Kind
 from iosim.view import theme
 from iosim.view.compare import BOTH_PHASES, HEADINGS, SAME_SECOND_PHASE, Column, column
@@ -21,10 +22,12 @@ WAIT_SHARE = 0.62  # of the height of the two bands, the upper one's
 
 
 def draw_compare(surf: pygame.Surface, text: Text, runs: list[RunIndex], t: float, cache: dict,
-                 screen: Screen, axis: str = SCHEMATIC) -> None:
+                 screen: Screen, axis: str = SCHEMATIC, whole: bool = False) -> None:
+    """The columns up to the playhead; ``whole`` (End) draws the rest of each column's cycle
+    too, faint, the playhead staying where it is."""
     w, _ = screen.size
     top = screen.header[3] + 8
-    bottom = screen.caption[1] - 8
+    bottom = screen.timeline[1] + screen.timeline[3] - 8
     left = max(110, min(190, w // 7))
     col_w = (w - left - 10) / max(len(runs), 1)
     bands_h = bottom - top - HEADING_H - BRACE_H
@@ -45,7 +48,7 @@ def draw_compare(surf: pygame.Surface, text: Text, runs: list[RunIndex], t: floa
         scale = (max((c.wait_us for c in live), default=0.0),
                  max((c.copy_us for c in live), default=0.0))
     for k, (ri, col) in enumerate(zip(runs, cols, strict=True)):
-        _column(surf, text, ri, col, (left + col_w * k, col_w), top, b1, b2, t, scale)
+        _column(surf, text, ri, col, (left + col_w * k, col_w), top, b1, b2, t, scale, whole)
     _braces(surf, text, cols, left, col_w, b2[0] + b2[1] + 6)
     note = "to scale: one scale for every column" if scale else \
         "schematic: each column's own scale, its moments kept apart"
@@ -55,7 +58,7 @@ def draw_compare(surf: pygame.Surface, text: Text, runs: list[RunIndex], t: floa
 
 def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
             xs: tuple[float, float], top: int, b1: tuple[int, int], b2: tuple[int, int],
-            t: float, scale: tuple[float, float] | None) -> None:
+            t: float, scale: tuple[float, float] | None, whole: bool) -> None:
     x, cw = xs
     room = pygame.Rect(int(x) + 2, top, int(cw) - 4, b2[0] + b2[1] - top + 6)
     cx = int(x + min(cw * 0.3, 30))
@@ -81,6 +84,14 @@ def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
             text.blit(surf, line, (x + 6, b1[0] + 8 + (size + 4) * j), size, theme.ERROR,
                       room=room)
         return
+    setup = ri.setup
+    if setup is not None and t < col.start <= setup.t1:  # not waiting yet: setting up
+        words = setup.words()
+        lines, size = text.fit_lines([f"{w}; the wait begins at {format_us(setup.t1)}"
+                                      for w in words] + words, (12, 11), room.w - 8, 4)
+        for j, line in enumerate(lines):
+            text.blit(surf, line, (x + 6, b1[0] + 8 + (size + 4) * j), size, MUTED, room=room)
+        return
     if col.queued:
         lines, size = text.fit_lines(["no wait: the data was already queued", "no wait"],
                                      (11,), room.w - 8, 3)
@@ -93,15 +104,16 @@ def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
         return int(y + 6 + f * (h - 12))
 
     for bar in col.bars:
-        if bar.t0 > t:
-            continue
-        y0, y1 = y_of(bar.t0), y_of(min(bar.t1, t))
         width = {Kind.BLOCKED: 12, Kind.HANDLER: 4}.get(bar.kind, 8)
-        offset = 8 if bar.kind == Kind.HANDLER else 0
-        surf.fill(theme.SPAN_COLOURS[bar.kind], (cx - width // 2 - offset, y0, width,
-                                                 max(y1 - y0, 2)))
+        x0 = cx - width // 2 - (8 if bar.kind == Kind.HANDLER else 0)
+        colour = theme.SPAN_COLOURS[bar.kind]
+        for a, b, fill in ((bar.t0, min(bar.t1, t), colour),
+                           (max(bar.t0, t), bar.t1, faint(colour) if whole else None)):
+            if fill is not None and a <= b:
+                y0, y1 = y_of(a), y_of(b)
+                surf.fill(fill, (x0, y0, width, max(y1 - y0, 2)))
     last_y = {0: -1e9, 1: -1e9}
-    marks = [m for m in col.marks if m.t <= t]
+    marks = [m for m in col.marks if m.t <= t or whole]
     for k, mark in enumerate(marks):
         y = y_of(mark.t)
         pygame.draw.line(surf, INK, (cx - 9, y), (cx + 9, y), 2)
@@ -112,6 +124,8 @@ def _column(surf: pygame.Surface, text: Text, ri: RunIndex, col: Column,
             y = max(y, int(last_y[band]) + 15)
         if y >= last_y[band] + 16 or ((is_last or same_moment) and y >= last_y[band] + 8):
             colour = theme.SIGNAL_INK if mark.word == "notification" else INK
+            if mark.t > t:
+                colour = MUTED
             size = next((s for s in (13, 11) if cx + 14 + text.width(mark.word, s)
                          <= room.right), 0)
             if size:
@@ -145,6 +159,12 @@ def _braces(surf: pygame.Surface, text: Text, cols: list[Column], left: int, col
         for j, line in enumerate(lines):
             text.blit(surf, line, (mid, y + 18 + (size + 4) * j), size, INK, True, "midtop",
                       room=room)
+
+
+def faint(colour: Colour) -> Colour:
+    """A colour blended towards the background, as what lies after the playhead is drawn."""
+    return tuple(int(c + (b - c) * 0.65) for c, b in zip(colour, theme.BACKGROUND,
+                                                           strict=True))  # type: ignore[return-value]
 
 
 def _darker(colour: Colour) -> Colour:

@@ -29,6 +29,9 @@ def draw_whatif(surf: pygame.Surface, text: Text, panel: WhatIf,
     sub = text.first_fitting(["change a knob: the runs are simulated again at once",
                               "each change simulates again"], 12, w - 24)
     text.blit(surf, sub, (x + 12, y + 28), 12, MUTED, room=room)
+    heading = text.first_fitting(["models shown (↑↓ choose one, Space switches it)",
+                                  "models (↑↓, Space)", "models"], 12, w - 24, True)
+    text.blit(surf, heading, (x + 12, y + 48), 12, INK, True, room=room)
     models = set(panel.data["models"])
     for k, (model, cell) in enumerate(zip(SIM_MODELS, layout.cells, strict=True)):
         on = model in models

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 from iosim.trace import Kind, Run
 from iosim.view.braces import braces_of
+from iosim.view.setup import Setup, setup_of
 
 _COUNTED = {Kind.SYSCALL: "syscalls", Kind.EWOULDBLOCK: "ewouldblock", Kind.SIGNAL: "signals"}
+LONG_SHARE = 4000  # a span (or a run of alike spans) of 1/LONG_SHARE of the run is "long"
 
 
 @dataclass
@@ -104,6 +106,15 @@ class RunIndex:
         self._braces: LaneIndex | None = None
         self._brace_rows: list[tuple[float, float, str]] = []
         self._threads: tuple[array, array, int] | None = None  # t0, lane, the first lane
+        self._long: dict[int, tuple[LaneIndex, array, array]] = {}
+        self._setup: list[Setup | None] = []
+
+    @property
+    def setup(self) -> Setup | None:
+        """The run's set-up calls (setup.py), found on first use."""
+        if not self._setup:
+            self._setup.append(setup_of(self.run))
+        return self._setup[0]
 
     @property
     def end_us(self) -> float:
@@ -141,6 +152,43 @@ class RunIndex:
         rows = self._brace_rows
         return [rows[k] for k in self._braces.visible(start_us, end_us)
                 if rows[k][1] >= start_us]
+
+    def long_spans(self, lane: int, start_us: float, end_us: float
+                   ) -> list[tuple[float, float, int]]:
+        """(t0, t1, kind) of the lane's long stretches that overlap [start_us, end_us]: its
+        spans, alike spans that follow each other merged into one (10,100 epoll_ctl calls in
+        a row are one stretch in the kernel), at least 1/LONG_SHARE of the run. Where a frame
+        draws only one event in every few, these are drawn too, so a long span is never
+        skipped. Made on first use."""
+        found = self._long.get(lane)
+        if found is None:
+            found = self._long[lane] = self._long_of(lane)
+        index, t1s, kinds = found
+        return [(index.t0[k], t1s[k], kinds[k]) for k in index.visible(start_us, end_us)
+                if t1s[k] >= start_us]
+
+    def _long_of(self, lane: int) -> tuple[LaneIndex, array, array]:
+        run = self.run
+        floor = self.end_us / LONG_SHARE
+        index, t1s, kinds = LaneIndex(), array("d"), array("b")
+        merged: list[list[float]] = []  # [t0, t1, kind]
+        for i in self.lanes[lane].events:
+            kind = run.kind[i]
+            if kind >= Kind.SYSCALL:
+                continue
+            t0, t1 = run.t0[i], run.t1[i]
+            if merged and merged[-1][2] == kind and merged[-1][1] >= t0 >= merged[-1][0]:
+                merged[-1][1] = max(merged[-1][1], t1)
+            else:
+                merged.append([t0, t1, kind])
+        for t0, t1, kind in merged:
+            if t1 - t0 >= floor:
+                index.t0.append(t0)
+                index.reach.append(t1 if not index.reach or t1 > index.reach[-1]
+                                   else index.reach[-1])
+                t1s.append(t1)
+                kinds.append(int(kind))
+        return index, t1s, kinds
 
     def acting_thread(self, t: float) -> int | None:
         """The thread lane that acted last at or before ``t`` (of several acting at that same

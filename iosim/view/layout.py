@@ -28,9 +28,23 @@ MIN_COUNTERS_H = 36
 STOPPED_WEIGHT = 0.4  # the share of a band's height left to a run stopped before it began
 PANE_SHARE, PANE_MIN_W, PANE_MAX_W = 0.4, 330, 640  # the one-run view's code pane
 SIDE_PANE_SHARE = 0.3  # the all-runs view's narrower code pane
+SLIDE_TITLE_H = 78  # presentation: a title line and the caption's two lines over the timeline
 COUNTER_ROW_H = 15  # a line of counters at their smaller size
 COUNTERS_W_BY_ROWS = ((8, 120), (4, 210), (3, 250), (1, 400))  # lines a band holds -> width
 STATE_SHARE, STATE_MIN_H, STATE_MAX_H = 0.4, 150, 320  # the state pane under the timeline
+
+
+@dataclass(frozen=True)
+class Chrome:
+    """The heights of what frames the timeline. The window: a header over it, the caption
+    bar and the key hints under it. A slide (presentation): a title over it (the caption
+    becomes the slide's title), no caption bar, no key hints; a lesson's moment may add a
+    question under the bands and the presenter's line at the very bottom."""
+
+    header_h: int = HEADER_H
+    caption_h: int = CAPTION_H
+    hints_h: int = HINTS_H
+    question_h: int = 0
 
 
 @dataclass
@@ -89,8 +103,9 @@ class Screen:
     bands: list[Band]
     caption: Box
     legend: Box
-    hints: Box
+    hints: Box  # the key hints, or a lesson's presenter's line (height 0: neither)
     pane: Box | None = None  # the code pane, when shown
+    question: Box = (0, 0, 0, 0)  # a lesson's question, under the bands (height 0: none)
     state: Box | None = None  # the state pane (one-run view), when shown
 
 
@@ -185,17 +200,19 @@ def pane_width(width: int, side: bool) -> int:
 
 def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | None = None,
                   one_run: bool = False, pane: bool = False, legend_rows: int = 1,
-                  state: bool = False) -> Screen:
+                  chrome: Chrome = Chrome(), state: bool = False) -> Screen:
     """Bands for ``runs`` (numbered ``numbers``, their places among all shown runs). With
     ``pane`` the code pane takes the right of the window (and, in the one-run view, holds the
-    counters); ``legend_rows`` is how many rows the legend needs at this width; with ``state``
-    the state pane takes the bottom of the timeline's column, under the bands."""
+    counters); ``legend_rows`` is how many rows the legend needs at this width; ``chrome``
+    the heights around the timeline (the window's, or a slide's); with ``state`` the state
+    pane takes the bottom of the timeline's column, under the bands."""
     width, height = size
+    head_h = chrome.header_h
     pane_w = pane_width(width, not one_run) if pane else 0
     plot_w = width - pane_w
-    top = HEADER_H + OVERVIEW_H + RULER_H
-    footer = CAPTION_H + LEGEND_ROW_H * legend_rows + HINTS_H
-    pane_bottom = bottom = height - footer
+    top = head_h + OVERVIEW_H + RULER_H
+    footer = chrome.caption_h + LEGEND_ROW_H * legend_rows + chrome.hints_h
+    pane_bottom = bottom = height - footer - chrome.question_h
     state_box = None
     if state:
         avail = bottom - top  # a small window keeps at least half of it for the timeline
@@ -204,10 +221,10 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
         state_box = (0, bottom, plot_w, state_h)
     name_w, tl_w, counters_w = _columns(plot_w, not one_run or not pane,
                                         (bottom - top) / max(1, len(runs)))
-    header = (0, 0, width, HEADER_H)
-    overview = (name_w, HEADER_H, tl_w, OVERVIEW_H)
-    ruler = (name_w, HEADER_H + OVERVIEW_H, tl_w, RULER_H)
-    axis_note = (name_w + tl_w + 8, HEADER_H, max(counters_w, 0), OVERVIEW_H + RULER_H)
+    header = (0, 0, width, head_h)
+    overview = (name_w, head_h, tl_w, OVERVIEW_H)
+    ruler = (name_w, head_h + OVERVIEW_H, tl_w, RULER_H)
+    axis_note = (name_w + tl_w + 8, head_h, max(counters_w, 0), OVERVIEW_H + RULER_H)
     numbers = numbers if numbers is not None else list(range(len(runs)))
     weights = [STOPPED_WEIGHT if stopped_at_once(run) and len(runs) > 1 else 1.0
                for run in runs]
@@ -222,11 +239,12 @@ def screen_layout(size: tuple[int, int], runs: list[Run], numbers: list[int] | N
                                  one_run))
     return Screen(size=size, header=header, overview=overview, ruler=ruler,
                   axis_note=axis_note, timeline=(name_w, top, tl_w, bottom - top),
-                  bands=bands, caption=(0, pane_bottom, width, CAPTION_H),
-                  legend=(0, pane_bottom + CAPTION_H, width, LEGEND_ROW_H * legend_rows),
-                  hints=(0, height - HINTS_H, width, HINTS_H),
-                  pane=(plot_w, HEADER_H, pane_w, pane_bottom - HEADER_H) if pane else None,
-                  state=state_box)
+                  bands=bands, caption=(0, height - footer, width, chrome.caption_h),
+                  legend=(0, height - footer + chrome.caption_h, width,
+                          LEGEND_ROW_H * legend_rows),
+                  hints=(0, height - chrome.hints_h, width, chrome.hints_h),
+                  pane=(plot_w, head_h, pane_w, pane_bottom - head_h) if pane else None,
+                  question=(0, pane_bottom, width, chrome.question_h), state=state_box)
 
 
 def stopped_at_once(run: Run) -> bool:

@@ -192,6 +192,20 @@ class Player:
     def fit(self) -> None:
         self._set_window(0.0, self.axis.length)
 
+    def keep_range(self, old: Player) -> None:
+        """Show on each axis what ``old`` showed of its runs (new runs of the same scenario):
+        the whole run when it showed the whole run, else the same stretch of time."""
+        for name, axis in self.axes.items():
+            before = old.axes[name]
+            lo, hi = old.windows[name]
+            if lo <= 0.0 and hi >= before.length:  # all of it, with the same margins
+                scale = axis.length / before.length
+                self.windows[name] = (lo * scale, hi * scale)
+            else:
+                t_lo, t_hi = before.time(lo), before.time(hi)
+                lo = axis.pos(t_lo)
+                self.windows[name] = (lo, max(axis.pos(t_hi), lo + self._min_width(axis)))
+
     def zoom(self, factor: float, anchor: float | None = None) -> None:
         """Zoom around ``anchor`` (an axis position: the mouse's), or around the playhead:
         factor > 1 shows less time, larger. The anchor keeps its place on the screen."""
@@ -203,8 +217,8 @@ class Player:
         frac = min(max(frac, 0.0), 1.0)
         self._set_window(at - frac * width, at + (1 - frac) * width)
 
-    def _min_width(self) -> float:
-        return 4.0 if self.axis.name == SCHEMATIC else 0.05
+    def _min_width(self, axis: Axis | None = None) -> float:
+        return 4.0 if (axis or self.axis).name == SCHEMATIC else 0.05
 
     def pan(self, fraction: float) -> None:
         lo, hi = self.window

@@ -58,19 +58,21 @@ class Resimulation:
 
 
 def carried_over(old: Scene, trace: Trace, new: Scene) -> Scene:
-    """New runs of the same scenario: the view, the axis, the speed, the panels and the
-    followed message stay; the playhead stays on the same message (at the same time past its
-    data's arrival), or on the same time when the messages changed."""
+    """New runs of the same scenario: the view, the axis, the speed, the visible range, the
+    panels and the followed message stay; the playhead stays on the same message (at the same
+    time past its data's arrival), or on the same time when the messages changed."""
     p = old.player
     t = _same_moment(old, trace.runs, p.t)
     count = len(new.runs)
     new.view = old.view if old.view != ONE or old.focus < count else ALL
     new.focus = min(old.focus, count - 1)
     new.labels, new.code, new.whatif, new.state = old.labels, old.code, old.whatif, old.state
+    new.presentation, new.hints, new.slide = old.presentation, old.hints, old.slide
     new.follow = old.follow if old.follow is not None and old.follow < new.messages else None
     np = new.player
     np.axis_name, np.speed = p.axis_name, p.speed
     np.show_run(new.focus if new.view == ONE else None)
+    np.keep_range(p)
     np.seek(t)
     return new
 

@@ -11,6 +11,7 @@ from iosim.view.caption import caption, run_name
 from iosim.view.index import RunIndex
 from iosim.view.player import SCALE, Player
 from iosim.view.predict_mode import PredictMode
+from iosim.view.slide import Slide
 from iosim.view.whatif import WhatIf
 
 ALL, ONE, COMPARE = "all", "one", "compare"
@@ -38,6 +39,10 @@ class Scene:
     pointer: tuple[int, int] = (0, 0)
     flash: str = ""
     cache: dict = field(default_factory=dict)
+    presentation: bool = False  # a slide: the caption as its title, no key hints
+    hints: bool = True  # the key hints under the legend (render --clean: none)
+    slide: Slide | None = None  # a lesson's moment: its title, question and notes
+    whole: bool = False  # the comparison view draws the rest of each cycle, faint (End)
 
     @property
     def messages(self) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 from iosim import scenario as scenario_mod
 from iosim.files import atomic_open, check_writable, safe_name
-from iosim.scenario import SIM_MODELS, Scenario, ScenarioError
+from iosim.scenario import MAX_TITLE_CHARS, SIM_MODELS, Scenario, ScenarioError
 from iosim.sim.costs import Costs
 
 Data = dict[str, Any]
@@ -241,7 +241,15 @@ class WhatIf:
         return KNOBS
 
     def select(self, delta: int) -> None:
+        """↑ / ↓: the previous or next row, the models one by one (a list: every model is
+        reached by ↓ alone)."""
+        last_model = len(SIM_MODELS) - 1
+        if self.selected == MODELS_ROW and 0 <= self.model_cursor + delta <= last_model:
+            self.model_cursor += delta
+            return
         self.selected = (self.selected + delta) % len(KNOBS)
+        if self.selected == MODELS_ROW:
+            self.model_cursor = 0 if delta > 0 else last_model
 
     def change(self, direction: int, big: bool = False) -> Scenario | None:
         """One step of the selected knob (on the models row: move among the models); the new
@@ -263,9 +271,38 @@ class WhatIf:
         data["models"] = models
         return self._apply(data)
 
+    def changes(self, data: Data | None = None) -> list[str]:
+        """What differs from the scenario the panel opened on, in words ("work per message
+        100 µs (was 50 µs)", "+ poll")."""
+        data = self.data if data is None else data
+        before = scenario_mod.to_dict(self.original)
+        out = [f"+ {m}" for m in data["models"] if m not in before["models"]]
+        out += [f"− {m}" for m in before["models"] if m not in data["models"]]
+        for knob in KNOBS[1:]:
+            was, now = knob.text(before), knob.text(data)
+            if was != now:
+                out.append(f"{knob.label} {now} (was {was})")
+        return out
+
+    def title(self, data: Data) -> str:
+        """The scenario's title, followed by what was changed: as many changes as the title's
+        limit allows, and how many more."""
+        base = self.original.title
+        parts = self.changes(data)
+        for n in range(len(parts), 0, -1):
+            more = f" (+{len(parts) - n} more)" if n < len(parts) else ""
+            title = f"{base} · what if: {'; '.join(parts[:n])}{more}"
+            if len(title) <= MAX_TITLE_CHARS:
+                return title
+            short = f"what if: {'; '.join(parts[:n])}{more}"
+            if len(short) <= MAX_TITLE_CHARS:
+                return short
+        return base if not parts else f"what if: {len(parts)} changes"
+
     def _apply(self, data: Data) -> Scenario | None:
         if data == self.data:
             return None
+        data = {**data, "title": self.title(data)}
         try:
             sc = scenario_mod.from_dict(data, f"what-if {self.original.name}")
         except ScenarioError as exc:
@@ -292,7 +329,7 @@ class WhatIf:
 
 
 ROW_H = 21
-TITLE_H = 50
+TITLE_H = 68  # the title, its line, and the models' heading
 CELL_H = 21
 MIN_CELL_W = 96  # "nonblocking" beside its switch
 

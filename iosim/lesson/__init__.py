@@ -1,0 +1,1 @@
+"""Lessons: ordered, prepared moments of the window for a lecture (docs/lessons.md)."""
