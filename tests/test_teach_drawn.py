@@ -148,7 +148,7 @@ def test_each_line_is_lit_at_the_same_place_at_every_step(name: str, view: int,
     pygame.display.init()
     try:
         display = pygame.display.set_mode(size)
-        app = App([trace], scene=prepare([trace], str(view), None, 0.0))
+        app = App([trace], scene=prepare([trace], str(view), None, 0.0), scale=1.0)
         run = trace.runs[view - 1]
         ex = Explainer(run)
         ri = app.scene.runs[view - 1]
