@@ -21,7 +21,10 @@ while True:
             conn, _ = listener.accept()  #@ accept4 accept
             sockets.append(conn)
             continue
-        data = sock.recv(1024)  #@ recvfrom
+        try:
+            data = sock.recv(1024)  #@ recvfrom
+        except ConnectionResetError:  # our reply reached a client already gone: RST
+            data = b""
         if not data:
             sockets.remove(sock)
             sock.close()  #@ close
