@@ -130,7 +130,7 @@ def _sigio_truth(run: Run, q: Question) -> list[bool]:
                     if run.kind[i] == Kind.SIGNAL)
     causes = {"set up": "connection established", "data arriving": "data arrived",
               "half-close": "half-closed", "room made": "send space"}
-    return [any(key in choice and cause in said for key, cause in causes.items())
+    return [any(key in choice.lower() and cause in said for key, cause in causes.items())
             for choice in q.choices]
 
 

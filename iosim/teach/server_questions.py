@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import islice
 
 from iosim.sim.notes import CORRUPT_NOTE
 from iosim.sim.process import SEND_BLOCKS_LABEL
@@ -69,13 +70,14 @@ def _send_drafts(sp: Speaker) -> list[Draft]:
     out: list[Draft] = []
     asked: set = set()
     for lane, events in sp.facts.by_lane.items():
-        made, copied = -1, 0
+        made = -1
         for j, i in enumerate(events):
             kind = run.kind[i]
             if kind == Kind.SYSCALL:
-                made, copied = (i if call_name(run, i) == "send" else -1), 0
-                if call_name(run, i) in MULTIPLEXERS:
-                    draft = _writable_draft(sp, buffers, lane, events[j:])
+                name = call_name(run, i)
+                made = i if name == "send" else -1
+                if name in MULTIPLEXERS:
+                    draft = _writable_draft(sp, buffers, lane, events, j)
                     if draft is not None and draft.topic not in asked:
                         asked.add(draft.topic)
                         out.append(draft)
@@ -83,9 +85,6 @@ def _send_drafts(sp: Speaker) -> list[Draft]:
             if made < 0:
                 continue
             label = run.labels[run.label[i]]
-            if kind == Kind.IN_KERNEL and label.startswith("send copies "):
-                copied += _number(label.split()[2])
-                continue
             outcome = _send_outcome(kind, label)
             if outcome is None and kind not in (Kind.RETURN, Kind.EWOULDBLOCK):
                 continue
@@ -167,15 +166,15 @@ def _send_draft(sp: Speaker, buffers: SendBuffer, made: int, shown: int, outcome
                  ("send", outcome))
 
 
-def _writable_draft(sp: Speaker, buffers: SendBuffer, lane: int, events: list[int]
-                    ) -> Draft | None:
+def _writable_draft(sp: Speaker, buffers: SendBuffer, lane: int, events: list[int],
+                    j: int) -> Draft | None:
     """A multiplexer called while a reply waits for room, whose next result is that the
     socket is writable: does it sleep until room is made, or return at once?"""
     run = sp.run
-    made = events[0]
+    made = events[j]
     name, t = call_name(run, made), run.t0[made]
     slept, ret = False, -1
-    for i in events[1:]:
+    for i in islice(events, j + 1, None):
         kind = run.kind[i]
         if kind == Kind.READABLE:
             ret = i
@@ -269,10 +268,10 @@ def _herd_at(sp: Speaker, threads: set[int], t: float) -> list[Draft]:
     text = f"{n} threads sleep in {call}, waiting for a connection. A client connects. How " \
            "many threads does the kernel wake?"
     if call == "accept":
-        why_one = "accept's wait is exclusive: the kernel wakes one thread, the one that has " \
-                  "waited longest, and it takes the connection"
-        why_all = "waking every waiter is the thundering herd of select and epoll_wait; " \
-                  "accept's wait is exclusive"
+        why_one = "the wait in accept is exclusive: the kernel wakes one thread, the one " \
+                  "that has waited longest, and it takes the connection"
+        why_all = "waking every waiter is the thundering herd of select and epoll_wait; the " \
+                  "wait in accept is exclusive"
     elif exclusive:
         why_one = "the listening socket is registered with EPOLLEXCLUSIVE: the kernel wakes " \
                   f"one of the threads in {call}"
@@ -288,8 +287,9 @@ def _herd_at(sp: Speaker, threads: set[int], t: float) -> list[Draft]:
     wrong.append(Choice("0", "a connection in the accept queue is what these threads wait for: "
                              "at least one is woken to take it"))
     if n > 2:
-        wrong.append(Choice("2", f"the kernel wakes {'one' if one else 'all ' + str(n)}: "
-                                 f"{why_one if one else why_all}"))
+        wrong.append(Choice("2", "only one, however many threads wait: the wait is exclusive"
+                            if one else f"all {n}, not 2: {call} gives no thread priority, "
+                                        "each one watching the listening socket is woken"))
     stop = stop_before(run, t)
     first = Draft("count", min(woken), stop, t, text, Choice(answer, choices[answer]),
                   tuple(wrong), ("herd", "woken"))
@@ -355,7 +355,7 @@ class KernelNotes:
 
     def __init__(self, run: Run) -> None:
         left = {k for k, label in enumerate(run.labels) if label.endswith(LEFT_NOTE)}
-        corrupt = {k for k, label in enumerate(run.labels) if label == CORRUPT_NOTE}
+        corrupt = {k for k, label in enumerate(run.labels) if label.startswith(CORRUPT_NOTE)}
         self.left: list[tuple[float, float, int, int]] = []
         self.corrupt: list[tuple[float, float, int]] = []
         if not left and not corrupt:
@@ -370,8 +370,9 @@ class KernelNotes:
                 self.corrupt.append((run.t0[i], run.t1[i], run.conn[i]))
 
     def left_at(self, t: float) -> tuple[int, int]:
-        """(connection, bytes) left queued at ``t``; (-1, 0) when none."""
-        return next(((conn, n) for t0, t1, conn, n in self.left if t0 < t <= t1), (-1, 0))
+        """(connection, bytes) left queued at ``t`` (by a read that returned at ``t``, too);
+        (-1, 0) when none."""
+        return next(((conn, n) for t0, t1, conn, n in self.left if t0 <= t < t1), (-1, 0))
 
     def corrupt_at(self, conn: int, t: float) -> bool:
         """A datagram with a bad checksum waits on ``conn`` at ``t``."""
@@ -435,7 +436,7 @@ def corrupt_draft(sp: Speaker, notes: KernelNotes, call: Call) -> Draft | None:
     if shown < 0 or run.kind[shown] not in (Kind.BLOCKED, Kind.EWOULDBLOCK):
         return None
     sleeps = run.kind[shown] == Kind.BLOCKED
-    before = [i for i in events if run.t0[i] < call.t and run.kind[i] == Kind.READABLE]
+    before = [i for i in events if run.t0[i] <= call.t and run.kind[i] == Kind.READABLE]
     who, name, sock = sp.who(call.lane), call.name, sp.sock(call.conn)
     told = f"{call_name(run, before[-1])} reported {sock} readable: " if before else ""
     text = f"{told}a datagram is queued on {sock}, with a bad checksum the kernel has not " \
