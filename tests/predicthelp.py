@@ -89,6 +89,12 @@ def _call_truth(run: Run, q: Question) -> list[bool]:
         "at once with the result": Kind.RETURN in kinds,
         "cannot watch": Kind.ERROR in kinds,
     }
+    return _matched(q, shows)
+
+
+def _matched(q: Question, shows: dict[str, bool]) -> list[bool]:
+    """A choice is true when it says at least one of the things ``shows`` knows, and each
+    of them is true."""
     out = []
     for choice in q.choices:
         said = [key for key in shows if key in choice]
@@ -117,11 +123,7 @@ def _send_truth(run: Run, q: Question) -> list[bool]:
         "has read everything": False,  # a send waits for room, never for the reader
         "sends the rest": False,  # a multiplexer sends nothing
     }
-    out = []
-    for choice in q.choices:
-        said = [key for key in shows if key in choice]
-        out.append(bool(said) and all(shows[key] for key in said))
-    return out
+    return _matched(q, shows)
 
 
 def _sigio_truth(run: Run, q: Question) -> list[bool]:
