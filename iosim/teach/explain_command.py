@@ -54,7 +54,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     runs = _runs(args.input, args.model)
     at = None if args.at is None else [args.at * 1000.0]
     if args.json:
-        json.dump({"runs": [{"model": run.model, "moments": list(moments(run, at))}
+        json.dump({"runs": [{"model": run.model,
+                             "moments": [m | {"t_us": round(m["t_us"], 6)}  # to the ps
+                                         for m in moments(run, at)]}
                             for run in runs]}, sys.stdout, ensure_ascii=False)
         print()
         return 0
