@@ -42,7 +42,7 @@ def test_a_blocking_send_sleeps_until_a_third_of_the_buffer_is_free() -> None:
                         "sleep until a third of the send buffer is free")
     everything = q.choices.index("send puts the process to sleep until the client has read "
                                  "everything sent")
-    assert q.reveal(everything).why.startswith("Wrong: send waits for room in the send buffer")
+    assert q.reveal(everything).why.startswith("Wrong: a blocking send waits for room in the")
 
 
 def test_a_nonblocking_send_returns_a_partial_count_then_ewouldblock() -> None:

@@ -139,8 +139,9 @@ def _send_draft(sp: Speaker, buffers: SendBuffer, made: int, shown: int, outcome
                                "buffer; a partial count is a non-blocking socket's answer"),
                  Choice(refused, "the socket is blocking: EWOULDBLOCK is a non-blocking "
                                  "socket's answer"),
-                 Choice(everything, "send waits for room in the send buffer, not for the "
-                                    "client: it returns once the last byte is in the buffer")]
+                 Choice(everything, "a blocking send waits for room in the send buffer, not for "
+                                    "the client: it returns once the last byte is in the "
+                                    "buffer")]
     elif outcome == "partial" and partial and free:
         n = _number(partial[1])
         right = Choice(count, f"the socket is non-blocking: send copies the {n:,} bytes that "
