@@ -10,7 +10,9 @@ from iosim.teach.predict import ALL_RUNS, MOST, Question, Quiz
 from iosim.teach.words import BLOCKS_IN, call_name
 from iosim.trace import COPY_LABEL, Kind, Run
 
-CODE_WORDS = re.compile(r"\b(recvfrom|select|poll|epoll_wait|aio_read|aio_return|SIGIO)\b")
+CODE_WORDS = re.compile(
+    r"\b(recvfrom|select|poll|epoll_wait|aio_read|aio_return|SIGIO|send|accept)\b")
+PARTIAL = re.compile(r"return [\d,]+ of [\d,]+ bytes")
 
 
 def questions(quiz: Quiz) -> list[Question]:
@@ -87,11 +89,51 @@ def _call_truth(run: Run, q: Question) -> list[bool]:
         "at once with the result": Kind.RETURN in kinds,
         "cannot watch": Kind.ERROR in kinds,
     }
+    return _matched(q, shows)
+
+
+def _matched(q: Question, shows: dict[str, bool]) -> list[bool]:
+    """A choice is true when it says at least one of the things ``shows`` knows, and each
+    of them is true."""
     out = []
     for choice in q.choices:
         said = [key for key in shows if key in choice]
         out.append(bool(said) and all(shows[key] for key in said))
     return out
+
+
+def _send_truth(run: Run, q: Question) -> list[bool]:
+    """A send, or a multiplexer waiting for room: what the lane did at the answer's moment
+    (and whether it slept since the stop)."""
+    events = _at(run, q.lane, q.event_t)
+    kinds = {run.kind[i] for i in events}
+    labels = {run.labels[run.label[i]] for i in events}
+    writable = Kind.READABLE in kinds and any("writable" in label for label in labels)
+    slept = any(run.lane[i] == q.lane and run.kind[i] == Kind.BLOCKED
+                and run.labels[run.label[i]].startswith(BLOCKS_IN)
+                and q.stop_at <= run.t0[i] < q.event_t for i in range(len(run)))
+    shows = {
+        "until a third of the send buffer is free": Kind.BLOCKED in kinds and any(
+            "until a third of the send buffer is free" in label for label in labels),
+        "EWOULDBLOCK at once": Kind.EWOULDBLOCK in kinds,
+        "a partial count": Kind.RETURN in kinds and any(map(PARTIAL.match, labels)),
+        "copies the whole reply": "return OK" in labels,
+        "then returns, reporting the socket writable": writable and slept,
+        "returns at once, reporting the socket writable": writable and not slept,
+        "has read everything": False,  # a send waits for room, never for the reader
+        "sends the rest": False,  # a multiplexer sends nothing
+    }
+    return _matched(q, shows)
+
+
+def _sigio_truth(run: Run, q: Question) -> list[bool]:
+    """What the SIGIO delivered at the answer's moment says raised it."""
+    said = " ".join(run.labels[run.label[i]] for i in _at(run, q.lane, q.event_t)
+                    if run.kind[i] == Kind.SIGNAL)
+    causes = {"set up": "connection established", "data arriving": "data arrived",
+              "half-close": "half-closed", "room made": "send space"}
+    return [any(key in choice.lower() and cause in said for key, cause in causes.items())
+            for choice in q.choices]
 
 
 def _arrival_truth(run: Run, q: Question) -> list[bool]:
@@ -130,7 +172,15 @@ def _arrival_truth(run: Run, q: Question) -> list[bool]:
 
 def _count_truth(run: Run, q: Question) -> list[bool]:
     lanes = {i for i, ln in enumerate(run.lanes) if ln.role in ("app", "thread")}
-    if "EWOULDBLOCK before then" in q.text:
+    threads = {i for i, ln in enumerate(run.lanes) if ln.role == "thread"}
+    if "threads does the kernel wake" in q.text:
+        n = sum(1 for k, t, ln in zip(run.kind, run.t0, run.lane, strict=True)
+                if k == Kind.WAKEUP and t == q.event_t and ln in threads)
+    elif "accepts return EWOULDBLOCK" in q.text:
+        n = sum(1 for i in range(len(run)) if run.kind[i] == Kind.EWOULDBLOCK
+                and run.lane[i] in threads and call_name(run, i) == "accept"
+                and q.stop_at <= run.t0[i] <= q.event_t)
+    elif "EWOULDBLOCK before then" in q.text:
         first = min(run.m_ready)
         n = sum(1 for k, t in zip(run.kind, run.t0, strict=True)
                 if k == Kind.EWOULDBLOCK and t < first)
@@ -145,7 +195,8 @@ def _count_truth(run: Run, q: Question) -> list[bool]:
     return [choice == str(n) for choice in q.choices]
 
 
-TRUTHS = {"call": _call_truth, "arrival": _arrival_truth, "count": _count_truth}
+TRUTHS = {"call": _call_truth, "arrival": _arrival_truth, "count": _count_truth,
+          "send": _send_truth, "sigio": _sigio_truth}
 
 
 def check_first_questions(runs: list[Run], quiz: Quiz) -> int:

@@ -23,14 +23,17 @@ from iosim.teach.calls import Facts, horizon
 from iosim.teach.counting import count_drafts
 from iosim.teach.drafts import Draft
 from iosim.teach.rivals import first_drafts
-from iosim.teach.words import capital
+from iosim.teach.server_questions import KernelNotes, corrupt_draft, left_draft, server_drafts
+from iosim.teach.words import MULTIPLEXERS, capital
 from iosim.trace import Run
 
 MOST = 10  # questions a run asks at most
 DRAFTS_A_TOPIC = 3  # candidates kept per topic (one is asked: the first that fits in time)
 FIRST_MESSAGES = 3  # the part of a run asked about: until its third message is handled
 ALL_RUNS = "all"  # the model of a question across the runs
-WORDED = ("call", "arrival")  # kinds whose choices are sentences (others: numbers, names)
+WORDED = ("call", "arrival", "send", "sigio")  # kinds whose choices are sentences (others: numbers,
+# names)
+OWN_NAMES = ("send", "accept")  # calls a sentence may start with, kept in lower case
 
 
 @dataclass(frozen=True)
@@ -74,15 +77,20 @@ def run_drafts(run: Run) -> list[Draft]:
         return []
     facts = Facts(run, horizon(run, FIRST_MESSAGES))
     sp = Speaker(run, facts)
+    notes = KernelNotes(run)
     drafted: Counter = Counter()  # a topic's later calls are left alone: thousands may repeat it
-    steps = []
+    steps = server_drafts(sp)
     for call in facts.calls:
-        topic = call_topic(sp, call)
-        if drafted[topic] < DRAFTS_A_TOPIC:
+        # a wait while a read left bytes queued, or a read of a bad datagram: its own lesson
+        left_behind = call.name in MULTIPLEXERS and notes.left_at(call.t)[1] > 0
+        draft = left_draft(sp, notes, call) if left_behind else corrupt_draft(sp, notes, call)
+        if draft is None and not left_behind:
+            if drafted[call_topic(sp, call)] >= DRAFTS_A_TOPIC:
+                continue
             draft = call_draft(sp, call)
-            if draft is not None:
-                steps.append(draft)
-                drafted[topic] += 1
+        if draft is not None and drafted[draft.topic] < DRAFTS_A_TOPIC:
+            steps.append(draft)
+            drafted[draft.topic] += 1
     steps += [d for d in (arrival_draft(sp, a) for a in facts.arrivals()) if d is not None]
     steps.sort(key=lambda d: (d.event_t, d.kind != "arrival", d.stop_at))  # cause, then effect
     return _chosen(count_drafts(sp) + steps)
@@ -109,8 +117,13 @@ def _question(draft: Draft, model: str, rng: random.Random) -> Question:
     choices = [draft.right, *draft.wrong[:3]]
     rng.shuffle(choices)
     return Question(model, draft.kind, draft.lane, draft.stop_at, draft.event_t, draft.text,
-                    [capital(c.text) if draft.kind in WORDED else c.text for c in choices],
+                    [_sentence(c.text) if draft.kind in WORDED else c.text for c in choices],
                     choices.index(draft.right), [c.why for c in choices])
+
+
+def _sentence(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    return text if first in OWN_NAMES else capital(text)
 
 
 class Quiz:
