@@ -5,6 +5,7 @@ hovering shows, as Perfetto's and chrome://tracing's selection panels do."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from iosim.timefmt import format_us
 from iosim.trace import READY_ESTIMATED, Kind
@@ -153,7 +154,9 @@ def counter_at(spots: list[Spot], x: float, y: float) -> str | None:
     return next((key for box, key in spots if _inside(box, x, y)), None)
 
 
+@lru_cache(maxsize=4096)
 def counter_key(line: str) -> str:
-    """A counter's name from its text ("handled in 1.2 ms" -> "handled in")."""
+    """A counter's name from its text ("handled in 1.2 ms" -> "handled in"); cached, as a
+    frame asks it of every counter it draws and the texts repeat."""
     return max((key for key in COUNTER_WORDS if line == key or line.startswith(key + " ")
                 or line.startswith(key + ":")), key=len, default="")
