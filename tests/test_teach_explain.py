@@ -22,6 +22,7 @@ from teachhelp import (
 from iosim.scenario import SIM_MODELS
 from iosim.teach import format_us
 from iosim.teach.explain import Explainer, model_summary
+from iosim.teach.moment import Doing
 from iosim.teach.programs import program_for
 from iosim.trace import Kind, Run
 
@@ -306,3 +307,27 @@ def test_durations_say_which_cost_profile() -> None:
     other.source = "real"
     assert costs_note(other) == "as measured"
     assert "a figure of the default cost profile" in " ".join(Explainer(run).now(2.0))
+
+
+@pytest.mark.parametrize("model", ["select", "epoll"])
+def test_a_herd_threads_empty_accept_names_the_thread_that_took_the_connection(
+        model: str) -> None:
+    """thundering-herd: every thread woken on the listening socket calls accept; each that
+    finds the queue empty and then waits for the GIL is told who took the connection, read
+    from the trace."""
+    run = next(r for name, r in builtin_runs() if name == "thundering-herd" and r.model == model)
+    ex = Explainer(run)
+    taken = [(run.t0[i], run.lanes[run.lane[i]].name) for i in range(len(run))
+             if run.kind[i] == Kind.RETURN
+             and run.labels[run.label[i]].startswith("return connection")]
+    empty = [i for i in range(len(run)) if run.kind[i] == Kind.EWOULDBLOCK]
+    after = [(i, math.nextafter(run.t0[i], math.inf)) for i in empty]
+    waiting = [(i, t) for i, t in after if ex.moment(t, run.lane[i]).doing is Doing.GIL]
+    assert taken and waiting
+    for i, t in waiting:
+        lane = run.lanes[run.lane[i]].name
+        taker = max((at, who) for at, who in taken if at <= t and who != lane)[1]
+        said = " ".join(ex.now(t, run.lane[i]))
+        assert (f"{lane.capitalize()}'s accept returned EWOULDBLOCK: the accept queue is "
+                f"empty, as {taker}'s accept took the connection first, so {lane} woke for "
+                "nothing") in said, said

@@ -133,6 +133,7 @@ class Explainer:
         self.index = RunIndex(run)
         self.exact = run.source == "sim" and not self.index.estimated
         self.done = sorted(t for t in run.m_done if t == t)
+        self.accepted = _accepted(run)
         self.costs = costs_note(run)
         buffer = run.meta.get("buffer_bytes")
         self.buffer = buffer if isinstance(buffer, int) and buffer > 0 else None
@@ -232,6 +233,8 @@ class Explainer:
                 extra["message_ready"] = run.m_ready[msg]
         elif doing is Doing.GIL:
             extra.update(self._gil_holder(t))
+        if outcome is Kind.EWOULDBLOCK and outcome_call == "accept":
+            extra["taken_by"] = self._taken_by(lane, start)
         elif doing is Doing.ALL_BLOCKED:
             extra.update(self._in_kernel(t))
             extra["copying"] = self.index.all.copying(t)
@@ -241,6 +244,20 @@ class Explainer:
                       **about)
 
     # -- what the trace says about a moment ------------------------------------------------------
+
+    def _taken_by(self, lane: int, t: float) -> str:
+        """The other thread whose accept took a connection while this thread waited in its
+        multiplexer (from the call's entry to its own accept finding the queue empty): the
+        thundering herd's wasted wake-up; "" when the trace shows none."""
+        entered, taken = self.accepted
+        times = entered.get(lane, [])
+        k = bisect_right(times, t) - 1
+        if k < 0:
+            return ""
+        since = times[k]
+        return next((self.run.lanes[other].name for at, other in reversed(taken)
+                     if since <= at <= t and other != lane), "")
+
 
     def _lane(self, lane: int) -> int:
         if not 0 <= lane < len(self.run.lanes):
@@ -398,3 +415,17 @@ class Explainer:
         other = run.conn[i]
         asleep = run.kind[i] == Kind.BLOCKED and run.labels[run.label[i]] == READ_BLOCK_LABEL
         return other if asleep and other not in (-1, conn) else -1
+
+
+def _accepted(run: Run) -> tuple[dict[int, list[float]], list[tuple[float, int]]]:
+    """When each thread entered a multiplexer, and each accept that returned a connection
+    (time, lane), read once from the run's labels."""
+    entered: dict[int, list[float]] = {}
+    taken: list[tuple[float, int]] = []
+    for i in range(len(run)):
+        kind, label = run.kind[i], run.labels[run.label[i]]
+        if kind == Kind.SYSCALL and label in MULTIPLEXERS:
+            entered.setdefault(run.lane[i], []).append(run.t0[i])
+        elif kind == Kind.RETURN and label.startswith("return connection"):
+            taken.append((run.t0[i], run.lane[i]))
+    return entered, taken

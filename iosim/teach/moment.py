@@ -73,6 +73,7 @@ class Moment:
     dropped: int = 0  # UDP: bytes of a datagram beyond the buffer, lost (MSG_TRUNC)
     gil_holder: str = ""  # who holds the GIL a thread waits for ("thread 1")
     gil_doing: str = ""  # what the holder does: "processing a message", "handed the GIL"
+    taken_by: str = ""  # an accept's EWOULDBLOCK: the thread whose accept took the connection
     in_kernel: str = ""  # all blocked: a thread running in the kernel ("thread 2")
     in_kernel_copy: bool = False  # ... and whether it is a copy (phase 2)
     left_conn: int = -1  # a connection where a read left part of a message queued

@@ -381,6 +381,11 @@ def _overhead(m: Moment) -> str:
 
 def _gil(m: Moment) -> list[str]:
     s = m.subject
+    if m.taken_by:
+        return [f"{s}'s accept returned EWOULDBLOCK: the accept queue is empty, as "
+                f"{m.taken_by}'s accept took the connection first, so {s} woke for nothing "
+                "(the thundering herd).",
+                f"{s} could run Python code once it has the GIL."]
     if m.gil_doing == "handed":
         first = (f"{s} could run Python code, but the GIL has just been handed to "
                  f"{m.gil_holder}.")

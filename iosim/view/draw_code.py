@@ -292,10 +292,12 @@ def _code(surf: pygame.Surface, text: Text, layout: tuple[int, list[Row]], lit: 
     size, rows = layout
     step = code_step(size)
     indent = text.width("0" * NUMBER_W, size, mono=True)
-    for k, row in enumerate(rows):
-        if lit is not None and _lit(rows, k, lit):
-            surf.fill(LIT, (x - 6, y - 2, width + 12, step))
-            surf.fill(LIT_MARK, (x - 6, y - 2, 3, step))
+    if lit is not None:  # every lit row's background first: a continuation's must not cover
+        for k in range(len(rows)):  # the underscores and commas of the row above
+            if _lit(rows, k, lit):
+                surf.fill(LIT, (x - 6, y + k * step - 2, width + 12, step))
+                surf.fill(LIT_MARK, (x - 6, y + k * step - 2, 3, step))
+    for row in rows:
         if row.line >= 0:
             text.blit(surf, f"{row.line + 1:>2}", (x, y), size, MUTED, mono=True, room=room)
         if row.text:
