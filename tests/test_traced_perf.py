@@ -8,6 +8,7 @@ program's lane, the same lines lit; and what each tracer costs, as the trace say
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -245,3 +246,27 @@ def test_an_asyncio_server_is_drawn_alike_by_both_tracers(tmp_path: Path) -> Non
     assert runs["perf"].meta["model_guess"]["model"] == "epoll"
     assert "asyncio" in runs["perf"].meta["model_guess"]["evidence"]
     assert messages(runs["perf"]) == messages(runs["strace"])
+
+
+@needs_perf_tracer
+def test_where_perf_cannot_record_auto_traces_with_strace_and_perf_is_refused(
+        tmp_path: Path) -> None:
+    """A perf that fails (here a stand-in on PATH): --tracer auto says why and traces with
+    strace; --tracer perf is one line and exit status 2, nothing traced, nothing left."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "perf"
+    fake.write_text("#!/bin/sh\necho 'perf_event_open: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    program = [sys.executable, "-c", "pass"]
+    done = iosim_trace(tmp_path, [], program, env=env)
+    assert done.returncode == 0 and done.left_running == [], done.stderr
+    assert "iosim trace: tracing with strace: the perf tracer needs the kernel side" in \
+        done.stderr
+    assert done.run.meta["tracer"].startswith("strace")
+    refused = iosim_trace(tmp_path, ["--tracer", "perf"], program,
+                          output=tmp_path / "refused.json", env=env)
+    assert refused.returncode == 2 and not (tmp_path / "refused.json").exists()
+    (line,) = [ln for ln in refused.stderr.splitlines() if ln.strip()]
+    assert line.startswith("iosim: error: --tracer perf needs the kernel side")

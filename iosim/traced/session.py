@@ -292,8 +292,7 @@ class Session:
             try:
                 kernel_side = self._start_kernel()
                 self._fall_back(kernel_side)
-                cost_us, call_us = measure_cost(self.strace, self.workdir) if self.strace else \
-                    perf_tracer.measure_cost(self.perf_path, self.workdir)
+                cost_us, call_us = self._measure_cost()
             except Interrupted:
                 raise KeyboardInterrupt from None  # nothing traced yet, nothing to write
             opts.say(f"{self.tracer_name}: each traced call ~{cost_us:.1f} µs slower; kernel "
@@ -345,11 +344,26 @@ class Session:
             return
         if self.opts.tracer == "perf":
             raise UserError(f"--tracer perf needs the kernel side, which is off: {kernel_side}")
+        self._use_strace(f"the perf tracer needs the kernel side ({kernel_side})")
+
+    def _use_strace(self, why: str) -> None:
         self.strace = strace_path()
         self.strace_stacks = self.program.kind == "c" and not stacks.available_events()
         self.watch.parser.binary = self.program.path if self.strace_stacks else None
-        self.opts.say(f"tracing with strace: the perf tracer needs the kernel side "
-                      f"({kernel_side})")
+        self.opts.say(f"tracing with strace: {why}")
+
+    def _measure_cost(self) -> tuple[float, float]:
+        """What the tracer adds to a call, measured before the program starts; where perf
+        turns out unable to trace (--tracer auto), strace's."""
+        if not self.strace:
+            try:
+                return perf_tracer.measure_cost(self.perf_path, self.workdir)
+            except UserError as exc:
+                if self.opts.tracer == "perf":
+                    raise
+                self._use_strace(str(exc))
+        assert self.strace is not None
+        return measure_cost(self.strace, self.workdir)
 
     def _launch(self, env: dict[str, str] | None) -> Traced:
         """The program started under its tracer."""
