@@ -226,8 +226,9 @@ def test_a_fork_server_is_drawn_alike_by_both_tracers(fork_server: Path, tmp_pat
     for run, other in ((perf, "strace"), (strace, "perf")):
         said = [(m["line"], " ".join(m["sentences"])) for m in moments(run)]
         assert not any(other in words or "Python" in words for _, words in said)
-        copied = [line for line, words in said if "has copied its data" in words]
-        assert copied and all("read(" in line for line in copied), copied
+        copying = [line for line, words in said if "Phase 2" in words or
+                   "has copied its data" in words]  # the copy, then the return
+        assert copying and all("read(" in line for line in copying), copying
 
 
 @needs_perf_tracer
