@@ -271,3 +271,16 @@ def test_where_perf_cannot_record_auto_traces_with_strace_and_perf_is_refused(
     assert refused.returncode == 2 and not (tmp_path / "refused.json").exists()
     (line,) = [ln for ln in refused.stderr.splitlines() if ln.strip()]
     assert line.startswith("iosim: error: --tracer perf needs the kernel side")
+
+
+@needs_perf_tracer
+def test_a_dual_stack_servers_ipv4_clients_are_the_scenarios_connections(
+        tmp_path: Path) -> None:
+    """On an IPv6 socket an IPv4 client is ::ffff:127.0.0.1: each tracer still finds the
+    scenario's own connections (not new ones), every byte read."""
+    port = free_port()
+    runs = both(tmp_path, [sys.executable, str(SERVERS / "dual_stack_server.py"), str(port)],
+                port)
+    expected = [(0, 300), (1, 1500), (2, 700), (0, 300), (1, 100), (0, 300), (2, 64)]
+    for run in runs.values():
+        assert messages(run) == expected and not run.error

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iosim.processes import stop
+from iosim.traced.strace import unmapped
 
 TRACEPOINTS = ("sock:sk_data_ready", "sock:sock_recv_length", "sock:inet_sock_set_state",
                "skb:skb_copy_datagram_iovec")
@@ -63,7 +64,7 @@ SYN_RECV = 3  # the state a server's side of a connection leaves when it is esta
 
 def _address(family: int, number: int, port: int) -> Address:
     host = ipaddress.IPv4Address(number) if family == 2 else ipaddress.IPv6Address(number)
-    return str(host), port
+    return unmapped(str(host)), port
 
 
 @dataclass

@@ -24,7 +24,7 @@ import errno as errno_mod
 import signal as signal_mod
 from dataclasses import dataclass, field
 
-from iosim.traced.strace import Call, Exit, Record, Signal
+from iosim.traced.strace import Call, Exit, Record, Signal, unmapped
 
 Address = tuple[str, int]
 CLONE_FILES, CLONE_THREAD = 0x400, 0x10000
@@ -283,9 +283,9 @@ class PerfCalls:
             return
         for new, sport, dport, saddr, daddr in p.states:
             if p.name == "listen" and new == LISTEN_STATE and saddr != "-":
-                sock.local = (saddr, sport)
+                sock.local = (unmapped(saddr), sport)
             elif p.name == "connect" and new == SYN_SENT and "-" not in (saddr, daddr):
-                sock.local, sock.peer = (saddr, sport), (daddr, dport)
+                sock.local, sock.peer = (unmapped(saddr), sport), (unmapped(daddr), dport)
         if p.name == "bind" and sock.local is None:
             sock.local = self.bound.get((self.process(tid), p.args[0]))
 

@@ -20,7 +20,7 @@ import socket as socket_mod
 import struct
 from pathlib import Path
 
-from iosim.traced.strace import Call, Inet, inet_socket, nth_arg, sockaddr
+from iosim.traced.strace import Call, Inet, inet_socket, nth_arg, sockaddr, unmapped
 
 INODE = re.compile(r"socket:\[(\d+)\]")
 _FAMILIES = {"AF_INET", "AF_INET6"}
@@ -130,7 +130,8 @@ def _hex_address(text: str) -> tuple[str, int] | None:
         return socket_mod.inet_ntop(socket_mod.AF_INET, raw[::-1]), number
     if len(raw) == 16:
         words = struct.unpack("<4I", raw)
-        return socket_mod.inet_ntop(socket_mod.AF_INET6, struct.pack(">4I", *words)), number
+        host = socket_mod.inet_ntop(socket_mod.AF_INET6, struct.pack(">4I", *words))
+        return unmapped(host), number
     return None
 
 

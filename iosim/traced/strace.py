@@ -11,6 +11,7 @@ the few helpers below where a call needs one of them.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -210,11 +211,23 @@ class Inet:
     peer: tuple[str, int] | None
 
 
+def unmapped(host: str) -> str:
+    """An IPv4 client of a dual-stack (IPv6) socket as the client knows itself:
+    ``::ffff:127.0.0.1`` -> ``127.0.0.1``."""
+    if not host.lower().startswith("::ffff:"):
+        return host
+    try:
+        mapped = ipaddress.IPv6Address(host).ipv4_mapped
+    except ValueError:
+        return host
+    return str(mapped) if mapped else host
+
+
 def _address(text: str) -> tuple[str, int] | None:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         return None  # "[68842]": an inode, the socket is not bound yet
-    return host.strip("[]"), int(port)
+    return unmapped(host.strip("[]")), int(port)
 
 
 def inet_socket(annotation: str) -> Inet | None:
@@ -231,7 +244,7 @@ def sockaddr(args: str) -> tuple[str, int] | None:
     """The first socket address written out in the arguments (recvfrom's or recvmsg's sender,
     accept's peer, bind's address) as (host, port), or None."""
     found = _PEER4.search(args) or _PEER6.search(args)
-    return (found.group(2), int(found.group(1))) if found else None
+    return (unmapped(found.group(2)), int(found.group(1))) if found else None
 
 
 def nth_arg(args: str, n: int) -> str:
