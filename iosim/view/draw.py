@@ -43,6 +43,7 @@ REPEAT_GAP_PX = 60  # the same label again on a row: only this far after the las
 # arrows of a polling loop stay visible between their labels
 FADE_ALPHA = 185  # how much what lies after the playhead fades
 DIM_ALPHA = 200  # following a message: how much the rest of the band fades
+ERROR_BACKING = (255, 255, 255, 225)  # behind a run's error text: readable over its lanes
 
 
 class Renderer:
@@ -320,7 +321,12 @@ class Renderer:
             lines = self.text.wrap(text, 13, room.w, True)
             if len(lines) <= rows and all(self.text.width(ln, 13, True) <= room.w
                                           for ln in lines):
-                for k, line in enumerate(lines):
+                for k, line in enumerate(lines):  # on a pale backing: readable over lanes
+                    back = pygame.Rect(room.x - 4, room.y + 17 * k - 1,
+                                       self.text.width(line, 13, True) + 8, 17)
+                    veil = pygame.Surface(back.size, pygame.SRCALPHA)
+                    veil.fill(ERROR_BACKING)
+                    surf.blit(veil, back)
                     self.text.blit(surf, line, (room.x, room.y + 17 * k), 13, theme.ERROR,
                                    True, room=room)
                 return
