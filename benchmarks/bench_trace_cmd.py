@@ -128,7 +128,7 @@ def tracer_costs(workdir: Path) -> dict[str, float]:
     from iosim.traced import perf_tracer
     from iosim.traced.runner import strace_command, strace_path
     from iosim.traced.sources import PYREC_DIR
-    from iosim.traced.stacks import STACK_BYTES, available_events
+    from iosim.traced.stacks import STACK_BYTES, can_record, entry_events
     bare = per_call_us([], workdir)
     costs = {"strace": per_call_us(strace_command(strace_path(), workdir / "s.out", [])[:-1],
                                    workdir) - bare}
@@ -136,8 +136,8 @@ def tracer_costs(workdir: Path) -> dict[str, float]:
     if perf and perf_tracer.why_not() is None:
         costs["perf tracer"] = per_call_us(
             perf_tracer.perf_command(perf, workdir / "p0.data", []), workdir) - bare
-    if perf and available_events():
-        events = [a for e in available_events() for a in ("-e", e)]
+    if perf and can_record():
+        events = entry_events()
         costs["perf stacks"] = per_call_us(
             [perf, "record", "-q", "-o", str(workdir / "p1.data"), "--call-graph",
              f"dwarf,{STACK_BYTES}", *events, "--"], workdir) - bare

@@ -284,3 +284,17 @@ def test_a_dual_stack_servers_ipv4_clients_are_the_scenarios_connections(
     expected = [(0, 300), (1, 1500), (2, 700), (0, 300), (1, 100), (0, 300), (2, 64)]
     for run in runs.values():
         assert messages(run) == expected and not run.error
+
+
+def test_raw_syscall_lines_are_the_calls_by_number() -> None:
+    """raw_syscalls (x86_64): a call by its number, six raw arguments (as many kept as the
+    call has), a return perf handed over as unsigned."""
+    parser = PerfCalls(0)
+    out = [r for line in lines(
+        "e 1 7 41 2 1 0 0 0 0", "x 2 7 41 3",
+        "e 3 7 0 3 140000 100 9 9 9", f"x 4 7 0 {(1 << 64) - 11}",
+        "e 5 7 999 0 0 0 0 0 0", "x 6 7 999 0") for r in parser.feed(line)]
+    sock, read = out
+    assert (sock.name, sock.args, sock.result) == ("socket", "AF_INET, SOCK_STREAM, 0", 3)
+    assert (read.name, read.args, read.result, read.errno) == \
+        ("read", '3<TCP:[1]>, "", 100', -1, "EAGAIN")

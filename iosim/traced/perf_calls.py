@@ -25,6 +25,7 @@ import signal as signal_mod
 from dataclasses import dataclass, field
 
 from iosim.traced.strace import Call, Exit, Record, Signal, unmapped
+from iosim.traced.syscall_table import BY_NUMBER
 
 Address = tuple[str, int]
 CLONE_FILES, CLONE_THREAD = 0x400, 0x10000
@@ -97,6 +98,11 @@ def signal_name(number: int) -> str:
         return f"SIG{number}"
 
 
+def _signed(value: int) -> int:
+    """A return value as the kernel meant it (perf may hand a long over as unsigned)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def _flags(value: int, names: tuple[tuple[int, str], ...], none: str = "0") -> str:
     return "|".join(name for bit, name in names if value & bit) or none
 
@@ -148,6 +154,13 @@ class PerfCalls:
         parts = line.split()
         try:
             kind, t_ns, tid = parts[0], int(parts[1]) + self.offset_ns, int(parts[2])
+            if kind in ("e", "x"):  # raw_syscalls: the call by its number
+                name, count = BY_NUMBER.get(int(parts[3]), ("", 0))
+                if not name:
+                    return []
+                if kind == "e":
+                    return self._enter(tid, t_ns, name, [int(x) for x in parts[4:4 + count]])
+                return self._exit(tid, t_ns, name, _signed(int(parts[4])))
             if kind == "E":
                 return self._enter(tid, t_ns, parts[3], [int(x) for x in parts[4:]])
             elif kind == "X":

@@ -4,6 +4,8 @@ into the calls strace would have shown.
 
     E TIME_NS TID NAME ARG...      syscalls:sys_enter_NAME: a call entered, its raw arguments
     X TIME_NS TID NAME RET         syscalls:sys_exit_NAME: it returned RET (-errno on failure)
+    e TIME_NS TID NUMBER ARG*6     raw_syscalls:sys_enter (x86_64): the call by its number
+    x TIME_NS TID NUMBER RET       raw_syscalls:sys_exit
     S TIME_NS TID SIG HANDLER      signal:signal_deliver (HANDLER 0: SIG_DFL, 1: SIG_IGN)
     N TIME_NS TID CHILD FLAGS      task:task_newtask: TID made task CHILD with clone FLAGS
     Q TIME_NS TID                  sched:sched_process_exit: the task ended
@@ -12,6 +14,7 @@ into the calls strace would have shown.
 """
 
 import socket
+import struct
 import sys
 
 SKIP = {"common_cpu", "common_s", "common_ns", "common_pid", "common_comm",
@@ -32,7 +35,13 @@ def trace_unhandled(event_name, context, fields, *sample):
     head = f"{fields['common_s'] * 1000000000 + fields['common_ns']} {fields['common_pid']}"
     system, _, name = event_name.partition("__")
     out = sys.stdout
-    if system == "syscalls":
+    if system == "raw_syscalls":
+        if name == "sys_enter":
+            args = " ".join(str(v) for v in struct.unpack("<6Q", bytes(fields["args"])))
+            out.write(f"e {head} {fields['id']} {args}\n")
+        else:
+            out.write(f"x {head} {fields['id']} {int(fields['ret'])}\n")
+    elif system == "syscalls":
         if name.startswith("sys_enter_"):
             args = " ".join(str(int(v)) for k, v in fields.items() if k not in SKIP)
             out.write(f"E {head} {name[10:]} {args}\n")

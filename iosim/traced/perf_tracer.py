@@ -24,6 +24,7 @@ from pathlib import Path
 from iosim.errors import UserError
 from iosim.traced.runner import CALLS, probe_costs, run_probe
 from iosim.traced.sockets import PROC_TABLES, proc_sockets
+from iosim.traced.syscall_table import raw_available, raw_events
 
 EVENTS_DIR = Path("/sys/kernel/tracing/events")
 EXTRA_CALLS = ("dup", "dup2", "dup3", "exit_group")  # followed for the descriptor tables
@@ -54,11 +55,19 @@ def syscall_events() -> list[str]:
     return found
 
 
+def call_events() -> list[str]:
+    """perf's arguments for the calls' entries and exits: raw_syscalls filtered by number
+    where it can (x86_64), else the named tracepoints of each call."""
+    if raw_available():
+        return raw_events((*CALLS, *EXTRA_CALLS))
+    return [arg for event in syscall_events() for arg in ("-e", event)]
+
+
 def why_not() -> str | None:
     """None when the perf tracer can run here, else why not, in words."""
     if shutil.which("perf") is None:
         return "perf is not installed (Debian: apt-get install linux-perf)"
-    if not syscall_events():
+    if not raw_available() and not syscall_events():
         return f"{EVENTS_DIR}/syscalls is not readable (perf needs root or CAP_PERFMON)"
     missing = [e for e in TASK_EVENTS if not (EVENTS_DIR / e.replace(":", "/")).is_dir()]
     return f"this kernel lacks {', '.join(missing)}" if missing else None
@@ -77,7 +86,7 @@ def perf_command(perf: str, data: Path, command: Sequence[str]) -> list[str]:
     """perf record as the tracer: CLOCK_MONOTONIC (its times move to strace's clock by the
     offset measured now), no build-ids, no BPF side band, a large buffer, and the program
     started by perf itself so that its threads and children are followed from their start."""
-    events = [arg for event in (*syscall_events(), *TASK_EVENTS) for arg in ("-e", event)]
+    events = [*call_events(), *[arg for event in TASK_EVENTS for arg in ("-e", event)]]
     return [perf, "record", "-q", "-k", "mono", "-B", "-N", "--no-bpf-event",
             "-m", str(RING_PAGES), "-o", str(data), *events, "--", *command]
 
@@ -113,7 +122,7 @@ def script_lines(perf: str, data: Path) -> tuple[list[str], str]:
 def traced_tasks(lines: list[str]) -> set[int]:
     """Every task the recording saw make a call."""
     return {int(line.split(maxsplit=3)[2]) for line in lines
-            if line.startswith("E ") and line.count(" ") >= 3}
+            if line.startswith(("E ", "e ")) and line.count(" ") >= 3}
 
 
 class ProcWatch:

@@ -153,7 +153,7 @@ class Session:
         self.workdir = workdir
         self.program = sources.prepare(opts.command, workdir)
         # a compiled program's stacks: perf's, a few µs a call; else strace -k's (slow)
-        self.strace_stacks = self.program.kind == "c" and not stacks.available_events() and \
+        self.strace_stacks = self.program.kind == "c" and not stacks.can_record() and \
             strace is not None
         self.stacks: stacks.Stacks | None = None
         self.stacks_tried = False
@@ -352,7 +352,7 @@ class Session:
 
     def _use_strace(self, why: str) -> None:
         self.strace = strace_path()
-        self.strace_stacks = self.program.kind == "c" and not stacks.available_events()
+        self.strace_stacks = self.program.kind == "c" and not stacks.can_record()
         self.watch.parser.binary = self.program.path if self.strace_stacks else None
         self.opts.say(f"tracing with strace: {why}")
 

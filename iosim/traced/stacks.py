@@ -23,6 +23,7 @@ from pathlib import Path
 from iosim.traced.kernel import Perf, clock_offset_ns
 from iosim.traced.runner import CALLS
 from iosim.traced.strace import Call
+from iosim.traced.syscall_table import raw_available, raw_events
 
 EVENTS_DIR = Path("/sys/kernel/tracing/events/syscalls")
 STACK_BYTES = 2048  # of the user stack copied per call: a few frames above libc's wrapper
@@ -37,11 +38,23 @@ def available_events() -> list[str]:
             if (EVENTS_DIR / f"sys_enter_{name}").is_dir()]
 
 
+def can_record() -> bool:
+    return raw_available() or bool(available_events())
+
+
+def entry_events() -> list[str]:
+    """perf's arguments for the traced calls' entries: raw_syscalls:sys_enter filtered by
+    number where it can (x86_64: one event, quick to switch on), else each call's own."""
+    if raw_available():
+        return raw_events(CALLS, exits=False)
+    return [arg for name in available_events() for arg in ("-e", name)]
+
+
 class Stacks:
     """perf recording the traced calls' stacks of one running program."""
 
     def __init__(self, perf: str, pid: int, workdir: Path) -> None:
-        events = [arg for name in available_events() for arg in ("-e", name)]
+        events = entry_events()
         self.recorder = Perf(perf, workdir, ["-p", str(pid), "-m", str(RING_PAGES),
                                              "--call-graph", f"dwarf,{STACK_BYTES}", *events],
                              name="stacks")
@@ -125,7 +138,7 @@ def start(pid: int, workdir: Path) -> Stacks | str:
     perf = shutil.which("perf")
     if perf is None:
         return "perf is not installed"
-    if not available_events():
+    if not can_record():
         return f"{EVENTS_DIR} is not readable (perf needs root or CAP_PERFMON)"
     stacks = Stacks(perf, pid, workdir)
     reason = stacks.enable()
