@@ -1,6 +1,7 @@
 """What tracing costs a server: request/reply round trips per second against a small Python
-echo server run bare and run under ``iosim trace`` (strace, and perf where allowed), in the
-same run, taking turns, the median of the pairs' ratios. The client is this process; the
+echo server run bare and run under ``iosim trace`` with each of its tracers (the perf tracer
+where the machine allows it, and strace), in the same run, taking turns, the median of the
+ratios to the bare run beside it. The client is this process; the
 timing covers only its round trips, not the start of the server, of strace or of perf. Every
 process (client, server, iosim, strace, perf) runs on one CPU, which they inherit from this one:
 on a 2-vCPU VM whether the scheduler spreads them over one CPU or two changes a loopback round
@@ -8,10 +9,10 @@ trip more than the cost being measured.
 
 Then, in the same run, what each way of tracing adds to one system call (a hot recv on an
 empty non-blocking UDP socket, the call a polling server makes most), bare and traced, the
-best of five batches: strace as iosim runs it; perf recording the traced calls' entries with
-their stacks (how iosim lights a compiled program's lines); perf recording the raw entry and
-exit tracepoints of every call (the cheaper tracer a perf back end would use: not yet one of
-iosim's); and iosim's Python recorder (how it lights a Python script's lines).
+best of five batches: strace as iosim runs it; the perf tracer as iosim runs it (the entry and
+exit tracepoints of the calls iosim reads, with its task, signal and socket events); perf
+recording the traced calls' entries with their stacks (how iosim lights a compiled program's
+lines); and iosim's Python recorder (how it lights a Python script's lines).
 """
 
 from __future__ import annotations
@@ -76,20 +77,21 @@ def round_trips(port: int, proc: subprocess.Popen[bytes]) -> float:
         return ROUND_TRIPS / (time.perf_counter() - start)
 
 
-def measure(traced: bool, workdir: Path) -> tuple[float, dict]:
-    """Round trips per second against a fresh server; with the trace's meta when traced."""
+def measure(tracer: str | None, workdir: Path) -> tuple[float, dict]:
+    """Round trips per second against a fresh server, bare (``tracer`` None) or under
+    ``iosim trace --tracer TRACER``; with the trace's meta when traced."""
     port = free_port()
     server = [sys.executable, "-c", ECHO_SERVER, str(port)]
     output = workdir / f"trace-{port}.json"
-    command = [sys.executable, "-m", "iosim", "trace", "-o", str(output), "--", *server] \
-        if traced else server
+    command = [sys.executable, "-m", "iosim", "trace", "-o", str(output), "--tracer", tracer,
+               "--", *server] if tracer else server
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         rate = round_trips(port, proc)
     finally:
         proc.send_signal(signal.SIGTERM)  # iosim writes its trace; the bare server just ends
         proc.wait(60)
-    meta = trace_mod.load(output).runs[0].meta if traced else {}
+    meta = trace_mod.load(output).runs[0].meta if tracer else {}
     return rate, meta
 
 
@@ -123,6 +125,7 @@ def per_call_us(prefix: list[str], workdir: Path, env: dict | None = None) -> fl
 
 def tracer_costs(workdir: Path) -> dict[str, float]:
     """µs each tracer adds to a call, measured now, side by side."""
+    from iosim.traced import perf_tracer
     from iosim.traced.runner import strace_command, strace_path
     from iosim.traced.sources import PYREC_DIR
     from iosim.traced.stacks import STACK_BYTES, available_events
@@ -130,14 +133,14 @@ def tracer_costs(workdir: Path) -> dict[str, float]:
     costs = {"strace": per_call_us(strace_command(strace_path(), workdir / "s.out", [])[:-1],
                                    workdir) - bare}
     perf = shutil.which("perf")
+    if perf and perf_tracer.why_not() is None:
+        costs["perf tracer"] = per_call_us(
+            perf_tracer.perf_command(perf, workdir / "p0.data", []), workdir) - bare
     if perf and available_events():
         events = [a for e in available_events() for a in ("-e", e)]
         costs["perf stacks"] = per_call_us(
             [perf, "record", "-q", "-o", str(workdir / "p1.data"), "--call-graph",
              f"dwarf,{STACK_BYTES}", *events, "--"], workdir) - bare
-        costs["perf raw_syscalls"] = per_call_us(
-            [perf, "record", "-q", "-o", str(workdir / "p2.data"), "-e",
-             "raw_syscalls:sys_enter", "-e", "raw_syscalls:sys_exit", "--"], workdir) - bare
     env = {**os.environ, "PYTHONPATH": str(PYREC_DIR), "IOSIM_PYREC": str(workdir / "rec"),
            "IOSIM_PYREC_MAIN": str(workdir / "cost.py")}
     costs["python recorder"] = per_call_us([], workdir, env) - bare
@@ -145,26 +148,35 @@ def tracer_costs(workdir: Path) -> dict[str, float]:
 
 
 def run() -> dict:
-    bare, traced, costs, sides = [], [], [], set()
+    """Turns of bare, then each tracer; the ratios; then what each way of tracing adds to a
+    call. ``ratio`` is the cheapest tracer's (the one ``iosim trace`` picks by default)."""
+    from iosim.traced import perf_tracer
+    tracers = ["perf", "strace"] if perf_tracer.why_not() is None else ["strace"]
+    bare: list[float] = []
+    traced: dict[str, list[float]] = {t: [] for t in tracers}
+    costs: dict[str, list[float]] = {t: [] for t in tracers}
+    sides = set()
     cpus = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {max(cpus)})
     with tempfile.TemporaryDirectory(prefix="bench-trace-cmd-") as tmp:
-        for pair in range(PAIRS):
-            bare.append(measure(False, Path(tmp))[0])
-            rate, meta = measure(True, Path(tmp))
-            traced.append(rate)
-            costs.append(meta["strace_cost_us"])
-            sides.add(meta["kernel_side"])
-            print(f"pair {pair + 1}: bare {bare[-1]:,.0f} round trips/s, traced "
-                  f"{rate:,.0f} ({rate / bare[-1]:.3f}); strace ~{costs[-1]:.0f} µs a call")
+        for turn in range(PAIRS):
+            bare.append(measure(None, Path(tmp))[0])
+            said = [f"turn {turn + 1}: bare {bare[-1]:,.0f} round trips/s"]
+            for tracer in tracers:
+                rate, meta = measure(tracer, Path(tmp))
+                traced[tracer].append(rate / bare[-1])
+                costs[tracer].append(meta["tracer_cost_us"])
+                sides.add(meta["kernel_side"])
+                said.append(f"{tracer} {rate:,.0f} ({rate / bare[-1]:.3f}; "
+                            f"~{costs[tracer][-1]:.1f} µs a call)")
+            print(", ".join(said))
         added = tracer_costs(Path(tmp))
     os.sched_setaffinity(0, cpus)
-    ratio = statistics.median(t / b for t, b in zip(traced, bare, strict=True))
-    print(f"median: traced / bare = {ratio:.3f}; kernel side: {', '.join(sorted(sides))}")
+    ratios = {t: round(statistics.median(r), 3) for t, r in traced.items()}
+    print(f"median traced / bare: {ratios}; kernel side: {', '.join(sorted(sides))}")
     for name, us in added.items():
         print(f"{name}: {us:.2f} µs a call" + ("" if name == "bare" else " added"))
-    return {"name": "trace-cmd", "ratio": round(ratio, 3),
-            "bare_round_trips_per_s": round(statistics.median(bare)),
-            "traced_round_trips_per_s": round(statistics.median(traced)),
-            "strace_cost_us": statistics.median(costs), "round_trips": ROUND_TRIPS,
-            "pairs": PAIRS, "us_added_per_call": added}
+    return {"name": "trace-cmd", "ratio": ratios[tracers[0]], "tracer": tracers[0],
+            "ratios": ratios, "bare_round_trips_per_s": round(statistics.median(bare)),
+            "cost_us_said": {t: statistics.median(c) for t, c in costs.items()},
+            "round_trips": ROUND_TRIPS, "pairs": PAIRS, "us_added_per_call": added}

@@ -194,8 +194,10 @@ def table(trace: Trace) -> str:
 
 def tracer_note(run: Run) -> str | None:
     """What tracing did to a traced run's times, in words (None for other runs)."""
-    if run.source != "traced" or "strace_cost_us" not in run.meta:
+    cost = run.meta.get("tracer_cost_us", run.meta.get("strace_cost_us"))
+    if run.source != "traced" or not isinstance(cost, int | float):
         return None
+    tracer = "perf" if str(run.meta.get("tracer", "")).startswith("perf") else "strace"
     estimated = "; ready times estimated from the calls" if run.meta.get("ready_estimated") \
         else ""
     if run.meta.get("copies_unknown"):
@@ -203,7 +205,9 @@ def tracer_note(run: Run) -> str | None:
     startup = run.meta.get("startup_us")
     if isinstance(startup, int | float) and startup > 0:
         estimated += f"; {startup / 1000:.1f} ms of start-up before t = 0, not drawn"
-    return f"traced with strace: each call ~{run.meta['strace_cost_us']:.0f} µs slower{estimated}"
+    slower = "under 0.5 µs" if cost < 0.5 else f"~{cost:.1f} µs" if cost < 9.5 else \
+        f"~{cost:.0f} µs"
+    return f"traced with {tracer}: each call {slower} slower{estimated}"
 
 
 def _count(value: Any) -> int | None:

@@ -21,6 +21,7 @@ from tracehelp import (
     finish,
     free_port,
     iosim_trace,
+    needs_perf_tracer,
     needs_strace,
     server_command,
     shared_trace,
@@ -82,7 +83,7 @@ def test_strace_missing_says_how_to_install_it(tmp_path: Path) -> None:
 def test_ptrace_not_permitted_says_why(tmp_path: Path) -> None:
     """Under a tracer already (one tracer per program), strace may not trace."""
     output = tmp_path / "trace.json"
-    outer = start([], [sys.executable, "-c", "pass"], output,
+    outer = start(["--tracer", "strace"], [sys.executable, "-c", "pass"], output,
                   prefix=("strace", "-f", "-o", os.devnull))
     done = finish(outer, output)
     assert done.returncode == 2
@@ -195,7 +196,7 @@ def test_a_client_command_runs_and_tracing_stops_when_it_exits(tmp_path: Path) -
 @needs_strace
 def test_everything_the_program_started_is_stopped(tmp_path: Path) -> None:
     port = free_port()
-    done = iosim_trace(tmp_path, ["--duration", "1"],
+    done = iosim_trace(tmp_path, ["--client", "true"],  # ends once the child listens
                        [sys.executable, str(SERVERS / "spawns_server.py"), "select_loop.py",
                         str(port)])
     assert done.returncode == 0, done.stderr
@@ -241,22 +242,27 @@ def test_summary_export_and_render_read_the_trace(
 
 
 @needs_strace
+@pytest.mark.parametrize("tracer", ["strace", pytest.param("perf", marks=needs_perf_tracer)])
 def test_a_trace_stops_when_it_holds_as_many_calls_as_it_may(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]) -> None:
+        capfd: pytest.CaptureFixture[str], tracer: str) -> None:
     """Memory stays bounded: a busy polling server fills the (here lowered) limit, tracing
     stops and the trace says why."""
-    monkeypatch.setattr("iosim.traced.watch.MAX_RECORDS", 300)
+    if tracer == "strace":
+        monkeypatch.setattr("iosim.traced.watch.MAX_RECORDS", 300)
+    else:  # the perf tracer's bound is its recording's size, checked as it grows
+        monkeypatch.setattr("iosim.traced.perf_tracer.MAX_DATA_BYTES", 1_000_000)
     output = tmp_path / "trace.json"
     subreaper(True)
     try:
-        status = cli.main(["trace", "-o", str(output), "--duration", "60", "--",
-                           *server_command("nonblocking_poll.py", free_port())])
+        status = cli.main(["trace", "-o", str(output), "--duration", "60", "--tracer", tracer,
+                           "--", *server_command("nonblocking_poll.py", free_port())])
     finally:
         left = stop_leftovers()
         subreaper(False)
     assert status == 0 and left == []
     (run,) = trace_mod.load(output).runs
-    assert "tracing stopped after 300 system calls" in run.error
+    held = "300 system calls" if tracer == "strace" else "1 MB of perf's events"
+    assert f"tracing stopped after {held}, as many as a trace holds" in run.error
     assert run.end_us < 60e6
     capfd.readouterr()

@@ -21,6 +21,7 @@ from tracehelp import (
     finish,
     free_port,
     iosim_trace,
+    needs_perf_tracer,
     needs_strace,
     server_command,
     start,
@@ -36,6 +37,8 @@ SEND_AND_GO = ("import socket, sys; s = socket.create_connection(('127.0.0.1', {
                "s.sendall(b'hi'); s.close()")
 LINES_CLIENT = ("import socket, sys; s = socket.create_connection(('127.0.0.1', {port}))\n"
                 "for line in sys.stdin:\n    s.sendall(line.encode()); s.recv(16)\n")
+ADDRESSES_PERF = ("the kernel's socket state changes (perf), the server side of each handshake "
+                  "for an accepted connection")
 CRASH_SERVER = ("import socket, sys\nl = socket.create_server(('127.0.0.1', {port}))\n"
                 "c, _ = l.accept()\nc.recv(100)\nsys.exit('boom: a bad request')\n")
 
@@ -176,18 +179,22 @@ def test_a_udp_scenario_at_a_tcp_server_says_the_protocols_differ(tmp_path: Path
                               "with TCP: the protocols do not match")
 
 
-def test_many_connections_take_their_addresses_from_the_calls(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tracer", ["strace", pytest.param("perf", marks=needs_perf_tracer)])
+def test_many_connections_take_their_addresses_from_the_calls(tmp_path: Path,
+                                                             tracer: str) -> None:
     """300 idle connections beside the three that send (c10k's shape, smaller): strace's
-    -y, the sockets' addresses learned from the calls; every byte read on its connection."""
+    -y, the sockets' addresses learned from the calls (the perf tracer: from the kernel's
+    handshakes, in the order accept takes them); every byte read on its connection."""
     port = free_port()
     sc = tmp_path / "s.toml"
     sc.write_text(TCP_SCENARIO.replace('models = ["select"]',
                                        'models = ["select"]\nidle_connections = 300'))
-    done = iosim_trace(tmp_path, ["--scenario", str(sc), "--port", str(port)],
-                       server_command("select_loop.py", port))
+    done = iosim_trace(tmp_path, ["--scenario", str(sc), "--port", str(port), "--tracer",
+                                  tracer], server_command("select_loop.py", port))
     run = done.run
     assert done.returncode == 0, done.stderr
-    assert run.meta["socket_addresses"] == "learned from the calls (strace -y)"
+    assert run.meta["socket_addresses"] == ("learned from the calls (strace -y)"
+                                            if tracer == "strace" else ADDRESSES_PERF)
     assert [(run.m_conn[i], run.m_bytes[i]) for i in range(run.message_count)] == \
         [(0, 300), (1, 1500), (2, 700), (0, 300), (1, 100), (0, 300), (2, 64)]
 

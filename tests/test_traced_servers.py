@@ -21,6 +21,7 @@ from tracehelp import (
 
 from iosim import scenario
 from iosim.real.record import message_plan
+from iosim.summary import tracer_note
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
 from iosim.traced.build import COPY_UNKNOWN_LABEL, multiplexer_label
 from iosim.traced.kernel import PERF_HINT, TRACEPOINTS
@@ -111,7 +112,9 @@ def test_nonblocking_polls_between_messages_and_never_waits(run_dir: Path) -> No
     assert len(between) >= run.message_count
     assert run.source == "traced" and run.model.startswith("nonblocking_poll.py ")
     assert run.meta["model_guess"]["model"] == "nonblocking"
-    assert "traced with strace: each call ~" in done.stdout
+    tracer = "perf" if run.meta["tracer"].startswith("perf") else "strace"
+    note = tracer_note(run)
+    assert note and note.startswith(f"traced with {tracer}: each call ") and note in done.stdout
 
 
 def test_select_blocks_then_reads(run_dir: Path) -> None:

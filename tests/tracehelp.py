@@ -26,10 +26,13 @@ import pytest
 
 from iosim import trace as trace_mod
 from iosim.trace import Kind, Run
+from iosim.traced import perf_tracer
 
 SERVERS = Path(__file__).parent / "servers"
 needs_strace = pytest.mark.skipif(shutil.which("strace") is None,
                                   reason="strace is not installed (apt-get install strace)")
+needs_perf_tracer = pytest.mark.skipif(perf_tracer.why_not() is not None,
+                                       reason=f"no perf tracer: {perf_tracer.why_not()}")
 PR_SET_CHILD_SUBREAPER = 36
 TIMEOUT_S = 90.0
 

@@ -21,6 +21,7 @@ from iosim.errors import UserError
 from iosim.scenario import SIM_MODELS
 from iosim.teach.explain import Explainer, run_summary
 from iosim.teach.programs import program_for
+from iosim.teach.source import traced_source
 from iosim.timefmt import format_us
 from iosim.trace import Run, Trace
 from iosim.view.index import RunIndex
@@ -90,14 +91,22 @@ def moments(run: Run, times: Iterable[float] | None = None) -> Iterator[dict[str
     ex = Explainer(run)
     view = RunIndex(run)
     prog = program_for(run)
+    cache: dict[Any, Any] = {}
+    source = run.meta.get("source") if run.source == "traced" else None
+    lines = source.get("lines") if isinstance(source, dict) else None
     for t in sorted(set(run.t0)) if times is None else times:
         thread = view.acting_thread(t)
         lane = 0 if thread is None else thread
-        key = ex.line_at(t, lane)
-        number = prog.keys.get(key) if prog is not None and key else None
+        if isinstance(lines, list):  # a traced program: the line of its own source
+            found = traced_source(cache, run, t, lane, len(lines))
+            number = found[1] if isinstance(found, tuple) else None
+            text = None if number is None else str(lines[number]).strip()
+        else:
+            key = ex.line_at(t, lane)
+            number = prog.keys.get(key) if prog is not None and key else None
+            text = None if number is None or prog is None else prog.lines[number].strip()
         yield {"t_us": t, "lane": run.lanes[lane].name,
-               "line_no": None if number is None else number + 1,
-               "line": None if number is None or prog is None else prog.lines[number].strip(),
+               "line_no": None if number is None else number + 1, "line": text,
                "sentences": ex.now(t, lane)}
 
 

@@ -25,6 +25,7 @@ from iosim.teach.words import (
     capital,
 )
 from iosim.trace import Kind
+from iosim.traced.build import PERF_RETURN_LABEL, TRACER_LABEL
 
 MAX_SENTENCES = 3
 JUST_NOW_US = 0.0005  # below this, "has just arrived" (format_us would print 0.000 µs)
@@ -375,6 +376,13 @@ def _overhead(m: Moment) -> str:
     s = m.subject
     if m.label == OVERHEAD_LABEL:
         return f"{s} runs Python code between two recorded calls (call overhead)."
+    if m.label == TRACER_LABEL:
+        return (f"{s}'s call has copied its data, but strace holds it at the return "
+                f"({format_us(m.end - m.start)}, {m.costs}): the cost of tracing, not the "
+                "program's.")
+    if m.label == PERF_RETURN_LABEL:
+        return (f"{s}'s call has copied its data and returns through the kernel, where perf "
+                f"records its exit ({format_us(m.end - m.start)}, {m.costs}).")
     return (f"{s} runs Python code of its own: {m.label} ({format_us(m.end - m.start)}, "
             f"{m.costs}).")
 

@@ -50,7 +50,9 @@ MAY_SLEEP = READS | SENDS | ACCEPTS | {"connect", "io_uring_enter"}
 # calls that do nothing but wait: blocked for as long as they last
 SLEEPS = frozenset({"rt_sigsuspend", "pause", "nanosleep", "clock_nanosleep", "rt_sigtimedwait"})
 WORK_LABEL = "own code (between traced calls)"
+# between the end of a receive's copy (the kernel's stamp) and the return iosim recorded
 TRACER_LABEL = "held by strace at the return (the cost of tracing)"
+PERF_RETURN_LABEL = "in the kernel, returning from the call (perf records its exit)"
 SIGNAL_LABEL = "deliver SIGIO"
 SIGACTION_LABEL = "establish SIGIO signal handler"
 HANDLER_LINE = "handler"
@@ -108,6 +110,7 @@ class Builder:
         self.tasks, self.sockets, self.steps = scan.tasks, scan.sockets, scan.steps
         self.kernel_lanes, self.task_lanes = scan.kernel_lanes, scan.task_lanes
         self.nonblocking: dict[tuple[int, int], bool] = {}
+        self.return_label = TRACER_LABEL
         self.rec = RunRecorder(model, "traced", scan.lanes)
         self.messages = Messages(scripted.plan if scripted else None)
         self.ready_word = "datagram ready" if protocol == "udp" else "data ready"
@@ -292,7 +295,7 @@ class Builder:
             self.copies_unknown += 1
             self.span(Kind.BLOCKED, lane, copy_from, done, COPY_UNKNOWN_LABEL, step.conn,
                       line=step.key)
-        self.span(Kind.OVERHEAD, lane, done, r, TRACER_LABEL, step.conn, line=step.key)
+        self.span(Kind.OVERHEAD, lane, done, r, self.return_label, step.conn, line=step.key)
         self.instant(Kind.RETURN, lane, r, "return OK", step.conn, line=step.key)
         state.consumed_ns = done_ns
         state.filled = c.name in ("read", "recvfrom") and nth_arg(c.args, 2) == str(c.result)
@@ -481,6 +484,8 @@ def build(records: list[Record], t0_ns: int, end_ns: int, *, model: str, protoco
     t = 0 (made before it)."""
     builder = Builder(Scan(records, scripted, kernel, sockets), t0_ns, model, protocol)
     builder.sites = sites or {}
+    if str(meta.get("tracer", "")).startswith("perf"):
+        builder.return_label = PERF_RETURN_LABEL
     builder.build()
     run = builder.finish(end_ns, error, t0_ns=t0_ns, **meta)
     return run, builder.scan, builder.lines, builder.at_zero

@@ -1,5 +1,6 @@
-"""``iosim trace``: any program's network system calls (strace) and, where the machine allows
-it, the kernel's arrival times (perf), as a trace the view, the summary and the exporters read."""
+"""``iosim trace``: any program's network system calls (perf's syscall tracepoints where the
+machine allows it, else strace) and, where it allows, the kernel's arrival times (perf), as a
+trace the view, the summary and the exporters read."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ DEFAULT_OUTPUT = "trace.json"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "trace", help="run any program under strace and show its IO phases as a trace",
+        "trace", help="run any program under a tracer and show its IO phases as a trace",
         usage="iosim trace [-o TRACE] [--duration S] [--scenario SCENARIO --port P | "
-              "--client CMD [--client-input FILE]] [--no-kernel] -- CMD [ARGS...]",
-        description="Run CMD (any program, in any language) under strace and record the "
+              "--client CMD [--client-input FILE]] [--tracer auto|perf|strace] [--no-kernel] "
+              "-- CMD [ARGS...]",
+        description="Run CMD (any program, in any language) under a tracer and record the "
                     "system calls of its network IO: blocked and in-kernel time, "
                     "EWOULDBLOCKs, select/poll/epoll waits, SIGIO, the bytes each read "
                     "returned, a lane per thread and a kernel lane per connection. As root "
@@ -57,6 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "input is always /dev/null")
     p.add_argument("--port", type=_port, metavar="P",
                    help="the port CMD listens on, on 127.0.0.1")
+    p.add_argument("--tracer", choices=("auto", "perf", "strace"), default="auto",
+                   help="what records the calls: perf (the kernel's syscall tracepoints, a few "
+                        "µs a call; needs root or CAP_PERFMON and the kernel side), strace "
+                        "(ptrace, tens of µs a call, but it reads what the calls point to: "
+                        "epoll_ctl's flags, a datagram's sender), or auto (default): perf "
+                        "where it can record, except for a UDP scenario, else strace")
     p.add_argument("--no-kernel", action="store_true",
                    help="do not record the kernel's side even where perf could: ready times "
                         "are then estimated from the calls")
@@ -101,7 +109,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
         if not client:
             raise UserError("--client: an empty command")
     outcome = run_trace(Options(command, Path(args.output), args.duration, sc, args.port,
-                                client, not args.no_kernel, _say, client_input))
+                                client, not args.no_kernel, _say, client_input,
+                                args.tracer))
     print(summary.table(outcome.trace))
     run = outcome.trace.runs[0]
     conns = len({run.m_conn[i] for i in range(run.message_count)})

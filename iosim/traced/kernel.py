@@ -18,6 +18,7 @@ between the two clocks, measured at start and at stop, moves its times onto stra
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import select
 import shutil
@@ -56,6 +57,15 @@ def clock_offset_ns() -> int:
     return best[1]
 
 
+Address = tuple[str, int]
+SYN_RECV = 3  # the state a server's side of a connection leaves when it is established
+
+
+def _address(family: int, number: int, port: int) -> Address:
+    host = ipaddress.IPv4Address(number) if family == 2 else ipaddress.IPv6Address(number)
+    return str(host), port
+
+
 @dataclass
 class KernelEvents:
     """Times on CLOCK_REALTIME (ns). ``arrivals``: per socket address, the sorted times data
@@ -67,6 +77,9 @@ class KernelEvents:
     born: dict[int, list[int]] = field(default_factory=dict)
     receives: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     copies: dict[int, list[int]] = field(default_factory=dict)  # task -> copy starts
+    # per local port, sorted (time, local, peer) of each connection a server's side
+    # established (SYN_RECV -> ESTABLISHED): what its accept() will return, oldest first
+    handshakes: dict[int, list[tuple[int, Address, Address]]] = field(default_factory=dict)
     offset_ns: int = 0
     drift_ns: int = 0
 
@@ -107,12 +120,16 @@ def read_script_output(path: Path, offset_ns: int, tids: set[int]) -> KernelEven
         elif kind == "c" and len(fields) == 2 and fields[1] in tids:
             events.copies.setdefault(fields[1], []).append(fields[0] + offset_ns)
     for kind, fields in _script_lines(path):
-        if kind in ("d", "e") and len(fields) == 2 and fields[1] in sockets:
+        if kind == "e" and len(fields) == 8 and fields[2] == SYN_RECV:
+            t, _, _, sport, dport, family, saddr, daddr = fields
+            events.handshakes.setdefault(sport, []).append(
+                (t + offset_ns, _address(family, saddr, sport), _address(family, daddr, dport)))
+        if kind in ("d", "e") and len(fields) >= 2 and fields[1] in sockets:
             table = events.arrivals if kind == "d" else events.born
             table.setdefault(fields[1], []).append(fields[0] + offset_ns)
     for times in (*events.arrivals.values(), *events.born.values(), *events.copies.values()):
         times.sort()
-    for rows in events.receives.values():
+    for rows in (*events.receives.values(), *events.handshakes.values()):
         rows.sort()
     return events
 

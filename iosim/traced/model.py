@@ -164,7 +164,9 @@ def _family(scan: Scan, reads: list[Step]) -> str:
 
 
 def _edge_triggered(steps: list[Step]) -> bool:
-    """Most sockets registered with epoll_ctl ADD were registered edge-triggered."""
+    """Most sockets registered with epoll_ctl ADD whose flags are known (the perf tracer
+    learns them from /proc while the program runs, and may miss a short-lived one's) were
+    registered edge-triggered."""
     adds = [s for s in steps if s.call.name == "epoll_ctl" and
-            nth_arg(s.call.args, 1) == "EPOLL_CTL_ADD"]
+            nth_arg(s.call.args, 1) == "EPOLL_CTL_ADD" and "events=?" not in s.call.args]
     return bool(adds) and sum("EPOLLET" in s.call.args for s in adds) * 2 > len(adds)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -127,27 +127,39 @@ def _ptrace_refused(stderr: str) -> str:
     return "; ".join(why) + (f". strace said: {last}" if last else "")
 
 
-def measure_cost(strace: str, workdir: Path) -> tuple[float, float]:
-    """(µs a traced call costs more than an untraced one, µs a traced call takes), measured now
-    with the same strace options as the run; also finds out, before the program starts, that
-    strace may trace at all (ptrace permitted)."""
+def run_probe(tracer: str, command_of: Callable[[list[str]], list[str]]
+              ) -> subprocess.CompletedProcess[str]:
+    """The probe loop run under a tracer: ``command_of`` makes the tracer's command line of
+    the program's."""
     code = (inspect.getsource(_recv_loop_ns)
             + f"\nprint(_recv_loop_ns({PROBE_CALLS}, {PROBE_BATCHES}))\n")
-    command = strace_command(strace, workdir / "probe.strace", [sys.executable, "-c", code])
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
-                              start_new_session=True)
+        return subprocess.run(command_of([sys.executable, "-c", code]), capture_output=True,
+                              text=True, timeout=PROBE_TIMEOUT_S, start_new_session=True)
     except subprocess.TimeoutExpired:
-        raise UserError(f"strace did not finish a {PROBE_CALLS * PROBE_BATCHES}-call probe "
+        raise UserError(f"{tracer} did not finish a {PROBE_CALLS * PROBE_BATCHES}-call probe "
                         f"within {PROBE_TIMEOUT_S:.0f} s") from None
+
+
+def probe_costs(stdout: str) -> tuple[float, float]:
+    """(µs a traced call costs more than an untraced one, µs a traced call takes): the
+    probe's figure beside the same loop run now, untraced."""
+    traced_ns = float(stdout.split()[-1])
+    bare_ns = _recv_loop_ns(PROBE_CALLS, PROBE_BATCHES)
+    return max(traced_ns - bare_ns, 0.0) / 1000.0, traced_ns / 1000.0
+
+
+def measure_cost(strace: str, workdir: Path) -> tuple[float, float]:
+    """probe_costs under strace with the run's options; also finds out, before the program
+    starts, that strace may trace at all (ptrace permitted)."""
+    done = run_probe("strace", lambda argv: strace_command(strace, workdir / "probe.strace",
+                                                           argv))
     if done.returncode != 0 or not done.stdout.strip():
         if "not permitted" in done.stderr or "EPERM" in done.stderr:
             raise UserError(_ptrace_refused(done.stderr))
         last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
         raise UserError(f"strace failed ({last or f'exit status {done.returncode}'})")
-    traced_ns = float(done.stdout.split()[-1])
-    bare_ns = _recv_loop_ns(PROBE_CALLS, PROBE_BATCHES)
-    return max(traced_ns - bare_ns, 0.0) / 1000.0, traced_ns / 1000.0
+    return probe_costs(done.stdout)
 
 
 # -- the output, as it grows --------------------------------------------------------------------
@@ -237,13 +249,13 @@ class LastLine:
 
 
 class Traced:
-    """strace and the program it runs, in a session of their own. The program's standard
-    input is /dev/null; its standard output is iosim's; its standard error is passed on."""
+    """A tracer (strace, or perf record) and the program it runs, in a session of their own,
+    given as the tracer's whole command line; ``output``: the file it writes as it goes. The
+    program's standard input is /dev/null; its standard output is iosim's; its standard error
+    is passed on."""
 
-    def __init__(self, strace: str, output: Path, command: Sequence[str], stacks: bool = False,
-                 env: dict[str, str] | None = None, addresses: bool = True) -> None:
-        self.proc = subprocess.Popen(strace_command(strace, output, command, stacks, addresses),
-                                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    def __init__(self, argv: list[str], output: Path, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True, env=env)
         assert self.proc.stderr is not None
         self.stderr = LastLine(self.proc.stderr)
@@ -257,9 +269,9 @@ class Traced:
         return [pid for pid in group_members(self.proc.pid) if pid != self.proc.pid]
 
     def stop(self) -> None:
-        """SIGTERM to each process of the group but strace (once each, also to those that
-        appear meanwhile), SIGKILL after STOP_TIMEOUT_S; strace ends when the last of them has,
-        and is killed if it still runs after twice that."""
+        """SIGTERM to each process of the group but the tracer (once each, also to those that
+        appear meanwhile), SIGKILL after STOP_TIMEOUT_S; the tracer ends when the last of them
+        has, and is killed if it still runs after twice that."""
         start = time.monotonic()
         termed: set[int] = set()
         while self.running and time.monotonic() - start < 2 * STOP_TIMEOUT_S:
@@ -275,7 +287,7 @@ class Traced:
         if self.running:
             self.proc.kill()
             self.proc.wait()
-        for pid in self.program_pids():  # left behind by a strace that had to be killed
+        for pid in self.program_pids():  # left behind by a tracer that had to be killed
             _signal(pid, signal.SIGKILL)
 
     def close(self) -> None:

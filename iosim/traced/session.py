@@ -34,13 +34,15 @@ from iosim.real.record import message_plan
 from iosim.scenario import Scenario
 from iosim.trace import READY_ESTIMATED, Run, Trace
 from iosim.traced import kernel as kernel_mod
-from iosim.traced import sources, stacks, watch
+from iosim.traced import perf_tracer, sources, stacks, watch
 from iosim.traced.build import SLEPT_NS, build
 from iosim.traced.model import guess_model
+from iosim.traced.perf_calls import records_of
 from iosim.traced.runner import (
     Traced,
     command_path,
     measure_cost,
+    strace_command,
     strace_path,
     strace_version,
 )
@@ -61,11 +63,14 @@ GRACE_S = 2.0  # after the last send, how long the program may take to read what
 DRAIN_S = 10.0  # after a client command ended, how long the program may take to see its end
 # (a bound, not a pause: tracing goes on as soon as it has; a loaded machine needed over 2 s)
 POLL_S = 0.002  # how often strace's output is read while waiting for something in it
+PERF_POLL_S = 0.02  # how often /proc is read while the perf tracer records
 PROGRESS_S = 5.0  # how often a long run says how far it got
 INTERPRETERS = re.compile(r"(python|pypy|node|ruby|perl|php|bash|sh|dash)[\d.]*")
 MANY_SOCKETS = 256  # from this many connections on, strace -y rather than -yy (sockets.py)
 NAME_CHARS = 48  # a run's name: the program and its arguments, cut to this
 TIME_WAIT = "06"  # /proc/net/tcp's state of a socket in TIME_WAIT
+LISTEN = "0A"
+OPEN = ("01", "03", "08")  # ESTABLISHED, SYN_RECV, CLOSE_WAIT: a connection the program holds
 
 
 class Interrupted(Exception):
@@ -83,6 +88,7 @@ class Options:
     kernel: bool = True
     say: Callable[[str], None] = lambda text: None
     client_input: Path | None = None  # the client command's standard input (else /dev/null)
+    tracer: str = "auto"  # "perf", "strace", or "auto": perf where it can, else strace
 
 
 @dataclass
@@ -137,13 +143,18 @@ def check_port(protocol: str, port: int, say: Callable[[str], None]) -> None:
 
 
 class Session:
-    def __init__(self, opts: Options, strace: str, workdir: Path) -> None:
+    def __init__(self, opts: Options, strace: str | None, workdir: Path) -> None:
         self.opts = opts
-        self.strace = strace
+        self.strace = strace  # None: the perf tracer (chosen in run_trace)
+        self.proc = perf_tracer.ProcWatch()
+        self.perf_data = workdir / "calls.data"
+        self.offset_ns = 0  # CLOCK_REALTIME - CLOCK_MONOTONIC when the perf tracer started
+        self.perf_lost = ""  # what perf said of the events it lost, if it lost any
         self.workdir = workdir
         self.program = sources.prepare(opts.command, workdir)
         # a compiled program's stacks: perf's, a few µs a call; else strace -k's (slow)
-        self.strace_stacks = self.program.kind == "c" and not stacks.available_events()
+        self.strace_stacks = self.program.kind == "c" and not stacks.available_events() and \
+            strace is not None
         self.stacks: stacks.Stacks | None = None
         self.stacks_tried = False
         self.watch = watch.Watch()
@@ -182,31 +193,55 @@ class Session:
         assert self.traced is not None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            lines = self.traced.tail.lines()
+            began = time.monotonic()
+            lines = self.traced.tail.lines() if self.strace else []
             self.watch.feed(lines)
+            if not self.strace:
+                self.proc.scan(self.traced.program_pids())
             self._progress()
             self._start_stacks()
             if until():
                 return "done"
-            if self.watch.full:
+            if self.full:
                 return "full"
             if not self.traced.running:
                 self._read_to_end()
                 return "done" if until() else "exited"
             if deadline is not None and time.monotonic() >= deadline:
                 return "timeout"
-            if not lines:  # caught up with strace: wait for more
+            if not lines and self.strace:  # caught up with strace: wait for more
                 time.sleep(POLL_S)
+            elif not lines:  # /proc read at most a fifth of the time (c10k: 20,000 sockets)
+                time.sleep(max(PERF_POLL_S, 4 * (time.monotonic() - began)))
+
+    @property
+    def full(self) -> bool:
+        """The trace holds as many calls as it may (the perf tracer: its recording's size)."""
+        if self.strace or self.watch.full:
+            return self.watch.full
+        try:
+            return self.perf_data.stat().st_size >= perf_tracer.MAX_DATA_BYTES
+        except OSError:
+            return False
+
+    @property
+    def ports(self) -> dict[int, set[str]]:
+        """The ports the program listens on (or is bound to, UDP), with their protocols."""
+        return self.watch.listening if self.strace else self.proc.listening
 
     def _start_stacks(self) -> None:
         """Once the compiled program runs (its first traced call), perf records its stacks;
         iosim waits for perf to say it records before going on (before any client)."""
-        if self.stacks_tried or self.program.kind != "c" or self.strace_stacks or \
-                not self.watch.records:
+        if self.stacks_tried or self.program.kind != "c" or self.strace_stacks:
+            return
+        assert self.traced is not None
+        pids = [r.tid for r in self.watch.records[:1]] if self.strace else \
+            sorted(self.traced.program_pids())[:1]
+        if not pids:
             return
         self.stacks_tried = True
         self.raising = False  # perf is recorded before a signal may interrupt
-        started = stacks.start(self.watch.records[0].tid, self.workdir)
+        started = stacks.start(pids[0], self.workdir)
         self.raising = True
         if isinstance(started, str):
             self.no_stacks = started
@@ -219,7 +254,11 @@ class Session:
         now = time.monotonic()
         if now < self.next_progress:
             return
-        if self.next_progress:
+        if self.next_progress and not self.strace:
+            size = self.perf_data.stat().st_size if self.perf_data.exists() else 0
+            self.opts.say(f"{time.time() - self.launch_ns / 1e9:.0f} s traced so far; perf has "
+                          f"recorded {size / 1e6:,.1f} MB of events")
+        elif self.next_progress:
             w = self.watch
             self.opts.say(f"{len(w.records):,} calls traced so far; {len(w.accepted):,} "
                           f"connections accepted, {sum(w.read_bytes.values()):,} bytes read")
@@ -228,6 +267,8 @@ class Session:
     def _read_to_end(self) -> None:
         """What strace wrote and iosim has not read yet (strace has ended)."""
         assert self.traced is not None
+        if not self.strace:
+            return
         while lines := self.traced.tail.lines():
             self.watch.feed(lines)
             if self.watch.full:
@@ -235,11 +276,11 @@ class Session:
 
     def listening(self) -> bool:
         port = self.opts.port
-        return port in self.watch.listening if port is not None else bool(self.watch.listening)
+        return port in self.ports if port is not None else bool(self.ports)
 
     def listening_elsewhere(self) -> bool:
         """It listens, only not on --port, and has for ELSEWHERE_S: it will not."""
-        if not self.watch.listening or self.listening():
+        if not self.ports or self.listening():
             return False
         if not self.elsewhere_since:
             self.elsewhere_since = time.monotonic()
@@ -253,24 +294,22 @@ class Session:
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             try:
-                cost_us, call_us = measure_cost(self.strace, self.workdir)
                 kernel_side = self._start_kernel()
+                self._fall_back(kernel_side)
+                cost_us, call_us = self._measure_cost()
             except Interrupted:
                 raise KeyboardInterrupt from None  # nothing traced yet, nothing to write
-            opts.say(f"strace: each traced call ~{cost_us:.0f} µs slower; kernel side: "
-                     + (kernel_side if self.perf else f"none ({kernel_side}); ready times "
-                        "are estimated from the calls"))
+            opts.say(f"{self.tracer_name}: each traced call ~{cost_us:.1f} µs slower; kernel "
+                     "side: " + (kernel_side if self.perf else f"none ({kernel_side}); ready "
+                                 "times are estimated from the calls"))
             scripted: Scripted | None = None
             error: str | None = None
             t0_ns = self.launch_ns = time_ns()
             env = {**os.environ, **self.program.env} if self.program.env else None
             try:
-                self.raising = False  # strace is recorded before a signal may interrupt
-                many = opts.scenario is not None and \
-                    opts.scenario.total_connections >= MANY_SOCKETS
-                self.addresses = "learned from the calls (strace -y)" if many else "strace -yy"
-                self.traced = Traced(self.strace, self.workdir / "trace.strace", opts.command,
-                                     self.strace_stacks, env, addresses=not many)
+                self.raising = False  # the tracer is recorded before a signal may interrupt
+                self.offset_ns = kernel_mod.clock_offset_ns()
+                self.traced = self._launch(env)
                 self.raising = True
                 self._raise_if_interrupted()
                 if opts.scenario is not None:
@@ -294,6 +333,56 @@ class Session:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    @property
+    def tracer_name(self) -> str:
+        return "strace" if self.strace else "perf"
+
+    @property
+    def perf_path(self) -> str:
+        return shutil.which("perf") or "perf"
+
+    def _fall_back(self, kernel_side: str) -> None:
+        """The perf tracer learns an accepted connection's addresses from the kernel side:
+        without it, strace traces (--tracer auto) or the run cannot be made (--tracer perf)."""
+        if self.strace or self.perf is not None:
+            return
+        if self.opts.tracer == "perf":
+            raise UserError(f"--tracer perf needs the kernel side, which is off: {kernel_side}")
+        self._use_strace(f"the perf tracer needs the kernel side ({kernel_side})")
+
+    def _use_strace(self, why: str) -> None:
+        self.strace = strace_path()
+        self.strace_stacks = self.program.kind == "c" and not stacks.available_events()
+        self.watch.parser.binary = self.program.path if self.strace_stacks else None
+        self.opts.say(f"tracing with strace: {why}")
+
+    def _measure_cost(self) -> tuple[float, float]:
+        """What the tracer adds to a call, measured before the program starts; where perf
+        turns out unable to trace (--tracer auto), strace's."""
+        if not self.strace:
+            try:
+                return perf_tracer.measure_cost(self.perf_path, self.workdir)
+            except UserError as exc:
+                if self.opts.tracer == "perf":
+                    raise
+                self._use_strace(str(exc))
+        assert self.strace is not None
+        return measure_cost(self.strace, self.workdir)
+
+    def _launch(self, env: dict[str, str] | None) -> Traced:
+        """The program started under its tracer."""
+        opts = self.opts
+        if not self.strace:
+            self.addresses = ("the kernel's socket state changes (perf), the server side of "
+                              "each handshake for an accepted connection")
+            command = perf_tracer.perf_command(self.perf_path, self.perf_data, opts.command)
+            return Traced(command, self.perf_data, env)
+        many = opts.scenario is not None and opts.scenario.total_connections >= MANY_SOCKETS
+        self.addresses = "learned from the calls (strace -y)" if many else "strace -yy"
+        output = self.workdir / "trace.strace"
+        return Traced(strace_command(self.strace, output, opts.command, self.strace_stacks,
+                                     not many), output, env)
+
     def _start_kernel(self) -> str:
         if not self.opts.kernel:
             return "turned off (--no-kernel)"
@@ -315,13 +404,13 @@ class Session:
                         READY_TIMEOUT_S)
         port = self.opts.port
         where = f"on port {port}" if port is not None else "on any port"
-        if why == "done" and port is not None and port not in self.watch.listening:
+        if why == "done" and port is not None and port not in self.ports:
             self.failed_early = True
             ports = ", ".join(f"{p} ({'/'.join(sorted(protos))})"
-                              for p, protos in sorted(self.watch.listening.items()))
+                              for p, protos in sorted(self.ports.items()))
             return f"the program listens on port {ports}, not on --port {port}"
         if why == "done":
-            protos = self.watch.listening.get(port, set()) if port is not None else set()
+            protos = self.ports.get(port, set()) if port is not None else set()
             if protocol is not None and protos and protocol not in protos:
                 self.failed_early = True
                 return (f"the scenario is {protocol.upper()} but the program listens on port "
@@ -356,12 +445,12 @@ class Session:
         grace = GRACE_S + 0.01 * sc.message_count
         budget = grace if self.opts.duration_s is None else \
             min(grace, max(self.opts.duration_s - (time_ns() - t0_ns) / 1e9, 0.0))
-        why = self.pump(lambda: self.watch.drained(expected) or self._kernel_drained(peers),
-                        budget)
+        why = self.pump(lambda: self.watch.drained(expected) or
+                        self._kernel_drained(set(expected)), budget)
         error = None
         if why not in ("done", "exited"):  # a program that exited says so first, in _finish
             left = sum(max(n - self.watch.read_bytes.get(addr, 0), 0)
-                       for addr, n in expected.items())
+                       for addr, n in expected.items()) if self.strace else self._unread()
             error = (f"stopped {budget:.1f} s after the last send: {left} of "
                      f"{sum(expected.values())} bytes never read" if left else None)
         return Scripted(plan, sent_ns, peers), t0_ns, error
@@ -387,11 +476,17 @@ class Session:
                     "accepted, read or closed all of its connections")
         return None
 
-    def _kernel_drained(self, peers: dict[tuple[str, int], int]) -> bool:
-        """For a program whose reads strace cannot see (io_uring: the kernel reads): the
-        kernel's tables show no bytes left unread on its port and every connection of the
-        scenario closed on its side."""
-        if not self.watch.kernel_reads:
+    def _unread(self) -> int:
+        """Bytes waiting in the receive queues of the program's connections on --port."""
+        assert self.opts.port is not None
+        return sum(rx for _, state, rx, _, _ in port_states(self.opts.port) if state != LISTEN)
+
+    def _kernel_drained(self, peers: set[tuple[str, int]]) -> bool:
+        """For a program whose reads iosim does not see as they happen (the perf tracer;
+        io_uring under strace, where the kernel reads): the kernel's tables show no bytes left
+        unread on its port and every connection of the scenario that sends (``peers``: an idle
+        one stays open to the end) closed on its side."""
+        if self.strace and not self.watch.kernel_reads:
             return False
         assert self.opts.port is not None
         rows = port_states(self.opts.port, with_peer=True)
@@ -406,7 +501,11 @@ class Session:
             states = port_states(self.opts.port)
             if any(rx > 0 for _, _, rx, _, _ in states):  # queued connections or bytes
                 return False
-        return self.watch.accepted <= self.watch.ended
+        if self.strace:
+            return self.watch.accepted <= self.watch.ended
+        ports = [self.opts.port] if self.opts.port is not None else list(self.ports)
+        return not any(rx > 0 or state in OPEN for port in ports
+                       for _, state, rx, _, _ in port_states(port))
 
     def _until_stopped(self) -> None:
         until = f"for {self.opts.duration_s:g} s" if self.opts.duration_s else \
@@ -419,18 +518,23 @@ class Session:
     def _finish(self, t0_ns: int, scripted: Scripted | None, error: str | None,
                 kernel_side: str, cost_us: float, call_us: float) -> Outcome:
         assert self.traced is not None
-        by_itself = not self.traced.running
+        # perf record outlives its program by the time it takes to write its file
+        by_itself = not self.traced.running or not self.strace and \
+            not self.traced.program_pids()
         stop_ns = time_ns()
-        if not by_itself:
+        if self.traced.running:
             self.traced.stop()
         status = self.traced.proc.returncode
         self._read_to_end()
         last_words = self.traced.stderr.wait()
-        records = self.watch.records + self.watch.parser.close(stop_ns)
+        if self.strace:
+            records = self.watch.records + self.watch.parser.close(stop_ns)
+            tids = {r.tid for r in records}
+            events = self.perf.stop(tids) if self.perf is not None else None
+        else:
+            records, events = self._perf_records(stop_ns)
         exit_ns = self._main_exit(records) if by_itself else None
         end_ns = stop_ns if exit_ns is None else exit_ns
-        tids = {r.tid for r in records}
-        events = self.perf.stop(tids) if self.perf is not None else None
         self._close_client()
         opts = self.opts
         first_ns = self._first_socket_call(records)
@@ -444,6 +548,7 @@ class Session:
         else:
             ended = f"stopped by {self.interrupted}" if self.interrupted else \
                 "the program was stopped"
+        protocol = opts.scenario.protocol if opts.scenario else self._protocol(records)
         problems = []
         if by_itself and status != 0:  # said first: why the run ended, then what it left
             words = f"; its last line on stderr: {last_words[:200]!r}" if last_words else ""
@@ -451,18 +556,29 @@ class Session:
         problems += [error] if error else []
         if self.watch.sockets == 0:
             problems.append("it never opened a network socket")
-        if self.watch.full:
-            problems.append(f"tracing stopped after {watch.MAX_RECORDS:,} system calls, as many as "
-                            "a trace holds (use --duration or a shorter scenario)")
+        if protocol == "udp" and not self.strace:
+            problems.append("the perf tracer cannot see a datagram's sender (it is in the "
+                            "program's memory): all datagrams are drawn on one connection; "
+                            "--tracer strace sees them")
+        if self.perf_lost:
+            problems.append(f"perf's buffer overflowed ({self.perf_lost}): some calls are "
+                            "missing from the trace")
+        if self.full:
+            problems.append(self._full_words())
         error = "; ".join(problems) or None
-        protocol = opts.scenario.protocol if opts.scenario else self._protocol(records)
         meta: dict[str, Any] = {
-            "tracer": strace_version(self.strace), "strace_cost_us": round(cost_us, 1),
-            "strace_call_us": round(call_us, 1), "kernel_side": kernel_side if events else
+            "tracer": strace_version(self.strace) if self.strace else
+            perf_tracer.perf_version(self.perf_path), "tracer_cost_us": round(cost_us, 1),
+            "tracer_call_us": round(call_us, 1), "kernel_side": kernel_side if events else
             f"none: {kernel_side}", "clock": "CLOCK_REALTIME",
             "command": opts.command, "ended": ended, "slept_threshold_us": SLEPT_NS / 1000,
             "host": HOST, "startup_us": round(max(t0_ns - self.launch_ns, 0) / 1000, 3),
             "socket_addresses": self.addresses}
+        if self.strace:  # the names of earlier traces, kept for the programs that read them
+            meta["strace_cost_us"], meta["strace_call_us"] = meta["tracer_cost_us"], \
+                meta["tracer_call_us"]
+        else:
+            meta["unseen"] = perf_tracer.UNSEEN
         if opts.port is not None:
             meta["port"] = opts.port
         if events is not None:
@@ -480,6 +596,29 @@ class Session:
         trace = self._trace(run, protocol)
         trace_mod.save(trace, opts.output)
         return Outcome(trace, ended, failed)
+
+    def _full_words(self) -> str:
+        if self.strace or self.watch.full:
+            held = f"{watch.MAX_RECORDS:,} system calls"
+        else:
+            held = f"{perf_tracer.MAX_DATA_BYTES / 1e6:,.0f} MB of perf's events"
+        return (f"tracing stopped after {held}, as many as a trace holds (use --duration or a "
+                "shorter scenario)")
+
+    def _perf_records(self, stop_ns: int) -> tuple[list[Record], kernel_mod.KernelEvents]:
+        """The perf tracer's recording read back: the calls as strace would show them, and
+        the kernel side's events (an accepted connection's addresses come from them)."""
+        assert self.perf is not None
+        self.opts.say("reading perf's recording")
+        offset_ns = (self.offset_ns + kernel_mod.clock_offset_ns()) // 2
+        lines, self.perf_lost = perf_tracer.script_lines(self.perf_path, self.perf_data)
+        events = self.perf.stop(perf_tracer.traced_tasks(lines))
+        records, _ = records_of(lines, offset_ns, stop_ns, watch.MAX_RECORDS,
+                                events.handshakes, self.proc.bound, self.proc.epoll_flags)
+        self.watch.add(records)
+        if self.stacks is not None:
+            self.stacks.offset_ns = offset_ns  # one clock for both: each call finds its sample
+        return records, events
 
     def _main_exit(self, records: list[Record]) -> int | None:
         """When the program (the first process strace ran) ended, if it did."""
@@ -503,7 +642,8 @@ class Session:
         program = self.program
         if program.kind == "c" and self.stacks is not None:
             calls = [r for r in records if isinstance(r, Call)]
-            return sources.c_source(program.path, self.stacks.sites(program.path, calls))
+            sites = self.stacks.sites(program.path, calls, same_tracepoint=not self.strace)
+            return sources.c_source(program.path, sites)
         if program.kind == "c" and self.strace_stacks:
             return sources.c_source(program.path, self.watch.parser.sites)
         if program.kind == "c":
@@ -563,13 +703,30 @@ def _time(record: Record) -> int:
     return record.return_ns if isinstance(record, Call) else record.t_ns
 
 
+def choose_tracer(opts: Options) -> str | None:
+    """strace's path, or None for the perf tracer: perf where it can record the calls and the
+    run needs no datagram's sender (a UDP scenario), else strace (--tracer auto); the one
+    asked for, or why it cannot (--tracer perf or strace)."""
+    why = perf_tracer.why_not()
+    if opts.tracer == "perf":
+        if why is not None:
+            raise UserError(f"--tracer perf: {why}")
+        if not opts.kernel:
+            raise UserError("--tracer perf needs the kernel side (drop --no-kernel)")
+        return None
+    udp = opts.scenario is not None and opts.scenario.protocol == "udp"
+    if opts.tracer == "auto" and why is None and opts.kernel and not udp:
+        return None
+    return strace_path()
+
+
 def run_trace(opts: Options) -> Outcome:
     """Check everything a user gave before anything starts, then trace."""
     check_writable(opts.output)
     command_path(opts.command)
     if opts.client is not None:
         command_path(opts.client, "client command")
-    strace = strace_path()
+    strace = choose_tracer(opts)
     if opts.scenario is not None:
         assert opts.port is not None
         check_port(opts.scenario.protocol, opts.port, opts.say)

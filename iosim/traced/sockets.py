@@ -86,7 +86,7 @@ class SocketTable:
             return
         self.lookups += 1
         for proto, path in PROC_TABLES:
-            for inode, local, peer in proc_sockets(path):
+            for inode, local, peer, _ in proc_sockets(path):
                 if inode in self.unresolved and (peer is not None or local[1] if local else 0):
                     self.known[inode] = Inet(proto, local, peer)
                     self.unresolved.discard(inode)
@@ -99,8 +99,10 @@ def _inode(args: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def proc_sockets(path: str) -> list[tuple[int, tuple[str, int] | None, tuple[str, int] | None]]:
-    """(inode, local, peer) of every socket of a /proc/net table; the peer None when unset."""
+def proc_sockets(path: str) -> list[tuple[int, tuple[str, int] | None, tuple[str, int] | None,
+                                     str]]:
+    """(inode, local, peer, state) of every socket of a /proc/net table; the peer None when
+    unset; the state as /proc writes it (0A: TCP listen; 07: UDP, TCP closed)."""
     try:
         text = Path(path).read_text()
     except OSError:
@@ -112,7 +114,7 @@ def proc_sockets(path: str) -> list[tuple[int, tuple[str, int] | None, tuple[str
             continue
         local, remote = _hex_address(fields[1]), _hex_address(fields[2])
         peer = remote if remote and remote[1] else None
-        rows.append((int(fields[9]), local, peer))
+        rows.append((int(fields[9]), local, peer, fields[3]))
     return rows
 
 

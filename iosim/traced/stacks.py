@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 
 from iosim.traced.kernel import Perf, clock_offset_ns
@@ -50,8 +50,10 @@ class Stacks:
     def enable(self) -> str | None:
         return self.recorder.enable()
 
-    def sites(self, binary: str, calls: list[Call]) -> dict[tuple[int, int], int]:
-        """Stop recording; each call's address in ``binary`` (its first frame there)."""
+    def sites(self, binary: str, calls: list[Call],
+              same_tracepoint: bool = False) -> dict[tuple[int, int], int]:
+        """Stop recording; each call's address in ``binary`` (its first frame there); the
+        calls were stamped by the perf tracer when ``same_tracepoint`` (see match_calls)."""
         self.recorder.close()
         try:
             done = subprocess.run([self.recorder.perf, "script", "-i", str(self.recorder.data),
@@ -60,7 +62,7 @@ class Stacks:
         except (OSError, subprocess.TimeoutExpired):
             return {}
         samples = parse_samples(done.stdout, binary, self.offset_ns)
-        return match_calls(samples, calls)
+        return match_calls(samples, calls, same_tracepoint)
 
     def close(self) -> None:
         self.recorder.close()
@@ -87,10 +89,14 @@ def parse_samples(text: str, binary: str, offset_ns: int) -> dict[int, list[tupl
     return samples
 
 
-def match_calls(samples: dict[int, list[tuple[int, int]]],
-                calls: list[Call]) -> dict[tuple[int, int], int]:
-    """Each call -> the address of the first sample of its task at or after its entry stamp
-    and before the task's next call."""
+def match_calls(samples: dict[int, list[tuple[int, int]]], calls: list[Call],
+                same_tracepoint: bool = False) -> dict[tuple[int, int], int]:
+    """Each call -> the address of its sample. Under strace (whose entry stamps come before
+    the tracepoint fires) the first sample of its task at or after its entry stamp and before
+    the task's next call; under the perf tracer (``same_tracepoint``: both are stamps of the
+    call's own entry tracepoint, and the stack's is taken first, a few µs before, while its
+    copy of the stack is made) the last sample at or before its entry and after the task's
+    previous call."""
     sites: dict[tuple[int, int], int] = {}
     by_task: dict[int, list[int]] = {}
     for call in calls:
@@ -101,10 +107,16 @@ def match_calls(samples: dict[int, list[tuple[int, int]]],
             continue
         entries.sort()
         for k, enter in enumerate(entries):
-            i = bisect_left(rows, (enter, 0))
-            before = entries[k + 1] if k + 1 < len(entries) else 2**63
-            if i < len(rows) and rows[i][0] < before and rows[i][1]:
-                sites[(tid, enter)] = rows[i][1]
+            if same_tracepoint:
+                i = bisect_right(rows, (enter, 2**63)) - 1
+                after = entries[k - 1] if k else -1
+                found = rows[i] if i >= 0 and rows[i][0] > after else None
+            else:
+                i = bisect_left(rows, (enter, 0))
+                before = entries[k + 1] if k + 1 < len(entries) else 2**63
+                found = rows[i] if i < len(rows) and rows[i][0] < before else None
+            if found and found[1]:
+                sites[(tid, enter)] = found[1]
     return sites
 
 

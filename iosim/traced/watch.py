@@ -42,12 +42,15 @@ class Watch:
     def feed(self, lines: list[str]) -> None:
         """Parse a batch of lines, learn what their calls say about the sockets (looking up,
         once for the batch, the peers no call gave), then what the session waits for."""
+        self.add([record for line in lines for record in self.parser.feed(line)])
+
+    def add(self, records: list[Record]) -> None:
+        """Take records however they were made (strace's lines, or the perf tracer's)."""
         first = len(self.records)
-        for line in lines:
-            for record in self.parser.feed(line):
-                self.records.append(record)
-                if isinstance(record, Call):
-                    self.table.learn(record)
+        for record in records:
+            self.records.append(record)
+            if isinstance(record, Call):
+                self.table.learn(record)
         self.table.resolve()
         for record in self.records[first:]:
             if isinstance(record, Call):

@@ -10,6 +10,7 @@ a line of its own above it, a comment wraps between words, code continues on an 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pygame
 
@@ -189,6 +190,9 @@ class PaneLayout:
     now_room: int
 
 
+NO_ROOM = "The program's source does not fit in this pane: a larger window shows it."
+
+
 def pane_layout(text: Text, run, prog: Program | None, inner: int, height: int,
                 note: str) -> PaneLayout:
     """The pane's fixed parts for a pane ``inner`` wide with ``height`` below its title: the
@@ -212,6 +216,26 @@ def pane_layout(text: Text, run, prog: Program | None, inner: int, height: int,
         if code is not None:
             return PaneLayout([], summary_size, code, note_lines, now_room)
     return PaneLayout([], summary_size, None, note_lines, NOW_ROOMS[0])
+
+
+def _traced_code(cache: dict, text: Text, run, t: float, lane: int, inner: int, free: int,
+                 layout: PaneLayout) -> tuple[Any, tuple[int, list[Row]] | None, list[str]]:
+    """A traced program's source laid out below its summary, or in the summary's room when
+    both do not fit (the code before the summary, as for iosim's own programs), with fewer
+    lines around the lit one where its lines wrap: (what traced_source gave, the code's layout
+    or None, the summary lines to draw)."""
+    summary_h = (layout.summary_size + 4) * len(layout.summary) + 8 if layout.summary else 0
+    foreign: Any = None
+    for summary in ([layout.summary, []] if layout.summary else [[]]):
+        room = free - (summary_h if summary else 0)
+        for per_line in (20, 32, 48):  # fewer lines around the lit one where lines wrap
+            foreign = traced_source(cache, run, t, lane, room // per_line)
+            if not isinstance(foreign, tuple):
+                return foreign, None, layout.summary
+            code = code_layout(text, foreign[0], inner, room)
+            if code is not None:
+                return foreign, code, summary
+    return foreign, None, layout.summary
 
 
 def fit_sentences(text: Text, now: list[str], width: int, room: int) -> tuple[list[str], int]:
@@ -249,21 +273,21 @@ def draw_code_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int,
     if layout is None:
         note = " ".join(AXIS_NOTES[axis_note]) if axis_note else ""
         layout = scene.cache[key] = pane_layout(text, run, prog, inner, bottom - cy, note)
-    if layout.summary:
-        cy = _lines(surf, text, layout.summary, layout.summary_size, MUTED, x + PAD, cy,
-                    room) + 8
+    summary = layout.summary
+    if prog is None:  # a traced program's own source around its lit line, or why none
+        free = bottom - cy - layout.now_room - 16 * len(layout.note) - 10
+        foreign, code, summary = _traced_code(scene.cache, text, run, t, lane, inner, free,
+                                              layout)
+    if summary:
+        cy = _lines(surf, text, summary, layout.summary_size, MUTED, x + PAD, cy, room) + 8
     if layout.code is not None and prog is not None:
         cy = _code(surf, text, layout.code, prog.keys.get(ex.line_at(t, lane) or ""), x + PAD,
                    cy, inner, room) + 10
-    elif prog is None:  # a traced program's own source around its lit line, or why none
-        free = bottom - cy - layout.now_room - 16 * len(layout.note) - 10
-        foreign = traced_source(scene.cache, run, t, lane, free // 20)
-        code = code_layout(text, foreign[0], inner, free) if isinstance(foreign, tuple) \
-            else None
+    elif prog is None:
         if code is not None and isinstance(foreign, tuple):
             cy = _code(surf, text, code, foreign[1], x + PAD, cy, inner, room) + 10
         else:
-            why = foreign if isinstance(foreign, str) else \
+            why = foreign if isinstance(foreign, str) else NO_ROOM if foreign else \
                 "No program text for this run: its events come from the trace alone."
             cy = _lines(surf, text, text.wrap(why, 12, inner), 12, MUTED, x + PAD, cy,
                         room) + 8
