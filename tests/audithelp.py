@@ -47,6 +47,11 @@ class Reading:
             if run.kind[i] == Kind.QUEUED and self.label(i).startswith(CORRUPT_NOTE):
                 self.corrupt[run.conn[i]] = min(run.t0[i], self.corrupt.get(run.conn[i],
                                                                              math.inf))
+        # what is queued changes only when a message is ready or its copy begins: between
+        # two such times it is read once
+        self._changes = sorted({t for t in (*run.m_ready, *run.m_copy_start) if t == t})
+        self._queued: dict[int, dict[int, int]] = {}
+        self._thread_ends: dict[int, float] = {}
 
     def covering(self, lane: int, t: float) -> int:
         """The latest-started span of ``lane`` with t0 <= t < t1 (-1: none)."""
@@ -61,14 +66,26 @@ class Reading:
         return self.run.labels[self.run.label[i]]
 
     def queued(self, t: float) -> dict[int, int]:
-        """Messages ready by ``t`` whose copy has not begun, per connection."""
+        """Messages ready by ``t`` whose copy has not begun, per connection (not to be
+        changed by the caller: it is shared by every time until the next change)."""
+        since = bisect_right(self._changes, t)
+        found = self._queued.get(since)
+        if found is not None:
+            return found
         run = self.run
         out: dict[int, int] = {}
         for m in range(run.message_count):
             start = run.m_copy_start[m]
             if run.m_ready[m] <= t and not (start == start and start <= t):
                 out[run.m_conn[m]] = out.get(run.m_conn[m], 0) + 1
+        self._queued[since] = out
         return out
+
+    def thread_end(self, lane: int) -> float:
+        """thread_end, read once a lane."""
+        if lane not in self._thread_ends:
+            self._thread_ends[lane] = thread_end(self.run, lane)
+        return self._thread_ends[lane]
 
     def copying(self, t: float) -> set[int]:
         """Connections whose data the kernel is copying at ``t``."""
@@ -124,7 +141,7 @@ def check_said(reading: Reading, s: Said) -> None:
         assert "said that the socket was readable" not in text, text  # TCP's SIGIO says less
     else:
         assert "peer closed" not in text and "peer closing" not in text, text
-    if run.lanes[s.lane].role == "thread" and s.t >= thread_end(run, s.lane):
+    if run.lanes[s.lane].role == "thread" and s.t >= reading.thread_end(s.lane):
         assert "has ended" in text and s.line in ("return", None), (s, text)
 
 

@@ -1,7 +1,10 @@
 """Shared test set-up: pygame never opens a real window or sound device; the window's tests
-share a display surface and the default scenario's runs."""
+share a display surface and the default scenario's runs; what a test run makes once for all
+its pytest-xdist workers lies in one folder."""
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 os.environ["SDL_VIDEODRIVER"] = "dummy"
 os.environ["SDL_AUDIODRIVER"] = "dummy"
@@ -29,3 +32,25 @@ def display():
     surface = pygame.display.set_mode(WINDOW_SIZE)
     yield surface
     pygame.display.quit()
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A folder of this test run that every pytest-xdist worker shares (each worker's own
+    temporary folder lies in it), for what the run makes once: built programs, traces."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if hasattr(request.config, "workerinput") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_bytecode(run_dir: Path) -> Iterator[None]:
+    """Where PYTHONDONTWRITEBYTECODE is set, every ``python -m iosim`` a test starts (about a
+    hundred a run) compiles iosim again, some 0.4 s of CPU each: they share compiled files
+    in the run's folder instead (PYTHONPYCACHEPREFIX; the source tree stays as it was)."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PYTHONDONTWRITEBYTECODE")
+        patch.setenv("PYTHONPYCACHEPREFIX", str(run_dir / "pycache"))
+        yield

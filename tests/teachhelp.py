@@ -89,15 +89,37 @@ def finite(t: float) -> float:
     return t if t == t else math.inf
 
 
-def check_facts(run: Run, m: Moment) -> None:
+class PlainReading:
+    """The trace read once, plainly (none of the Explainer's indexes): each kind's spans on
+    each lane, the copies on each lane and each connection's ends of file, so that checking
+    a moment scans one lane's spans rather than the whole run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.spans: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        self.copies: dict[int, list[tuple[float, float]]] = {}
+        self.eofs: dict[int, list[float]] = {}
+        for i in range(len(run)):
+            kind, lane, span = run.kind[i], run.lane[i], (run.t0[i], run.t1[i])
+            self.spans.setdefault((kind, lane), []).append(span)
+            if run.labels[run.label[i]] == COPY_LABEL:
+                self.copies.setdefault(lane, []).append(span)
+            if kind == Kind.EOF:
+                self.eofs.setdefault(run.conn[i], []).append(run.t0[i])
+
+
+def covers(spans: list[tuple[float, float]], t: float) -> bool:
+    return any(t0 <= t < t1 for t0, t1 in spans)
+
+
+def check_facts(reading: PlainReading, m: Moment) -> None:
     """Each fact of a moment, checked by reading the whole trace (as the Explainer must not)."""
+    run = reading.run
     t = m.t
     if m.doing in SPAN_OF:
-        assert any(run.kind[i] == SPAN_OF[m.doing] and run.lane[i] == m.lane
-                   and run.t0[i] <= t < run.t1[i] for i in range(len(run))), m
+        assert covers(reading.spans.get((SPAN_OF[m.doing], m.lane), []), t), m
     if m.doing is Doing.COPY:
-        assert any(run.labels[run.label[i]] == COPY_LABEL and run.lane[i] == m.lane
-                   and run.t0[i] <= t < run.t1[i] for i in range(len(run))), m
+        assert covers(reading.copies.get(m.lane, []), t), m
     assert (m.doing is Doing.ENDED) == (t >= run.end_us and len(run) > 0 and t >= 0), m
     scope = [i for i in range(run.message_count) if m.conn < 0 or run.m_conn[i] == m.conn]
     ready = {i: run.m_ready[i] for i in scope}
@@ -116,9 +138,8 @@ def check_facts(run: Run, m: Moment) -> None:
             for conn in {run.m_conn[i] for i in scope}:
                 last = max(i for i in scope if run.m_conn[i] == conn)
                 arrived = run.m_ready[last] if run.source == "sim" else run.m_sent[last]
-                eofs = [run.t0[i] for i in range(len(run))
-                        if run.kind[i] == Kind.EOF and run.conn[i] == conn]
-                assert not (arrived <= t < min(eofs, default=math.inf)), (m, conn)
+                eof = min(reading.eofs.get(conn, []), default=math.inf)
+                assert not (arrived <= t < eof), (m, conn)
     if m.no_more:
         assert not queued and not any(ready[i] > t for i in scope), m
     if m.nbytes is not None:
@@ -149,12 +170,13 @@ def check_words(m: Moment, words: list[str]) -> None:
 
 def explain_everywhere(run: Run, most: int = 300) -> int:
     ex = Explainer(run)
+    reading = PlainReading(run)
     lanes = app_lanes(run) + [i for i, ln in enumerate(run.lanes) if ln.role == "kernel"][:2]
     n = 0
     for t in sample_times(run, most) + [-1.0, run.end_us]:
         for lane in lanes:
             m = ex.moment(t, lane)
-            check_facts(run, m)
+            check_facts(reading, m)
             check_words(m, ex.now(t, lane))
             n += 1
     return n

@@ -5,10 +5,13 @@ the figures themselves, nor on how they compare (a busy machine bends them: that
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import resource
+import shutil
 import signal
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import pytest
 from iosim import calibrate, scenario
 from iosim import trace as trace_mod
 from iosim.calibrate import probes
+from iosim.calibrate import run as calibrate_run
 from iosim.cli import main
 from iosim.sim.costs import COST_KEYS, Costs, dump_costs, load_costs
 from iosim.sim.run import simulate
@@ -28,23 +32,46 @@ def _open_fds() -> set[str]:
 
 @dataclass
 class Quick:
-    """One quick measurement, with what the process looked like before it."""
+    """One ``iosim calibrate --quick -o FILE``, with what the process looked like before it,
+    what it printed and the measurement it made (seen on its way to the file)."""
 
     measured: calibrate.Measured
     progress: list[str]
     fds_before: set[str]
     handler_before: object
     limits_before: tuple[int, int]
+    status: int
+    out: str
+    err: str
+    costs_file: Path
 
 
 @pytest.fixture(scope="module")
-def quick() -> Quick:
+def quick(tmp_path_factory: pytest.TempPathFactory) -> Quick:
+    """The quick calibration run once, by the command line (a real measurement: the tests
+    read what it measured, said and wrote)."""
     fds = _open_fds()
     handler = signal.getsignal(signal.SIGIO)
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)
     progress: list[str] = []
-    measured = calibrate.measure(calibrate.QUICK, progress.append)
-    return Quick(measured, progress, fds, handler, limits)
+    measured: list[calibrate.Measured] = []
+    real = calibrate_run.measure
+
+    def watched(budget: calibrate.Budget, said: calibrate.Progress) -> calibrate.Measured:
+        def both(text: str) -> None:
+            progress.append(text)
+            said(text)
+        measured.append(real(budget, both))
+        return measured[-1]
+
+    costs_file = tmp_path_factory.mktemp("calibrate") / "costs.toml"
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+        patch.setattr(calibrate_run, "measure", watched)
+        status = main(["calibrate", "--quick", "-o", str(costs_file)])
+    (m,) = measured
+    return Quick(m, progress, fds, handler, limits, status, out.getvalue(), err.getvalue(),
+                 costs_file)
 
 
 def test_quick_measurement_covers_every_cost(quick: Quick) -> None:
@@ -149,13 +176,11 @@ def test_fit_line_recovers_a_line_and_keeps_the_floor() -> None:
     assert base == 1.0 and 0.45 < slope < 0.5
 
 
-def test_cli_writes_a_file_that_sim_and_scenarios_use(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    costs_file = tmp_path / "costs.toml"
-    assert main(["calibrate", "--quick", "-o", str(costs_file)]) == 0
-    out, err = capsys.readouterr()
-    assert "calibrate: poll on 1000 descriptors" in err
-    assert "TLPI" in out and f"wrote {costs_file}" in out
+def test_cli_writes_a_file_that_sim_and_scenarios_use(quick: Quick, tmp_path: Path) -> None:
+    assert quick.status == 0
+    assert "calibrate: poll on 1000 descriptors" in quick.err
+    assert "TLPI" in quick.out and f"wrote {quick.costs_file}" in quick.out
+    costs_file = shutil.copy(quick.costs_file, tmp_path / "costs.toml")
     costs = load_costs(costs_file)
     assert costs.syscall_us > 0
 

@@ -58,6 +58,9 @@ def test_every_event_of_every_builtin_run_has_a_state(name: str, run: Run) -> No
     ri = RunIndex(run)
     times = distinct_times([run])
     checked = set(times[::max(1, len(times) // 300)])
+    on_conn: dict[int, list[int]] = {}  # each connection's messages, in order
+    for m in range(run.message_count):
+        on_conn.setdefault(run.m_conn[m], []).append(m)
     for t in times:
         lane = ri.acting_thread(t)
         state = si.at(t, 0 if lane is None else lane)
@@ -67,16 +70,16 @@ def test_every_event_of_every_builtin_run_has_a_state(name: str, run: Run) -> No
         if mux is not None and mux.phase is Phase.RETURNED:
             assert mux.returned or mux.listener_ready, (name, run.model, t)
         if t in checked:
-            check_queues(run, state, t)
+            check_queues(run, state, t, on_conn)
 
 
-def check_queues(run: Run, state, t: float) -> None:
+def check_queues(run: Run, state, t: float, on_conn: dict[int, list[int]]) -> None:
     arrived = sum(1 for m in range(run.message_count) if run.m_ready[m] <= t)
     copied = sum(1 for m in range(run.message_count) if run.m_copy_end[m] <= t)
     assert state.queued_msgs == arrived - copied, (run.model, t)
     for sock in state.sockets:
-        queued = [m for m in range(run.message_count) if run.m_conn[m] == sock.conn
-                  and run.m_ready[m] <= t and not run.m_copy_end[m] <= t]
+        queued = [m for m in on_conn.get(sock.conn, [])
+                  if run.m_ready[m] <= t and not run.m_copy_end[m] <= t]
         assert [c.msg for c in sock.chunks] == sorted(queued, key=lambda m: run.m_ready[m])
         for chunk in sock.chunks:
             assert chunk.nbytes is not None and 0 < chunk.nbytes <= chunk.total

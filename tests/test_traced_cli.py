@@ -24,6 +24,7 @@ from tracehelp import (
     needs_perf_tracer,
     needs_strace,
     server_command,
+    shared_trace,
     start,
     stop_leftovers,
     subreaper,
@@ -210,14 +211,14 @@ def test_everything_the_program_started_is_stopped(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def traced_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("readers")
-    (tmp / "s.toml").write_text(TCP_SCENARIO)
-    port = free_port()
-    done = iosim_trace(tmp, ["--scenario", str(tmp / "s.toml"), "--port", str(port)],
-                       server_command("epoll_loop.py", port))
+def traced_scenario(run_dir: Path, tmp_path_factory: pytest.TempPathFactory
+                    ) -> tuple[Path, Path]:
+    done = shared_trace(run_dir, "epoll_loop.py", TCP_SCENARIO,
+                        lambda port: server_command("epoll_loop.py", port))
     assert done.returncode == 0 and done.left_running == []
-    return tmp / "s.toml", done.output
+    path = tmp_path_factory.mktemp("readers") / "s.toml"
+    path.write_text(TCP_SCENARIO)
+    return path, done.output
 
 
 @needs_strace

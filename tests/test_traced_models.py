@@ -7,10 +7,11 @@ restarted accept is one call and SIGCHLD is named, ...)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,9 @@ from tracehelp import (
     TCP_SCENARIO,
     UDP_SCENARIO,
     Traced,
-    free_port,
-    iosim_trace,
     needs_strace,
+    server_command,
+    shared_trace,
     spans,
 )
 
@@ -35,38 +36,44 @@ MARKER = re.compile(r"(?:/\*@|#@)\s*([\w ]+?)\s*(?:\*/)?$")
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every C server of tests/servers, built with -g (debug information: its lines)."""
+def built(run_dir: Path) -> Callable[[str], Path]:
+    """A C server of tests/servers, built with -g (debug information: its lines) when a test
+    first needs it, once a test run: a worker that finds it built uses it (two workers that
+    build it at once each rename a whole file into place)."""
     if shutil.which("cc") is None:
         pytest.skip("no C compiler (cc)")
-    out = tmp_path_factory.mktemp("servers")
-    for source in SERVERS.glob("*.c"):
-        libs = ["-luring"] if source.stem == "uring_server" else []
+    folder = run_dir / "servers"
+    folder.mkdir(exist_ok=True)
+
+    def build(name: str) -> Path:
+        binary = folder / name
+        if binary.exists():
+            return binary
+        libs = ["-luring"] if name == "uring_server" else []
         if libs and not Path("/usr/include/liburing.h").exists():
-            continue  # liburing-dev is not installed: that test skips
-        subprocess.run(["cc", "-g", "-O0", "-o", str(out / source.stem), str(source),
+            pytest.skip(f"{name} needs liburing-dev")
+        partial = folder / f"{name}.{os.getpid()}"
+        subprocess.run(["cc", "-g", "-O0", "-o", str(partial), str(SERVERS / f"{name}.c"),
                         "-lpthread", *libs], check=True, timeout=120)
-    return out
+        partial.replace(binary)
+        return binary
+
+    return build
 
 
-def traced(tmp_path: Path, command: list[str], port: int, scenario: str,
-           extra: tuple[str, ...] = ()) -> Traced:
-    path = tmp_path / "scenario.toml"
-    path.write_text(scenario)
-    done = iosim_trace(tmp_path, ["--scenario", str(path), "--port", str(port), *extra],
-                       command)
+def checked(done: Traced) -> Traced:
     assert done.left_running == []
     assert done.returncode == 0, done.stderr
     return done
 
 
-def c_server(built: Path, tmp_path: Path, name: str, scenario: str = TCP_SCENARIO,
-             args: tuple[str, ...] = ()) -> Run:
-    binary = built / name
-    if not binary.exists():
-        pytest.skip(f"{name} was not built (liburing-dev missing)")
-    port = free_port()
-    return traced(tmp_path, [str(binary), str(port), *args], port, scenario).run
+def c_server(built: Callable[[str], Path], run_dir: Path, name: str,
+             scenario: str = TCP_SCENARIO, args: tuple[str, ...] = ()) -> Run:
+    """The C server traced with the scenario (once a test run: tests that read the same
+    server and scenario share its trace)."""
+    binary = built(name)
+    return checked(shared_trace(run_dir, name + "".join(f"-{a}" for a in args), scenario,
+                                lambda port: [str(binary), str(port), *args])).run
 
 
 def lit_lines(run: Run) -> list[tuple[str, int, str]]:
@@ -115,10 +122,10 @@ CASES = [  # (server, scenario, model, threads, processes, extra arguments)
 
 @needs_cc
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_each_c_server_is_named_and_its_lines_lit(built: Path, tmp_path: Path,
+def test_each_c_server_is_named_and_its_lines_lit(built: Callable[[str], Path], run_dir: Path,
                                                     case: tuple) -> None:
     name, scenario, model, threads, processes, args = case
-    run = c_server(built, tmp_path, name, scenario, args)
+    run = c_server(built, run_dir, name, scenario, args)
     check_model(run, model, threads, processes)
     assert run.meta["source"]["language"] == "c"
     assert run.meta["source"]["path"] == str(SERVERS / f"{name}.c")
@@ -126,11 +133,11 @@ def test_each_c_server_is_named_and_its_lines_lit(built: Path, tmp_path: Path,
 
 
 @needs_cc
-def test_posix_aio_is_named_and_its_helper_threads_have_no_line(built: Path,
-                                                                tmp_path: Path) -> None:
+def test_posix_aio_is_named_and_its_helper_threads_have_no_line(built: Callable[[str], Path],
+                                                                run_dir: Path) -> None:
     """glibc's aio_read runs a blocking read in a helper thread: named aio (not threaded),
     the helper's calls have no line of the program (only the C library's frames)."""
-    run = c_server(built, tmp_path, "aio_server", args=("3",))
+    run = c_server(built, run_dir, "aio_server", args=("3",))
     guess = run.meta["model_guess"]
     assert guess["model"] == "aio" and "glibc" in guess["evidence"]
     assert "helper thread" in model_sentence(guess)
@@ -140,12 +147,12 @@ def test_posix_aio_is_named_and_its_helper_threads_have_no_line(built: Path,
 
 
 @needs_cc
-def test_a_sigio_server_asleep_in_sigsuspend_or_pause_is_blocked(built: Path,
-                                                                 tmp_path: Path) -> None:
+def test_a_sigio_server_asleep_in_sigsuspend_or_pause_is_blocked(built: Callable[[str], Path],
+                                                                 run_dir: Path) -> None:
     """Every sigsuspend or pause is blocked time from its entry to its return (or the
     signal), never own work."""
     for name, call in (("sigio_server", "rt_sigsuspend"), ("sigio_pause", "pause")):
-        run = c_server(built, tmp_path, name, UDP_SCENARIO)
+        run = c_server(built, run_dir, name, UDP_SCENARIO)
         calls = [run.t0[i] for i in range(len(run))
                  if run.kind[i] == Kind.SYSCALL and run.labels[run.label[i]] == call]
         blocked = {start for start, _, label in spans(run, Kind.BLOCKED, 0)
@@ -155,12 +162,12 @@ def test_a_sigio_server_asleep_in_sigsuspend_or_pause_is_blocked(built: Path,
 
 
 @needs_cc
-def test_a_restarted_accept_is_one_call_and_sigchld_is_named(built: Path,
-                                                             tmp_path: Path) -> None:
+def test_a_restarted_accept_is_one_call_and_sigchld_is_named(built: Callable[[str], Path],
+                                                             run_dir: Path) -> None:
     """The fork server's accept, interrupted by SIGCHLD (ERESTARTSYS), runs its handler
     (wait4) and is restarted: one accept per connection (and the one still waiting), the
     signal drawn as SIGCHLD with its handler."""
-    run = c_server(built, tmp_path, "fork_server")
+    run = c_server(built, run_dir, "fork_server")
     accepts = [i for i in range(len(run)) if run.kind[i] == Kind.SYSCALL and run.lane[i] == 0
                and run.labels[run.label[i]] == "accept"]
     children = run.meta["model_guess"]["processes"] - 1
@@ -181,11 +188,10 @@ PY_CASES = [  # (server, model, threads, processes)
 
 
 @pytest.mark.parametrize("case", PY_CASES, ids=[c[0] for c in PY_CASES])
-def test_each_python_server_is_named_and_its_lines_lit(tmp_path: Path, case: tuple) -> None:
+def test_each_python_server_is_named_and_its_lines_lit(run_dir: Path, case: tuple) -> None:
     name, model, threads, processes = case
-    port = free_port()
-    run = traced(tmp_path, [sys.executable, str(SERVERS / name), str(port)], port,
-                 TCP_SCENARIO).run
+    run = checked(shared_trace(run_dir, name, TCP_SCENARIO,
+                               lambda port: server_command(name, port))).run
     check_model(run, model, threads, processes)
     source = run.meta["source"]
     assert source["language"] == "python" and source["path"] == str(SERVERS / name)
@@ -196,10 +202,9 @@ def test_each_python_server_is_named_and_its_lines_lit(tmp_path: Path, case: tup
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-def test_a_node_server_is_epoll_through_libuv_and_says_why_no_line(tmp_path: Path) -> None:
-    port = free_port()
-    done = traced(tmp_path, ["node", str(SERVERS / "net_server.js"), str(port)], port,
-                  TCP_SCENARIO)
+def test_a_node_server_is_epoll_through_libuv_and_says_why_no_line(run_dir: Path) -> None:
+    done = checked(shared_trace(run_dir, "net_server.js", TCP_SCENARIO,
+                                lambda port: ["node", str(SERVERS / "net_server.js"), str(port)]))
     run = done.run
     guess = run.meta["model_guess"]
     assert guess["model"] == "epoll" and "Node.js (libuv)'s event loop" in guess["evidence"]

@@ -13,10 +13,9 @@ from tracehelp import (
     TCP_SCENARIO,
     UDP_SCENARIO,
     Traced,
-    free_port,
     instants,
-    iosim_trace,
     server_command,
+    shared_trace,
     spans,
 )
 
@@ -28,21 +27,15 @@ from iosim.traced.build import COPY_UNKNOWN_LABEL, multiplexer_label
 from iosim.traced.kernel import PERF_HINT, TRACEPOINTS
 
 
-def scenario_file(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "scenario.toml"
-    path.write_text(text)
-    return path
-
-
-def trace_server(tmp_path: Path, server: str, text: str = TCP_SCENARIO,
+def trace_server(run_dir: Path, server: str, text: str = TCP_SCENARIO,
                  extra: tuple[str, ...] = ()) -> tuple[Traced, scenario.Scenario]:
-    path = scenario_file(tmp_path, text)
-    port = free_port()
-    done = iosim_trace(tmp_path, ["--scenario", str(path), "--port", str(port), *extra],
-                       server_command(server, port))
+    """The server traced with the scenario (once a test run: tests that read the same
+    server, scenario and options share its trace)."""
+    done = shared_trace(run_dir, server, text, lambda port: server_command(server, port),
+                        extra)
     assert done.left_running == []
     assert done.returncode == 0, done.stderr
-    return done, scenario.load(str(path))
+    return done, scenario.parse(text)
 
 
 def kernel_side(run: Run) -> bool:
@@ -71,11 +64,11 @@ def check_arrivals(run: Run) -> None:
         assert run.m_sent[i] <= run.m_ready[i] <= run.m_copy_end[i], run.message(i)
 
 
-def traced_and_checked(tmp_path: Path, server: str, text: str = TCP_SCENARIO,
+def traced_and_checked(run_dir: Path, server: str, text: str = TCP_SCENARIO,
                        extra: tuple[str, ...] = ()) -> tuple[Traced, Run]:
     """A server traced with a scenario; every byte sent is in a message, and where the
     kernel's side is on, every arrival lies between its send and its read's return."""
-    done, sc = trace_server(tmp_path, server, text, extra)
+    done, sc = trace_server(run_dir, server, text, extra)
     run = done.run
     check_every_byte(run, sc)
     if kernel_side(run):
@@ -108,8 +101,8 @@ def next_call(run: Run, t: float, lane: int = 0) -> str:
     return ""
 
 
-def test_nonblocking_polls_between_messages_and_never_waits(tmp_path: Path) -> None:
-    done, run = traced_and_checked(tmp_path, "nonblocking_poll.py")
+def test_nonblocking_polls_between_messages_and_never_waits(run_dir: Path) -> None:
+    done, run = traced_and_checked(run_dir, "nonblocking_poll.py")
     assert waits(run) == []
     # it polls for nothing while it waits: EWOULDBLOCKs between the messages, at least one
     # a message (how many depends on how the machine schedules it, here shared)
@@ -124,8 +117,8 @@ def test_nonblocking_polls_between_messages_and_never_waits(tmp_path: Path) -> N
     assert note and note.startswith(f"traced with {tracer}: each call ") and note in done.stdout
 
 
-def test_select_blocks_then_reads(tmp_path: Path) -> None:
-    done, run = traced_and_checked(tmp_path, "select_loop.py")
+def test_select_blocks_then_reads(run_dir: Path) -> None:
+    done, run = traced_and_checked(run_dir, "select_loop.py")
     after = {next_call(run, end) for _, end, _ in answered_waits(run, multiplexer_label("select"))}
     assert "recvfrom" in after and after <= {"recvfrom", "accept4"}
     reads = [i for i in range(len(run)) if run.kind[i] == Kind.RETURN and run.lane[i] == 0
@@ -133,8 +126,8 @@ def test_select_blocks_then_reads(tmp_path: Path) -> None:
     assert done.stdout.count("got ") == len(reads)  # a 10 KB line a read: all came through
 
 
-def test_thread_per_connection_blocks_in_each_thread(tmp_path: Path) -> None:
-    done, run = traced_and_checked(tmp_path, "thread_per_conn.py")
+def test_thread_per_connection_blocks_in_each_thread(run_dir: Path) -> None:
+    done, run = traced_and_checked(run_dir, "thread_per_conn.py")
     threads = [i for i, lane in enumerate(run.lanes) if lane.role == "thread"]
     assert len(threads) == 3  # a thread per connection of TCP_SCENARIO
     for lane in threads:
@@ -145,16 +138,16 @@ def test_thread_per_connection_blocks_in_each_thread(tmp_path: Path) -> None:
     assert waits(run)[-1][2] == "process blocks in call to accept4"  # the main thread
 
 
-def test_epoll_waits_then_reads(tmp_path: Path) -> None:
-    done, run = traced_and_checked(tmp_path, "epoll_loop.py")
+def test_epoll_waits_then_reads(run_dir: Path) -> None:
+    done, run = traced_and_checked(run_dir, "epoll_loop.py")
     after = {next_call(run, end)
              for _, end, _ in answered_waits(run, multiplexer_label("epoll_wait"))}
     assert "recvfrom" in after and after <= {"recvfrom", "accept4"}
     assert "epoll_ctl EPOLL_CTL_DEL" in run.code  # the ADDs came before t = 0
 
 
-def test_sigio_reads_in_the_handler(tmp_path: Path) -> None:
-    done, run = traced_and_checked(tmp_path, "sigio_udp.py", UDP_SCENARIO)
+def test_sigio_reads_in_the_handler(run_dir: Path) -> None:
+    done, run = traced_and_checked(run_dir, "sigio_udp.py", UDP_SCENARIO)
     signals = instants(run, Kind.SIGNAL, 0)
     emptied = instants(run, Kind.EWOULDBLOCK, 0)  # a handler's last read: the queue is empty
     assert signals and emptied
@@ -168,8 +161,8 @@ def test_sigio_reads_in_the_handler(tmp_path: Path) -> None:
     assert run.meta["model_guess"]["model"] == "sigio"
 
 
-def test_without_the_kernel_select_brackets_arrivals_by_its_return(tmp_path: Path) -> None:
-    done, run = traced_and_checked(tmp_path, "select_loop.py", extra=("--no-kernel",))
+def test_without_the_kernel_select_brackets_arrivals_by_its_return(run_dir: Path) -> None:
+    done, run = traced_and_checked(run_dir, "select_loop.py", extra=("--no-kernel",))
     assert run.meta["kernel_side"] == "none: turned off (--no-kernel)"
     readable = instants(run, Kind.READABLE, 0)
     for m in range(run.message_count):
@@ -180,11 +173,11 @@ def test_without_the_kernel_select_brackets_arrivals_by_its_return(tmp_path: Pat
 
 
 def test_without_the_kernel_polling_brackets_arrivals_by_the_last_ewouldblock(
-        tmp_path: Path) -> None:
+        run_dir: Path) -> None:
     """Each arrival lies between the send and the read that took it; where the program found
     that connection empty (EWOULDBLOCK) since its previous read of it, the arrival is the last
     such refusal (or the send, if that came later)."""
-    done, run = traced_and_checked(tmp_path, "nonblocking_poll.py", extra=("--no-kernel",))
+    done, run = traced_and_checked(run_dir, "nonblocking_poll.py", extra=("--no-kernel",))
     exact = 0
     for m in range(run.message_count):
         conn, start = run.m_conn[m], run.m_copy_start[m]
@@ -200,8 +193,8 @@ def test_without_the_kernel_polling_brackets_arrivals_by_the_last_ewouldblock(
     assert exact
 
 
-def test_the_kernel_side_is_on_where_perf_is(tmp_path: Path) -> None:
-    done, _ = trace_server(tmp_path, "epoll_loop.py")
+def test_the_kernel_side_is_on_where_perf_is(run_dir: Path) -> None:
+    done, _ = trace_server(run_dir, "epoll_loop.py")
     side = done.run.meta["kernel_side"]
     if PERF_HINT in side:
         pytest.skip(f"no kernel side on this machine: {side}")

@@ -3,7 +3,9 @@ at the three sizes people use (and the GIF's default), at scales 1, 1.5 and 2, s
 room it was given and is whole (no "…"); no caption phrase, counter, help entry or legend note
 is dropped for lack of room."""
 
+import copy
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pygame
@@ -37,17 +39,33 @@ def traces():
     return {name: simulate(scenario.load(name)) for name in scenario.builtin_names()}
 
 
+@pytest.fixture(scope="module")
+def scenes(traces):
+    """Each built-in's scene as make_scene gives it, made once (its run indexes cost the
+    most); every frame draws a copy of it."""
+    return {name: make_scene([trace]) for name, trace in traces.items()}
+
+
+def copy_of(scene):
+    """The scene as make_scene gave it, with a player and caches of its own; the run indexes
+    (tables of the runs, never changed by drawing) are shared."""
+    player = copy.deepcopy(scene.player, {id(run): run for run in scene.player.runs})
+    return replace(scene, player=player, cache={}, counter_spots=[])
+
+
 def views(count):
     return [(ALL, 0), (COMPARE, 0)] + [(ONE, k) for k in range(count)]
 
 
-def drawn_texts(trace, size, view, focus, fraction, follow=None):
-    scene = make_scene([trace])
+def drawn_texts(scene, size, view, focus, fraction, renderer=None):
+    """Every text of one frame, with where it was drawn and its room. The renderer may be one
+    that drew other frames (as the window's does): its caches hold rendered texts and layouts
+    keyed by everything they depend on."""
+    scene = copy_of(scene)
     scene.view, scene.focus = view, focus
     scene.player.show_run(focus if view == ONE else None)
     scene.player.seek(scene.player.end * fraction)
-    scene.follow = follow
-    renderer = Renderer()
+    renderer = renderer or Renderer()
     renderer.text.record = []
     surface = pygame.Surface(size)
     renderer.draw(surface, scene)
@@ -55,13 +73,15 @@ def drawn_texts(trace, size, view, focus, fraction, follow=None):
 
 
 @pytest.mark.parametrize("size", LAID_OUT, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_no_label_leaves_its_room_or_is_cut(traces, size):
+def test_no_label_leaves_its_room_or_is_cut(scenes, size):
     bad = []
     count = 0
-    for name, trace in traces.items():
-        for view, focus in views(len(trace.runs)):
+    renderer = Renderer()
+    for name, scene in scenes.items():
+        for view, focus in views(len(scene.runs)):
             for fraction in (0.5, 1.0):
-                for text, rect, room in drawn_texts(trace, size, view, focus, fraction):
+                for text, rect, room in drawn_texts(scene, size, view, focus, fraction,
+                                                    renderer):
                     count += 1
                     if "…" in text or not room.inflate(2, 2).contains(rect):
                         bad.append((name, view, focus, fraction, text, tuple(rect),
@@ -71,17 +91,17 @@ def test_no_label_leaves_its_room_or_is_cut(traces, size):
 
 
 @pytest.mark.parametrize("size", LAID_OUT, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_the_state_pane_is_whole(traces, size):
+def test_the_state_pane_is_whole(scenes, size):
     """Every run's one-run view with the state pane (the I key), at moments spread over the
     run: every text of the pane and around it stays in its room."""
     bad = []
     count = 0
     renderer = Renderer()
     surface = pygame.Surface(size)
-    for name, trace in traces.items():
-        scene = make_scene([trace])
+    for name, made in scenes.items():
+        scene = copy_of(made)
         scene.view, scene.state = ONE, True
-        for focus in range(len(trace.runs)):
+        for focus in range(len(scene.runs)):
             scene.focus = focus
             scene.player.show_run(focus)
             for fraction in (0.02, 0.3, 0.6, 1.0):
@@ -97,9 +117,9 @@ def test_the_state_pane_is_whole(traces, size):
 
 
 @pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_counters_and_legend_are_whole(traces, size):
+def test_counters_and_legend_are_whole(traces, scenes, size):
     """The default scenario: every run's six counters and every legend entry are drawn."""
-    texts = [t for t, _, _ in drawn_texts(traces["one-datagram"], size, ALL, 0, 1.0)]
+    texts = [t for t, _, _ in drawn_texts(scenes["one-datagram"], size, ALL, 0, 1.0)]
     joined = " | ".join(texts)
     for word in ("calls", "handled", "blocked", "own work"):
         assert joined.count(word) >= len(traces["one-datagram"].runs), (word, joined)
@@ -182,17 +202,17 @@ def test_lanes_alike_are_said_once_with_how_many():
 
 
 @pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_counter_is_drawn(traces, size):
+def test_every_counter_is_drawn(scenes, size):
     """Every run's counters, in every built-in scenario's all-runs view (with and without the
     code pane beside it), half way and at the end (latency and handled in included), each
     where hovering finds it."""
     dropped = []
-    for name, trace in traces.items():
+    renderer = Renderer()
+    for name, made in scenes.items():
         for fraction, code in ((0.5, False), (1.0, False), (1.0, True)):
-            scene = make_scene([trace])
+            scene = copy_of(made)
             scene.code = code  # the code pane beside all runs narrows the bands
             scene.player.seek(scene.player.end * fraction)
-            renderer = Renderer()
             renderer.text.record = []
             renderer.draw(pygame.Surface(size), scene)
             drawn = [t for t, _, _ in renderer.text.record]
@@ -240,6 +260,6 @@ def test_the_help_names_every_key_the_app_binds():
 
 
 @pytest.mark.parametrize("size", WINDOWS, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_the_legend_says_what_latency_and_handled_are(traces, size):
-    texts = [t for t, _, _ in drawn_texts(traces["one-datagram"], size, ALL, 0, 1.0)]
+def test_the_legend_says_what_latency_and_handled_are(scenes, size):
+    texts = [t for t, _, _ in drawn_texts(scenes["one-datagram"], size, ALL, 0, 1.0)]
     assert "latency = data ready → copied; handled = data ready → processed" in texts

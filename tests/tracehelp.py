@@ -9,13 +9,17 @@ own descendants, found in /proc and nothing else."""
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import hashlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -169,6 +173,33 @@ def finish(proc: subprocess.Popen[str], output: Path) -> Traced:
         left = stop_leftovers()
         subreaper(False)
     return Traced(proc.returncode, out, err, output, left)
+
+
+def shared_trace(run_dir: Path, name: str, scenario: str, command: Callable[[int], list[str]],
+                 extra: tuple[str, ...] = ()) -> Traced:
+    """``iosim trace --scenario --port PORT [EXTRA] -- COMMAND(PORT)`` on a free port, made
+    once a test run and read by every test that asks for the same program (``name``),
+    scenario and options: strace and perf start-up is most of a trace's cost. Whichever
+    pytest-xdist worker asks first traces; the others wait for it (a lock on a file of
+    ``run_dir``, the folder all workers share) and read what it wrote. A trace that failed
+    is read as failed by each test that asks for it."""
+    digest = hashlib.sha256(repr((scenario, extra)).encode()).hexdigest()[:12]
+    folder = run_dir / "traces" / f"{name}-{digest}"
+    folder.parent.mkdir(exist_ok=True)
+    record = folder / "traced.json"
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its holder exits
+        if not record.exists():
+            folder.mkdir(exist_ok=True)
+            path = folder / "scenario.toml"
+            path.write_text(scenario)
+            port = free_port()
+            done = iosim_trace(folder, ["--scenario", str(path), "--port", str(port), *extra],
+                               command(port))
+            fields = asdict(done)
+            del fields["output"]
+            record.write_text(json.dumps(fields))
+    return Traced(output=folder / "trace.json", **json.loads(record.read_text()))
 
 
 def spans(run: Run, kind: Kind, lane: int | None = None) -> list[tuple[float, float, str]]:
