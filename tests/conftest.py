@@ -3,7 +3,9 @@ share a display surface and the default scenario's runs; what a test run makes o
 its pytest-xdist workers lies in one folder."""
 
 import os
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ["SDL_VIDEODRIVER"] = "dummy"
@@ -14,6 +16,7 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 
 WINDOW_SIZE = (1280, 720)
+SERVERS = Path(__file__).parent / "servers"
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +57,29 @@ def shared_bytecode(run_dir: Path) -> Iterator[None]:
         patch.delenv("PYTHONDONTWRITEBYTECODE")
         patch.setenv("PYTHONPYCACHEPREFIX", str(run_dir / "pycache"))
         yield
+
+
+@pytest.fixture(scope="session")
+def built(run_dir: Path) -> Callable[[str], Path]:
+    """A C server of tests/servers, built with -g (debug information: its lines) when a test
+    first needs it, once a test run: a worker that finds it built uses it (two workers that
+    build it at once each rename a whole file into place)."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc)")
+    folder = run_dir / "servers"
+    folder.mkdir(exist_ok=True)
+
+    def build(name: str) -> Path:
+        binary = folder / name
+        if binary.exists():
+            return binary
+        libs = ["-luring"] if name == "uring_server" else []
+        if libs and not Path("/usr/include/liburing.h").exists():
+            pytest.skip(f"{name} needs liburing-dev")
+        partial = folder / f"{name}.{os.getpid()}"
+        subprocess.run(["cc", "-g", "-O0", "-o", str(partial), str(SERVERS / f"{name}.c"),
+                        "-lpthread", *libs], check=True, timeout=120)
+        partial.replace(binary)
+        return binary
+
+    return build

@@ -7,10 +7,8 @@ restarted accept is one call and SIGCHLD is named, ...)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,32 +31,6 @@ from iosim.traced.model import model_sentence
 pytestmark = needs_strace
 needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc)")
 MARKER = re.compile(r"(?:/\*@|#@)\s*([\w ]+?)\s*(?:\*/)?$")
-
-
-@pytest.fixture(scope="session")
-def built(run_dir: Path) -> Callable[[str], Path]:
-    """A C server of tests/servers, built with -g (debug information: its lines) when a test
-    first needs it, once a test run: a worker that finds it built uses it (two workers that
-    build it at once each rename a whole file into place)."""
-    if shutil.which("cc") is None:
-        pytest.skip("no C compiler (cc)")
-    folder = run_dir / "servers"
-    folder.mkdir(exist_ok=True)
-
-    def build(name: str) -> Path:
-        binary = folder / name
-        if binary.exists():
-            return binary
-        libs = ["-luring"] if name == "uring_server" else []
-        if libs and not Path("/usr/include/liburing.h").exists():
-            pytest.skip(f"{name} needs liburing-dev")
-        partial = folder / f"{name}.{os.getpid()}"
-        subprocess.run(["cc", "-g", "-O0", "-o", str(partial), str(SERVERS / f"{name}.c"),
-                        "-lpthread", *libs], check=True, timeout=120)
-        partial.replace(binary)
-        return binary
-
-    return build
 
 
 def checked(done: Traced) -> Traced:

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tracehelp import SERVERS, TCP_SCENARIO, free_port, iosim_trace, needs_perf_tracer
+from tracehelp import (
+    SERVERS,
+    TCP_SCENARIO,
+    iosim_trace,
+    needs_perf_tracer,
+    server_command,
+    shared_trace,
+)
 
 from iosim.summary import tracer_note
 from iosim.teach.explain_command import moments
@@ -160,25 +167,15 @@ def test_a_perf_traced_runs_note_names_perf() -> None:
 # -- real servers, both tracers --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("cc") is None:
-        pytest.skip("no C compiler (cc)")
-    out = tmp_path_factory.mktemp("perf-servers") / "fork_server"
-    subprocess.run(["cc", "-g", "-O0", "-o", str(out), str(SERVERS / "fork_server.c")],
-                   check=True, timeout=120)
-    return out
-
-
-def both(tmp_path: Path, command: list[str], port: int) -> dict[str, Run]:
-    (tmp_path / "s.toml").write_text(TCP_SCENARIO)
+def both(run_dir: Path, name: str, command: Callable[[int], list[str]]) -> dict[str, Run]:
+    """The server traced by each tracer with the TCP scenario (the perf run is --tracer
+    auto's, shared with the tests that trace the same server by default)."""
     runs = {}
-    for tracer in ("strace", "perf"):
-        done = iosim_trace(tmp_path, ["--scenario", str(tmp_path / "s.toml"), "--port",
-                                      str(port), "--tracer", tracer],
-                           command, output=tmp_path / f"{tracer}.json")
+    for tracer, extra in (("perf", ()), ("strace", ("--tracer", "strace"))):
+        done = shared_trace(run_dir, name, TCP_SCENARIO, command, extra)
         assert done.returncode == 0 and done.left_running == [], done.stderr
         runs[tracer] = done.run
+        assert done.run.meta["tracer"].startswith(tracer)
     return runs
 
 
@@ -199,9 +196,10 @@ def lit(run: Run) -> list[tuple[str, str]]:
 
 
 @needs_perf_tracer
-def test_a_fork_server_is_drawn_alike_by_both_tracers(fork_server: Path, tmp_path: Path) -> None:
-    port = free_port()
-    runs = both(tmp_path, [str(fork_server), str(port)], port)
+def test_a_fork_server_is_drawn_alike_by_both_tracers(built: Callable[[str], Path],
+                                                     run_dir: Path) -> None:
+    binary = built("fork_server")
+    runs = both(run_dir, "fork_server", lambda port: [str(binary), str(port)])
     strace, perf = runs["strace"], runs["perf"]
     assert perf.meta["tracer"].startswith("perf") and strace.meta["tracer"].startswith("strace")
     # the evidence may differ: under strace a child starts so late that it reads several
@@ -233,17 +231,17 @@ def test_a_fork_server_is_drawn_alike_by_both_tracers(fork_server: Path, tmp_pat
 
 @needs_perf_tracer
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-def test_a_node_server_is_drawn_alike_by_both_tracers(tmp_path: Path) -> None:
-    port = free_port()
-    runs = both(tmp_path, ["node", str(SERVERS / "net_server.js"), str(port)], port)
+def test_a_node_server_is_drawn_alike_by_both_tracers(run_dir: Path) -> None:
+    runs = both(run_dir, "net_server.js",
+                lambda port: ["node", str(SERVERS / "net_server.js"), str(port)])
     assert runs["perf"].meta["model_guess"]["model"] == "epoll"
     assert messages(runs["perf"]) == messages(runs["strace"])
 
 
 @needs_perf_tracer
-def test_an_asyncio_server_is_drawn_alike_by_both_tracers(tmp_path: Path) -> None:
-    port = free_port()
-    runs = both(tmp_path, [sys.executable, str(SERVERS / "asyncio_server.py"), str(port)], port)
+def test_an_asyncio_server_is_drawn_alike_by_both_tracers(run_dir: Path) -> None:
+    runs = both(run_dir, "asyncio_server.py",
+                lambda port: server_command("asyncio_server.py", port))
     assert runs["perf"].meta["model_guess"]["model"] == "epoll"
     assert "asyncio" in runs["perf"].meta["model_guess"]["evidence"]
     assert messages(runs["perf"]) == messages(runs["strace"])
@@ -275,12 +273,11 @@ def test_where_perf_cannot_record_auto_traces_with_strace_and_perf_is_refused(
 
 @needs_perf_tracer
 def test_a_dual_stack_servers_ipv4_clients_are_the_scenarios_connections(
-        tmp_path: Path) -> None:
+        run_dir: Path) -> None:
     """On an IPv6 socket an IPv4 client is ::ffff:127.0.0.1: each tracer still finds the
     scenario's own connections (not new ones), every byte read."""
-    port = free_port()
-    runs = both(tmp_path, [sys.executable, str(SERVERS / "dual_stack_server.py"), str(port)],
-                port)
+    runs = both(run_dir, "dual_stack_server.py",
+                lambda port: server_command("dual_stack_server.py", port))
     expected = [(0, 300), (1, 1500), (2, 700), (0, 300), (1, 100), (0, 300), (2, 64)]
     for run in runs.values():
         assert messages(run) == expected and not run.error
