@@ -23,10 +23,11 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 
 from iosim.teach.explain import Explainer
 from iosim.teach.state_server import Listener, SendBuf
-from iosim.teach.state_tables import MuxCall, Read, Tables
+from iosim.teach.state_tables import Kept, MuxCall, Read, Tables
 from iosim.teach.words import ALL_BLOCKED_LABEL, GIL_LABEL, MULTIPLEXERS, READS
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
 
@@ -120,18 +121,18 @@ class Watched:
         return self.conns[:self.count]
 
     def head(self, limit: int) -> list[int]:
-        """The first ``limit`` watched connections, in order."""
-        out: list[int] = []
-        for conn in self.first:
-            if conn not in self.removed:
-                out.append(conn)
-                if len(out) == limit:
-                    break
-        return out
+        """The first ``limit`` watched connections, in order (without copying the rest: c10k
+        watches 10,100)."""
+        kept = (c for c in islice(self.conns, self.count) if c not in self.removed)
+        return list(islice(kept, limit))
 
     def highest(self) -> int:
-        """The highest watched connection (select's nfds is its descriptor + 1)."""
-        return max((c for c in reversed(self.first) if c not in self.removed), default=-1)
+        """The highest watched connection (select's nfds is its descriptor + 1): a range's
+        last one kept, found from its end."""
+        first = self.first
+        if isinstance(first, range) and first.step > 0:
+            return next((c for c in reversed(first) if c not in self.removed), -1)
+        return max((c for c in first if c not in self.removed), default=-1)
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,9 @@ class StateIndex(Tables):
         super().__init__(run)
         self.explainer = Explainer(run)
         self.tracks = self.explainer.index
+        self._socks: dict[int, tuple[int, Sock]] = {}  # conn -> the socket, while unchanged
+        self._closed_kept = Kept()
+        self._entries_kept = Kept()
 
     # -- questions ----------------------------------------------------------------------------
 
@@ -329,22 +333,30 @@ class StateIndex(Tables):
         chosen = sorted(c for c in dict.fromkeys(chosen) if exists(c, t))[:MAX_SOCKETS]
         total = self.total if not self.server.has_listener else \
             sum(1 for c in range(self.total) if exists(c, t))
-        listed = []
-        for conn in chosen:
-            queue = self._queue_of(conn, t)
-            # a real read's last bytes are copied a moment before it returns: none left
-            chunks = tuple(c for c in (self._chunk(m, t) for m in queue[:MAX_CHUNKS])
-                           if c.nbytes != 0)
-            more = max(0, len(queue) - MAX_CHUNKS)
-            closed = conn in pending
-            bad, dropped = self.server.bad(conn, t)
-            listed.append(Sock(conn, self.name(conn), chunks, more, closed,
-                               self.eof_read.get(conn, math.inf) <= t,
-                               self._take(chunks, more, closed), bad, dropped))
+        listed = [self._sock(conn, t, conn in pending) for conn in chosen]
         holding = self._busy_count(t) + sum(1 for c in pending if not self._queue_of(c, t))
         unlisted_busy = max(0, holding - sum(1 for s in listed if s.chunks or s.closed))
         return tuple(listed), max(0, total - len(listed)), min(unlisted_busy, max(
             0, total - len(listed))), count
+
+    def _sock(self, conn: int, t: float, closed: bool) -> Sock:
+        """``conn``'s socket at ``t``: the one made last, while nothing of it has changed
+        since (stepping through c10k's events changes one socket at a time)."""
+        epoch = bisect_right(self.changes(conn), t)
+        kept = self._socks.get(conn)
+        if kept is not None and kept[0] == epoch:
+            return kept[1]
+        queue = self._queue_of(conn, t)
+        # a real read's last bytes are copied a moment before it returns: none left
+        chunks = tuple(c for c in (self._chunk(m, t) for m in queue[:MAX_CHUNKS])
+                       if c.nbytes != 0)
+        more = max(0, len(queue) - MAX_CHUNKS)
+        bad, dropped = self.server.bad(conn, t)
+        sock = Sock(conn, self.name(conn), chunks, more, closed,
+                    self.eof_read.get(conn, math.inf) <= t, self._take(chunks, more, closed),
+                    bad, dropped)
+        self._socks[conn] = (epoch, sock)
+        return sock
 
     def _mux_lane(self, t: float, lane: int) -> int:
         """The lane whose multiplexer the pane shows: the lit thread's, or else the one that
@@ -400,7 +412,7 @@ class StateIndex(Tables):
             listening = False
         events = {c: self._events(family, c, t) for c in (watched.head(MAX_SOCKETS)
                                                            if watched is not None else ())}
-        names = self._thread_names()
+        names = self.thread_names
         return Multiplexer(family, name, phase, watched, returned, ready, edge, callback, k + 1,
                            error, listening=listening,
                            listener_ready=bool(named and named[0]),
@@ -414,7 +426,7 @@ class StateIndex(Tables):
         epoll_ctl's flags as recorded, or POLLOUT while a reply waits for room."""
         steps = self.ctl_events.get(conn, [])
         if family == "epoll" and steps:  # as epoll_ctl's label says
-            k = bisect_right(steps, (t, "~")) - 1
+            k = bisect_right(self.ctl_event_t[conn], t) - 1
             flags = steps[k][1] if k >= 0 else ""
             return "" if flags == "EPOLLIN" else flags
         pre = "EPOLL" if family == "epoll" else "POLL"
@@ -426,12 +438,10 @@ class StateIndex(Tables):
             return " | ".join([f"{pre}IN"] * reading + [f"{pre}OUT"] * out) or "0"
         return ""
 
-    def _thread_names(self) -> dict[int, str]:
-        return {i: ln.name for i, ln in enumerate(self.run.lanes) if ln.role == "thread"}
-
     def _closed_by(self, t: float) -> frozenset[int]:
         """Connections whose read returned 0 by ``t``: the program dropped them."""
-        return frozenset(self.eof_conns[:bisect_right(self.eof_t, t)])
+        k = bisect_right(self.eof_t, t)
+        return self._closed_kept.get(k, lambda: frozenset(self.eof_conns[:k]))
 
     @staticmethod
     def _phase(call: MuxCall | None, t: float) -> Phase:
@@ -458,16 +468,18 @@ class StateIndex(Tables):
         epoll_wait puts back the sockets it reported (they still have data, and stay until
         a later call finds them drained); edge-triggered, only a new arrival does."""
         call = calls[k] if k >= 0 else None
-        if call is None:
-            on = self._arrived_between(-math.inf, t)
-        elif t >= call.ret:
+        if call is None:  # the sockets registered and arrived on by t
+            n = bisect_right(self.entry_t, t)
+            return self._entries_kept.get((n, watched.removed), lambda: tuple(sorted(
+                c for c in self.entry_conn[:n] if c not in watched.removed)))
+        if t >= call.ret:
             on = self._arrived_between(call.ret, t) | (set() if edge else set(call.returned))
         else:
             before = calls[k - 1] if k >= 1 else None
             since = before.ret if before is not None else -math.inf
             on = self._arrived_between(since, t)
             if not edge and before is not None:
-                on |= set(before.returned) & self._readable(t)
+                on |= {c for c in before.returned if self._readable_now(c, t)}
         return tuple(sorted(c for c in on if self.ctl_at.get(c, math.inf) <= t
                             and c not in watched.removed))
 
@@ -548,11 +560,9 @@ class StateIndex(Tables):
         return read.nbytes if read is not None else None
 
     def threads(self, t: float) -> tuple[Thread, ...]:
-        run = self.run
-        lanes = [i for i, ln in enumerate(run.lanes) if ln.role == "thread"]
-        if not lanes:
+        if not self.thread_names:
             return (Thread("main thread", *self._doing(0, t)),)
-        return tuple(Thread(run.lanes[i].name, *self._doing(i, t)) for i in lanes)
+        return tuple(Thread(name, *self._doing(i, t)) for i, name in self.thread_names.items())
 
     def _doing(self, lane: int, t: float) -> tuple[Doing, str]:
         run = self.run
@@ -757,7 +767,7 @@ class StateIndex(Tables):
             threads=self.threads(t), line=key,
             variables=self.variables(t, lane, key, mux), unknown=self.unknown(),
             error=run.error if run.error and t >= run.end_us else None,
-            listener=self.server.listener(t, self._thread_names()),
+            listener=self.server.listener(t, self.thread_names),
             sends=self.server.sends(t, self.name), replies=self.replies)
 
 

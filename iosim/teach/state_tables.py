@@ -10,16 +10,18 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import le
+from typing import TypeVar
 
 from iosim.teach.index import FirstAbove
 from iosim.teach.state_server import ServerTables, returned_names
 from iosim.teach.words import MULTIPLEXERS, READS, noun_of
 from iosim.trace import Kind, Run
 
+T = TypeVar("T")
 SCAN_AGAIN = "scans again"  # the end of a multiplexer's label for its scan after a wake-up
 
 
@@ -81,6 +83,20 @@ class _Above(FirstAbove):
             stack.append((2 * node, lo, half))
 
 
+class Kept:
+    """The latest answer and the key it was made for: the window asks at time after time
+    between the same events, and an answer changes only where its key does."""
+
+    def __init__(self) -> None:
+        self.key: object = None
+        self.value: object = None
+
+    def get(self, key: object, make: Callable[[], T]) -> T:
+        if key != self.key:
+            self.key, self.value = key, make()
+        return self.value  # type: ignore[return-value]
+
+
 def _int_meta(value: object, low: int) -> int | None:
     """A whole number from a run's meta, or None: a trace file's meta is not trusted."""
     if isinstance(value, int) and not isinstance(value, bool) and low <= value < 2**62:
@@ -120,8 +136,11 @@ class Tables:
         self.closes = _times_meta(run.meta.get("closes_us"), len(self.active)) \
             if self.sim else []
         self.has_program = run.source in ("sim", "real")
+        self.thread_names = {i: ln.name for i, ln in enumerate(run.lanes) if ln.role == "thread"}
         self.server = ServerTables(run)
         self.replies = bool(self.server.fills)  # a reply keeps a closed peer watched
+        self._changes: dict[int, array] = {}  # conn -> when its socket changes (see changes)
+        self._busy_kept = Kept()
         self._gather(run)
         self._replay(run)
         self._queues(run)
@@ -224,6 +243,8 @@ class Tables:
         self.ctl_at = {}
         for t, c, _ in self.ctl:
             self.ctl_at.setdefault(c, t)
+        self.ctl_event_t = {c: array("d", (t for t, _ in steps))
+                            for c, steps in self.ctl_events.items()}
         eofs = sorted((t, c) for c, t in self.eof_read.items())
         self.eof_t = array("d", (t for t, _ in eofs))
         self.eof_conns = tuple(c for _, c in eofs)
@@ -356,6 +377,14 @@ class Tables:
                 call.returned = tuple(conns)
         self.mux_enter = {lane: array("d", (c.enter for c in calls))
                           for lane, calls in self.mux_lanes.items()}
+        first: dict[int, float] = {}  # each connection's first arrival
+        for t, c in zip(self.arrival_t, self.arrival_conn, strict=True):
+            first.setdefault(c, t)
+        entries = sorted((max(t, self.ctl_at[c]), c) for c, t in first.items()
+                         if c in self.ctl_at)
+        # epoll's ready list before its first epoll_wait: the sockets registered and arrived on
+        self.entry_t = array("d", (t for t, _ in entries))
+        self.entry_conn = tuple(c for _, c in entries)
         self.ctl_lanes: dict[int, tuple[array, tuple[int, ...], dict[int, float]]] = {}
         for lane in {ln for _, _, ln in self.ctl}:
             mine = [(t, c) for t, c, ln in self.ctl if ln == lane]
@@ -449,9 +478,13 @@ class Tables:
 
     def _busy(self, t: float, most: int | None = None) -> list[int]:
         """Connections with data queued at ``t``, those holding it longest first (at most
-        ``most``)."""
-        found = self.stays.positions(bisect_right(self.stay_t, t), t)
-        return [self.stay_conn[k] for k in islice(found, most)]
+        ``most``); the same until a stay begins or ends."""
+        hi = bisect_right(self.stay_t, t)
+
+        def busy() -> list[int]:
+            found = self.stays.positions(hi, t)
+            return [self.stay_conn[k] for k in islice(found, most)]
+        return self._busy_kept.get((hi, bisect_right(self.stay_end, t), most), busy)
 
     def _busy_count(self, t: float) -> int:
         """How many connections hold data at ``t`` (a connection's stays do not overlap)."""
@@ -468,9 +501,33 @@ class Tables:
         done = self.conn_done[conn]
         return [m for m, d in zip(msgs[:hi], done[:hi], strict=True) if d > t]
 
+    def changes(self, conn: int) -> array:
+        """When anything of ``conn``'s socket changes: its messages' arrivals, copy steps and
+        copies done, its peer's close and the read that saw it, a bad datagram queued and
+        dropped (built on first use: most of c10k's sockets are never listed)."""
+        found = self._changes.get(conn)
+        if found is None:
+            times = [*self.conn_ready.get(conn, ()), *self.conn_done.get(conn, ())]
+            for m in self.conn_msgs.get(conn, ()):
+                for t0, t1, _ in self.remaining.get(m, ()):
+                    times += (t0, t1)
+            if 0 <= conn < len(self.closes) and self.closes[conn] is not None:
+                times.append(self.closes[conn])
+            times.append(self.eof_read.get(conn, math.inf))
+            for span in self.server.bad_spans.get(conn, ()):
+                times += span
+            found = self._changes[conn] = array("d", sorted(map(_finite, times)))
+        return found
+
     def _readable(self, t: float) -> set[int]:
         """Connections with data queued, or a close not yet read, at ``t``."""
         return set(self._busy(t)) | self._closes_pending(t)
+
+    def _readable_now(self, conn: int, t: float) -> bool:
+        """``conn`` has data queued, or a close not yet read, at ``t`` (one of _readable)."""
+        close = self.closes[conn] if 0 <= conn < len(self.closes) else None
+        return bool(self._queue_of(conn, t)) or (
+            close is not None and close <= t < self.eof_read.get(conn, math.inf))
 
     def _closes_pending(self, t: float) -> set[int]:
         """Connections whose peer's close has arrived by ``t`` and not been read."""

@@ -28,6 +28,7 @@ from iosim.timefmt import format_us
 
 MAX_BITS = 40  # select's fd_set drawn bit by bit up to this nfds; beyond, in words
 MAX_ENTRIES = 24  # epoll's lists drawn entry by entry up to this many
+ROWS_KEPT = 4096  # socket rows kept for the sockets they were made of (see _socket_row)
 
 
 class Style(StrEnum):
@@ -75,6 +76,9 @@ class Block:
     rest: str = ""  # what rows left out are ("sockets"): "+ N more sockets"
     busy: int = 0  # sockets: not in the rows, holding data or a close
     idle: int = 0  # sockets: not in the rows, empty
+
+
+_ROWS: dict[int, tuple[Sock, tuple[object, ...], Row]] = {}  # id(sock) -> it, its row
 
 
 def tail(block: Block, cut: Sequence[Row]) -> list[str]:
@@ -153,6 +157,19 @@ def queues(state: State) -> Block:
 
 
 def _socket_row(state: State, s: Sock) -> Row:
+    """The row of socket ``s``: kept by the socket, as the index keeps the socket itself
+    while nothing of it changes (c10k's frames list the same sockets again and again)."""
+    given = (state.udp, state.model, state.read_call, state.nonblocking, state.replies)
+    kept = _ROWS.get(id(s))
+    if kept is not None and kept[0] is s and kept[1] == given:
+        return kept[2]
+    if len(_ROWS) >= ROWS_KEPT:
+        _ROWS.clear()
+    row = _ROWS[id(s)] = (s, given, _new_socket_row(state, s))
+    return row[2]
+
+
+def _new_socket_row(state: State, s: Sock) -> Row:
     taken = set(s.take.msgs) if s.take is not None else set()
     cells = [Cell("bad", 1, Style.BAD)] if s.bad else []
     for c in s.chunks:
