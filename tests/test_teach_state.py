@@ -10,7 +10,7 @@ import math
 
 import pytest
 from simhelp import copy_us, run_of, sim
-from teachhelp import light_builtin_runs, traced_like
+from teachhelp import light_builtin_runs, sample_times, traced_like
 
 from iosim import scenario
 from iosim.sim.costs import Costs
@@ -61,16 +61,41 @@ def test_every_event_of_every_builtin_run_has_a_state(name: str, run: Run) -> No
     on_conn: dict[int, list[int]] = {}  # each connection's messages, in order
     for m in range(run.message_count):
         on_conn.setdefault(run.m_conn[m], []).append(m)
+    threads = max(1, sum(1 for ln in run.lanes if ln.role == "thread"))
     for t in times:
         lane = ri.acting_thread(t)
         state = si.at(t, 0 if lane is None else lane)
         assert blocks(state)
-        assert len(state.threads) == max(1, sum(1 for ln in run.lanes if ln.role == "thread"))
+        assert len(state.threads) == threads
         mux = state.multiplexer
         if mux is not None and mux.phase is Phase.RETURNED:
             assert mux.returned or mux.listener_ready, (name, run.model, t)
         if t in checked:
             check_queues(run, state, t, on_conn)
+
+
+def kept_runs() -> list[tuple[str, Run]]:
+    """c10k's multiplexers; every model on many clients; bad checksums, replies, a listening
+    socket; two traced copies."""
+    runs = [(name, run) for name, run in light_builtin_runs()
+            if (name == "c10k" and run.model != "select") or name in (
+                "many-clients", "select-lies", "send-side", "sigio-tcp", "thundering-herd")]
+    return runs + [(f"{name} traced", traced_like(run)) for name, run in runs
+                   if name == "many-clients" and run.model in ("select", "sigio")]
+
+
+@pytest.mark.parametrize(("name", "run"), kept_runs(),
+                         ids=lambda x: x if isinstance(x, str) else x.model)
+def test_what_the_index_keeps_between_questions_never_goes_stale(name: str, run: Run) -> None:
+    """The index keeps answers (a socket, the busy ones, epoll's ready list) until something
+    they depend on changes. Asked at the same moments forwards, then backwards, one index
+    answers alike: a change it missed would hand each moment the other side's answer."""
+    si = StateIndex(run)
+    times = sample_times(run, 100)
+    forwards = [si.at(t) for t in times]
+    backwards = [si.at(t) for t in reversed(times)][::-1]
+    assert forwards == backwards, name
+    assert list(map(blocks, forwards)) == list(map(blocks, backwards)), name
 
 
 def check_queues(run: Run, state, t: float, on_conn: dict[int, list[int]]) -> None:

@@ -260,12 +260,14 @@ def _listed(items: list[str], count: int, noun: str) -> tuple[str, tuple[str, ..
 class StateIndex(Tables):
     """One run's tables and the questions the state pane asks of them, at any time."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, explainer: Explainer | None = None) -> None:
+        """``explainer``: the run's, where the caller has one (the code pane's)."""
         super().__init__(run)
-        self.explainer = Explainer(run)
+        self.explainer = explainer if explainer is not None else Explainer(run)
         self.tracks = self.explainer.index
         self._socks: dict[int, tuple[int, Sock]] = {}  # conn -> the socket, while unchanged
         self._closed_kept = Kept()
+        self._sockets_kept = Kept()
         self._entries_kept = Kept()
 
     # -- questions ----------------------------------------------------------------------------
@@ -320,7 +322,12 @@ class StateIndex(Tables):
         """The sockets worth listing at ``t``: the lit line's, then those holding data or a
         close, then (when there are few) the empty ones, at most MAX_SOCKETS; also how many
         are not listed, how many of those hold something, and how many messages are queued
-        in all."""
+        in all. The same until something on a socket changes (c10k's epoll_ctl calls, most
+        of its events, change none)."""
+        epoch = bisect_right(self.socket_changes, t)
+        return self._sockets_kept.get((epoch, lit), lambda: self._sockets(t, lit))
+
+    def _sockets(self, t: float, lit: int | None) -> tuple[tuple[Sock, ...], int, int, int]:
         count = max(0, bisect_right(self.ready_t, t) - bisect_right(self.done_t, t))
         pending = self._closes_pending(t)
         busy = self._busy(t, MAX_SOCKETS)
@@ -332,7 +339,7 @@ class StateIndex(Tables):
         exists = self.server.exists
         chosen = sorted(c for c in dict.fromkeys(chosen) if exists(c, t))[:MAX_SOCKETS]
         total = self.total if not self.server.has_listener else \
-            sum(1 for c in range(self.total) if exists(c, t))
+            bisect_right(self.accepted_t, t)
         listed = [self._sock(conn, t, conn in pending) for conn in chosen]
         holding = self._busy_count(t) + sum(1 for c in pending if not self._queue_of(c, t))
         unlisted_busy = max(0, holding - sum(1 for s in listed if s.chunks or s.closed))
@@ -410,16 +417,24 @@ class StateIndex(Tables):
             listening = self.server.has_listener
         else:
             listening = False
-        events = {c: self._events(family, c, t) for c in (watched.head(MAX_SOCKETS)
-                                                           if watched is not None else ())}
+        events = self._events_of(family, watched, t)
         names = self.thread_names
         return Multiplexer(family, name, phase, watched, returned, ready, edge, callback, k + 1,
                            error, listening=listening,
                            listener_ready=bool(named and named[0]),
                            writable=returned if named and "writable" in named[2] else (),
                            only_writable=bool(named and named[2] == "writable"),
-                           events={c: e for c, e in events.items() if e},
+                           events=events,
                            owner=names.get(lane, "") if len(self.mux_enter) > 1 else "")
+
+    def _events_of(self, family: str, watched: Watched | None, t: float) -> dict[int, str]:
+        """What the program asks of the first watched sockets beyond plain readability: none
+        asks anything more but where epoll_ctl's labels, edge triggering or replies say so."""
+        edge = family == "epoll" and self.run.model == "epoll-et"
+        if watched is None or not (self.ctl_events or self.replies or edge):
+            return {}
+        asked = {c: self._events(family, c, t) for c in watched.head(MAX_SOCKETS)}
+        return {c: e for c, e in asked.items() if e}
 
     def _events(self, family: str, conn: int, t: float) -> str:
         """What the program asks about ``conn`` beyond plain readability ("" nothing more):

@@ -145,6 +145,9 @@ class Tables:
         self._replay(run)
         self._queues(run)
         self._multiplexed()
+        self.socket_changes = self._socket_changes()
+        self.accepted_t = array("d", sorted(t for c, t in self.server.accepted_at.items()
+                                            if c < self.total))  # sockets the program has
         self._pending = self._pending_signals() if self.sim else []
         self.pending_t = array("d", (p[0] for p in self._pending))
         self.read_end_t = {c: array("d", (r.end for r in rs)) for c, rs in self.reads.items()}
@@ -352,6 +355,18 @@ class Tables:
         self.close_conns = tuple(c for _, c in closes)
         self.arrival_t = array("d", (t for t, _ in arrivals))
         self.arrival_conn = array("i", (c for _, c in arrivals))
+
+    def _socket_changes(self) -> array:
+        """When anything of any socket changes (see changes), or the program gets one."""
+        times = [*self.ready_t, *self.done_t, *self.close_t, *self.eof_t,
+                 *self.server.accepted_at.values()]
+        for steps in self.remaining.values():
+            for t0, t1, _ in steps:
+                times += (t0, t1)
+        for spans in self.server.bad_spans.values():
+            for span in spans:
+                times += span
+        return array("d", sorted(map(_finite, times)))
 
     def _multiplexed(self) -> None:
         """What each select/poll/epoll_wait returned, per lane (each thread has its own): the

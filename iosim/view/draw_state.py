@@ -9,12 +9,14 @@ a shorter variant or none, a box too narrow for its text goes without it.
 from __future__ import annotations
 
 from dataclasses import replace
+from weakref import WeakKeyDictionary
 
 import pygame
 
 from iosim.teach.state import StateIndex
 from iosim.teach.state_words import Block, Cell, Row, Style, blocks, tail
 from iosim.view import theme
+from iosim.view.draw_code import explainer
 from iosim.view.index import RunIndex
 from iosim.view.theme import BODY_SIZE, INK, MUTED, SMALL_SIZE, TINY_SIZE, Text
 
@@ -33,14 +35,18 @@ FILLS: dict[Style, theme.Colour] = {
     Style.ENDED: theme.GRID, Style.BAD: theme.ERROR,
 }
 LIGHT_TEXT = {Style.COPYING, Style.SET, Style.BLOCKED, Style.BAD}  # white text on these fills
+WRAPPED_KEPT = 2000  # wrapped notes kept per Text
+_WRAPPED: WeakKeyDictionary[Text, dict[tuple[tuple[str, ...], int], tuple[str, ...]]] = \
+    WeakKeyDictionary()
 
 
 def state_index(scene, ri: RunIndex) -> StateIndex:
-    """One StateIndex per run, built the first time the pane shows it."""
+    """One StateIndex per run, built the first time the pane shows it (with the code pane's
+    Explainer: the run is indexed once for both)."""
     key = ("state", id(ri))
     found = scene.cache.get(key)
     if found is None:
-        found = scene.cache[key] = StateIndex(ri.run)
+        found = scene.cache[key] = StateIndex(ri.run, explainer(scene, ri))
     return found
 
 
@@ -72,7 +78,7 @@ def draw_state_pane(surf: pygame.Surface, text: Text, scene, box: tuple[int, int
         _draw_block(surf, text, block, rows, notes, at, room)
 
 
-Placed = tuple[Block, list[Row], list[list[str]], pygame.Rect]
+Placed = tuple[Block, list[Row], list[tuple[str, ...]], pygame.Rect]
 
 
 def _place(text: Text, shown: list[Block], area: pygame.Rect, columns: int,
@@ -108,7 +114,7 @@ def _row_h(row: Row) -> int:
 
 
 def _fit(text: Text, block: Block, area: pygame.Rect
-         ) -> tuple[list[Row], list[list[str]], int] | None:
+         ) -> tuple[list[Row], list[tuple[str, ...]], int] | None:
     """The rows and note lines of ``block`` that fit at the top of ``area``, and where they
     end; None when not even its title, first row and first note fit."""
     title_h = SMALL_SIZE + 6
@@ -139,7 +145,7 @@ def _fit(text: Text, block: Block, area: pygame.Rect
 
 
 def _draw_block(surf: pygame.Surface, text: Text, block: Block, rows: list[Row],
-                notes: list[list[str]], area: pygame.Rect, room: pygame.Rect) -> None:
+                notes: list[tuple[str, ...]], area: pygame.Rect, room: pygame.Rect) -> None:
     text.blit(surf, block.title, (area.x, area.y), SMALL_SIZE, INK, True, room=room)
     y = area.y + SMALL_SIZE + 6
     label_w = max((text.width(r.label, TINY_SIZE) for r in block.rows), default=0)
@@ -161,8 +167,16 @@ def _height(text: Text, block: Block, width: int) -> int:
         + BLOCK_GAP
 
 
-def _note_lines(text: Text, variants: tuple[str, ...], width: int) -> list[str]:
-    lines, _ = text.fit_lines(list(variants), (TINY_SIZE,), width, NOTE_LINES)
+def _note_lines(text: Text, variants: tuple[str, ...], width: int) -> tuple[str, ...]:
+    """The note's lines at ``width``, wrapped once: a frame measures each note for every
+    column it tries, and the next frame has mostly the same notes."""
+    kept = _WRAPPED.setdefault(text, {})
+    lines = kept.get((variants, width))
+    if lines is None:
+        if len(kept) >= WRAPPED_KEPT:
+            kept.clear()
+        lines = kept[variants, width] = tuple(
+            text.fit_lines(list(variants), (TINY_SIZE,), width, NOTE_LINES)[0])
     return lines
 
 
