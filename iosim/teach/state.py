@@ -268,6 +268,7 @@ class StateIndex(Tables):
         self._socks: dict[int, tuple[int, Sock]] = {}  # conn -> the socket, while unchanged
         self._closed_kept = Kept()
         self._sockets_kept = Kept()
+        self._events_kept = Kept()
         self._entries_kept = Kept()
 
     # -- questions ----------------------------------------------------------------------------
@@ -433,8 +434,12 @@ class StateIndex(Tables):
         edge = family == "epoll" and self.run.model == "epoll-et"
         if watched is None or not (self.ctl_events or self.replies or edge):
             return {}
-        asked = {c: self._events(family, c, t) for c in watched.head(MAX_SOCKETS)}
-        return {c: e for c, e in asked.items() if e}
+        head = tuple(watched.head(MAX_SOCKETS))
+
+        def asked() -> dict[int, str]:
+            events = {c: self._events(family, c, t) for c in head}
+            return {c: e for c, e in events.items() if e}
+        return self._events_kept.get((family, head, bisect_right(self.asked_changes, t)), asked)
 
     def _events(self, family: str, conn: int, t: float) -> str:
         """What the program asks about ``conn`` beyond plain readability ("" nothing more):

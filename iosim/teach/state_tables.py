@@ -146,6 +146,11 @@ class Tables:
         self._queues(run)
         self._multiplexed()
         self.socket_changes = self._socket_changes()
+        asked = [t for steps in self.ctl_events.values() for t, _ in steps]
+        if self.replies:
+            asked += [*self.eof_t, *(t for rets in self.server.send_rets.values()
+                                     for t, _ in rets)]
+        self.asked_changes = array("d", sorted(asked))  # when a socket's events may change
         self.accepted_t = array("d", sorted(t for c, t in self.server.accepted_at.items()
                                             if c < self.total))  # sockets the program has
         self._pending = self._pending_signals() if self.sim else []

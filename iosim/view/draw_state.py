@@ -8,7 +8,9 @@ a shorter variant or none, a box too narrow for its text goes without it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import replace
+from itertools import accumulate
 from weakref import WeakKeyDictionary
 
 import pygame
@@ -124,7 +126,8 @@ def _fit(text: Text, block: Block, area: pygame.Rect
     if not text.first_fitting([block.title], SMALL_SIZE, area.w, True):
         return None
     room_h = area.bottom - area.y - title_h - first_note
-    k = len(block.rows)
+    # the most rows whose own height fits (10,100 threads need not be tried one by one)
+    k = bisect_right(list(accumulate(map(_row_h, block.rows), initial=0)), room_h) - 1
     rows = list(block.rows)
     while k >= 0:  # rows left out are counted on a line of their own
         rows = list(block.rows[:k]) + [Row("", words=(line,))
