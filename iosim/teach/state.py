@@ -6,8 +6,9 @@ Python Tutor shows a program's memory beside its lines; this is iosim's equivale
 kernel and the server. Everything is read from the Trace (the seam): a simulation records
 every step, so its state is exact; a real or traced run shows what its trace recorded (queues
 from the kernel's arrival stamps and the bytes each read returned) and says what it cannot
-know. ``StateIndex`` reads a run once; ``at(t)`` answers with bisects, because the window asks
-every frame and c10k's epoll run has 30,000 events over 10,100 descriptors.
+know. ``StateIndex`` reads a run once; ``at(t)`` answers with bisects, and keeps each answer (a
+socket, a thread, the sockets listed) until the run changes something it depends on, because
+the window asks every frame and c10k's epoll run has 30,000 events over 10,100 descriptors.
 
 At a time ``t`` every event starting at or before ``t`` has happened (stepping onto an arrival
 shows it queued). Descriptors are the simulator's: 0-2 are stdin, stdout and stderr, connection
@@ -27,7 +28,7 @@ from itertools import islice
 
 from iosim.teach.explain import Explainer
 from iosim.teach.state_server import Listener, SendBuf
-from iosim.teach.state_tables import Kept, MuxCall, Read, Tables
+from iosim.teach.state_tables import Kept, KeptEach, MuxCall, Read, Tables
 from iosim.teach.words import ALL_BLOCKED_LABEL, GIL_LABEL, MULTIPLEXERS, READS
 from iosim.trace import COPY_LABEL, READY_ESTIMATED, Kind, Run
 
@@ -265,7 +266,10 @@ class StateIndex(Tables):
         super().__init__(run)
         self.explainer = explainer if explainer is not None else Explainer(run)
         self.tracks = self.explainer.index
-        self._socks: dict[int, tuple[int, Sock]] = {}  # conn -> the socket, while unchanged
+        self._socks: KeptEach = KeptEach()  # each socket, while nothing of it changes
+        self._threads: KeptEach = KeptEach()
+        self._requests: KeptEach = KeptEach()
+        self._lanes_changes: dict[int, array] = {}
         self._closed_kept = Kept()
         self._sockets_kept = Kept()
         self._events_kept = Kept()
@@ -350,21 +354,19 @@ class StateIndex(Tables):
     def _sock(self, conn: int, t: float, closed: bool) -> Sock:
         """``conn``'s socket at ``t``: the one made last, while nothing of it has changed
         since (stepping through c10k's events changes one socket at a time)."""
-        epoch = bisect_right(self.changes(conn), t)
-        kept = self._socks.get(conn)
-        if kept is not None and kept[0] == epoch:
-            return kept[1]
+        return self._socks.get(conn, bisect_right(self.changes(conn), t),
+                               lambda: self._new_sock(conn, t, closed))
+
+    def _new_sock(self, conn: int, t: float, closed: bool) -> Sock:
         queue = self._queue_of(conn, t)
         # a real read's last bytes are copied a moment before it returns: none left
         chunks = tuple(c for c in (self._chunk(m, t) for m in queue[:MAX_CHUNKS])
                        if c.nbytes != 0)
         more = max(0, len(queue) - MAX_CHUNKS)
         bad, dropped = self.server.bad(conn, t)
-        sock = Sock(conn, self.name(conn), chunks, more, closed,
+        return Sock(conn, self.name(conn), chunks, more, closed,
                     self.eof_read.get(conn, math.inf) <= t, self._take(chunks, more, closed),
                     bad, dropped)
-        self._socks[conn] = (epoch, sock)
-        return sock
 
     def _mux_lane(self, t: float, lane: int) -> int:
         """The lane whose multiplexer the pane shows: the lit thread's, or else the one that
@@ -544,12 +546,14 @@ class StateIndex(Tables):
         if self.run.model != "aio":
             return None
         ring = not self.sim
-        requests = []
-        for conn in sorted(set(self.submits) | set(self.completes)):
-            requests.append(self._request(conn, t, ring))
-        submitted = sum(bisect_right(v, t) for v in self.submits.values())
-        collected = sum(bisect_right(v, t) for v in self.collects.values())
-        return Aio(ring, tuple(requests), submitted, collected)
+        requests = tuple(self._kept_request(conn, t, ring) for conn in self.aio_conns)
+        return Aio(ring, requests, bisect_right(self.submit_t, t),
+                   bisect_right(self.collect_t, t))
+
+    def _kept_request(self, conn: int, t: float, ring: bool) -> Request:
+        """``conn``'s read, kept while it and its socket do not change."""
+        return self._requests.get(conn, bisect_right(self.read_changes(conn), t),
+                                  lambda: self._request(conn, t, ring))
 
     def _request(self, conn: int, t: float, ring: bool) -> Request:
         name = self.name(conn)
@@ -581,8 +585,23 @@ class StateIndex(Tables):
 
     def threads(self, t: float) -> tuple[Thread, ...]:
         if not self.thread_names:
-            return (Thread("main thread", *self._doing(0, t)),)
-        return tuple(Thread(name, *self._doing(i, t)) for i, name in self.thread_names.items())
+            return (self._thread(0, "main thread", t),)
+        return tuple(self._thread(lane, name, t) for lane, name in self.thread_names.items())
+
+    def _thread(self, lane: int, name: str, t: float) -> Thread:
+        """A thread's state, kept while its lane has no event beginning or ending."""
+        return self._threads.get(lane, bisect_right(self._lane_changes(lane), t),
+                                 lambda: Thread(name, *self._doing(lane, t)))
+
+    def _lane_changes(self, lane: int) -> array:
+        """When a thread's lane begins or ends one of its events (its state changes only
+        there), and the run's end (built on first use: c10k has 10,100 threads)."""
+        found = self._lanes_changes.get(lane)
+        if found is None:
+            tracks = self.tracks.lanes.get(lane)
+            times = [*tracks.everything.t0, *tracks.everything.t1] if tracks else []
+            found = self._lanes_changes[lane] = array("d", sorted([*times, self.run.end_us]))
+        return found
 
     def _doing(self, lane: int, t: float) -> tuple[Doing, str]:
         run = self.run

@@ -97,6 +97,20 @@ class Kept:
         return self.value  # type: ignore[return-value]
 
 
+class KeptEach:
+    """Per key (a socket, a thread, a read): the latest answer and the epoch it was made in
+    (how many of the key's changes came before), kept while the epoch holds."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[int, object]] = {}
+
+    def get(self, key: int, epoch: int, make: Callable[[], T]) -> T:
+        kept = self._kept.get(key)
+        if kept is None or kept[0] != epoch:
+            kept = self._kept[key] = (epoch, make())
+        return kept[1]  # type: ignore[return-value]
+
+
 def _int_meta(value: object, low: int) -> int | None:
     """A whole number from a run's meta, or None: a trace file's meta is not trusted."""
     if isinstance(value, int) and not isinstance(value, bool) and low <= value < 2**62:
@@ -141,11 +155,15 @@ class Tables:
         self.replies = bool(self.server.fills)  # a reply keeps a closed peer watched
         self._changes: dict[int, array] = {}  # conn -> when its socket changes (see changes)
         self._busy_kept = Kept()
+        self._read_changes: dict[int, array] = {}
         self._gather(run)
         self._replay(run)
         self._queues(run)
         self._multiplexed()
         self.socket_changes = self._socket_changes()
+        self.aio_conns = sorted(set(self.submits) | set(self.completes))
+        self.submit_t = array("d", sorted(t for ts in self.submits.values() for t in ts))
+        self.collect_t = array("d", sorted(t for ts in self.collects.values() for t in ts))
         asked = [t for steps in self.ctl_events.values() for t, _ in steps]
         if self.replies:
             asked += [*self.eof_t, *(t for rets in self.server.send_rets.values()
@@ -537,6 +555,16 @@ class Tables:
             for span in self.server.bad_spans.get(conn, ()):
                 times += span
             found = self._changes[conn] = array("d", sorted(map(_finite, times)))
+        return found
+
+    def read_changes(self, conn: int) -> array:
+        """When an asynchronous read on ``conn`` changes: submitted, completed, collected, or
+        its socket changes (its bytes copied)."""
+        found = self._read_changes.get(conn)
+        if found is None:
+            times = [*self.submits.get(conn, ()), *self.completes.get(conn, ()),
+                     *self.collects.get(conn, ()), *self.changes(conn)]
+            found = self._read_changes[conn] = array("d", sorted(map(_finite, times)))
         return found
 
     def _readable(self, t: float) -> set[int]:

@@ -6,7 +6,7 @@ trace does not record is said once, not guessed (docs/teaching.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,10 +17,12 @@ from iosim.teach.state import (
     Doing,
     Multiplexer,
     Phase,
+    Request,
     Signals,
     Sock,
     State,
     Take,
+    Thread,
     msg_words,
 )
 from iosim.teach.state_server import Listener
@@ -28,7 +30,6 @@ from iosim.timefmt import format_us
 
 MAX_BITS = 40  # select's fd_set drawn bit by bit up to this nfds; beyond, in words
 MAX_ENTRIES = 24  # epoll's lists drawn entry by entry up to this many
-ROWS_KEPT = 4096  # socket rows kept for the sockets they were made of (see _socket_row)
 
 
 class Style(StrEnum):
@@ -76,9 +77,6 @@ class Block:
     rest: str = ""  # what rows left out are ("sockets"): "+ N more sockets"
     busy: int = 0  # sockets: not in the rows, holding data or a close
     idle: int = 0  # sockets: not in the rows, empty
-
-
-_ROWS: dict[int, tuple[Sock, tuple[object, ...], Row]] = {}  # id(sock) -> it, its row
 
 
 def tail(block: Block, cut: Sequence[Row]) -> list[str]:
@@ -156,17 +154,34 @@ def queues(state: State) -> Block:
                  state.unlisted_busy, state.unlisted - state.unlisted_busy)
 
 
+class KeptRows:
+    """Rows kept by what they were made of (a socket, a thread, a read), at most ``most``:
+    the index keeps each of those while nothing of it changes, and c10k's frames show the
+    same ones again and again (16 sockets, 10,100 threads)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._rows: dict[int, tuple[object, tuple[object, ...], Row]] = {}  # by id(of)
+
+    def get(self, of: object, given: tuple[object, ...], make: Callable[[], Row]) -> Row:
+        """The row of ``of`` and ``given`` (what else it says)."""
+        kept = self._rows.get(id(of))
+        if kept is not None and kept[0] is of and kept[1] == given:
+            return kept[2]
+        if len(self._rows) >= self.most:
+            self._rows.clear()
+        row = make()
+        self._rows[id(of)] = (of, given, row)  # ``of`` kept alive: its id stays its own
+        return row
+
+
+SOCKET_ROWS = KeptRows(1024)  # a socket's row holds up to 200 boxes
+LIST_ROWS = KeptRows(32768)  # threads and reads: a few words each
+
+
 def _socket_row(state: State, s: Sock) -> Row:
-    """The row of socket ``s``: kept by the socket, as the index keeps the socket itself
-    while nothing of it changes (c10k's frames list the same sockets again and again)."""
     given = (state.udp, state.model, state.read_call, state.nonblocking, state.replies)
-    kept = _ROWS.get(id(s))
-    if kept is not None and kept[0] is s and kept[1] == given:
-        return kept[2]
-    if len(_ROWS) >= ROWS_KEPT:
-        _ROWS.clear()
-    row = _ROWS[id(s)] = (s, given, _new_socket_row(state, s))
-    return row[2]
+    return SOCKET_ROWS.get(s, given, lambda: _new_socket_row(state, s))
 
 
 def _new_socket_row(state: State, s: Sock) -> Row:
@@ -594,15 +609,7 @@ AIO_WORDS = {
 
 
 def aio(state: State, a: Aio) -> Block:
-    rows = []
-    for r in a.requests:
-        words = AIO_WORDS.get(r.phase)
-        if words is None:
-            n = _bytes(r.nbytes)
-            words = (f"complete: {n} in buf; aio_return collects them", f"complete: {n}",
-                     "complete") if r.phase == "done" else (f"collected by aio_return ({n})",
-                                                            "collected")
-        rows.append(Row(r.name, words=words))
+    rows = [LIST_ROWS.get(r, (), lambda r=r: _request_row(r)) for r in a.requests]
     if a.ring:
         return Block("io_uring: submission and completion rings", tuple(rows), (
             (f"{a.submitted:,} reads submitted, {a.collected:,} completions reaped.",),
@@ -619,6 +626,16 @@ def aio(state: State, a: Aio) -> Block:
     ), "reads")
 
 
+def _request_row(r: Request) -> Row:
+    words = AIO_WORDS.get(r.phase)
+    if words is None:
+        n = _bytes(r.nbytes)
+        words = (f"complete: {n} in buf; aio_return collects them", f"complete: {n}",
+                 "complete") if r.phase == "done" else (f"collected by aio_return ({n})",
+                                                        "collected")
+    return Row(r.name, words=words)
+
+
 DOING_STYLES = {Doing.RUNNING: Style.RUNNING, Doing.IN_CALL: Style.CALL,
                 Doing.IN_KERNEL: Style.CALL,
                 Doing.BLOCKED: Style.BLOCKED, Doing.RUNNABLE: Style.RUNNABLE,
@@ -626,9 +643,11 @@ DOING_STYLES = {Doing.RUNNING: Style.RUNNING, Doing.IN_CALL: Style.CALL,
 
 
 def threads(state: State) -> Block:
-    rows = tuple(Row(t.name, (Cell("", 1, DOING_STYLES[t.doing]),),
-                     (f"{t.doing.value}: {t.detail}" if t.detail else t.doing.value,
-                      t.doing.value))
-                 for t in state.threads)
+    rows = tuple(LIST_ROWS.get(t, (), lambda t=t: _thread_row(t)) for t in state.threads)
     title = "Threads" if len(rows) > 1 else "The process (one thread)"
     return Block(title, rows, rest="threads")
+
+
+def _thread_row(t: Thread) -> Row:
+    return Row(t.name, (Cell("", 1, DOING_STYLES[t.doing]),),
+               (f"{t.doing.value}: {t.detail}" if t.detail else t.doing.value, t.doing.value))

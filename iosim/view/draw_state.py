@@ -37,9 +37,10 @@ FILLS: dict[Style, theme.Colour] = {
     Style.ENDED: theme.GRID, Style.BAD: theme.ERROR,
 }
 LIGHT_TEXT = {Style.COPYING, Style.SET, Style.BLOCKED, Style.BAD}  # white text on these fills
-WRAPPED_KEPT = 2000  # wrapped notes kept per Text
+WRAPPED_KEPT = 2000  # wrapped notes (and label widths) kept per Text
 _WRAPPED: WeakKeyDictionary[Text, dict[tuple[tuple[str, ...], int], tuple[str, ...]]] = \
     WeakKeyDictionary()
+_LABEL_WIDTHS: WeakKeyDictionary[Text, dict[tuple[str, ...], int]] = WeakKeyDictionary()
 
 
 def state_index(scene, ri: RunIndex) -> StateIndex:
@@ -151,7 +152,7 @@ def _draw_block(surf: pygame.Surface, text: Text, block: Block, rows: list[Row],
                 notes: list[tuple[str, ...]], area: pygame.Rect, room: pygame.Rect) -> None:
     text.blit(surf, block.title, (area.x, area.y), SMALL_SIZE, INK, True, room=room)
     y = area.y + SMALL_SIZE + 6
-    label_w = max((text.width(r.label, TINY_SIZE) for r in block.rows), default=0)
+    label_w = _label_width(text, tuple(r.label for r in block.rows))
     label_w = label_w + 8 if label_w else 0
     for row in rows:
         _row(surf, text, row, pygame.Rect(area.x, y, area.w, _row_h(row)), label_w, room)
@@ -161,6 +162,19 @@ def _draw_block(surf: pygame.Surface, text: Text, block: Block, rows: list[Row],
             text.blit(surf, line, (area.x, y), TINY_SIZE, MUTED, room=room)
             y += TINY_SIZE + 4
         y += 2
+
+
+def _label_width(text: Text, labels: tuple[str, ...]) -> int:
+    """The widest of the rows' labels, measured once per set of labels (c10k's 10,100
+    threads are more labels than Text keeps widths of)."""
+    kept = _LABEL_WIDTHS.setdefault(text, {})
+    width = kept.get(labels)
+    if width is None:
+        if len(kept) >= WRAPPED_KEPT:
+            kept.clear()
+        width = kept[labels] = max((text.width(label, TINY_SIZE) for label in labels),
+                                   default=0)
+    return width
 
 
 def _height(text: Text, block: Block, width: int) -> int:
