@@ -295,3 +295,16 @@ def test_raw_syscall_lines_are_the_calls_by_number() -> None:
     assert (sock.name, sock.args, sock.result) == ("socket", "AF_INET, SOCK_STREAM, 0", 3)
     assert (read.name, read.args, read.result, read.errno) == \
         ("read", '3<TCP:[1]>, "", 100', -1, "EAGAIN")
+
+
+@needs_perf_tracer
+def test_a_traced_programs_words_name_its_own_read_call(built: Callable[[str], Path],
+                                                        run_dir: Path) -> None:
+    """The C select server copies with read(): "select only reports readiness: read must
+    still copy the data", never recvfrom, which it does not call."""
+    binary = built("select_server")
+    run = shared_trace(run_dir, "select_server", TCP_SCENARIO,
+                       lambda port: [str(binary), str(port)]).run
+    said = [s for m in moments(run) for s in m["sentences"] if "only reports readiness" in s]
+    assert said and all("read must still copy" in s for s in said), said
+    assert not any("recvfrom" in s for m in moments(run) for s in m["sentences"])

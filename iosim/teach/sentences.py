@@ -59,10 +59,12 @@ AIO_READ = {
 }
 
 
-def render(m: Moment, noun: str = "datagram", ahead: bool = True) -> list[str]:
+def render(m: Moment, noun: str = "datagram", ahead: bool = True,
+           read: str = "recvfrom") -> list[str]:
     """The sentences of a moment: the first says what the lane does, the others add what the
-    kernel holds or what this model is known for, at most three in all."""
-    words = Words(noun)
+    kernel holds or what this model is known for, at most three in all (``read``: the call
+    that copies the data)."""
+    words = Words(noun, read)
     out = [s for s in _sentences(m, words, ahead) if s]
     return [capital(s, m.call) for s in out[:MAX_SENTENCES]]
 
@@ -155,9 +157,10 @@ def _asleep(m: Moment, w: Words, ahead: bool) -> list[str]:
     elif multi:
         if m.call in EPOLL_WAITS:
             out.append(f"{call} only reports readiness: when data comes in, the socket's "
-                       "callback puts it on the ready list, and recvfrom must still copy it.")
+                       f"callback puts it on the ready list, and {w.read} must still copy "
+                       "it.")
         else:
-            out.append(f"{call} only reports readiness: recvfrom must still copy the data.")
+            out.append(f"{call} only reports readiness: {w.read} must still copy the data.")
     return out
 
 
