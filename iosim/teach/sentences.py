@@ -80,7 +80,7 @@ def _sentences(m: Moment, w: Words, ahead: bool) -> list[str]:
             return [f"The run stopped: {m.error}."]
         return [f"The run is over: {m.done} of {w.count(m.messages)} handled."]
     if d is Doing.THREAD_ENDED:
-        return [f"{s} has ended: its last recvfrom returned 0 ({w.goodbye}), so its function "
+        return [f"{s} has ended: its last {w.read} returned 0 ({w.goodbye}), so its function "
                 f"returned {format_us(t - m.start)} ago."]
     if d is Doing.KERNEL:
         return _kernel(m, w)
@@ -443,7 +443,7 @@ def _kernel(m: Moment, w: Words) -> list[str]:
         out = [f"{s}: {w.count(m.queued)} queued in the kernel, not yet copied ({since})."]
         if m.behind >= 0:
             out.append(f"{'It waits' if m.queued == 1 else 'They wait'} behind connection "
-                       f"{m.behind}, where the process sleeps in recvfrom: head-of-line "
+                       f"{m.behind}, where the process sleeps in {w.read}: head-of-line "
                        "blocking.")
         return out
     if m.nothing_yet:
