@@ -18,6 +18,7 @@ import pytest
 from tracehelp import (
     SERVERS,
     TCP_SCENARIO,
+    UDP_SCENARIO,
     iosim_trace,
     needs_perf_tracer,
     server_command,
@@ -269,6 +270,19 @@ def test_where_perf_cannot_record_auto_traces_with_strace_and_perf_is_refused(
     assert refused.returncode == 2 and not (tmp_path / "refused.json").exists()
     (line,) = [ln for ln in refused.stderr.splitlines() if ln.strip()]
     assert line.startswith("iosim: error: --tracer perf needs the kernel side")
+
+
+@needs_perf_tracer
+def test_the_perf_tracer_refuses_a_udp_scenario(tmp_path: Path) -> None:
+    """A UDP scenario needs each datagram's sender, which tracepoints do not carry."""
+    (tmp_path / "s.toml").write_text(UDP_SCENARIO)
+    done = iosim_trace(tmp_path, ["--scenario", str(tmp_path / "s.toml"), "--port", "9",
+                                  "--tracer", "perf"], [sys.executable, "-c", "pass"])
+    assert done.returncode == 2 and not done.output.exists() and done.left_running == []
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert line == ("iosim: error: --tracer perf cannot see a datagram's sender (it is in "
+                    "the program's memory), which a UDP scenario needs: use --tracer strace "
+                    "or auto")
 
 
 @needs_perf_tracer
