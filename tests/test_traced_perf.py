@@ -18,6 +18,7 @@ import pytest
 from tracehelp import (
     SERVERS,
     TCP_SCENARIO,
+    UDP_SCENARIO,
     iosim_trace,
     needs_perf_tracer,
     server_command,
@@ -272,6 +273,19 @@ def test_where_perf_cannot_record_auto_traces_with_strace_and_perf_is_refused(
 
 
 @needs_perf_tracer
+def test_the_perf_tracer_refuses_a_udp_scenario(tmp_path: Path) -> None:
+    """A UDP scenario needs each datagram's sender, which tracepoints do not carry."""
+    (tmp_path / "s.toml").write_text(UDP_SCENARIO)
+    done = iosim_trace(tmp_path, ["--scenario", str(tmp_path / "s.toml"), "--port", "9",
+                                  "--tracer", "perf"], [sys.executable, "-c", "pass"])
+    assert done.returncode == 2 and not done.output.exists() and done.left_running == []
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert line == ("iosim: error: --tracer perf cannot see a datagram's sender (it is in "
+                    "the program's memory), which a UDP scenario needs: use --tracer strace "
+                    "or auto")
+
+
+@needs_perf_tracer
 def test_a_dual_stack_servers_ipv4_clients_are_the_scenarios_connections(
         run_dir: Path) -> None:
     """On an IPv6 socket an IPv4 client is ::ffff:127.0.0.1: each tracer still finds the
@@ -295,3 +309,16 @@ def test_raw_syscall_lines_are_the_calls_by_number() -> None:
     assert (sock.name, sock.args, sock.result) == ("socket", "AF_INET, SOCK_STREAM, 0", 3)
     assert (read.name, read.args, read.result, read.errno) == \
         ("read", '3<TCP:[1]>, "", 100', -1, "EAGAIN")
+
+
+@needs_perf_tracer
+def test_a_traced_programs_words_name_its_own_read_call(built: Callable[[str], Path],
+                                                        run_dir: Path) -> None:
+    """The C select server copies with read(): "select only reports readiness: read must
+    still copy the data", never recvfrom, which it does not call."""
+    binary = built("select_server")
+    run = shared_trace(run_dir, "select_server", TCP_SCENARIO,
+                       lambda port: [str(binary), str(port)]).run
+    said = [s for m in moments(run) for s in m["sentences"] if "only reports readiness" in s]
+    assert said and all("read must still copy" in s for s in said), said
+    assert not any("recvfrom" in s for m in moments(run) for s in m["sentences"])

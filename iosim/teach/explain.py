@@ -15,6 +15,7 @@ older file, a traced program) lights no line.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 
 from iosim.teach.index import LaneTracks, RunIndex
 from iosim.teach.moment import Doing, Moment
@@ -105,6 +106,17 @@ READS_TCP = ("One recvfrom per read, which takes whatever is queued, up to the b
              "read may bring several messages, or part of one.")
 
 
+def _read_call(run: Run) -> str:
+    """The call that copies the data in this run: a traced program's own (read, recv, ...),
+    the one it makes most; recvfrom for iosim's own models."""
+    counts = Counter(run.labels[run.label[i]] for i in range(len(run))
+                     if run.kind[i] == Kind.SYSCALL)
+    reads = [name for name in ("recvfrom", "read", "recv", "recvmsg", "readv")
+             if counts.get(name)]
+    return max(reads, key=lambda name: counts[name]) if reads and run.source == "traced" \
+        else "recvfrom"
+
+
 def model_summary(model: str, noun: str = "datagram", source: str = "sim") -> str:
     """What an IO model is, in two or three plain sentences, in the words of its protocol
     (``noun``: "datagram" for UDP, "data" for TCP) and of its source: a real aio run is
@@ -137,6 +149,7 @@ class Explainer:
         self.costs = costs_note(run)
         buffer = run.meta.get("buffer_bytes")
         self.buffer = buffer if isinstance(buffer, int) and buffer > 0 else None
+        self.read = _read_call(run)
 
     # -- the code pane -------------------------------------------------------------------------
 
@@ -166,7 +179,7 @@ class Explainer:
     def now(self, t: float, lane: int = 0, ahead: bool = True) -> list[str]:
         """One to three present-tense sentences about this moment. ``ahead=False`` leaves out
         what the trace says comes later (predict mode asks about it)."""
-        return render(self.moment(t, lane), self.index.noun, ahead)
+        return render(self.moment(t, lane), self.index.noun, ahead, self.read)
 
     def moment(self, t: float, lane: int = 0) -> Moment:
         lane = self._lane(lane)

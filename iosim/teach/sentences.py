@@ -59,10 +59,12 @@ AIO_READ = {
 }
 
 
-def render(m: Moment, noun: str = "datagram", ahead: bool = True) -> list[str]:
+def render(m: Moment, noun: str = "datagram", ahead: bool = True,
+           read: str = "recvfrom") -> list[str]:
     """The sentences of a moment: the first says what the lane does, the others add what the
-    kernel holds or what this model is known for, at most three in all."""
-    words = Words(noun)
+    kernel holds or what this model is known for, at most three in all (``read``: the call
+    that copies the data)."""
+    words = Words(noun, read)
     out = [s for s in _sentences(m, words, ahead) if s]
     return [capital(s, m.call) for s in out[:MAX_SENTENCES]]
 
@@ -78,7 +80,7 @@ def _sentences(m: Moment, w: Words, ahead: bool) -> list[str]:
             return [f"The run stopped: {m.error}."]
         return [f"The run is over: {m.done} of {w.count(m.messages)} handled."]
     if d is Doing.THREAD_ENDED:
-        return [f"{s} has ended: its last recvfrom returned 0 ({w.goodbye}), so its function "
+        return [f"{s} has ended: its last {w.read} returned 0 ({w.goodbye}), so its function "
                 f"returned {format_us(t - m.start)} ago."]
     if d is Doing.KERNEL:
         return _kernel(m, w)
@@ -155,9 +157,10 @@ def _asleep(m: Moment, w: Words, ahead: bool) -> list[str]:
     elif multi:
         if m.call in EPOLL_WAITS:
             out.append(f"{call} only reports readiness: when data comes in, the socket's "
-                       "callback puts it on the ready list, and recvfrom must still copy it.")
+                       f"callback puts it on the ready list, and {w.read} must still copy "
+                       "it.")
         else:
-            out.append(f"{call} only reports readiness: recvfrom must still copy the data.")
+            out.append(f"{call} only reports readiness: {w.read} must still copy the data.")
     return out
 
 
@@ -440,7 +443,7 @@ def _kernel(m: Moment, w: Words) -> list[str]:
         out = [f"{s}: {w.count(m.queued)} queued in the kernel, not yet copied ({since})."]
         if m.behind >= 0:
             out.append(f"{'It waits' if m.queued == 1 else 'They wait'} behind connection "
-                       f"{m.behind}, where the process sleeps in recvfrom: head-of-line "
+                       f"{m.behind}, where the process sleeps in {w.read}: head-of-line "
                        "blocking.")
         return out
     if m.nothing_yet:

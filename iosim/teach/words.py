@@ -34,8 +34,9 @@ BIG_TCP_READ = 65536  # bytes: more than loopback's largest segment, so real TCP
 class Words:
     """The nouns of a run: UDP has datagrams, TCP a byte stream ("data")."""
 
-    def __init__(self, noun: str) -> None:
+    def __init__(self, noun: str, read: str = "recvfrom") -> None:
         self.udp = noun == "datagram"
+        self.read = read  # the call that copies the data (a traced program's own: read, recv)
         self.noun = noun
         self.the = "the datagram" if self.udp else "the data"
         self.a = "a datagram" if self.udp else "data"

@@ -558,7 +558,7 @@ class Session:
             problems.append("it never opened a network socket")
         if protocol == "udp" and not self.strace:
             problems.append("the perf tracer cannot see a datagram's sender (it is in the "
-                            "program's memory): all datagrams are drawn on one connection; "
+                            "program's memory), so datagrams are not told apart by sender; "
                             "--tracer strace sees them")
         if self.perf_lost:
             problems.append(f"perf's buffer overflowed ({self.perf_lost}): some calls are "
@@ -708,13 +708,17 @@ def choose_tracer(opts: Options) -> str | None:
     run needs no datagram's sender (a UDP scenario), else strace (--tracer auto); the one
     asked for, or why it cannot (--tracer perf or strace)."""
     why = perf_tracer.why_not()
+    udp = opts.scenario is not None and opts.scenario.protocol == "udp"
     if opts.tracer == "perf":
         if why is not None:
             raise UserError(f"--tracer perf: {why}")
         if not opts.kernel:
             raise UserError("--tracer perf needs the kernel side (drop --no-kernel)")
+        if udp:
+            raise UserError("--tracer perf cannot see a datagram's sender (it is in the "
+                            "program's memory), which a UDP scenario needs: use --tracer "
+                            "strace or auto")
         return None
-    udp = opts.scenario is not None and opts.scenario.protocol == "udp"
     if opts.tracer == "auto" and why is None and opts.kernel and not udp:
         return None
     return strace_path()
