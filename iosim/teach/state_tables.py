@@ -572,7 +572,7 @@ class Tables:
         return set(self._busy(t)) | self._closes_pending(t)
 
     def _readable_now(self, conn: int, t: float) -> bool:
-        """``conn`` has data queued, or a close not yet read, at ``t`` (one of _readable)."""
+        """``conn`` has data queued, or a close not yet read, at ``t`` (_readable, for one)."""
         close = self.closes[conn] if 0 <= conn < len(self.closes) else None
         return bool(self._queue_of(conn, t)) or (
             close is not None and close <= t < self.eof_read.get(conn, math.inf))
